@@ -1,0 +1,144 @@
+//! Checkpoints: lnmc writes safetensors (tensors under PyTorch's state_dict names, the run's
+//! config in the header metadata) and reads those plus PyTorch `torch.save` state_dicts.
+
+mod pytorch;
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use tch::{nn, Device, Kind, Tensor};
+
+use crate::error::{Error, Result};
+use crate::run::{write_atomic, RunConfig};
+
+/// Header metadata key holding `Info` as JSON.
+const INFO_KEY: &str = "lnmc";
+
+/// What lnmc records beside the weights.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Info {
+    pub config: RunConfig,
+    /// Epochs completed when this was saved.
+    pub epoch: usize,
+    pub val_accuracy: f64,
+    /// Adam steps taken; its moments are stored as `adam.*` tensors in `last.safetensors`.
+    pub adam_step: i64,
+}
+
+pub struct Checkpoint {
+    pub tensors: Vec<(String, Tensor)>,
+    /// None for a PyTorch file.
+    pub info: Option<Info>,
+}
+
+/// Writes `tensors` and `info` to `path` atomically.
+pub fn save(path: &Path, tensors: &[(String, Tensor)], info: &Info) -> Result<()> {
+    let host: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
+        .iter()
+        .map(|(name, t)| {
+            let t = t.to_device(Device::Cpu).to_kind(Kind::Float).contiguous();
+            let shape = t.size().iter().map(|&d| d as usize).collect();
+            let values = Vec::<f32>::try_from(t.flatten(0, -1)).expect("float tensor");
+            (
+                name.clone(),
+                shape,
+                values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            )
+        })
+        .collect();
+    let views = host
+        .iter()
+        .map(|(name, shape, bytes)| {
+            let view =
+                safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), bytes)
+                    .expect("consistent shape and bytes");
+            (name.as_str(), view)
+        })
+        .collect::<Vec<_>>();
+    let metadata = HashMap::from([(
+        INFO_KEY.to_string(),
+        serde_json::to_string(info).expect("json"),
+    )]);
+    let bytes = safetensors::tensor::serialize(views, &Some(metadata))
+        .map_err(|e| Error::runtime(format!("{}: cannot encode ({e})", path.display())))?;
+    write_atomic(path, &bytes)
+}
+
+/// Reads an lnmc safetensors file or a PyTorch state_dict, told apart by their first bytes.
+pub fn load(path: &Path) -> Result<Checkpoint> {
+    crate::data::check_is_file(path)?;
+    let bytes = std::fs::read(path).map_err(|e| Error::file(path, format!("cannot read ({e})")))?;
+    if bytes.starts_with(b"PK\x03\x04") {
+        return Ok(Checkpoint {
+            tensors: pytorch::load(path)?,
+            info: None,
+        });
+    }
+    let fail = |e: &dyn std::fmt::Display| {
+        Error::file(
+            path,
+            format!("not a valid checkpoint (safetensors or PyTorch .pth): {e}"),
+        )
+    };
+    let tensors =
+        safetensors::SafeTensors::deserialize(&bytes).map_err(|e| fail(&format!("{e:?}")))?;
+    let (_, header) =
+        safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| fail(&format!("{e:?}")))?;
+    let info = match header.metadata().as_ref().and_then(|m| m.get(INFO_KEY)) {
+        Some(json) => Some(serde_json::from_str(json).map_err(|e| fail(&e))?),
+        None => None,
+    };
+    let mut out = Vec::new();
+    for (name, view) in tensors.tensors() {
+        if view.dtype() != safetensors::Dtype::F32 {
+            return Err(fail(&format!(
+                "tensor '{name}' is {:?}, expected F32",
+                view.dtype()
+            )));
+        }
+        let values: Vec<f32> = view
+            .data()
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
+            .collect();
+        let shape: Vec<i64> = view.shape().iter().map(|&d| d as i64).collect();
+        out.push((name, Tensor::from_slice(&values).reshape(&shape)));
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(Checkpoint { tensors: out, info })
+}
+
+/// Copies the checkpoint's weights into the model's variables, refusing one that does not fit:
+/// the message names the first tensor that is missing, extra, or of another shape.
+pub fn restore(vs: &mut nn::VarStore, checkpoint: &Checkpoint, path: &Path) -> Result<()> {
+    let fail = |msg: String| Error::file(path, format!("does not fit the ConvNet: {msg}"));
+    let mut vars: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
+    vars.sort_by(|a, b| a.0.cmp(&b.0));
+    let weights: Vec<&(String, Tensor)> = checkpoint
+        .tensors
+        .iter()
+        .filter(|(n, _)| !n.starts_with("adam."))
+        .collect();
+    if let Some((extra, _)) = weights
+        .iter()
+        .find(|(n, _)| !vars.iter().any(|(v, _)| v == n))
+    {
+        return Err(fail(format!("unexpected tensor '{extra}'")));
+    }
+    let _guard = tch::no_grad_guard();
+    for (name, var) in &mut vars {
+        let Some((_, saved)) = weights.iter().find(|(n, _)| n == name) else {
+            return Err(fail(format!("tensor '{name}' is missing")));
+        };
+        if saved.size() != var.size() {
+            return Err(fail(format!(
+                "tensor '{name}' has shape {:?}, the model needs {:?}",
+                saved.size(),
+                var.size()
+            )));
+        }
+        var.copy_(saved);
+    }
+    Ok(())
+}

@@ -1,0 +1,103 @@
+//! 80/20 train/validation splits, saved by index with each run.
+
+use serde::{Deserialize, Serialize};
+
+use super::rng::{Mt19937, SplitMix64};
+use super::{Dataset, GROUP_DATASETS};
+use crate::error::{Error, Result};
+
+pub const VAL_FRACTION: f64 = 0.2;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum SplitKind {
+    /// scikit-learn `train_test_split(test_size=0.2, random_state=42)`, as upstream.
+    Upstream,
+    /// Per-class shuffle with lnmc's seed: both sides keep the class balance.
+    Stratified,
+    /// Whole nodules (or patients) on one side, per class: no slice of a validation nodule is
+    /// ever trained on. Needs a `nodule_id` or `patient_id` dataset.
+    Group,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Split {
+    pub kind: SplitKind,
+    pub seed: u64,
+    pub train: Vec<usize>,
+    pub val: Vec<usize>,
+}
+
+impl Split {
+    pub fn new(kind: SplitKind, seed: u64, data: &Dataset) -> Result<Split> {
+        let (train, val) = match kind {
+            SplitKind::Upstream => upstream(data.len()),
+            SplitKind::Stratified => {
+                let ids: Vec<i64> = (0..data.len() as i64).collect();
+                grouped(&data.labels, &ids, seed)
+            }
+            SplitKind::Group => {
+                let ids = data.groups.as_ref().ok_or_else(|| {
+                    Error::file(
+                        &data.path,
+                        format!(
+                            "--split group needs a per-patch '{}' or '{}' dataset, none found",
+                            GROUP_DATASETS[0], GROUP_DATASETS[1]
+                        ),
+                    )
+                })?;
+                grouped(&data.labels, ids, seed)
+            }
+        };
+        Ok(Split {
+            kind,
+            seed,
+            train,
+            val,
+        })
+    }
+}
+
+/// `sklearn.model_selection.train_test_split(range(n), test_size=0.2, random_state=42)`:
+/// the first ceil(0.2·n) of numpy's `RandomState(42).permutation(n)` are validation.
+pub fn upstream(n: usize) -> (Vec<usize>, Vec<usize>) {
+    // Same float expression as scikit-learn, so e.g. n = 15 gives 4 (0.2 * 15 > 3.0).
+    let n_val = (VAL_FRACTION * n as f64).ceil() as usize;
+    let mut order = Mt19937::new(42).permutation(n);
+    let train = order.split_off(n_val);
+    (train, order)
+}
+
+/// Splits whole groups, class by class, taking groups into validation until each class has
+/// its 20 %. With one group per patch this is a plain stratified split. Indices come back
+/// sorted so that split.json reads easily.
+fn grouped(labels: &[u8], ids: &[i64], seed: u64) -> (Vec<usize>, Vec<usize>) {
+    let mut rng = SplitMix64::new(seed);
+    let mut in_val = vec![false; labels.len()];
+    for class in [0u8, 1] {
+        // Each group lands in the class of its first patch, so a group is never cut in two.
+        let mut members: std::collections::BTreeMap<i64, Vec<usize>> = Default::default();
+        let mut group_class: std::collections::HashMap<i64, u8> = Default::default();
+        for (i, (&id, &label)) in ids.iter().zip(labels).enumerate() {
+            if *group_class.entry(id).or_insert(label) == class {
+                members.entry(id).or_default().push(i);
+            }
+        }
+        let total: usize = members.values().map(Vec::len).sum();
+        let target = (VAL_FRACTION * total as f64).round() as usize;
+        let mut groups: Vec<Vec<usize>> = members.into_values().collect();
+        rng.shuffle(&mut groups);
+        let mut taken = 0;
+        for group in groups {
+            if taken >= target {
+                break;
+            }
+            taken += group.len();
+            for i in group {
+                in_val[i] = true;
+            }
+        }
+    }
+    let (val, train): (Vec<usize>, Vec<usize>) = (0..labels.len()).partition(|&i| in_val[i]);
+    (train, val)
+}

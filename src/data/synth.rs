@@ -1,0 +1,310 @@
+//! A deterministic stand-in for the upstream `all_patches.hdf5`, with its exact schema
+//! (`ct_slices` (N, 64, 64) int16 HU, `slice_class` (N, 1), malignant rows first), so that
+//! everything runs and is tested before the real file is dropped into `dataset/`.
+//!
+//! Each nodule contributes 1–4 neighbouring slices, as in LUNA16-derived patches. Benign
+//! nodules are small, round, smooth, sometimes calcified; malignant ones larger, denser,
+//! lobulated or spiculated. Size ranges overlap and 8 % of the nodules of each class are
+//! drawn with the other class's look, so a good model lands near 90 %, not at 100 %.
+
+use std::f64::consts::{PI, TAU};
+use std::path::Path;
+
+use super::rng::SplitMix64;
+use super::{IMAGES, LABELS, SYNTHETIC_ATTR, UPSTREAM_N};
+use crate::error::{Error, IoContext, Result};
+
+/// Share of malignant rows in the upstream file (2526 of 6691).
+const MALIGNANT_SHARE: f64 = 2526.0 / 6691.0;
+/// Share of nodules that look like the other class: the irreducible error of the task.
+const LOOKALIKE_SHARE: f64 = 0.08;
+/// Patch side, as upstream.
+pub const SIDE: usize = 64;
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub n: usize,
+    pub seed: u64,
+    /// Also write a per-patch `nodule_id` dataset (the upstream file has none).
+    pub with_ids: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            n: UPSTREAM_N,
+            seed: 0,
+            with_ids: false,
+        }
+    }
+}
+
+/// Patches (HU, row-major), labels and the nodule each patch was cut from.
+pub struct Synthetic {
+    pub images: Vec<i16>,
+    pub labels: Vec<u8>,
+    pub nodule_ids: Vec<i64>,
+}
+
+pub fn generate(options: &Options) -> Synthetic {
+    let n = options.n;
+    let n_malignant = (n as f64 * MALIGNANT_SHARE).round() as usize;
+    let mut rng = SplitMix64::new(options.seed);
+    let mut out = Synthetic {
+        images: Vec::with_capacity(n * SIDE * SIDE),
+        labels: Vec::with_capacity(n),
+        nodule_ids: Vec::with_capacity(n),
+    };
+    let mut nodule = 0;
+    while out.labels.len() < n {
+        let row = out.labels.len();
+        let malignant = row < n_malignant;
+        let class_end = if malignant { n_malignant } else { n };
+        let looks_malignant = malignant ^ rng.chance(LOOKALIKE_SHARE);
+        let shape = Shape::draw(&mut rng, looks_malignant);
+        let scene = Scene::draw(&mut rng);
+        let slices = (1 + rng.below(4)).min(class_end - row);
+        for s in 0..slices {
+            // Slices 1.5 px apart through a sphere-ish nodule: outer slices are smaller.
+            let dz = (s as f64 - (slices - 1) as f64 / 2.0) * 1.5;
+            let radius = (shape.radius.powi(2) - dz * dz).max(1.0).sqrt();
+            render(&mut rng, &scene, &shape, radius, dz, &mut out.images);
+            out.labels.push(malignant as u8);
+            out.nodule_ids.push(nodule);
+        }
+        nodule += 1;
+    }
+    out
+}
+
+/// Writes the set to `path` atomically (a temporary file renamed into place).
+pub fn write(path: &Path, options: &Options) -> Result<()> {
+    let data = generate(options);
+    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+    let result = write_hdf5(&tmp, options, &data);
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(Error::runtime(format!(
+            "{}: cannot write ({e})",
+            path.display()
+        )));
+    }
+    std::fs::rename(&tmp, path).at(path, "write")
+}
+
+fn write_hdf5(path: &Path, options: &Options, data: &Synthetic) -> hdf5::Result<()> {
+    let n = data.labels.len();
+    let file = hdf5::File::create(path)?;
+    let images = ndarray::ArrayView3::from_shape((n, SIDE, SIDE), &data.images[..])
+        .map_err(|e| hdf5::Error::from(e.to_string()))?;
+    let labels = ndarray::ArrayView2::from_shape((n, 1), &data.labels[..])
+        .map_err(|e| hdf5::Error::from(e.to_string()))?;
+    // No modification times in the file: the same seed gives the same bytes.
+    let dataset = || file.new_dataset_builder().obj_track_times(false);
+    dataset().with_data(&images).create(IMAGES)?;
+    dataset().with_data(&labels).create(LABELS)?;
+    if options.with_ids {
+        dataset()
+            .with_data(&data.nodule_ids[..])
+            .create("nodule_id")?;
+    }
+    file.new_attr::<u64>()
+        .create(SYNTHETIC_ATTR)?
+        .write_scalar(&options.seed)?;
+    Ok(())
+}
+
+/// How one nodule looks.
+struct Shape {
+    radius: f64,
+    density: f64,
+    /// Two boundary harmonics (order, amplitude, phase): lobulation.
+    lobes: [(f64, f64, f64); 2],
+    /// Angle, length and width of each spicule.
+    spicules: Vec<(f64, f64, f64)>,
+    edge: f64,
+    /// Radius fraction and HU of a calcified core.
+    calcification: Option<(f64, f64)>,
+    centre: (f64, f64),
+}
+
+impl Shape {
+    fn draw(rng: &mut SplitMix64, malignant: bool) -> Shape {
+        let centre = (31.5 + 1.5 * rng.normal(), 31.5 + 1.5 * rng.normal());
+        let mut lobe = |amplitude: (f64, f64)| {
+            (
+                3.0 + rng.below(4) as f64,
+                rng.uniform(amplitude.0, amplitude.1),
+                rng.uniform(0.0, TAU),
+            )
+        };
+        if malignant {
+            let lobes = [lobe((0.08, 0.25)), lobe((0.0, 0.12))];
+            let count = if rng.chance(0.75) {
+                4 + rng.below(9)
+            } else {
+                0
+            };
+            let spicules = (0..count)
+                .map(|_| {
+                    (
+                        rng.uniform(0.0, TAU),
+                        rng.uniform(2.0, 8.0),
+                        rng.uniform(0.5, 1.1),
+                    )
+                })
+                .collect();
+            Shape {
+                radius: rng.uniform(6.0, 13.0),
+                density: rng.uniform(-30.0, 90.0),
+                lobes,
+                spicules,
+                edge: rng.uniform(0.7, 1.3),
+                calcification: None,
+                centre,
+            }
+        } else {
+            let lobes = [lobe((0.0, 0.07)), lobe((0.0, 0.03))];
+            let calcification = rng
+                .chance(0.2)
+                .then(|| (rng.uniform(0.3, 0.7), rng.uniform(250.0, 700.0)));
+            Shape {
+                radius: rng.uniform(2.0, 6.5),
+                density: rng.uniform(-90.0, 50.0),
+                lobes,
+                spicules: Vec::new(),
+                edge: rng.uniform(0.4, 0.8),
+                calcification,
+                centre,
+            }
+        }
+    }
+}
+
+/// The lung around the nodule: parenchyma texture, vessels, sometimes the chest wall.
+struct Scene {
+    parenchyma: f64,
+    /// Plane waves (kx, ky, phase, amplitude) of the low-frequency texture.
+    waves: Vec<(f64, f64, f64, f64)>,
+    /// Vessels: point, direction angle, width, contrast, bend amplitude and wavelength.
+    vessels: Vec<Vessel>,
+    /// Chest wall: edge side (0–3), depth in pixels, soft-tissue HU.
+    wall: Option<(usize, f64, f64)>,
+    noise: f64,
+}
+
+struct Vessel {
+    point: (f64, f64),
+    angle: f64,
+    width: f64,
+    contrast: f64,
+    bend: (f64, f64),
+}
+
+impl Scene {
+    fn draw(rng: &mut SplitMix64) -> Scene {
+        let waves = (0..3)
+            .map(|_| {
+                let (angle, wavelength) = (rng.uniform(0.0, TAU), rng.uniform(10.0, 40.0));
+                let k = TAU / wavelength;
+                (
+                    k * angle.cos(),
+                    k * angle.sin(),
+                    rng.uniform(0.0, TAU),
+                    rng.uniform(5.0, 25.0),
+                )
+            })
+            .collect();
+        let vessels = (0..rng.below(4))
+            .map(|_| Vessel {
+                point: (rng.uniform(0.0, 64.0), rng.uniform(0.0, 64.0)),
+                angle: rng.uniform(0.0, PI),
+                width: rng.uniform(0.5, 1.3),
+                contrast: rng.uniform(200.0, 450.0),
+                bend: (rng.uniform(0.0, 2.5), rng.uniform(30.0, 90.0)),
+            })
+            .collect();
+        let wall = rng.chance(0.1).then(|| {
+            (
+                rng.below(4),
+                rng.uniform(3.0, 14.0),
+                rng.uniform(20.0, 60.0),
+            )
+        });
+        Scene {
+            parenchyma: rng.uniform(-880.0, -780.0),
+            waves,
+            vessels,
+            wall,
+            noise: rng.uniform(10.0, 30.0),
+        }
+    }
+
+    /// Background HU at (x, y) on the slice `dz` away from the nodule's centre.
+    fn background(&self, x: f64, y: f64, dz: f64) -> f64 {
+        let mut hu = self.parenchyma;
+        for &(kx, ky, phase, amplitude) in &self.waves {
+            hu += amplitude * (kx * x + ky * y + phase).cos();
+        }
+        for v in &self.vessels {
+            let (dx, dy) = (x - v.point.0, y - v.point.1);
+            let along = dx * v.angle.cos() + dy * v.angle.sin();
+            // Vessels drift a little from slice to slice.
+            let across = -dx * v.angle.sin()
+                + dy * v.angle.cos()
+                + v.bend.0 * (TAU * along / v.bend.1).sin()
+                + 0.8 * dz;
+            hu += v.contrast * (-(across / v.width).powi(2)).exp();
+        }
+        if let Some((side, depth, tissue)) = self.wall {
+            let d = [x, y, 63.0 - x, 63.0 - y][side];
+            let wall = 1.0 / (1.0 + ((d - depth) / 0.8).exp());
+            hu += (tissue - hu) * wall;
+        }
+        hu
+    }
+}
+
+fn render(
+    rng: &mut SplitMix64,
+    scene: &Scene,
+    shape: &Shape,
+    radius: f64,
+    dz: f64,
+    out: &mut Vec<i16>,
+) {
+    for y in 0..SIDE {
+        for x in 0..SIDE {
+            let (fx, fy) = (x as f64, y as f64);
+            let background = scene.background(fx, fy, dz);
+            let (dx, dy) = (fx - shape.centre.0, fy - shape.centre.1);
+            let rho = dx.hypot(dy);
+            let theta = dy.atan2(dx);
+            let mut boundary = radius;
+            for &(order, amplitude, phase) in &shape.lobes {
+                boundary += radius * amplitude * (order * theta + phase).cos();
+            }
+            let mut cover = sigmoid((boundary - rho) / shape.edge);
+            for &(angle, length, width) in &shape.spicules {
+                let delta = (theta - angle + PI).rem_euclid(TAU) - PI;
+                let along = rho * delta.cos();
+                let across = rho * delta.sin();
+                if along > 0.0 && along < boundary + length {
+                    let fade = ((boundary + length - along) / length).min(1.0);
+                    cover = cover.max(fade * (-(across / width).powi(2)).exp());
+                }
+            }
+            let mut hu = background + (shape.density - background).max(0.0) * cover;
+            if let Some((fraction, calcium)) = shape.calcification {
+                let core = sigmoid((radius * fraction - rho) / 0.5);
+                hu += (calcium - hu).max(0.0) * core;
+            }
+            hu += scene.noise * rng.normal();
+            out.push(hu.round().clamp(-1024.0, 3000.0) as i16);
+        }
+    }
+}
+
+fn sigmoid(x: f64) -> f64 {
+    1.0 / (1.0 + (-x).exp())
+}

@@ -1,0 +1,187 @@
+//! Dataset-level metrics, computed once over every sample (upstream averaged F1 over batches
+//! and divided accuracy by a count that included a dropped tail), and batched inference.
+
+use serde::{Deserialize, Serialize};
+use tch::nn::ModuleT;
+use tch::{Device, Kind, Tensor};
+
+use crate::data::MALIGNANT;
+
+/// Malignant is the positive class. Rates with an empty denominator are 0 (as scikit-learn's
+/// `zero_division=0`); the AUC is NaN (null in JSON) when one class is absent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Metrics {
+    pub accuracy: f64,
+    pub precision: f64,
+    pub recall: f64,
+    pub specificity: f64,
+    pub f1: f64,
+    pub auc: f64,
+    /// [[tn, fp], [fn, tp]]: rows are the truth, columns the prediction.
+    pub confusion: [[u64; 2]; 2],
+    pub n: u64,
+}
+
+/// `labels[i]` in {0, 1}; `scores[i]` is the model's probability (or any monotone score) of
+/// malignancy; a sample is predicted malignant when its score is above 0.5.
+pub fn metrics(labels: &[u8], scores: &[f64]) -> Metrics {
+    assert_eq!(labels.len(), scores.len(), "one score per label");
+    let mut confusion = [[0u64; 2]; 2];
+    for (&label, &score) in labels.iter().zip(scores) {
+        confusion[(label == MALIGNANT) as usize][(score > 0.5) as usize] += 1;
+    }
+    let [[tn, fp], [fn_, tp]] = confusion.map(|row| row.map(|c| c as f64));
+    let ratio = |num: f64, den: f64| if den > 0.0 { num / den } else { 0.0 };
+    let precision = ratio(tp, tp + fp);
+    let recall = ratio(tp, tp + fn_);
+    Metrics {
+        accuracy: ratio(tp + tn, tp + tn + fp + fn_),
+        precision,
+        recall,
+        specificity: ratio(tn, tn + fp),
+        f1: ratio(2.0 * tp, 2.0 * tp + fp + fn_),
+        auc: roc_auc(labels, scores),
+        confusion,
+        n: labels.len() as u64,
+    }
+}
+
+/// Area under the ROC curve as the Mann–Whitney U statistic, ties counted half.
+pub fn roc_auc(labels: &[u8], scores: &[f64]) -> f64 {
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]));
+    let positives = labels.iter().filter(|&&l| l == MALIGNANT).count() as f64;
+    let negatives = labels.len() as f64 - positives;
+    if positives == 0.0 || negatives == 0.0 {
+        return f64::NAN;
+    }
+    // Sum of the (average, 1-based) ranks of the positives.
+    let mut rank_sum = 0.0;
+    let mut start = 0;
+    while start < order.len() {
+        let mut end = start + 1;
+        while end < order.len() && scores[order[end]] == scores[order[start]] {
+            end += 1;
+        }
+        let average_rank = (start + end + 1) as f64 / 2.0;
+        let tied_positives = order[start..end]
+            .iter()
+            .filter(|&&i| labels[i] == MALIGNANT)
+            .count();
+        rank_sum += average_rank * tied_positives as f64;
+        start = end;
+    }
+    (rank_sum - positives * (positives + 1.0) / 2.0) / (positives * negatives)
+}
+
+/// Points of the ROC curve, (false-positive rate, true-positive rate), from (0,0) to (1,1).
+pub fn roc_curve(labels: &[u8], scores: &[f64]) -> Vec<(f64, f64)> {
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+    let positives = labels.iter().filter(|&&l| l == MALIGNANT).count().max(1) as f64;
+    let negatives = (labels.len() as f64 - positives).max(1.0);
+    let (mut tp, mut fp) = (0.0, 0.0);
+    let mut points = vec![(0.0, 0.0)];
+    for (k, &i) in order.iter().enumerate() {
+        if labels[i] == MALIGNANT {
+            tp += 1.0
+        } else {
+            fp += 1.0
+        }
+        let last_of_tie = order.get(k + 1).is_none_or(|&j| scores[j] != scores[i]);
+        if last_of_tie {
+            points.push((fp / negatives, tp / positives));
+        }
+    }
+    points
+}
+
+/// Logits for the patches `images[indices]`, in batches, without gradients or dropout.
+/// Returns (logits as (benign, malignant) pairs, summed cross-entropy against `labels`).
+pub fn predict(
+    net: &impl ModuleT,
+    images: &Tensor,
+    labels: &Tensor,
+    indices: &[usize],
+    batch: usize,
+) -> (Vec<[f32; 2]>, f64) {
+    let _guard = tch::no_grad_guard();
+    let device = images.device();
+    let mut logits = Vec::with_capacity(indices.len());
+    let mut loss_sum = Tensor::zeros([], (Kind::Double, device));
+    for chunk in indices.chunks(batch.max(1)) {
+        let idx = index_tensor(chunk, device);
+        let out = net.forward_t(&images.index_select(0, &idx), false);
+        let loss = out.cross_entropy_loss::<Tensor>(
+            &labels.index_select(0, &idx),
+            None,
+            tch::Reduction::Sum,
+            -100,
+            0.0,
+        );
+        loss_sum += loss.to_kind(Kind::Double);
+        let flat =
+            Vec::<f32>::try_from(out.to_device(Device::Cpu).flatten(0, -1)).expect("float logits");
+        logits.extend(flat.chunks_exact(2).map(|p| [p[0], p[1]]));
+    }
+    (logits, loss_sum.double_value(&[]))
+}
+
+/// Probability of malignancy from a pair of logits (softmax in f64).
+pub fn malignant_probability(logits: [f32; 2]) -> f64 {
+    let d = logits[1] as f64 - logits[0] as f64;
+    1.0 / (1.0 + (-d).exp())
+}
+
+pub fn index_tensor(indices: &[usize], device: Device) -> Tensor {
+    let idx: Vec<i64> = indices.iter().map(|&i| i as i64).collect();
+    Tensor::from_slice(&idx).to_device(device)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_match_a_hand_computed_confusion_matrix() {
+        // truth:  1 1 1 1 0 0 0 0 0 0
+        // score:  .9 .8 .4 .6 .1 .7 .2 .3 .45 .55 -> tp 3, fn 1, fp 2, tn 4
+        let labels = [1, 1, 1, 1, 0, 0, 0, 0, 0, 0];
+        let scores = [0.9, 0.8, 0.4, 0.6, 0.1, 0.7, 0.2, 0.3, 0.45, 0.55];
+        let m = metrics(&labels, &scores);
+        assert_eq!(m.confusion, [[4, 2], [1, 3]]);
+        assert_eq!(m.n, 10);
+        assert!((m.accuracy - 0.7).abs() < 1e-12);
+        assert!((m.precision - 0.6).abs() < 1e-12);
+        assert!((m.recall - 0.75).abs() < 1e-12);
+        assert!((m.specificity - 4.0 / 6.0).abs() < 1e-12);
+        assert!((m.f1 - 2.0 * 0.6 * 0.75 / 1.35).abs() < 1e-12);
+        // Positive/negative pairs ranked correctly: 20 of 24 (sklearn.metrics.roc_auc_score).
+        assert!((m.auc - 20.0 / 24.0).abs() < 1e-12, "auc {}", m.auc);
+    }
+
+    #[test]
+    fn auc_counts_ties_as_half() {
+        assert_eq!(roc_auc(&[1, 0], &[0.5, 0.5]), 0.5);
+        assert_eq!(roc_auc(&[1, 0, 1, 0], &[0.9, 0.1, 0.9, 0.9]), 0.75);
+        assert!(roc_auc(&[1, 1], &[0.2, 0.3]).is_nan());
+    }
+
+    #[test]
+    fn empty_denominators_give_zero_not_nan() {
+        let m = metrics(&[0, 0, 1], &[0.1, 0.2, 0.3]);
+        assert_eq!(m.confusion, [[2, 0], [1, 0]]);
+        assert_eq!(m.precision, 0.0);
+        assert_eq!(m.f1, 0.0);
+        assert_eq!(m.recall, 0.0);
+    }
+
+    #[test]
+    fn roc_curve_runs_from_origin_to_one() {
+        let pts = roc_curve(&[1, 0, 1, 0], &[0.9, 0.8, 0.7, 0.1]);
+        assert_eq!(
+            pts,
+            vec![(0.0, 0.0), (0.0, 0.5), (0.5, 0.5), (0.5, 1.0), (1.0, 1.0)]
+        );
+    }
+}

@@ -1,0 +1,111 @@
+//! Evaluating a checkpoint on a data file: the one procedure behind `lnmc eval` and the
+//! dashboard's Evaluate tab.
+
+use std::path::{Path, PathBuf};
+
+use crate::checkpoint::{self, Info};
+use crate::data::intensity::Intensity;
+use crate::data::split::{self, Split};
+use crate::data::{self, reader, Dataset};
+use crate::error::Result;
+use crate::eval::{self, Metrics};
+use crate::model::ConvNet;
+use crate::run;
+use crate::train::{self, DeviceChoice};
+
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub checkpoint: PathBuf,
+    /// Default: the checkpoint's own data, else the default data.
+    pub data: Option<PathBuf>,
+    /// Every patch instead of the validation split.
+    pub all: bool,
+    /// Default: the checkpoint's, else the per-patch percentile rescale.
+    pub intensity: Option<Intensity>,
+    pub device: DeviceChoice,
+}
+
+#[derive(Debug, Clone)]
+pub struct Evaluation {
+    pub metrics: Metrics,
+    /// Patches evaluated, with their label and probability of malignancy.
+    pub indices: Vec<usize>,
+    pub labels: Vec<u8>,
+    pub scores: Vec<f64>,
+    pub data_path: PathBuf,
+    pub source_kind: &'static str,
+    pub split_name: String,
+    /// "run NAME, epoch N" or "PyTorch state_dict".
+    pub origin: String,
+}
+
+pub fn evaluate(request: &Request) -> Result<Evaluation> {
+    let ckpt = checkpoint::load(&request.checkpoint)?;
+    let info = ckpt.info.as_ref();
+    let data_path = match (&request.data, info) {
+        (Some(path), _) => path.clone(),
+        (None, Some(i)) if i.config.data.path.exists() => i.config.data.path.clone(),
+        (None, _) => data::default_path()?,
+    };
+    let data = reader::read(&data_path)?;
+    let intensity = request
+        .intensity
+        .or(info.map(|i| i.config.intensity))
+        .unwrap_or_default();
+    let device = train::pick_device(request.device)?;
+    let mut vs = tch::nn::VarStore::new(device);
+    let net = ConvNet::new(&vs.root(), 0.0);
+    checkpoint::restore(&mut vs, &ckpt, &request.checkpoint)?;
+    let (indices, split_name) = match request.all {
+        true => ((0..data.len()).collect(), "all patches".to_string()),
+        false => validation_indices(info, &data, &data_path)?,
+    };
+    let (images, labels) = train::tensors(&data, &intensity, device);
+    let (logits, _) = eval::predict(&net, &images, &labels, &indices, train::EVAL_BATCH);
+    let scores: Vec<f64> = logits
+        .iter()
+        .map(|&l| eval::malignant_probability(l))
+        .collect();
+    let truth: Vec<u8> = indices.iter().map(|&i| data.labels[i]).collect();
+    Ok(Evaluation {
+        metrics: eval::metrics(&truth, &scores),
+        indices,
+        labels: truth,
+        scores,
+        data_path,
+        source_kind: data.source_kind(),
+        split_name,
+        origin: match info {
+            Some(i) => format!("run {}, epoch {}", i.config.name, i.epoch),
+            None => "PyTorch state_dict".into(),
+        },
+    })
+}
+
+/// The validation patches a checkpoint was selected on: its run's split.json when the data is
+/// unchanged, else the split recomputed from the run's settings; upstream's split for a
+/// PyTorch file.
+fn validation_indices(
+    info: Option<&Info>,
+    data: &Dataset,
+    path: &Path,
+) -> Result<(Vec<usize>, String)> {
+    let Some(info) = info else {
+        let name = "upstream val split (sklearn, random_state=42)".to_string();
+        return Ok((split::upstream(data.len()).1, name));
+    };
+    let config = &info.config;
+    let same_data = data::sha256(path)? == config.data.sha256;
+    let saved = same_data
+        .then(|| run::read_split(&config.run_dir).ok())
+        .flatten();
+    let split = match saved {
+        Some(s) if s.val.iter().all(|&i| i < data.len()) => s,
+        _ => Split::new(config.split, config.split_seed, data)?,
+    };
+    let mut name = format!("val split of run {}", config.name);
+    if !same_data {
+        name.push_str(" (recomputed: the data differs from the run's)");
+    }
+    Ok((split.val, name))
+}

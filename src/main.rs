@@ -1,0 +1,318 @@
+//! The `lnmc` command line: headless front ends over the ML core.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use lnmc::data::intensity::Intensity;
+use lnmc::data::split::SplitKind;
+use lnmc::data::{self, reader, synth};
+use lnmc::error::{Error, Result};
+use lnmc::train::{self, Control, DeviceChoice, Event, Hyper, Outcome, Start};
+use lnmc::tui::image::ProtocolChoice;
+use lnmc::{evaluate, show, tui};
+
+#[derive(Parser)]
+#[command(
+    name = "lnmc",
+    version,
+    about = "Lung-nodule malignancy classification: train, evaluate and browse CT patches"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// HDF5 file for the dashboard (default: dataset/all_patches.hdf5, else the synthetic set).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// How the dashboard draws images.
+    #[arg(long, value_enum, default_value_t = ProtocolChoice::Auto)]
+    image_protocol: ProtocolChoice,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Write a deterministic synthetic nodule set with the upstream schema.
+    Synth {
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = data::UPSTREAM_N)]
+        n: usize,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Also write a per-patch `nodule_id` dataset (enables --split group).
+        #[arg(long)]
+        with_ids: bool,
+    },
+    /// Train the ConvNet.
+    Train(TrainArgs),
+    /// Exact dataset-level metrics of a checkpoint (lnmc .safetensors or PyTorch .pth).
+    Eval(EvalArgs),
+    /// Open the dashboard on a run written by another process (e.g. `train --headless`).
+    Watch {
+        /// runs/NAME (default: the newest run under runs/).
+        run: Option<PathBuf>,
+    },
+    /// Print one patch in the terminal, with its label.
+    Show {
+        #[arg(long)]
+        data: Option<PathBuf>,
+        #[arg(long)]
+        index: usize,
+    },
+}
+
+#[derive(Args)]
+struct TrainArgs {
+    /// Print one line per epoch instead of opening the dashboard.
+    #[arg(long)]
+    headless: bool,
+    /// HDF5 file (default: dataset/all_patches.hdf5, else the synthetic set).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    #[arg(long)]
+    epochs: Option<usize>,
+    #[arg(long, default_value_t = Hyper::default().batch_size)]
+    batch_size: usize,
+    #[arg(long, default_value_t = Hyper::default().lr)]
+    lr: f64,
+    #[arg(long, default_value_t = Hyper::default().weight_decay)]
+    weight_decay: f64,
+    #[arg(long, default_value_t = Hyper::default().dropout)]
+    dropout: f64,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    device: DeviceChoice,
+    /// Run name (default: a UTC timestamp).
+    #[arg(long)]
+    run: Option<String>,
+    /// `percentile` (per patch 2–98 %, upstream) or `hu:LO,HI` (a fixed HU window).
+    #[arg(long, value_parser = parse_intensity, default_value = "percentile")]
+    intensity: Intensity,
+    #[arg(long, value_enum, default_value_t = SplitKind::Stratified)]
+    split: SplitKind,
+    /// Continue runs/NAME from its last checkpoint (its own settings; --epochs may extend it).
+    #[arg(long, value_name = "RUN_DIR")]
+    resume: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum EvalSplit {
+    Val,
+    All,
+}
+
+#[derive(Args)]
+struct EvalArgs {
+    #[arg(long)]
+    checkpoint: PathBuf,
+    /// HDF5 file (default: the checkpoint's own data, else the default data).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// `val`: the run's validation split (upstream's split for a .pth file); `all`: every patch.
+    #[arg(long, value_enum, default_value_t = EvalSplit::Val)]
+    split: EvalSplit,
+    #[arg(long)]
+    json: bool,
+    /// Override the checkpoint's intensity rescaling.
+    #[arg(long, value_parser = parse_intensity)]
+    intensity: Option<Intensity>,
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    device: DeviceChoice,
+}
+
+fn parse_intensity(text: &str) -> std::result::Result<Intensity, String> {
+    Intensity::parse(text).map_err(|e| e.to_string())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Ok(threads) = std::thread::available_parallelism() {
+        tch::set_num_threads(threads.get() as i32);
+    }
+    let result = match cli.command {
+        None => tui::run(tui::Options {
+            data: cli.data,
+            protocol: cli.image_protocol,
+            watch: None,
+        })
+        .map(|()| 0),
+        Some(Command::Watch { run }) => tui::run(tui::Options {
+            data: cli.data,
+            protocol: cli.image_protocol,
+            watch: Some(run.unwrap_or_else(|| PathBuf::from(tui::RUNS))),
+        })
+        .map(|()| 0),
+        Some(Command::Synth {
+            out,
+            n,
+            seed,
+            with_ids,
+        }) => synth_cmd(&out, n, seed, with_ids),
+        Some(Command::Train(args)) => train_cmd(args),
+        Some(Command::Eval(args)) => eval_cmd(args),
+        Some(Command::Show { data, index }) => data::resolve(data.as_deref())
+            .and_then(|p| reader::read(&p))
+            .and_then(|d| show::print(&d, index, show::LUNG).map(|()| 0)),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("lnmc: {e}");
+            ExitCode::from(e.exit_code() as u8)
+        }
+    }
+}
+
+fn synth_cmd(out: &Path, n: usize, seed: u64, with_ids: bool) -> Result<u8> {
+    if n < 2 {
+        return Err(Error::input(
+            "--n: need at least 2 patches (one of each class)",
+        ));
+    }
+    synth::write(out, &synth::Options { n, seed, with_ids })?;
+    println!(
+        "wrote {n} synthetic patches to {} (seed {seed})",
+        out.display()
+    );
+    Ok(0)
+}
+
+/// Set by SIGINT/SIGTERM; the training loop stops after the batch in progress.
+static SIGNAL: AtomicI32 = AtomicI32::new(0);
+
+extern "C" fn on_signal(signal: libc::c_int) {
+    SIGNAL.store(signal, Ordering::SeqCst);
+}
+
+fn train_cmd(args: TrainArgs) -> Result<u8> {
+    if !args.headless {
+        return Err(Error::input(
+            "lnmc train: pass --headless, or run `lnmc` (no subcommand) to train in the dashboard",
+        ));
+    }
+    let start = match args.resume {
+        Some(run_dir) => Start::Resume {
+            run_dir,
+            epochs: args.epochs,
+            device: args.device,
+        },
+        None => Start::New(train::Request {
+            data: data::resolve(args.data.as_deref())?,
+            hyper: Hyper {
+                epochs: args.epochs.unwrap_or(Hyper::default().epochs),
+                batch_size: args.batch_size,
+                lr: args.lr,
+                weight_decay: args.weight_decay,
+                dropout: args.dropout,
+                seed: args.seed,
+            },
+            device: args.device,
+            intensity: args.intensity,
+            split: args.split,
+            name: args.run,
+            runs_root: PathBuf::from("runs"),
+            checkpoint_root: PathBuf::from("checkpoint"),
+        }),
+    };
+    let session = train::prepare(start)?;
+    let control = Arc::new(Control::default());
+    for signal in [libc::SIGINT, libc::SIGTERM] {
+        unsafe { libc::signal(signal, on_signal as *const () as libc::sighandler_t) };
+    }
+    let watcher = Arc::clone(&control);
+    std::thread::spawn(move || loop {
+        if SIGNAL.load(Ordering::SeqCst) != 0 {
+            watcher.stop.store(true, Ordering::SeqCst);
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    });
+    let outcome = train::train(session, &control, &mut print_event)?;
+    Ok(match outcome {
+        Outcome::Finished => 0,
+        Outcome::Stopped { .. } => 128 + SIGNAL.load(Ordering::SeqCst) as u8,
+    })
+}
+
+/// The headless front end: one line per epoch.
+fn print_event(event: Event) {
+    match event {
+        Event::Started { run, device, synthetic, train, val, first_epoch, epochs, .. } => {
+            let kind = if synthetic { "synthetic" } else { "real" };
+            println!(
+                "run {run} · {kind} data · {train} train / {val} val · device {device} · epochs {first_epoch}–{epochs}"
+            );
+        }
+        Event::Epoch { record: r, best } => println!(
+            "epoch {:>3}  train loss {:.4} acc {:5.1}%  val loss {:.4} acc {:5.1}% f1 {:.3} auc {:.3}  {:6.1}s{}",
+            r.epoch,
+            r.train_loss,
+            100.0 * r.train_acc,
+            r.val_loss,
+            100.0 * r.val_acc,
+            r.val_f1,
+            r.val_auc,
+            r.seconds,
+            if best { "  *best" } else { "" }
+        ),
+        Event::Finished { best, seconds } => {
+            if let Some(b) = best {
+                println!(
+                    "finished in {seconds:.0}s · best val acc {:.2}% f1 {:.4} at epoch {}",
+                    100.0 * b.val_acc,
+                    b.val_f1,
+                    b.epoch
+                );
+            }
+        }
+        Event::Stopped { epoch, run_dir } => eprintln!(
+            "stopped at epoch {epoch}, resume with: lnmc train --headless --resume {}",
+            run_dir.display()
+        ),
+        Event::Failed(message) => eprintln!("lnmc: {message}"),
+        Event::Batch { .. } | Event::CheckpointSaved { .. } => {}
+    }
+}
+
+fn eval_cmd(args: EvalArgs) -> Result<u8> {
+    let request = evaluate::Request {
+        checkpoint: args.checkpoint,
+        data: args.data,
+        all: matches!(args.split, EvalSplit::All),
+        intensity: args.intensity,
+        device: args.device,
+    };
+    let e = evaluate::evaluate(&request)?;
+    let m = &e.metrics;
+    if args.json {
+        println!("{}", serde_json::to_string(m).expect("json"));
+        return Ok(0);
+    }
+    println!("checkpoint {} ({})", request.checkpoint.display(), e.origin);
+    println!(
+        "data       {} ({} data) · {} · {} samples",
+        e.data_path.display(),
+        e.source_kind,
+        e.split_name,
+        m.n
+    );
+    for (name, value) in [
+        ("accuracy", m.accuracy),
+        ("precision", m.precision),
+        ("recall", m.recall),
+        ("specificity", m.specificity),
+        ("f1", m.f1),
+        ("roc auc", m.auc),
+    ] {
+        println!("{name:<12}{value:.4}");
+    }
+    let [[tn, fp], [fn_, tp]] = m.confusion;
+    println!("confusion   {:>14} {:>14}", "pred benign", "pred malignant");
+    println!("  benign    {tn:>14} {fp:>14}");
+    println!("  malignant {fn_:>14} {tp:>14}");
+    Ok(0)
+}

@@ -1,0 +1,142 @@
+//! The upstream ConvNet, layer for layer, with PyTorch's `state_dict` names so that upstream
+//! checkpoints load and lnmc's can be read back in PyTorch.
+//!
+//! 1×H×W → conv1 32 → ReLU → conv2 32 → ReLU → maxpool 2 → dropout
+//!       → conv3 64 → ReLU → conv4 64 → ReLU → maxpool 2 → dropout
+//!       → global average pool → fc 2 logits (benign, malignant)
+//! All convolutions 3×3 'same', all layers with bias: 65,122 parameters.
+
+use tch::nn;
+use tch::Tensor;
+
+pub const CLASSES: i64 = 2;
+
+#[derive(Debug)]
+pub struct ConvNet {
+    conv1: nn::Conv2D,
+    conv2: nn::Conv2D,
+    conv3: nn::Conv2D,
+    conv4: nn::Conv2D,
+    fc: nn::Linear,
+    dropout: f64,
+}
+
+/// PyTorch's default initialisation for Conv2d and Linear (kaiming_uniform with a = √5),
+/// which comes down to U(−1/√fan_in, 1/√fan_in) for weights and biases alike.
+fn torch_default(fan_in: i64) -> nn::Init {
+    let bound = 1.0 / (fan_in as f64).sqrt();
+    nn::Init::Uniform {
+        lo: -bound,
+        up: bound,
+    }
+}
+
+fn conv3x3(vs: &nn::Path, name: &str, input: i64, output: i64) -> nn::Conv2D {
+    let init = torch_default(input * 9);
+    let config = nn::ConvConfig {
+        padding: 1,
+        ws_init: init,
+        bs_init: init,
+        ..Default::default()
+    };
+    nn::conv2d(vs / name, input, output, 3, config)
+}
+
+impl ConvNet {
+    pub fn new(vs: &nn::Path, dropout: f64) -> ConvNet {
+        let init = torch_default(64);
+        ConvNet {
+            conv1: conv3x3(vs, "conv1", 1, 32),
+            conv2: conv3x3(vs, "conv2", 32, 32),
+            conv3: conv3x3(vs, "conv3", 32, 64),
+            conv4: conv3x3(vs, "conv4", 64, 64),
+            fc: nn::linear(
+                vs / "fc",
+                64,
+                CLASSES,
+                nn::LinearConfig {
+                    ws_init: init,
+                    bs_init: Some(init),
+                    bias: true,
+                },
+            ),
+            dropout,
+        }
+    }
+}
+
+impl nn::ModuleT for ConvNet {
+    /// `xs`: (batch, 1, H, W) normalised patches. Returns (batch, 2) logits.
+    fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
+        xs.apply(&self.conv1)
+            .relu()
+            .apply(&self.conv2)
+            .relu()
+            .max_pool2d_default(2)
+            .dropout(self.dropout, train)
+            .apply(&self.conv3)
+            .relu()
+            .apply(&self.conv4)
+            .relu()
+            .max_pool2d_default(2)
+            .dropout(self.dropout, train)
+            .mean_dim(&[2i64, 3][..], false, tch::Kind::Float)
+            .apply(&self.fc)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tch::nn::ModuleT;
+
+    #[test]
+    fn has_upstream_parameter_names_and_count() {
+        let vs = nn::VarStore::new(tch::Device::Cpu);
+        let _net = ConvNet::new(&vs.root(), 0.3);
+        let vars = vs.variables();
+        let mut names: Vec<&String> = vars.keys().collect();
+        names.sort();
+        let expected = [
+            "conv1.bias",
+            "conv1.weight",
+            "conv2.bias",
+            "conv2.weight",
+            "conv3.bias",
+            "conv3.weight",
+            "conv4.bias",
+            "conv4.weight",
+            "fc.bias",
+            "fc.weight",
+        ];
+        assert_eq!(names, expected);
+        let total: i64 = vars.values().map(|t| t.numel() as i64).sum();
+        assert_eq!(total, 65_122);
+    }
+
+    #[test]
+    fn maps_a_batch_of_patches_to_two_logits() {
+        let vs = nn::VarStore::new(tch::Device::Cpu);
+        let net = ConvNet::new(&vs.root(), 0.3);
+        let out = net.forward_t(&Tensor::zeros([5, 1, 64, 64], tch::kind::FLOAT_CPU), false);
+        assert_eq!(out.size(), vec![5, 2]);
+        // Any patch side ≥ 16 works thanks to the global average pool.
+        let out = net.forward_t(&Tensor::zeros([1, 1, 24, 40], tch::kind::FLOAT_CPU), false);
+        assert_eq!(out.size(), vec![1, 2]);
+    }
+
+    #[test]
+    fn initialisation_stays_within_pytorch_bounds() {
+        tch::manual_seed(0);
+        let vs = nn::VarStore::new(tch::Device::Cpu);
+        let _net = ConvNet::new(&vs.root(), 0.3);
+        let vars = vs.variables();
+        let bound = 1.0 / (32.0f64 * 9.0).sqrt();
+        let w = &vars["conv2.weight"];
+        let max = w.abs().max().double_value(&[]);
+        assert!(
+            max <= bound && max > 0.9 * bound,
+            "max |w| {max}, bound {bound}"
+        );
+    }
+}

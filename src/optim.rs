@@ -1,0 +1,97 @@
+//! Adam with L2 weight decay, step for step what `torch.optim.Adam(weight_decay=…)` does (the
+//! decay is added to the gradient, not decoupled as in AdamW). Written out rather than taken
+//! from libtorch's C++ optimiser so that its moments can be checkpointed and a resumed run
+//! continues exactly where it stopped.
+
+use tch::{nn, Tensor};
+
+pub const BETAS: (f64, f64) = (0.9, 0.999);
+pub const EPS: f64 = 1e-8;
+
+pub struct Adam {
+    pub lr: f64,
+    pub weight_decay: f64,
+    /// Steps taken so far; bias correction depends on it.
+    pub step: i64,
+    /// (name, parameter, first moment, second moment), in name order.
+    slots: Vec<(String, Tensor, Tensor, Tensor)>,
+}
+
+impl Adam {
+    pub fn new(vs: &nn::VarStore, lr: f64, weight_decay: f64) -> Adam {
+        let mut vars: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
+        vars.sort_by(|a, b| a.0.cmp(&b.0));
+        let slots = vars
+            .into_iter()
+            .map(|(name, p)| {
+                let (m, v) = (p.zeros_like(), p.zeros_like());
+                (name, p, m, v)
+            })
+            .collect();
+        Adam {
+            lr,
+            weight_decay,
+            step: 0,
+            slots,
+        }
+    }
+
+    pub fn zero_grad(&mut self) {
+        for (_, p, _, _) in &mut self.slots {
+            p.zero_grad();
+        }
+    }
+
+    pub fn step(&mut self) {
+        let _guard = tch::no_grad_guard();
+        self.step += 1;
+        let (b1, b2) = BETAS;
+        let step_size = self.lr / (1.0 - b1.powi(self.step as i32));
+        let bias2_sqrt = (1.0 - b2.powi(self.step as i32)).sqrt();
+        for (_, p, m, v) in &mut self.slots {
+            let mut grad = p.grad();
+            if !grad.defined() {
+                continue;
+            }
+            if self.weight_decay != 0.0 {
+                grad = grad + &*p * self.weight_decay;
+            }
+            let _ = m.lerp_(&grad, 1.0 - b1);
+            let _ = v.g_mul_scalar_(b2);
+            let _ = v.g_add_(&(&grad * &grad * (1.0 - b2)));
+            let denom = v.sqrt() / bias2_sqrt + EPS;
+            let _ = p.g_sub_(&(&*m / denom * step_size));
+        }
+    }
+
+    /// Moments as named tensors for a checkpoint: `adam.m.<param>` and `adam.v.<param>`.
+    pub fn state(&self) -> Vec<(String, Tensor)> {
+        let mut out = Vec::with_capacity(2 * self.slots.len());
+        for (name, _, m, v) in &self.slots {
+            out.push((format!("adam.m.{name}"), m.shallow_clone()));
+            out.push((format!("adam.v.{name}"), v.shallow_clone()));
+        }
+        out
+    }
+
+    /// Restores moments saved by `state`; missing entries leave the moments at zero.
+    pub fn load_state(&mut self, step: i64, tensors: &[(String, Tensor)]) -> bool {
+        let find = |key: String| tensors.iter().find(|(n, _)| *n == key).map(|(_, t)| t);
+        let _guard = tch::no_grad_guard();
+        let mut complete = true;
+        for (name, _, m, v) in &mut self.slots {
+            match (
+                find(format!("adam.m.{name}")),
+                find(format!("adam.v.{name}")),
+            ) {
+                (Some(sm), Some(sv)) if sm.size() == m.size() && sv.size() == v.size() => {
+                    m.copy_(sm);
+                    v.copy_(sv);
+                }
+                _ => complete = false,
+            }
+        }
+        self.step = if complete { step } else { 0 };
+        complete
+    }
+}

@@ -1,0 +1,201 @@
+//! What the Evaluate and Runs tabs list: checkpoints and runs found on disk.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use crate::checkpoint;
+use crate::run::{self, RunConfig};
+use crate::train::EpochRecord;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckpointEntry {
+    pub path: PathBuf,
+    /// Run name, or the file name for a PyTorch file.
+    pub label: String,
+    pub val_accuracy: Option<f64>,
+    pub modified: SystemTime,
+}
+
+/// `checkpoint/*/{best,last}.safetensors` and any `.pth`/`.pt` under `checkpoint/`, newest first.
+pub fn checkpoints(root: &Path) -> Vec<CheckpointEntry> {
+    let mut found = Vec::new();
+    let mut visit = |path: PathBuf| {
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+        if !matches!(ext, "safetensors" | "pth" | "pt") {
+            return;
+        }
+        let modified = path
+            .metadata()
+            .and_then(|m| m.modified())
+            .unwrap_or(SystemTime::UNIX_EPOCH);
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("?")
+            .to_string();
+        let (label, val_accuracy) = match ext {
+            "safetensors" => match checkpoint::load(&path).ok().and_then(|c| c.info) {
+                Some(info) => (
+                    format!("{} · {name} · epoch {}", info.config.name, info.epoch),
+                    Some(info.val_accuracy),
+                ),
+                None => (name, None),
+            },
+            _ => (format!("{name} (PyTorch)"), None),
+        };
+        found.push(CheckpointEntry {
+            path,
+            label,
+            val_accuracy,
+            modified,
+        });
+    };
+    for entry in read_dir(root) {
+        if entry.is_dir() {
+            read_dir(&entry).into_iter().for_each(&mut visit);
+        } else {
+            visit(entry);
+        }
+    }
+    found.sort_by(|a, b| b.modified.cmp(&a.modified).then(a.path.cmp(&b.path)));
+    found
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunStatus {
+    Running,
+    Finished,
+    Stopped,
+    /// An upstream-format loss file: read-only, no status.
+    Imported,
+}
+
+#[derive(Debug, Clone)]
+pub struct RunEntry {
+    pub name: String,
+    pub path: PathBuf,
+    pub config: Option<RunConfig>,
+    pub history: Vec<EpochRecord>,
+    pub status: RunStatus,
+    pub modified: SystemTime,
+}
+
+impl RunEntry {
+    pub fn best(&self) -> Option<&EpochRecord> {
+        self.history
+            .iter()
+            .reduce(|a, b| if b.val_acc > a.val_acc { b } else { a })
+    }
+
+    pub fn duration(&self) -> Duration {
+        Duration::from_secs_f64(self.history.iter().map(|r| r.seconds).sum())
+    }
+}
+
+/// lnmc runs (`runs/NAME/`) and upstream loss files (`runs/*.csv`, columns `,train,val`).
+pub fn runs(root: &Path) -> Vec<RunEntry> {
+    let mut found = Vec::new();
+    for path in read_dir(root) {
+        let modified = path
+            .metadata()
+            .and_then(|m| m.modified())
+            .unwrap_or(SystemTime::UNIX_EPOCH);
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("?")
+            .to_string();
+        if path.is_dir() {
+            let Ok(config) = run::read_config(&path) else {
+                continue;
+            };
+            let history = run::read_metrics(&path.join(run::METRICS));
+            let status = if run::is_locked(&path) {
+                RunStatus::Running
+            } else if history.len() >= config.hyper.epochs {
+                RunStatus::Finished
+            } else {
+                RunStatus::Stopped
+            };
+            found.push(RunEntry {
+                name,
+                path,
+                config: Some(config),
+                history,
+                status,
+                modified,
+            });
+        } else if path.extension().is_some_and(|e| e == "csv") {
+            if let Some(history) = upstream_losses(&path) {
+                found.push(RunEntry {
+                    name,
+                    path,
+                    config: None,
+                    history,
+                    status: RunStatus::Imported,
+                    modified,
+                });
+            }
+        }
+    }
+    found.sort_by(|a, b| b.modified.cmp(&a.modified).then(a.name.cmp(&b.name)));
+    found
+}
+
+/// Upstream's `losses_*.csv`: a header `,train,val` and rows `epoch,train_loss,val_loss`.
+pub fn upstream_losses(path: &Path) -> Option<Vec<EpochRecord>> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let mut lines = text.lines();
+    if lines.next()?.trim() != ",train,val" {
+        return None;
+    }
+    lines
+        .map(|line| {
+            let mut cols = line.split(',').map(str::trim);
+            let epoch: usize = cols.next()?.parse().ok()?;
+            let train_loss = cols.next()?.parse().ok()?;
+            let val_loss = cols.next()?.parse().ok()?;
+            Some(EpochRecord {
+                epoch: epoch + 1,
+                train_loss,
+                train_acc: f64::NAN,
+                val_loss,
+                val_acc: f64::NAN,
+                val_f1: f64::NAN,
+                val_auc: f64::NAN,
+                lr: f64::NAN,
+                seconds: 0.0,
+            })
+        })
+        .collect()
+}
+
+fn read_dir(dir: &Path) -> Vec<PathBuf> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|entries| entries.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    paths.sort();
+    paths
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_upstream_loss_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("losses.csv");
+        std::fs::write(&path, ",train,val\n0,0.66,0.65\n1,0.64,0.63\n").unwrap();
+        let rows = upstream_losses(&path).unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(
+            (rows[1].epoch, rows[1].train_loss, rows[1].val_loss),
+            (2, 0.64, 0.63)
+        );
+        std::fs::write(&path, "epoch,loss\n1,2\n").unwrap();
+        assert!(upstream_losses(&path).is_none());
+        let listed = runs(dir.path());
+        assert!(listed.is_empty());
+    }
+}

@@ -1,0 +1,226 @@
+//! Dataset tab: one patch drawn large with its facts, neighbouring thumbnails, and a summary
+//! of the whole set (classes, splits, intensity histogram).
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Style, Stylize};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Bar, BarChart, BarGroup, Block, Paragraph};
+use ratatui::Frame;
+
+use super::app::App;
+use super::browser::{ClassFilter, SplitFilter};
+use super::ui::{panel, ACCENT};
+use crate::data::MALIGNANT;
+
+/// HU histogram bins: 100 HU wide from -1100.
+const BIN_START: f64 = -1100.0;
+const BIN_WIDTH: f64 = 200.0;
+const BINS: usize = 11;
+
+pub fn draw(frame: &mut Frame, area: Rect, app: &mut App) {
+    let thumbs_height = if area.height >= 34 { 8 } else { 0 };
+    let [top, thumbs] =
+        Layout::vertical([Constraint::Min(0), Constraint::Length(thumbs_height)]).areas(area);
+    // Half blocks give two pixel rows per cell: a square image is twice as wide as tall.
+    let side = top
+        .height
+        .saturating_sub(2)
+        .min(top.width.saturating_sub(40) / 2);
+    let [image, facts] =
+        Layout::horizontal([Constraint::Length(side * 2 + 2), Constraint::Min(0)]).areas(top);
+    let Some(index) = app.browser.current() else {
+        frame.render_widget(
+            Paragraph::new("no patch matches the filters (f, v change them)").block(panel("patch")),
+            top,
+        );
+        return;
+    };
+    let block = panel(&format!("patch {index} · {}", app.images.protocol_name()));
+    let inner = block.inner(image);
+    frame.render_widget(block, image);
+    app.images
+        .render(frame, inner, &app.data, index, app.browser.window);
+    let [info, summary, histogram] = Layout::vertical([
+        Constraint::Length(9),
+        Constraint::Length(5),
+        Constraint::Min(0),
+    ])
+    .areas(facts);
+    draw_info(frame, info, app, index);
+    draw_summary(frame, summary, app);
+    draw_histogram(frame, histogram, app);
+    if thumbs_height > 0 {
+        draw_thumbnails(frame, thumbs, app);
+    }
+}
+
+fn draw_info(frame: &mut Frame, area: Rect, app: &App, index: usize) {
+    let data = &app.data;
+    let patch = data.patch(index);
+    let (min, max) = patch
+        .iter()
+        .fold((f32::MAX, f32::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+    let mean = patch.iter().map(|&v| v as f64).sum::<f64>() / patch.len() as f64;
+    let label = if data.labels[index] == MALIGNANT {
+        Span::styled("malignant (1)", Style::new().fg(Color::Red).bold())
+    } else {
+        Span::styled("benign (0)", Style::new().fg(Color::Green).bold())
+    };
+    let side = if app.split.val.contains(&index) {
+        "val"
+    } else {
+        "train"
+    };
+    let b = &app.browser;
+    let mut lines = vec![
+        Line::from(vec!["label   ".dark_gray(), label]),
+        Line::from(vec!["split   ".dark_gray(), Span::raw(side)]),
+        Line::from(vec![
+            "HU      ".dark_gray(),
+            Span::raw(format!("{min:.0} … {max:.0}, mean {mean:.0}")),
+        ]),
+        Line::from(vec![
+            "window  ".dark_gray(),
+            Span::raw(format!(
+                "level {:.0}, width {:.0}",
+                b.window.level, b.window.width
+            )),
+        ]),
+        Line::from(vec![
+            "showing ".dark_gray(),
+            Span::raw(format!(
+                "{} of {} · {} · {}",
+                b.cursor + 1,
+                b.visible.len(),
+                class_name(b.class),
+                split_name(b.split)
+            )),
+        ]),
+    ];
+    if let Some((name, e)) = &app.evaluation {
+        if let Some(k) = e.indices.iter().position(|&i| i == index) {
+            let p = e.scores[k];
+            let right = (p > 0.5) == (e.labels[k] == MALIGNANT);
+            let verdict = if right {
+                "correct".green()
+            } else {
+                "wrong".red().bold()
+            };
+            lines.push(Line::from(vec![
+                "model   ".dark_gray(),
+                Span::raw(format!("P(malignant) {p:.3} ")),
+                verdict,
+            ]));
+            lines.push(Line::from(format!("        by {name}").dark_gray()));
+        }
+    }
+    if let Some(text) = &b.jump {
+        lines.push(Line::from(vec![
+            "jump to ".fg(ACCENT),
+            Span::raw(format!("{text}▏")),
+        ]));
+    }
+    frame.render_widget(Paragraph::new(lines).block(panel("patch facts")), area);
+}
+
+fn class_name(c: ClassFilter) -> &'static str {
+    match c {
+        ClassFilter::All => "all classes",
+        ClassFilter::Benign => "benign",
+        ClassFilter::Malignant => "malignant",
+        ClassFilter::Misclassified => "misclassified",
+    }
+}
+
+fn split_name(s: SplitFilter) -> &'static str {
+    match s {
+        SplitFilter::All => "all splits",
+        SplitFilter::Train => "train",
+        SplitFilter::Val => "val",
+    }
+}
+
+fn draw_summary(frame: &mut Frame, area: Rect, app: &App) {
+    let (benign, malignant) = app.data.class_counts();
+    let lines = vec![
+        Line::from(format!(
+            "benign {benign} · malignant {malignant} · {}×{} px",
+            app.data.height, app.data.width
+        )),
+        Line::from(
+            format!(
+                "train {} · val {} ({:?} split)",
+                app.split.train.len(),
+                app.split.val.len(),
+                app.split.kind
+            )
+            .to_lowercase(),
+        ),
+        Line::from(format!(
+            "{} data: {}",
+            app.data.source_kind(),
+            app.data.path.display()
+        )),
+    ];
+    frame.render_widget(Paragraph::new(lines).block(panel("dataset")), area);
+}
+
+/// Histogram of every pixel's HU, counted once per App.
+pub fn histogram(data: &crate::data::Dataset) -> Vec<u64> {
+    let mut bins = vec![0u64; BINS];
+    for &v in &data.images {
+        let bin = ((v as f64 - BIN_START) / BIN_WIDTH)
+            .floor()
+            .clamp(0.0, (BINS - 1) as f64) as usize;
+        bins[bin] += 1;
+    }
+    bins
+}
+
+fn draw_histogram(frame: &mut Frame, area: Rect, app: &App) {
+    let total: u64 = app.histogram.iter().sum::<u64>().max(1);
+    let bars: Vec<Bar> = app
+        .histogram
+        .iter()
+        .enumerate()
+        .map(|(i, &count)| {
+            let lo = BIN_START + i as f64 * BIN_WIDTH;
+            Bar::default()
+                .value(count * 1000 / total)
+                .text_value(String::new())
+                .label(Line::from(format!("{:.0}", lo / 100.0)))
+        })
+        .collect();
+    let chart = BarChart::default()
+        .block(panel("HU histogram (×100 HU, ‰ of pixels)"))
+        .data(BarGroup::default().bars(&bars))
+        .bar_width(3)
+        .bar_gap(1)
+        .bar_style(Style::new().fg(ACCENT));
+    frame.render_widget(chart, area);
+}
+
+fn draw_thumbnails(frame: &mut Frame, area: Rect, app: &mut App) {
+    let b = &app.browser;
+    let count = (area.width / 14).max(1) as usize;
+    let start = b
+        .cursor
+        .saturating_sub(count / 2)
+        .min(b.visible.len().saturating_sub(count));
+    let shown: Vec<usize> = b.visible.iter().skip(start).take(count).copied().collect();
+    let cells = Layout::horizontal(vec![Constraint::Length(14); shown.len()]).split(area);
+    let (current, window) = (b.current(), b.window);
+    for (&index, &cell) in shown.iter().zip(cells.iter()) {
+        let style = if Some(index) == current {
+            Style::new().fg(ACCENT).bold()
+        } else {
+            Style::new().dark_gray()
+        };
+        let block = Block::bordered()
+            .border_style(style)
+            .title(format!("{index}"));
+        let inner = block.inner(cell);
+        frame.render_widget(block, cell);
+        app.images.render(frame, inner, &app.data, index, window);
+    }
+}

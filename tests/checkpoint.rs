@@ -1,0 +1,193 @@
+//! Checkpoints: lnmc's safetensors round-trip, and refusals of files that do not fit.
+
+use std::path::{Path, PathBuf};
+
+use lnmc::checkpoint::{self, Info};
+use lnmc::data::intensity::Intensity;
+use lnmc::data::split::SplitKind;
+use lnmc::model::ConvNet;
+use lnmc::run::{DataInfo, RunConfig};
+use lnmc::train::Hyper;
+use tch::nn::{ModuleT, VarStore};
+use tch::{Device, Tensor};
+
+fn info() -> Info {
+    Info {
+        config: RunConfig {
+            lnmc_version: "test".into(),
+            name: "unit".into(),
+            created: "20261126-000000".into(),
+            run_dir: "runs/unit".into(),
+            checkpoint_dir: "checkpoint/unit".into(),
+            data: DataInfo {
+                path: "d.h5".into(),
+                sha256: "00".into(),
+                synthetic: true,
+                samples: 10,
+                height: 64,
+                width: 64,
+                normalised_mean: 0.1,
+                normalised_std: 0.5,
+            },
+            intensity: Intensity::Hu {
+                low: -1000.0,
+                high: 400.0,
+            },
+            split: SplitKind::Stratified,
+            split_seed: 3,
+            train_samples: 8,
+            val_samples: 2,
+            hyper: Hyper::default(),
+            device: "cpu".into(),
+            threads: 1,
+        },
+        epoch: 7,
+        val_accuracy: 0.875,
+        adam_step: 42,
+    }
+}
+
+fn model(seed: i64) -> (VarStore, ConvNet) {
+    tch::manual_seed(seed);
+    let vs = VarStore::new(Device::Cpu);
+    let net = ConvNet::new(&vs.root(), 0.3);
+    (vs, net)
+}
+
+fn named(vs: &VarStore) -> Vec<(String, Tensor)> {
+    vs.variables().into_iter().collect()
+}
+
+fn save_to(dir: &Path, tensors: &[(String, Tensor)]) -> PathBuf {
+    let path = dir.join("c.safetensors");
+    checkpoint::save(&path, tensors, &info()).unwrap();
+    path
+}
+
+#[test]
+fn round_trip_restores_weights_and_metadata() {
+    let dir = tempfile::tempdir().unwrap();
+    let (vs, net) = model(1);
+    let path = save_to(dir.path(), &named(&vs));
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        leftovers,
+        vec!["c.safetensors"],
+        "temporary file left behind"
+    );
+
+    let loaded = checkpoint::load(&path).unwrap();
+    let meta = loaded.info.as_ref().unwrap();
+    assert_eq!(
+        (meta.epoch, meta.adam_step, meta.val_accuracy),
+        (7, 42, 0.875)
+    );
+    assert_eq!(meta.config, info().config);
+
+    let (mut other_vs, other) = model(2);
+    let x = Tensor::randn([3, 1, 64, 64], tch::kind::FLOAT_CPU);
+    assert!(!net.forward_t(&x, false).equal(&other.forward_t(&x, false)));
+    checkpoint::restore(&mut other_vs, &loaded, &path).unwrap();
+    assert!(net.forward_t(&x, false).equal(&other.forward_t(&x, false)));
+}
+
+#[test]
+fn refuses_a_checkpoint_of_another_architecture() {
+    let dir = tempfile::tempdir().unwrap();
+    let (vs, _) = model(1);
+    let mut tensors = named(&vs);
+    for (name, t) in tensors.iter_mut() {
+        if name == "conv3.weight" {
+            *t = Tensor::zeros([16, 32, 3, 3], tch::kind::FLOAT_CPU);
+        }
+    }
+    let path = save_to(dir.path(), &tensors);
+    let (mut target, _) = model(2);
+    let err =
+        checkpoint::restore(&mut target, &checkpoint::load(&path).unwrap(), &path).unwrap_err();
+    assert_eq!(err.exit_code(), 2);
+    assert!(
+        err.to_string().contains(
+            "tensor 'conv3.weight' has shape [16, 32, 3, 3], the model needs [64, 32, 3, 3]"
+        ),
+        "{err}"
+    );
+
+    let fewer: Vec<_> = named(&vs)
+        .into_iter()
+        .filter(|(n, _)| n != "fc.bias")
+        .collect();
+    let path = save_to(dir.path(), &fewer);
+    let err =
+        checkpoint::restore(&mut target, &checkpoint::load(&path).unwrap(), &path).unwrap_err();
+    assert!(
+        err.to_string().contains("tensor 'fc.bias' is missing"),
+        "{err}"
+    );
+
+    let mut more = named(&vs);
+    more.push((
+        "conv5.weight".into(),
+        Tensor::zeros([1], tch::kind::FLOAT_CPU),
+    ));
+    let path = save_to(dir.path(), &more);
+    let err =
+        checkpoint::restore(&mut target, &checkpoint::load(&path).unwrap(), &path).unwrap_err();
+    assert!(
+        err.to_string().contains("unexpected tensor 'conv5.weight'"),
+        "{err}"
+    );
+}
+
+#[test]
+fn refuses_truncated_and_foreign_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let (vs, _) = model(1);
+    let path = save_to(dir.path(), &named(&vs));
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &bytes[..bytes.len() - 1000]).unwrap();
+    let err = checkpoint::load(&path)
+        .err()
+        .expect("truncated checkpoint accepted");
+    assert_eq!(err.exit_code(), 2);
+    assert!(err.to_string().contains("not a valid checkpoint"), "{err}");
+
+    let text = dir.path().join("notes.pth");
+    std::fs::write(&text, "hello").unwrap();
+    assert!(checkpoint::load(&text).is_err());
+
+    let pth =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ConvNet_11.pth");
+    let bytes = std::fs::read(pth).unwrap();
+    let cut = dir.path().join("cut.pth");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let err = checkpoint::load(&cut)
+        .err()
+        .expect("truncated .pth accepted");
+    assert!(
+        err.to_string().starts_with(&cut.display().to_string()),
+        "{err}"
+    );
+}
+
+#[test]
+fn imports_the_upstream_pytorch_state_dict() {
+    let pth =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ConvNet_11.pth");
+    let loaded = checkpoint::load(&pth).unwrap();
+    let shapes: Vec<(String, Vec<i64>)> = loaded
+        .tensors
+        .iter()
+        .map(|(n, t)| (n.clone(), t.size()))
+        .collect();
+    assert_eq!(shapes.len(), 10);
+    assert!(shapes.contains(&("conv2.weight".into(), vec![32, 32, 3, 3])));
+    assert!(shapes.contains(&("fc.weight".into(), vec![2, 64])));
+    let (mut vs, _) = model(0);
+    checkpoint::restore(&mut vs, &loaded, &pth).unwrap();
+    let fc = &vs.variables()["fc.bias"];
+    assert!(fc.abs().sum(tch::Kind::Float).double_value(&[]) > 0.0);
+}

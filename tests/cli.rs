@@ -1,0 +1,312 @@
+//! The `lnmc` binary end to end, in a scratch directory: synth → train → eval → show, resume,
+//! determinism, and the one-line errors with exit code 2.
+
+mod common;
+
+use std::path::Path;
+use std::process::Output;
+
+use common::{fixture, lnmc, valid_file};
+
+fn run_in(dir: &Path, args: &[&str]) -> Output {
+    lnmc()
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("run lnmc")
+}
+
+fn ok(dir: &Path, args: &[&str]) -> String {
+    let out = run_in(dir, args);
+    assert!(
+        out.status.success(),
+        "lnmc {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Asserts exit code 2 and a single-line message; returns it.
+fn input_error(dir: &Path, args: &[&str]) -> String {
+    let out = run_in(dir, args);
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(2), "lnmc {args:?}: {stderr}");
+    assert_eq!(
+        stderr.trim_end().lines().count(),
+        1,
+        "not one line: {stderr}"
+    );
+    stderr
+}
+
+fn synth(dir: &Path, n: usize) {
+    ok(
+        dir,
+        &[
+            "synth",
+            "--out",
+            "data.h5",
+            "--n",
+            &n.to_string(),
+            "--seed",
+            "1",
+        ],
+    );
+}
+
+/// metrics.csv rows without the wall-clock column, which may differ between runs.
+fn rows(dir: &Path, run: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(dir.join("runs").join(run).join("metrics.csv")).unwrap();
+    text.lines()
+        .map(|l| l.rsplit_once(',').unwrap().0.to_string())
+        .collect()
+}
+
+const TRAIN: [&str; 6] = [
+    "train",
+    "--headless",
+    "--data",
+    "data.h5",
+    "--device",
+    "cpu",
+];
+
+#[test]
+fn synth_is_deterministic_and_has_the_upstream_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    ok(
+        dir.path(),
+        &["synth", "--out", "a.h5", "--n", "60", "--seed", "4"],
+    );
+    ok(
+        dir.path(),
+        &["synth", "--out", "b.h5", "--n", "60", "--seed", "4"],
+    );
+    ok(
+        dir.path(),
+        &["synth", "--out", "c.h5", "--n", "60", "--seed", "5"],
+    );
+    let read = |n: &str| std::fs::read(dir.path().join(n)).unwrap();
+    assert_eq!(read("a.h5"), read("b.h5"), "same seed, different bytes");
+    assert_ne!(read("a.h5"), read("c.h5"));
+    let data = lnmc::data::reader::read(&dir.path().join("a.h5")).unwrap();
+    assert!(data.synthetic);
+    assert_eq!((data.len(), data.height, data.width), (60, 64, 64));
+    // Malignant rows first, in the upstream proportion (2526 of 6691).
+    assert_eq!(data.class_counts(), (37, 23));
+    assert!(data.labels[..23].iter().all(|&l| l == 1));
+    let hu = &data.images;
+    assert!(hu.iter().all(|&v| (-1024.0..=3000.0).contains(&v)));
+}
+
+#[test]
+fn trains_saves_and_evaluates_the_same_accuracy() {
+    let dir = tempfile::tempdir().unwrap();
+    synth(dir.path(), 200);
+    let out = ok(
+        dir.path(),
+        &[
+            &TRAIN[..],
+            &["--epochs", "2", "--run", "a", "--batch-size", "32"],
+        ]
+        .concat(),
+    );
+    assert!(out.contains("synthetic data"), "{out}");
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("epoch")).count(),
+        2,
+        "{out}"
+    );
+    let run = dir.path().join("runs/a");
+    let csv = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some("epoch,train_loss,train_acc,val_loss,val_acc,val_f1,val_auc,lr,seconds")
+    );
+    let best = lines
+        .map(|l| l.split(',').nth(4).unwrap().parse::<f64>().unwrap())
+        .fold(f64::MIN, f64::max);
+    assert!((0.0..=1.0).contains(&best));
+    let split: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("split.json")).unwrap()).unwrap();
+    assert_eq!(split["kind"], "stratified");
+    assert_eq!(
+        split["val"].as_array().unwrap().len() + split["train"].as_array().unwrap().len(),
+        200
+    );
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["hyper"]["batch_size"], 32);
+    assert_eq!(config["data"]["sha256"].as_str().unwrap().len(), 64);
+    assert!(!run.join("lock").exists(), "lock left behind");
+
+    let json = ok(
+        dir.path(),
+        &[
+            "eval",
+            "--checkpoint",
+            "checkpoint/a/best.safetensors",
+            "--json",
+        ],
+    );
+    let m: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(
+        m["accuracy"].as_f64().unwrap(),
+        best,
+        "eval disagrees with metrics.csv"
+    );
+    assert_eq!(m["n"], 40);
+    let c = &m["confusion"];
+    let total: u64 = (0..2)
+        .flat_map(|i| (0..2).map(move |j| (i, j)))
+        .map(|(i, j)| c[i][j].as_u64().unwrap())
+        .sum();
+    assert_eq!(total, 40);
+    for key in ["precision", "recall", "specificity", "f1", "auc"] {
+        assert!(m[key].is_number(), "{key} missing");
+    }
+    let all = ok(
+        dir.path(),
+        &[
+            "eval",
+            "--checkpoint",
+            "checkpoint/a/last.safetensors",
+            "--split",
+            "all",
+            "--json",
+        ],
+    );
+    assert!(all.contains("\"n\":200"), "{all}");
+}
+
+#[test]
+fn same_seed_same_curve_and_resume_continues_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    synth(dir.path(), 120);
+    ok(
+        dir.path(),
+        &[&TRAIN[..], &["--epochs", "3", "--run", "straight"]].concat(),
+    );
+    ok(
+        dir.path(),
+        &[&TRAIN[..], &["--epochs", "3", "--run", "again"]].concat(),
+    );
+    assert_eq!(
+        rows(dir.path(), "straight"),
+        rows(dir.path(), "again"),
+        "not deterministic"
+    );
+
+    ok(
+        dir.path(),
+        &[&TRAIN[..], &["--epochs", "2", "--run", "resumed"]].concat(),
+    );
+    let out = ok(
+        dir.path(),
+        &[
+            "train",
+            "--headless",
+            "--resume",
+            "runs/resumed",
+            "--epochs",
+            "3",
+        ],
+    );
+    assert!(out.contains("epochs 3–3"), "{out}");
+    assert_eq!(
+        rows(dir.path(), "straight"),
+        rows(dir.path(), "resumed"),
+        "resume diverged"
+    );
+}
+
+#[test]
+fn refuses_bad_options_and_inputs_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    synth(dir.path(), 40);
+    for (option, value) in [
+        ("--epochs", "0"),
+        ("--batch-size", "0"),
+        ("--lr", "-1"),
+        ("--dropout", "1"),
+    ] {
+        let msg = input_error(dir.path(), &[&TRAIN[..], &[option, value]].concat());
+        assert!(msg.contains(option), "{msg}");
+    }
+    assert!(
+        !dir.path().join("runs").exists(),
+        "a refused run wrote files"
+    );
+    std::fs::write(dir.path().join("junk.h5"), "junk").unwrap();
+    let msg = input_error(dir.path(), &["train", "--headless", "--data", "junk.h5"]);
+    assert!(msg.contains("junk.h5: not an HDF5 file"), "{msg}");
+    let msg = input_error(
+        dir.path(),
+        &["eval", "--checkpoint", "junk.h5", "--data", "data.h5"],
+    );
+    assert!(msg.contains("junk.h5"), "{msg}");
+
+    ok(
+        dir.path(),
+        &[&TRAIN[..], &["--epochs", "1", "--run", "taken"]].concat(),
+    );
+    let msg = input_error(
+        dir.path(),
+        &[&TRAIN[..], &["--epochs", "1", "--run", "taken"]].concat(),
+    );
+    assert!(msg.contains("run exists already"), "{msg}");
+}
+
+#[test]
+fn evaluates_the_upstream_checkpoint_on_upstreams_split() {
+    let dir = tempfile::tempdir().unwrap();
+    synth(dir.path(), 50);
+    let pth = fixture("ConvNet_11.pth");
+    let json = ok(
+        dir.path(),
+        &[
+            "eval",
+            "--checkpoint",
+            pth.to_str().unwrap(),
+            "--data",
+            "data.h5",
+            "--json",
+        ],
+    );
+    let m: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(m["n"], 10); // ceil(0.2 × 50)
+    let text = ok(
+        dir.path(),
+        &[
+            "eval",
+            "--checkpoint",
+            pth.to_str().unwrap(),
+            "--data",
+            "data.h5",
+        ],
+    );
+    assert!(
+        text.contains("PyTorch state_dict") && text.contains("upstream val split"),
+        "{text}"
+    );
+}
+
+#[test]
+fn show_prints_the_label_and_refuses_bad_indices() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = valid_file(dir.path(), "small.h5", 4, 16);
+    let out = ok(
+        dir.path(),
+        &["show", "--data", path.to_str().unwrap(), "--index", "2"],
+    );
+    assert!(
+        out.starts_with("patch 2 of 4 · malignant (1) · real data"),
+        "{out}"
+    );
+    let msg = input_error(
+        dir.path(),
+        &["show", "--data", path.to_str().unwrap(), "--index", "4"],
+    );
+    assert!(msg.contains("out of range"), "{msg}");
+}

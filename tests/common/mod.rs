@@ -1,0 +1,91 @@
+//! Helpers shared by the integration tests: tiny HDF5 files written on the spot.
+#![allow(dead_code)] // each test binary uses its own subset
+
+use std::path::{Path, PathBuf};
+
+/// Writes an HDF5 file with the given datasets.
+pub struct H5 {
+    file: hdf5::File,
+    pub path: PathBuf,
+}
+
+impl H5 {
+    pub fn create(dir: &Path, name: &str) -> H5 {
+        let path = dir.join(name);
+        H5 {
+            file: hdf5::File::create(&path).unwrap(),
+            path,
+        }
+    }
+
+    pub fn add<T: hdf5::H5Type>(self, name: &str, shape: &[usize], values: &[T]) -> H5 {
+        let array = ndarray::ArrayViewD::from_shape(shape, values).unwrap();
+        self.file
+            .new_dataset_builder()
+            .with_data(&array)
+            .create(name)
+            .unwrap();
+        self
+    }
+
+    pub fn done(self) -> PathBuf {
+        self.path
+    }
+}
+
+/// `n` patches of `side`×`side` HU values with labels alternating 1, 0, 1, …
+pub fn valid_file(dir: &Path, name: &str, n: usize, side: usize) -> PathBuf {
+    let images: Vec<i16> = (0..n * side * side)
+        .map(|i| ((i * 37) % 1400) as i16 - 1000)
+        .collect();
+    let labels: Vec<u8> = (0..n).map(|i| (i % 2 == 0) as u8).collect();
+    H5::create(dir, name)
+        .add("ct_slices", &[n, side, side], &images)
+        .add("slice_class", &[n, 1], &labels)
+        .done()
+}
+
+pub fn lnmc() -> std::process::Command {
+    std::process::Command::new(env!("CARGO_BIN_EXE_lnmc"))
+}
+
+pub fn venv_python() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python")
+}
+
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+/// Writes a float32 array as a .npy file (format version 1.0).
+pub fn write_npy(path: &Path, shape: &[usize], values: &[f32]) {
+    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    let mut header = format!(
+        "{{'descr': '<f4', 'fortran_order': False, 'shape': ({},), }}",
+        dims.join(", ")
+    );
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend((header.len() as u16).to_le_bytes());
+    bytes.extend(header.as_bytes());
+    bytes.extend(values.iter().flat_map(|v| v.to_le_bytes()));
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// Reads a little-endian float32 .npy file written by numpy.
+pub fn read_npy(path: &Path) -> Vec<f32> {
+    let bytes = std::fs::read(path).unwrap();
+    assert_eq!(&bytes[..6], b"\x93NUMPY");
+    let header_len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
+    let header = std::str::from_utf8(&bytes[10..10 + header_len]).unwrap();
+    assert!(header.contains("'<f4'"), "not float32: {header}");
+    bytes[10 + header_len..]
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+        .collect()
+}

@@ -1,0 +1,282 @@
+//! The dashboard drawn into ratatui's TestBackend: every tab at 80×24 and 160×48, the
+//! too-small message, and a fake worker event stream driving the Train tab to "finished".
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use lnmc::data::synth;
+use lnmc::evaluate::Evaluation;
+use lnmc::train::{EpochRecord, Event};
+use lnmc::tui::app::{Action, App, Status, Tab};
+use lnmc::tui::image::PatchImages;
+use lnmc::tui::ui;
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+use ratatui_image::picker::Picker;
+
+fn app() -> App {
+    let set = synth::generate(&synth::Options {
+        n: 30,
+        seed: 2,
+        with_ids: false,
+    });
+    let data = lnmc::data::Dataset {
+        path: "dataset/synthetic.hdf5".into(),
+        synthetic: true,
+        height: synth::SIDE,
+        width: synth::SIDE,
+        images: set.images.iter().map(|&v| v as f32).collect(),
+        labels: set.labels,
+        groups: None,
+    };
+    let split = App::default_split(&data);
+    App::new(data, split, PatchImages::new(Picker::halfblocks()))
+}
+
+fn key(app: &mut App, code: KeyCode) -> Action {
+    app.on_key(KeyEvent::new(code, KeyModifiers::NONE))
+}
+
+fn render(app: &mut App, width: u16, height: u16) -> Terminal<TestBackend> {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    terminal.draw(|f| ui::draw(f, app)).unwrap();
+    terminal
+}
+
+fn record(epoch: usize, loss: f64, acc: f64) -> EpochRecord {
+    EpochRecord {
+        epoch,
+        train_loss: loss + 0.02,
+        train_acc: acc - 0.01,
+        val_loss: loss,
+        val_acc: acc,
+        val_f1: acc - 0.05,
+        val_auc: acc + 0.03,
+        lr: 1e-3,
+        seconds: 60.0,
+    }
+}
+
+/// Drives the Train tab through a whole fake run, as the worker would.
+fn feed_run(app: &mut App) {
+    let events = [
+        Event::Started {
+            run: "demo".into(),
+            device: "cpu".into(),
+            synthetic: true,
+            train: 24,
+            val: 6,
+            first_epoch: 1,
+            epochs: 3,
+            batches: 4,
+        },
+        Event::Batch {
+            epoch: 1,
+            batch: 4,
+            batches: 4,
+            loss: 0.62,
+            samples_per_second: 101.0,
+        },
+        Event::Epoch {
+            record: record(1, 0.55, 0.75),
+            best: true,
+        },
+        Event::Batch {
+            epoch: 2,
+            batch: 4,
+            batches: 4,
+            loss: 0.45,
+            samples_per_second: 103.0,
+        },
+        Event::Epoch {
+            record: record(2, 0.41, 0.83),
+            best: true,
+        },
+        Event::Batch {
+            epoch: 3,
+            batch: 4,
+            batches: 4,
+            loss: 0.36,
+            samples_per_second: 104.0,
+        },
+        Event::Epoch {
+            record: record(3, 0.38, 0.81),
+            best: false,
+        },
+        Event::Finished {
+            best: Some(record(2, 0.41, 0.83)),
+            seconds: 180.0,
+        },
+    ];
+    for event in events {
+        app.on_train_event(event);
+    }
+    // The ETA depends on the wall clock; snapshots must not.
+    app.training.started = None;
+}
+
+fn fake_evaluation(app: &App) -> Evaluation {
+    let indices: Vec<usize> = app.split.val.clone();
+    let labels: Vec<u8> = indices.iter().map(|&i| app.data.labels[i]).collect();
+    let scores: Vec<f64> = labels
+        .iter()
+        .enumerate()
+        .map(|(k, &l)| {
+            if k % 3 == 0 {
+                1.0 - l as f64 * 0.8 - 0.1
+            } else {
+                0.2 + 0.6 * l as f64
+            }
+        })
+        .collect();
+    Evaluation {
+        metrics: lnmc::eval::metrics(&labels, &scores),
+        indices,
+        labels,
+        scores,
+        data_path: app.data.path.clone(),
+        source_kind: "synthetic",
+        split_name: "val split of run demo".into(),
+        origin: "run demo, epoch 2".into(),
+    }
+}
+
+#[test]
+fn fake_event_stream_drives_the_train_tab_to_finished() {
+    let mut app = app();
+    feed_run(&mut app);
+    assert_eq!(app.training.status, Status::Finished);
+    assert_eq!(app.training.best().unwrap().epoch, 2);
+    let screen = format!("{}", render(&mut app, 160, 48).backend());
+    assert!(screen.contains("finished"), "{screen}");
+    assert!(screen.contains("83.00 % acc"), "{screen}");
+    assert!(screen.contains("epoch 3/3"), "{screen}");
+}
+
+#[test]
+fn train_tab() {
+    for (w, h) in [(80, 24), (160, 48)] {
+        let mut app = app();
+        feed_run(&mut app);
+        insta::assert_snapshot!(format!("train_{w}x{h}"), render(&mut app, w, h).backend());
+    }
+}
+
+#[test]
+fn dataset_tab_draws_the_patch_in_halfblocks() {
+    for (w, h) in [(80, 24), (160, 48)] {
+        let mut app = app();
+        key(&mut app, KeyCode::Char('2'));
+        key(&mut app, KeyCode::Right);
+        key(&mut app, KeyCode::Right);
+        assert_eq!(app.browser.current(), Some(2));
+        let terminal = render(&mut app, w, h);
+        let screen = format!("{}", terminal.backend());
+        assert!(
+            screen.contains('▀') || screen.contains('▄'),
+            "no half blocks drawn"
+        );
+        insta::assert_snapshot!(format!("dataset_{w}x{h}"), terminal.backend());
+    }
+}
+
+#[test]
+fn evaluate_tab() {
+    for (w, h) in [(80, 24), (160, 48)] {
+        let mut app = app();
+        key(&mut app, KeyCode::Char('3'));
+        let evaluation = fake_evaluation(&app);
+        app.evaluation = Some(("checkpoint/demo/best.safetensors".into(), evaluation));
+        insta::assert_snapshot!(
+            format!("evaluate_{w}x{h}"),
+            render(&mut app, w, h).backend()
+        );
+    }
+}
+
+#[test]
+fn runs_tab() {
+    for (w, h) in [(80, 24), (160, 48)] {
+        let mut app = app();
+        key(&mut app, KeyCode::Char('4'));
+        insta::assert_snapshot!(format!("runs_{w}x{h}"), render(&mut app, w, h).backend());
+    }
+}
+
+#[test]
+fn too_small_terminal_says_so() {
+    let mut app = app();
+    let screen = format!("{}", render(&mut app, 60, 20).backend());
+    assert!(
+        screen.contains("terminal too small: need 80×24, have 60×20"),
+        "{screen}"
+    );
+    insta::assert_snapshot!("too_small", render(&mut app, 60, 20).backend());
+}
+
+#[test]
+fn keys_switch_tabs_open_help_and_ask_before_quitting_a_run() {
+    let mut app = app();
+    assert_eq!(key(&mut app, KeyCode::Tab), Action::None);
+    assert_eq!(app.tab, Tab::Dataset);
+    key(&mut app, KeyCode::Char('?'));
+    assert!(app.help);
+    let screen = format!("{}", render(&mut app, 80, 24).backend());
+    assert!(screen.contains("jump to index"), "{screen}");
+    key(&mut app, KeyCode::Esc);
+    assert!(!app.help);
+    key(&mut app, KeyCode::Char('1'));
+    assert!(matches!(
+        key(&mut app, KeyCode::Char('s')),
+        Action::StartTraining(_)
+    ));
+    app.on_train_event(Event::Started {
+        run: "r".into(),
+        device: "cpu".into(),
+        synthetic: true,
+        train: 1,
+        val: 1,
+        first_epoch: 1,
+        epochs: 1,
+        batches: 1,
+    });
+    assert_eq!(key(&mut app, KeyCode::Char('q')), Action::None);
+    assert!(app.confirm_quit);
+    assert_eq!(key(&mut app, KeyCode::Char('n')), Action::None);
+    assert!(!app.confirm_quit);
+    key(&mut app, KeyCode::Char('q'));
+    assert_eq!(key(&mut app, KeyCode::Char('s')), Action::Quit);
+}
+
+#[test]
+fn dataset_filters_and_misclassified_view() {
+    let mut app = app();
+    key(&mut app, KeyCode::Char('2'));
+    key(&mut app, KeyCode::Char('f'));
+    assert!(app.browser.visible.iter().all(|&i| app.data.labels[i] == 0));
+    key(&mut app, KeyCode::Char('f'));
+    assert!(app.browser.visible.iter().all(|&i| app.data.labels[i] == 1));
+    key(&mut app, KeyCode::Char('v'));
+    assert!(app
+        .browser
+        .visible
+        .iter()
+        .all(|&i| app.split.train.contains(&i)));
+    key(&mut app, KeyCode::Char('/'));
+    for c in "17".chars() {
+        key(&mut app, KeyCode::Char(c));
+    }
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.browser.current(), Some(17));
+    let evaluation = fake_evaluation(&app);
+    let wrong = evaluation
+        .indices
+        .iter()
+        .zip(&evaluation.labels)
+        .zip(&evaluation.scores)
+        .filter(|((_, &l), &s)| (s > 0.5) != (l == 1))
+        .count();
+    app.evaluation = Some(("x".into(), evaluation));
+    key(&mut app, KeyCode::Char('3'));
+    key(&mut app, KeyCode::Char('m'));
+    assert_eq!(app.tab, Tab::Dataset);
+    assert_eq!(app.browser.visible.len(), wrong);
+}
