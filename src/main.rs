@@ -240,41 +240,10 @@ fn train_cmd(args: TrainArgs) -> Result<u8> {
 
 /// The headless front end: one line per epoch.
 fn print_event(event: Event) {
-    match event {
-        Event::Started { run, device, synthetic, train, val, first_epoch, epochs, .. } => {
-            let kind = if synthetic { "synthetic" } else { "real" };
-            println!(
-                "run {run} · {kind} data · {train} train / {val} val · device {device} · epochs {first_epoch}–{epochs}"
-            );
-        }
-        Event::Epoch { record: r, best } => println!(
-            "epoch {:>3}  train loss {:.4} acc {:5.1}%  val loss {:.4} acc {:5.1}% f1 {:.3} auc {:.3}  {:6.1}s{}",
-            r.epoch,
-            r.train_loss,
-            100.0 * r.train_acc,
-            r.val_loss,
-            100.0 * r.val_acc,
-            r.val_f1,
-            r.val_auc,
-            r.seconds,
-            if best { "  *best" } else { "" }
-        ),
-        Event::Finished { best, seconds } => {
-            if let Some(b) = best {
-                println!(
-                    "finished in {seconds:.0}s · best val acc {:.2}% f1 {:.4} at epoch {}",
-                    100.0 * b.val_acc,
-                    b.val_f1,
-                    b.epoch
-                );
-            }
-        }
-        Event::Stopped { epoch, run_dir } => eprintln!(
-            "stopped at epoch {epoch}, resume with: lnmc train --headless --resume {}",
-            run_dir.display()
-        ),
-        Event::Failed(message) => eprintln!("lnmc: {message}"),
-        Event::Batch { .. } | Event::CheckpointSaved { .. } => {}
+    match (&event, event.line()) {
+        (Event::Stopped { .. } | Event::Failed(_), Some(line)) => eprintln!("{line}"),
+        (_, Some(line)) => println!("{line}"),
+        (_, None) => {}
     }
 }
 

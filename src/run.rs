@@ -16,6 +16,7 @@ pub const CONFIG: &str = "config.json";
 pub const SPLIT: &str = "split.json";
 pub const METRICS: &str = "metrics.csv";
 pub const LOCK: &str = "lock";
+pub const LOG: &str = "log.txt";
 pub const BEST: &str = "best.safetensors";
 pub const LAST: &str = "last.safetensors";
 
@@ -226,6 +227,14 @@ pub fn read_metrics(path: &Path) -> Vec<EpochRecord> {
         .deserialize()
         .map_while(|r| r.ok())
         .collect()
+}
+
+/// Appends a timestamped line to a run's log.txt. Best effort: a log line is never worth
+/// stopping a training run for.
+pub fn append_log(path: &Path, line: &str) {
+    if let Ok(mut f) = OpenOptions::new().create(true).append(true).open(path) {
+        let _ = writeln!(f, "{} {line}", timestamp());
+    }
 }
 
 /// runs/NAME/lock, holding the writer's pid. A lock left by a dead process is taken over.

@@ -39,11 +39,7 @@ pub fn image(data: &Dataset, index: usize, window: Window) -> image::GrayImage {
 
 /// "patch 12 of 6691 · malignant (1) · synthetic · HU -903…212, mean -640"
 pub fn describe(data: &Dataset, index: usize) -> String {
-    let patch = data.patch(index);
-    let (min, max) = patch
-        .iter()
-        .fold((f32::MAX, f32::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
-    let mean = patch.iter().map(|&v| v as f64).sum::<f64>() / patch.len() as f64;
+    let (min, max, mean) = data.patch_stats(index);
     let label = if data.labels[index] == MALIGNANT {
         "malignant (1)"
     } else {

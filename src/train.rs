@@ -20,7 +20,7 @@ use crate::optim::Adam;
 use crate::run::{self, DataInfo, MetricsLog, RunConfig, RunDir};
 
 /// Batch size for inference, where no gradients are kept and bigger is faster.
-pub const EVAL_BATCH: usize = 1024;
+pub const EVAL_BATCH: usize = 256;
 
 /// Hyper-parameters, defaulting to upstream's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -152,6 +152,46 @@ pub enum Event {
     Failed(String),
 }
 
+impl Event {
+    /// The line the headless front end prints, the dashboard logs and the run's log.txt keeps;
+    /// None for the frequent progress events.
+    pub fn line(&self) -> Option<String> {
+        Some(match self {
+            Event::Started { run, device, synthetic, train, val, first_epoch, epochs, .. } => {
+                let kind = if *synthetic { "synthetic" } else { "real" };
+                format!(
+                    "run {run} · {kind} data · {train} train / {val} val · device {device} · epochs {first_epoch}–{epochs}"
+                )
+            }
+            Event::Epoch { record: r, best } => format!(
+                "epoch {:>3}  train loss {:.4} acc {:5.1}%  val loss {:.4} acc {:5.1}% f1 {:.3} auc {:.3}  {:6.1}s{}",
+                r.epoch,
+                r.train_loss,
+                100.0 * r.train_acc,
+                r.val_loss,
+                100.0 * r.val_acc,
+                r.val_f1,
+                r.val_auc,
+                r.seconds,
+                if *best { "  *best" } else { "" }
+            ),
+            Event::Finished { best: Some(b), seconds } => format!(
+                "finished in {seconds:.0}s · best val acc {:.2}% f1 {:.4} at epoch {}",
+                100.0 * b.val_acc,
+                b.val_f1,
+                b.epoch
+            ),
+            Event::Finished { best: None, seconds } => format!("finished in {seconds:.0}s"),
+            Event::Stopped { epoch, run_dir } => format!(
+                "stopped at epoch {epoch}, resume with: lnmc train --headless --resume {}",
+                run_dir.display()
+            ),
+            Event::Failed(message) => format!("failed: {message}"),
+            Event::Batch { .. } | Event::CheckpointSaved { .. } => return None,
+        })
+    }
+}
+
 /// Stop and pause requests from whichever front end drives the worker.
 #[derive(Debug, Default)]
 pub struct Control {
@@ -254,20 +294,15 @@ fn prepare_new(request: Request) -> Result<Session> {
     };
     run.write_config(&config)?;
     run.write_split(&split)?;
-    let metrics = MetricsLog::open(&run.dir, 0)?;
-    let host_labels = data.labels;
-    Ok(Session {
+    assemble(
         run,
         config,
         device,
-        images,
-        labels,
-        host_labels,
+        (images, labels),
+        data.labels,
         split,
-        resume: None,
-        history: Vec::new(),
-        metrics,
-    })
+        None,
+    )
 }
 
 fn prepare_resume(run_dir: &Path, epochs: Option<usize>, choice: DeviceChoice) -> Result<Session> {
@@ -299,12 +334,27 @@ fn prepare_resume(run_dir: &Path, epochs: Option<usize>, choice: DeviceChoice) -
             "indexes patches the data does not have",
         ));
     }
-    let (images, labels) = tensors(&data, &config.intensity, device);
+    let tensors = tensors(&data, &config.intensity, device);
     // Killed before the first epoch ended: nothing to resume from, start the run afresh.
     let resume = match run.last().exists() {
         true => Some(checkpoint::load(&run.last())?),
         false => None,
     };
+    config.device = device_name(device);
+    run.write_config(&config)?;
+    assemble(run, config, device, tensors, data.labels, split, resume)
+}
+
+/// The session of a new or resumed run; metrics.csv keeps the rows of completed epochs only.
+fn assemble(
+    run: RunDir,
+    config: RunConfig,
+    device: Device,
+    (images, labels): (Tensor, Tensor),
+    host_labels: Vec<u8>,
+    split: Split,
+    resume: Option<Checkpoint>,
+) -> Result<Session> {
     let completed = resume
         .as_ref()
         .and_then(|c| c.info.as_ref())
@@ -314,9 +364,6 @@ fn prepare_resume(run_dir: &Path, epochs: Option<usize>, choice: DeviceChoice) -
         .filter(|r| r.epoch <= completed)
         .collect();
     let metrics = MetricsLog::open(&run.dir, completed)?;
-    config.device = device_name(device);
-    run.write_config(&config)?;
-    let host_labels = data.labels;
     Ok(Session {
         run,
         config,
@@ -339,7 +386,14 @@ pub enum Outcome {
 /// Trains the session to its last epoch, or until `control.stop` is set. Each completed epoch
 /// is appended to metrics.csv and saved to last.safetensors before the next one starts, so a
 /// stop, a kill or a crash costs at most the epoch in progress.
-pub fn train(mut s: Session, control: &Control, emit: &mut dyn FnMut(Event)) -> Result<Outcome> {
+pub fn train(mut s: Session, control: &Control, sink: &mut dyn FnMut(Event)) -> Result<Outcome> {
+    let log = s.run.dir.join(run::LOG);
+    let mut emit = |event: Event| {
+        if let Some(line) = event.line() {
+            run::append_log(&log, &line);
+        }
+        sink(event);
+    };
     let hyper = s.config.hyper.clone();
     tch::manual_seed(hyper.seed as i64);
     let mut vs = nn::VarStore::new(s.device);

@@ -231,7 +231,8 @@ fn refuses_bad_options_and_inputs_with_one_line() {
         ("--lr", "-1"),
         ("--dropout", "1"),
     ] {
-        let msg = input_error(dir.path(), &[&TRAIN[..], &[option, value]].concat());
+        let arg = format!("{option}={value}");
+        let msg = input_error(dir.path(), &[&TRAIN[..], &[arg.as_str()]].concat());
         assert!(msg.contains(option), "{msg}");
     }
     assert!(

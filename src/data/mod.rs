@@ -60,6 +60,16 @@ impl Dataset {
         &self.images[index * p..(index + 1) * p]
     }
 
+    /// Raw intensity (min, max, mean) of one patch.
+    pub fn patch_stats(&self, index: usize) -> (f32, f32, f64) {
+        let patch = self.patch(index);
+        let (min, max) = patch
+            .iter()
+            .fold((f32::MAX, f32::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+        let mean = patch.iter().map(|&v| v as f64).sum::<f64>() / patch.len() as f64;
+        (min, max, mean)
+    }
+
     /// (benign, malignant) counts.
     pub fn class_counts(&self) -> (usize, usize) {
         let malignant = self.labels.iter().filter(|&&l| l == MALIGNANT).count();

@@ -155,7 +155,8 @@ impl Shape {
                 })
                 .collect();
             Shape {
-                radius: rng.uniform(6.0, 13.0),
+                // Skewed large: most malignant nodules are clearly bigger, a few are not.
+                radius: 6.0 + 8.0 * rng.unit().sqrt(),
                 density: rng.uniform(-30.0, 90.0),
                 lobes,
                 spicules,
@@ -169,7 +170,8 @@ impl Shape {
                 .chance(0.2)
                 .then(|| (rng.uniform(0.3, 0.7), rng.uniform(250.0, 700.0)));
             Shape {
-                radius: rng.uniform(2.0, 6.5),
+                // Skewed small, with a tail into the malignant range.
+                radius: 1.5 + 6.0 * rng.unit().powi(2),
                 density: rng.uniform(-90.0, 50.0),
                 lobes,
                 spicules: Vec::new(),
@@ -224,10 +226,10 @@ impl Scene {
                 bend: (rng.uniform(0.0, 2.5), rng.uniform(30.0, 90.0)),
             })
             .collect();
-        let wall = rng.chance(0.1).then(|| {
+        let wall = rng.chance(0.06).then(|| {
             (
                 rng.below(4),
-                rng.uniform(3.0, 14.0),
+                rng.uniform(3.0, 10.0),
                 rng.uniform(20.0, 60.0),
             )
         });

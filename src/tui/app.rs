@@ -333,6 +333,9 @@ impl App {
 
     /// Applies one event of the training worker.
     pub fn on_train_event(&mut self, event: Event) {
+        if let Some(line) = event.line() {
+            self.log(line);
+        }
         let t = &mut self.training;
         match event {
             Event::Started {
@@ -341,24 +344,17 @@ impl App {
                 first_epoch,
                 epochs,
                 batches,
-                train,
-                val,
-                synthetic,
+                ..
             } => {
                 t.status = Status::Running;
-                t.device = device.clone();
+                t.device = device;
                 t.first_epoch = first_epoch;
                 t.epochs = epochs;
                 t.epoch = first_epoch;
                 t.batch = 0;
                 t.batches = batches;
                 t.started = Some(Instant::now());
-                let kind = if synthetic { "synthetic" } else { "real" };
-                let line = format!(
-                    "run {run} started on {device}: {train} train / {val} val ({kind} data)"
-                );
                 t.run = Some(run);
-                self.log(line);
             }
             Event::Batch {
                 epoch,
@@ -376,38 +372,11 @@ impl App {
                     t.batch_losses.remove(0);
                 }
             }
-            Event::Epoch { record, best } => {
-                let line = format!(
-                    "epoch {}: train loss {:.4}, val loss {:.4}, val acc {:.1}%{}",
-                    record.epoch,
-                    record.train_loss,
-                    record.val_loss,
-                    100.0 * record.val_acc,
-                    if best { " (best)" } else { "" }
-                );
-                t.history.push(record);
-                self.log(line);
-            }
-            Event::CheckpointSaved { path, best } => {
-                if best {
-                    self.log(format!("saved {}", path.display()));
-                }
-            }
-            Event::Finished { seconds, .. } => {
-                t.status = Status::Finished;
-                self.log(format!("finished in {seconds:.0} s"));
-            }
-            Event::Stopped { epoch, run_dir } => {
-                t.status = Status::Stopped;
-                self.log(format!(
-                    "stopped after epoch {epoch}; resume with lnmc train --headless --resume {}",
-                    run_dir.display()
-                ));
-            }
-            Event::Failed(message) => {
-                t.status = Status::Failed(message.clone());
-                self.log(format!("failed: {message}"));
-            }
+            Event::Epoch { record, .. } => t.history.push(record),
+            Event::CheckpointSaved { .. } => {}
+            Event::Finished { .. } => t.status = Status::Finished,
+            Event::Stopped { .. } => t.status = Status::Stopped,
+            Event::Failed(message) => t.status = Status::Failed(message),
         }
     }
 

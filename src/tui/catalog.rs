@@ -24,15 +24,7 @@ pub fn checkpoints(root: &Path) -> Vec<CheckpointEntry> {
         if !matches!(ext, "safetensors" | "pth" | "pt") {
             return;
         }
-        let modified = path
-            .metadata()
-            .and_then(|m| m.modified())
-            .unwrap_or(SystemTime::UNIX_EPOCH);
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("?")
-            .to_string();
+        let (name, modified) = name_and_time(&path);
         let (label, val_accuracy) = match ext {
             "safetensors" => match checkpoint::load(&path).ok().and_then(|c| c.info) {
                 Some(info) => (
@@ -96,15 +88,7 @@ impl RunEntry {
 pub fn runs(root: &Path) -> Vec<RunEntry> {
     let mut found = Vec::new();
     for path in read_dir(root) {
-        let modified = path
-            .metadata()
-            .and_then(|m| m.modified())
-            .unwrap_or(SystemTime::UNIX_EPOCH);
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("?")
-            .to_string();
+        let (name, modified) = name_and_time(&path);
         if path.is_dir() {
             let Ok(config) = run::read_config(&path) else {
                 continue;
@@ -168,6 +152,17 @@ pub fn upstream_losses(path: &Path) -> Option<Vec<EpochRecord>> {
             })
         })
         .collect()
+}
+
+fn name_and_time(path: &Path) -> (String, SystemTime) {
+    let name = path
+        .file_name()
+        .map_or("?".into(), |n| n.to_string_lossy().into_owned());
+    let modified = path
+        .metadata()
+        .and_then(|m| m.modified())
+        .unwrap_or(SystemTime::UNIX_EPOCH);
+    (name, modified)
 }
 
 fn read_dir(dir: &Path) -> Vec<PathBuf> {

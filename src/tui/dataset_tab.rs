@@ -56,11 +56,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &mut App) {
 
 fn draw_info(frame: &mut Frame, area: Rect, app: &App, index: usize) {
     let data = &app.data;
-    let patch = data.patch(index);
-    let (min, max) = patch
-        .iter()
-        .fold((f32::MAX, f32::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
-    let mean = patch.iter().map(|&v| v as f64).sum::<f64>() / patch.len() as f64;
+    let (min, max, mean) = data.patch_stats(index);
     let label = if data.labels[index] == MALIGNANT {
         Span::styled("malignant (1)", Style::new().fg(Color::Red).bold())
     } else {

@@ -14,7 +14,7 @@ use crate::eval::roc_curve;
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &mut App) {
     let [list, result] =
-        Layout::horizontal([Constraint::Percentage(45), Constraint::Min(0)]).areas(area);
+        Layout::horizontal([Constraint::Percentage(40), Constraint::Min(0)]).areas(area);
     let items: Vec<ListItem> = app
         .checkpoints
         .iter()
@@ -124,28 +124,28 @@ fn draw_confusion(frame: &mut Frame, area: Rect, c: [[u64; 2]; 2]) {
     let cell = |count: u64, good: bool| {
         let colour = if good { Color::Green } else { Color::Red };
         Span::styled(
-            format!("{count:^9}"),
+            format!("{count:^7}"),
             Style::new().fg(Color::Black).bg(colour).bold(),
         )
     };
     let lines = vec![
-        Line::from("           predicted".dark_gray()),
-        Line::from("           benign    malig.".dark_gray()),
+        Line::from("    predicted".dark_gray()),
+        Line::from("        benign  malig.".dark_gray()),
         Line::from(vec![
-            Span::raw("benign     "),
+            Span::raw("benign "),
             cell(c[0][0], true),
             Span::raw(" "),
             cell(c[0][1], false),
         ]),
         Line::from(""),
         Line::from(vec![
-            Span::raw("malignant  "),
+            Span::raw("malig. "),
             cell(c[1][0], false),
             Span::raw(" "),
             cell(c[1][1], true),
         ]),
         Line::from(""),
-        Line::from("m: browse the misclassified".dark_gray()),
+        Line::from("m: browse errors".dark_gray()),
     ];
     frame.render_widget(
         Paragraph::new(lines).block(panel("confusion (rows: truth)")),

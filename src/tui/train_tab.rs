@@ -161,7 +161,7 @@ pub fn loss_chart(frame: &mut Frame, area: Rect, title: &str, runs: &[(&str, &[E
     let max_epoch = points
         .iter()
         .flat_map(|(_, _, p)| p.iter().map(|(x, _)| *x))
-        .fold(1.0, f64::max);
+        .fold(2.0, f64::max);
     let y = bounds(
         points
             .iter()
@@ -184,7 +184,7 @@ pub fn loss_chart(frame: &mut Frame, area: Rect, title: &str, runs: &[(&str, &[E
             Axis::default()
                 .title("epoch")
                 .bounds([1.0, max_epoch])
-                .labels(axis_labels(1.0, max_epoch, 0)),
+                .labels([Line::from("1"), Line::from(format!("{max_epoch:.0}"))]),
         )
         .y_axis(
             Axis::default()

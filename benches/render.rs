@@ -1,0 +1,103 @@
+//! Frame render time of the dashboard at 160×48 into ratatui's TestBackend: mean and p99 over
+//! 1000 frames per tab, after a warm-up (the image cache filled as in real use).
+//!
+//! cargo bench --bench render
+
+use std::time::Instant;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use lnmc::data::synth;
+use lnmc::train::{EpochRecord, Event};
+use lnmc::tui::app::App;
+use lnmc::tui::image::PatchImages;
+use lnmc::tui::ui;
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+use ratatui_image::picker::Picker;
+
+const FRAMES: usize = 1000;
+
+fn main() {
+    let set = synth::generate(&synth::Options {
+        n: 200,
+        seed: 0,
+        with_ids: false,
+    });
+    let data = lnmc::data::Dataset {
+        path: "dataset/synthetic.hdf5".into(),
+        synthetic: true,
+        height: synth::SIDE,
+        width: synth::SIDE,
+        images: set.images.iter().map(|&v| v as f32).collect(),
+        labels: set.labels,
+        groups: None,
+    };
+    let split = App::default_split(&data);
+    let mut app = App::new(data, split, PatchImages::new(Picker::halfblocks()));
+    app.on_train_event(Event::Started {
+        run: "bench".into(),
+        device: "cpu".into(),
+        synthetic: true,
+        train: 160,
+        val: 40,
+        first_epoch: 1,
+        epochs: 150,
+        batches: 84,
+    });
+    for epoch in 1..=150 {
+        let loss = 0.7 / (1.0 + epoch as f64 / 20.0);
+        for batch in 1..=84 {
+            app.on_train_event(Event::Batch {
+                epoch,
+                batch,
+                batches: 84,
+                loss,
+                samples_per_second: 110.0,
+            });
+        }
+        let record = EpochRecord {
+            epoch,
+            train_loss: loss,
+            train_acc: 0.9,
+            val_loss: loss * 1.1,
+            val_acc: 0.85,
+            val_f1: 0.8,
+            val_auc: 0.9,
+            lr: 1e-3,
+            seconds: 60.0,
+        };
+        app.on_train_event(Event::Epoch {
+            record,
+            best: false,
+        });
+    }
+    let mut terminal = Terminal::new(TestBackend::new(160, 48)).expect("test backend");
+    println!("frame render at 160×48, {FRAMES} frames per tab (TestBackend, halfblocks images)");
+    for (key, name) in [
+        ('1', "train"),
+        ('2', "dataset"),
+        ('3', "evaluate"),
+        ('4', "runs"),
+    ] {
+        app.on_key(KeyEvent::new(KeyCode::Char(key), KeyModifiers::NONE));
+        let mut times = Vec::with_capacity(FRAMES);
+        for frame in 0..FRAMES + 20 {
+            if name == "dataset" && frame % 50 == 0 {
+                // Page on now and then, as a user would: a new patch must be encoded.
+                app.on_key(KeyEvent::new(KeyCode::Right, KeyModifiers::NONE));
+            }
+            let start = Instant::now();
+            terminal.draw(|f| ui::draw(f, &mut app)).expect("draw");
+            if frame >= 20 {
+                times.push(start.elapsed().as_secs_f64() * 1e3);
+            }
+        }
+        times.sort_by(f64::total_cmp);
+        let mean = times.iter().sum::<f64>() / times.len() as f64;
+        let p99 = times[(times.len() * 99) / 100 - 1];
+        println!(
+            "{name:<9} mean {mean:.3} ms  p99 {p99:.3} ms  max {:.3} ms",
+            times[times.len() - 1]
+        );
+    }
+}
