@@ -1,13 +1,13 @@
 //! The dashboard drawn into ratatui's TestBackend: every tab at 80×24 and 160×48, the
 //! too-small message, and a fake worker event stream driving the Train tab to "finished".
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::{Event as CtEvent, KeyCode, KeyEvent, KeyModifiers};
 use lnmc::data::synth;
 use lnmc::evaluate::Evaluation;
 use lnmc::train::{EpochRecord, Event};
 use lnmc::tui::app::{Action, App, Status, Tab};
 use lnmc::tui::image::PatchImages;
-use lnmc::tui::ui;
+use lnmc::tui::{event_loop, ui, Message, Signals};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 use ratatui_image::picker::Picker;
@@ -55,9 +55,9 @@ fn record(epoch: usize, loss: f64, acc: f64) -> EpochRecord {
     }
 }
 
-/// Drives the Train tab through a whole fake run, as the worker would.
-fn feed_run(app: &mut App) {
-    let events = [
+/// The events of a whole fake run, as the worker would send them.
+fn run_events() -> Vec<Event> {
+    vec![
         Event::Started {
             run: "demo".into(),
             device: "cpu".into(),
@@ -105,8 +105,12 @@ fn feed_run(app: &mut App) {
             best: Some(record(2, 0.41, 0.83)),
             seconds: 180.0,
         },
-    ];
-    for event in events {
+    ]
+}
+
+/// Drives the Train tab through a whole fake run.
+fn feed_run(app: &mut App) {
+    for event in run_events() {
         app.on_train_event(event);
     }
     // The ETA depends on the wall clock; snapshots must not.
@@ -149,6 +153,39 @@ fn fake_event_stream_drives_the_train_tab_to_finished() {
     assert!(screen.contains("finished"), "{screen}");
     assert!(screen.contains("83.00 % acc"), "{screen}");
     assert!(screen.contains("epoch 3/3"), "{screen}");
+}
+
+#[tokio::test]
+async fn event_loop_takes_a_fake_worker_stream_to_finished() {
+    let mut app = app();
+    let mut terminal = Terminal::new(TestBackend::new(160, 48)).unwrap();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let (keys, key_stream) = futures::channel::mpsc::unbounded();
+    for event in run_events() {
+        tx.send(Message::Train(event)).unwrap();
+    }
+    // Quit well after the worker's events have been taken in and drawn.
+    tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        let _ = keys.unbounded_send(Ok(CtEvent::Key(KeyEvent::new(
+            KeyCode::Char('q'),
+            KeyModifiers::NONE,
+        ))));
+    });
+    event_loop(
+        &mut terminal,
+        &mut app,
+        key_stream,
+        Signals::new().unwrap(),
+        tx,
+        rx,
+    )
+    .await
+    .unwrap();
+    assert_eq!(app.training.status, Status::Finished);
+    let screen = format!("{}", terminal.backend());
+    assert!(screen.contains("status  finished"), "{screen}");
+    assert!(screen.contains("finished in 180s"), "{screen}");
 }
 
 #[test]

@@ -19,10 +19,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossterm::event::{Event as TermEvent, EventStream, KeyEventKind};
-use futures::StreamExt;
-use ratatui::DefaultTerminal;
+use futures::{Stream, StreamExt};
+use ratatui::backend::Backend;
+use ratatui::Terminal;
 use tokio::signal::unix::{signal, SignalKind};
-use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
 use crate::data::intensity::Intensity;
 use crate::data::split::{Split, SplitKind};
@@ -84,7 +85,29 @@ pub fn run(options: Options) -> Result<()> {
     if let Some(dir) = watch {
         app.follow(&dir);
     }
-    runtime.block_on(event_loop(&mut terminal, &mut app))
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Message>();
+    runtime.block_on(async {
+        let signals = Signals::new()?;
+        event_loop(&mut terminal, &mut app, EventStream::new(), signals, tx, rx).await
+    })
+}
+
+/// SIGTERM and SIGHUP end the loop like `q` does, so the terminal is restored.
+pub struct Signals {
+    term: tokio::signal::unix::Signal,
+    hangup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    pub fn new() -> Result<Signals> {
+        let listen = |kind| {
+            signal(kind).map_err(|e| Error::runtime(format!("cannot listen for signals ({e})")))
+        };
+        Ok(Signals {
+            term: listen(SignalKind::terminate())?,
+            hangup: listen(SignalKind::hangup())?,
+        })
+    }
 }
 
 struct RestoreOnDrop;
@@ -112,12 +135,17 @@ fn resolve_watch(dir: &Path) -> Result<PathBuf> {
         })
 }
 
-async fn event_loop(terminal: &mut DefaultTerminal, app: &mut App) -> Result<()> {
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Message>();
-    let mut keys = EventStream::new();
+/// The loop proper, generic over the terminal and the key stream so that tests can drive it
+/// with a TestBackend and scripted keys. `tx` is handed to the workers it starts.
+pub async fn event_loop<B: Backend>(
+    terminal: &mut Terminal<B>,
+    app: &mut App,
+    mut keys: impl Stream<Item = std::io::Result<TermEvent>> + Unpin,
+    mut signals: Signals,
+    tx: UnboundedSender<Message>,
+    mut rx: UnboundedReceiver<Message>,
+) -> Result<()> {
     let mut tick = tokio::time::interval(FRAME);
-    let mut term = signal(SignalKind::terminate()).map_err(|e| Error::runtime(e.to_string()))?;
-    let mut hangup = signal(SignalKind::hangup()).map_err(|e| Error::runtime(e.to_string()))?;
     let mut worker = Worker::default();
     let mut dirty = true;
     let mut last_follow = Instant::now();
@@ -170,8 +198,8 @@ async fn event_loop(terminal: &mut DefaultTerminal, app: &mut App) -> Result<()>
                 }
                 draw_now = dirty;
             }
-            _ = term.recv() => break,
-            _ = hangup.recv() => break,
+            _ = signals.term.recv() => break,
+            _ = signals.hangup.recv() => break,
         }
         if draw_now {
             terminal
