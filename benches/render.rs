@@ -9,11 +9,10 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use lnmc::data::synth;
 use lnmc::train::{EpochRecord, Event};
 use lnmc::tui::app::App;
-use lnmc::tui::image::PatchImages;
+use lnmc::tui::image::{halfblocks, PatchImages};
 use lnmc::tui::ui;
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
-use ratatui_image::picker::Picker;
 
 const FRAMES: usize = 1000;
 
@@ -33,7 +32,7 @@ fn main() {
         groups: None,
     };
     let split = App::default_split(&data);
-    let mut app = App::new(data, split, PatchImages::new(Picker::halfblocks()));
+    let mut app = App::new(data, split, PatchImages::new(halfblocks()));
     app.on_train_event(Event::Started {
         run: "bench".into(),
         device: "cpu".into(),

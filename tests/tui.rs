@@ -6,11 +6,10 @@ use lnmc::data::synth;
 use lnmc::evaluate::Evaluation;
 use lnmc::train::{EpochRecord, Event};
 use lnmc::tui::app::{Action, App, Status, Tab};
-use lnmc::tui::image::PatchImages;
+use lnmc::tui::image::{halfblocks, PatchImages};
 use lnmc::tui::{event_loop, ui, Message, Signals};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
-use ratatui_image::picker::Picker;
 
 fn app() -> App {
     let set = synth::generate(&synth::Options {
@@ -28,7 +27,7 @@ fn app() -> App {
         groups: None,
     };
     let split = App::default_split(&data);
-    App::new(data, split, PatchImages::new(Picker::halfblocks()))
+    App::new(data, split, PatchImages::new(halfblocks()))
 }
 
 fn key(app: &mut App, code: KeyCode) -> Action {

@@ -12,7 +12,7 @@ use super::browser::{ClassFilter, SplitFilter};
 use super::ui::{panel, ACCENT};
 use crate::data::MALIGNANT;
 
-/// HU histogram bins: 100 HU wide from -1100.
+/// HU histogram bins: 200 HU wide from -1100.
 const BIN_START: f64 = -1100.0;
 const BIN_WIDTH: f64 = 200.0;
 const BINS: usize = 11;
@@ -181,14 +181,15 @@ fn draw_histogram(frame: &mut Frame, area: Rect, app: &App) {
         .enumerate()
         .map(|(i, &count)| {
             let lo = BIN_START + i as f64 * BIN_WIDTH;
+            // Square-root heights: the parenchyma peak would flatten every other bin.
             Bar::default()
-                .value(count * 1000 / total)
+                .value(((count as f64 / total as f64).sqrt() * 1000.0) as u64)
                 .text_value(String::new())
                 .label(Line::from(format!("{:.0}", lo / 100.0)))
         })
         .collect();
     let chart = BarChart::default()
-        .block(panel("HU histogram (×100 HU, ‰ of pixels)"))
+        .block(panel("HU histogram (×100 HU, √ share of pixels)"))
         .data(BarGroup::default().bars(&bars))
         .bar_width(3)
         .bar_gap(1)

@@ -9,7 +9,7 @@ use ratatui::layout::Rect;
 use ratatui::Frame;
 use ratatui_image::picker::{Picker, ProtocolType};
 use ratatui_image::protocol::StatefulProtocol;
-use ratatui_image::{Resize, StatefulImage};
+use ratatui_image::{FontSize, Resize, StatefulImage};
 
 use crate::data::Dataset;
 use crate::show::{self, Window};
@@ -24,12 +24,22 @@ pub enum ProtocolChoice {
     Iterm2,
 }
 
-/// Chooses the picker: a terminal query for `auto` (must run before the event stream starts
+/// Chooses the picker: a terminal query for `auto` (it must run before the event stream starts
 /// reading stdin), else the protocol asked for.
 pub fn picker(choice: ProtocolChoice) -> Picker {
+    // Inside tmux or screen the graphics protocols rarely pass through, and a query that the
+    // multiplexer leaves unanswered keeps ratatui-image's reader thread blocked on stdin,
+    // where it would swallow the user's first key: go straight to half blocks.
+    let multiplexed = ["TMUX", "STY"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some());
     let mut picker = match choice {
-        ProtocolChoice::Halfblocks => return Picker::halfblocks(),
-        _ => Picker::from_query_stdio().unwrap_or_else(|_| Picker::halfblocks()),
+        ProtocolChoice::Halfblocks => return halfblocks(),
+        ProtocolChoice::Auto if multiplexed => return halfblocks(),
+        _ => match Picker::from_query_stdio() {
+            Ok(picker) if picker.protocol_type() != ProtocolType::Halfblocks => picker,
+            _ => halfblocks(),
+        },
     };
     let forced = match choice {
         ProtocolChoice::Sixel => Some(ProtocolType::Sixel),
@@ -43,10 +53,23 @@ pub fn picker(choice: ProtocolChoice) -> Picker {
     picker
 }
 
+/// A half-block picker whose "font" is one pixel wide and two high, i.e. one cell per half-block
+/// pair: patches are scaled nearest-neighbour straight to the cells' resolution, which keeps
+/// their pixels crisp and encodes a new patch in well under a millisecond (the library's
+/// default 10×20 font would upscale to hundreds of pixels and blur them back down).
+pub fn halfblocks() -> Picker {
+    #[allow(deprecated)] // the one constructor that takes a font size without a terminal query
+    let mut picker = Picker::from_fontsize(FontSize::new(1, 2));
+    picker.set_protocol_type(ProtocolType::Halfblocks);
+    picker
+}
+
 /// Encoded images of recently shown patches.
 pub struct PatchImages {
     picker: Picker,
-    cache: HashMap<(usize, u64, u64), StatefulProtocol>,
+    /// Keyed by patch, window and drawing area: the big view and a thumbnail of the same patch
+    /// each keep their own encoding instead of re-encoding one another's every frame.
+    cache: HashMap<(usize, u64, u64, u16, u16), StatefulProtocol>,
 }
 
 impl PatchImages {
@@ -77,7 +100,13 @@ impl PatchImages {
         if self.cache.len() > 64 {
             self.cache.clear();
         }
-        let key = (index, window.level.to_bits(), window.width.to_bits());
+        let key = (
+            index,
+            window.level.to_bits(),
+            window.width.to_bits(),
+            area.width,
+            area.height,
+        );
         let picker = &self.picker;
         let protocol = self.cache.entry(key).or_insert_with(|| {
             let image = image::DynamicImage::ImageLuma8(show::image(data, index, window));

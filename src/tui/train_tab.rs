@@ -224,9 +224,9 @@ fn draw_gauges(frame: &mut Frame, area: Rect, t: &Training) {
 fn draw_sparklines(frame: &mut Frame, area: Rect, t: &Training) {
     let [losses, accs] =
         Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(area);
-    let max_loss = t.batch_losses.iter().copied().fold(1e-9, f64::max);
-    let loss_bars: Vec<u64> = t
-        .batch_losses
+    let loss_values = newest(&t.batch_losses, losses);
+    let max_loss = loss_values.iter().copied().fold(1e-9, f64::max);
+    let loss_bars: Vec<u64> = loss_values
         .iter()
         .map(|l| (l / max_loss * 100.0) as u64)
         .collect();
@@ -241,15 +241,14 @@ fn draw_sparklines(frame: &mut Frame, area: Rect, t: &Training) {
             .data(&loss_bars),
         losses,
     );
-    let acc_bars: Vec<u64> = t
-        .history
+    let accs_values: Vec<f64> = t.history.iter().map(|r| r.val_acc).collect();
+    let acc_bars: Vec<u64> = newest(&accs_values, accs)
         .iter()
-        .map(|r| (r.val_acc * 100.0) as u64)
+        .map(|a| (a * 100.0) as u64)
         .collect();
-    let last = t
-        .history
+    let last = accs_values
         .last()
-        .map_or("-".into(), |r| format!("{:.1}%", 100.0 * r.val_acc));
+        .map_or("-".into(), |a| format!("{:.1}%", 100.0 * a));
     frame.render_widget(
         Sparkline::default()
             .block(panel(&format!("val acc {last}")))
@@ -258,4 +257,10 @@ fn draw_sparklines(frame: &mut Frame, area: Rect, t: &Training) {
             .data(&acc_bars),
         accs,
     );
+}
+
+/// The most recent values that fit inside a bordered `area`, oldest first.
+fn newest(values: &[f64], area: Rect) -> &[f64] {
+    let fit = area.width.saturating_sub(2) as usize;
+    &values[values.len().saturating_sub(fit)..]
 }
