@@ -1,6 +1,8 @@
 //! The dashboard drawn into ratatui's TestBackend: every tab at 80×24 and 160×48, the
 //! too-small message, and a fake worker event stream driving the Train tab to "finished".
 
+mod common;
+
 use crossterm::event::{Event as CtEvent, KeyCode, KeyEvent, KeyModifiers};
 use lnmc::data::synth;
 use lnmc::evaluate::Evaluation;
@@ -315,4 +317,73 @@ fn dataset_filters_and_misclassified_view() {
     key(&mut app, KeyCode::Char('m'));
     assert_eq!(app.tab, Tab::Dataset);
     assert_eq!(app.browser.visible.len(), wrong);
+}
+
+#[test]
+fn watch_shows_complete_rows_only_and_a_dead_writer_as_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    let run_in = |args: &[&str]| {
+        let out = common::lnmc()
+            .current_dir(dir.path())
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run_in(&["synth", "--out", "d.h5", "--n", "40"]);
+    run_in(&[
+        "train",
+        "--headless",
+        "--data",
+        "d.h5",
+        "--epochs",
+        "1",
+        "--run",
+        "w",
+        "--device",
+        "cpu",
+    ]);
+    let run = dir.path().join("runs/w");
+    // As if the writer had been planned for 3 epochs and died while writing the second row.
+    let config_path = run.join("config.json");
+    let mut config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&config_path).unwrap()).unwrap();
+    config["hyper"]["epochs"] = 3.into();
+    std::fs::write(&config_path, config.to_string()).unwrap();
+    let mut metrics = std::fs::OpenOptions::new()
+        .append(true)
+        .open(run.join("metrics.csv"))
+        .unwrap();
+    std::io::Write::write_all(&mut metrics, b"2,0.41,0.8").unwrap();
+    let mut dead = std::process::Command::new("true").spawn().unwrap();
+    let dead_pid = dead.id();
+    dead.wait().unwrap();
+    std::fs::write(run.join("lock"), dead_pid.to_string()).unwrap();
+
+    let mut app = app();
+    app.follow(&run);
+    assert_eq!(app.training.history.len(), 1, "torn row shown");
+    assert_eq!(app.training.status, Status::Watching);
+    assert!(
+        app.training.stale_seconds.is_some(),
+        "dead writer not noticed"
+    );
+    assert!(
+        app.log.iter().any(|l| l.contains("epoch   1")),
+        "run log not shown: {:?}",
+        app.log
+    );
+    let screen = format!("{}", render(&mut app, 80, 24).backend());
+    assert!(
+        screen.contains("status  stopped") && screen.contains("(no update for"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("epochs  3"),
+        "form does not show the run's settings: {screen}"
+    );
 }

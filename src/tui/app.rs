@@ -71,7 +71,8 @@ pub struct Training {
     pub batch_losses: Vec<f64>,
     pub samples_per_second: f64,
     pub started: Option<Instant>,
-    /// Seconds since the followed run's metrics.csv last changed.
+    /// Set when the followed run's writer is gone (or silent for two minutes): seconds since
+    /// its metrics.csv last changed.
     pub stale_seconds: Option<u64>,
 }
 
@@ -261,6 +262,9 @@ impl App {
     fn on_tab_key(&mut self, code: KeyCode) -> Action {
         match self.tab {
             Tab::Train => match code {
+                KeyCode::Char('s') if self.training.status == Status::Watching => {
+                    self.log("watching another process's run: start a new one from a plain `lnmc`")
+                }
                 KeyCode::Char('s') if !self.training.is_active() => match self.form.hyper() {
                     Ok(hyper) => return Action::StartTraining(hyper),
                     Err(e) => self.log(format!("cannot start: {e}")),
@@ -387,6 +391,7 @@ impl App {
         t.status = Status::Watching;
         t.run = dir.file_name().map(|n| n.to_string_lossy().into_owned());
         if let Ok(config) = crate::run::read_config(dir) {
+            self.form = Form::new(config.hyper.clone());
             t.epochs = config.hyper.epochs;
             t.device = config.device;
             if let Ok(split) = crate::run::read_split(dir) {
@@ -416,6 +421,10 @@ impl App {
             };
         if finished {
             t.status = Status::Finished;
+        }
+        // The writer's own log, so the panel reads as it would in the writer's dashboard.
+        if let Ok(text) = std::fs::read_to_string(dir.join(crate::run::LOG)) {
+            self.log = text.lines().map(str::to_owned).collect();
         }
         self.followed = Some(dir.to_path_buf());
     }

@@ -5,7 +5,7 @@ use ratatui::style::{Color, Style, Stylize};
 use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{
-    Axis, Chart, Dataset, Gauge, GraphType, List, ListItem, Paragraph, Sparkline,
+    Axis, Chart, Dataset, Gauge, GraphType, List, ListItem, Paragraph, Sparkline, Wrap,
 };
 use ratatui::Frame;
 
@@ -89,13 +89,14 @@ fn draw_status(frame: &mut Frame, area: Rect, t: &Training) {
         Status::Finished => "finished".to_string(),
         Status::Stopped => "stopped (resumable)".to_string(),
         Status::Failed(e) => format!("failed: {e}"),
-        Status::Watching => match t.stale_seconds {
-            Some(s) if s >= 120 => format!("stopped (no update for {s} s)"),
-            _ => "watching".to_string(),
-        },
+        Status::Watching if t.stale_seconds.is_some() => "stopped".to_string(),
+        Status::Watching => "watching".to_string(),
     };
-    let mut lines = vec![
-        Line::from(vec!["status  ".dark_gray(), status.bold()]),
+    let mut lines = vec![Line::from(vec!["status  ".dark_gray(), status.bold()])];
+    if let (Status::Watching, Some(s)) = (&t.status, t.stale_seconds) {
+        lines.push(Line::from(format!("        (no update for {s} s)")));
+    }
+    lines.extend([
         Line::from(vec![
             "device  ".dark_gray(),
             Span::raw(if t.device.is_empty() { "-" } else { &t.device }),
@@ -110,7 +111,7 @@ fn draw_status(frame: &mut Frame, area: Rect, t: &Training) {
                 format!("{:.0} min {:02.0} s", (s / 60.0).floor(), s % 60.0)
             })),
         ]),
-    ];
+    ]);
     if let Some(b) = t.best() {
         lines.push(Line::from(vec![
             "best    ".dark_gray(),
@@ -124,7 +125,12 @@ fn draw_status(frame: &mut Frame, area: Rect, t: &Training) {
             b.val_f1, b.epoch
         )));
     }
-    frame.render_widget(Paragraph::new(lines).block(panel("status")), area);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(panel("status")),
+        area,
+    );
 }
 
 /// Train and val loss of one or more runs; the legend names each curve.
