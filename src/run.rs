@@ -78,7 +78,8 @@ impl RunDir {
         }
         let checkpoints = checkpoint_root.join(name);
         for d in [&dir, &checkpoints] {
-            fs::create_dir_all(d).at(d, "create directory")?;
+            fs::create_dir_all(d)
+                .map_err(|e| Error::file(d, format!("cannot create directory ({e})")))?;
             probe_writable(d)?;
         }
         let lock = Lock::acquire(&dir.join(LOCK))?;
@@ -94,8 +95,10 @@ impl RunDir {
     pub fn open(dir: &Path) -> Result<(RunDir, RunConfig)> {
         let config: RunConfig = read_json(&dir.join(CONFIG))?;
         let lock = Lock::acquire(&dir.join(LOCK))?;
-        probe_writable(dir)?;
-        probe_writable(&config.checkpoint_dir)?;
+        for d in [dir, config.checkpoint_dir.as_path()] {
+            probe_writable(d)?;
+            remove_temporaries(d);
+        }
         let run = RunDir {
             name: config.name.clone(),
             dir: dir.to_path_buf(),
@@ -136,6 +139,21 @@ fn probe_writable(dir: &Path) -> Result<()> {
     let result = File::create(&probe).and_then(|mut f| f.write_all(&[0u8; 4096]).and(f.sync_all()));
     let _ = fs::remove_file(&probe);
     result.map_err(|e| Error::input(format!("{}: not writable ({e})", dir.display())))
+}
+
+/// Temporary files of a writer killed in the middle of `write_atomic`: the rename never
+/// happened, so they hold nothing the run needs.
+fn remove_temporaries(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with('.') && name.contains(".tmp-") {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// Writes `bytes` to `path` through a temporary file and a rename, so that a crash or a kill

@@ -1,0 +1,378 @@
+//! Faults a long run over SSH meets, each made by the test itself: signals, kill -9 (also in
+//! the middle of writing a checkpoint), a second writer, unwritable destinations, a checkpoint
+//! of another architecture, and the dashboard killed under a pseudo-terminal.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::lnmc;
+
+fn synth(dir: &Path, n: usize) {
+    let out = lnmc()
+        .current_dir(dir)
+        .args(["synth", "--out", "d.h5", "--n", &n.to_string()])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+}
+
+/// `lnmc train --headless` on d.h5 on the CPU.
+fn train_command(dir: &Path, run: &str, epochs: usize, batch_size: usize) -> Command {
+    let mut command = lnmc();
+    command
+        .current_dir(dir)
+        .args([
+            "train",
+            "--headless",
+            "--data",
+            "d.h5",
+            "--device",
+            "cpu",
+            "--run",
+            run,
+        ])
+        .args([
+            "--epochs",
+            &epochs.to_string(),
+            "--batch-size",
+            &batch_size.to_string(),
+        ]);
+    command
+}
+
+/// A headless run with many small batches, so that it is mid-epoch most of the time.
+fn start_training(dir: &Path, run: &str, epochs: usize) -> Child {
+    train_command(dir, run, epochs, 4)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn rows(dir: &Path, run: &str) -> Vec<String> {
+    let text =
+        std::fs::read_to_string(dir.join("runs").join(run).join("metrics.csv")).unwrap_or_default();
+    text.lines().skip(1).map(str::to_owned).collect()
+}
+
+fn wait_for_rows(dir: &Path, run: &str, n: usize) {
+    let start = Instant::now();
+    while rows(dir, run).len() < n {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "no epoch finished in time"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn signal(child: &Child, sig: i32) {
+    assert_eq!(unsafe { libc::kill(child.id() as i32, sig) }, 0);
+}
+
+fn resume(dir: &Path, run: &str, epochs: usize) -> Output {
+    lnmc()
+        .current_dir(dir)
+        .args([
+            "train",
+            "--headless",
+            "--device",
+            "cpu",
+            "--resume",
+            &format!("runs/{run}"),
+            "--epochs",
+            &epochs.to_string(),
+        ])
+        .output()
+        .unwrap()
+}
+
+/// Every checkpoint on disk loads completely; no temporary file is mistaken for one.
+fn checkpoints_are_whole(dir: &Path, run: &str) {
+    for entry in std::fs::read_dir(dir.join("checkpoint").join(run)).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name.ends_with(".safetensors") {
+            lnmc::checkpoint::load(&path).unwrap_or_else(|e| panic!("{name} is torn: {e}"));
+        }
+    }
+}
+
+#[test]
+fn sigint_and_sigterm_stop_after_the_batch_and_say_how_to_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    synth(dir.path(), 120);
+    for (sig, code, run) in [(libc::SIGINT, 130, "int"), (libc::SIGTERM, 143, "term")] {
+        let child = start_training(dir.path(), run, 100);
+        wait_for_rows(dir.path(), run, 1);
+        signal(&child, sig);
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let done = rows(dir.path(), run).len();
+        assert!(
+            stderr.contains(&format!(
+                "stopped at epoch {done}, resume with: lnmc train --headless --resume runs/{run}"
+            )),
+            "{stderr}"
+        );
+        checkpoints_are_whole(dir.path(), run);
+        assert!(
+            !dir.path().join("runs").join(run).join("lock").exists(),
+            "lock left behind"
+        );
+    }
+}
+
+#[test]
+fn kill_9_mid_epoch_then_resume_matches_an_uninterrupted_run() {
+    let dir = tempfile::tempdir().unwrap();
+    synth(dir.path(), 80);
+    let straight = train_command(dir.path(), "straight", 3, 4)
+        .output()
+        .unwrap();
+    assert!(straight.status.success());
+
+    let mut child = start_training(dir.path(), "killed", 3);
+    wait_for_rows(dir.path(), "killed", 1);
+    std::thread::sleep(Duration::from_millis(300));
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    checkpoints_are_whole(dir.path(), "killed");
+    let out = resume(dir.path(), "killed", 3);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let without_time = |rows: Vec<String>| -> Vec<String> {
+        rows.iter()
+            .map(|r| r.rsplit_once(',').unwrap().0.to_string())
+            .collect()
+    };
+    let resumed = without_time(rows(dir.path(), "killed"));
+    let epochs: Vec<&str> = resumed
+        .iter()
+        .map(|r| r.split(',').next().unwrap())
+        .collect();
+    assert_eq!(epochs, ["1", "2", "3"], "duplicated or missing rows");
+    assert_eq!(resumed, without_time(rows(dir.path(), "straight")));
+}
+
+#[test]
+fn kill_9_while_saving_never_leaves_a_torn_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    // Tiny epochs: most of the wall time is spent validating and saving.
+    synth(dir.path(), 12);
+    let mut child = train_command(dir.path(), "saves", 100_000, 64)
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_rows(dir.path(), "saves", 3);
+    for k in 0..8 {
+        std::thread::sleep(Duration::from_millis(37 * k + 11));
+        checkpoints_are_whole(dir.path(), "saves");
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    checkpoints_are_whole(dir.path(), "saves");
+    let out = resume(dir.path(), "saves", rows(dir.path(), "saves").len() + 1);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let leftovers: Vec<String> = std::fs::read_dir(dir.path().join("checkpoint/saves"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".tmp-"))
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "temporary files left after resume: {leftovers:?}"
+    );
+}
+
+#[test]
+fn a_second_writer_is_refused_and_a_dead_writers_lock_taken_over() {
+    let dir = tempfile::tempdir().unwrap();
+    synth(dir.path(), 40);
+    let child = start_training(dir.path(), "busy", 1000);
+    wait_for_rows(dir.path(), "busy", 1);
+    let out = resume(dir.path(), "busy", 1000);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("run is being written by process {}", child.id())),
+        "{stderr}"
+    );
+    let mut child = child;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // The lock still names the dead process: a resume takes it over.
+    assert!(dir.path().join("runs/busy/lock").exists());
+    let done = rows(dir.path(), "busy").len();
+    let out = resume(dir.path(), "busy", done + 1);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(rows(dir.path(), "busy").len(), done + 1);
+}
+
+#[test]
+fn unwritable_destinations_fail_before_any_training() {
+    let dir = tempfile::tempdir().unwrap();
+    synth(dir.path(), 40);
+    for blocked in ["runs", "checkpoint"] {
+        let _ = std::fs::remove_dir_all(dir.path().join("runs"));
+        let _ = std::fs::remove_dir_all(dir.path().join("checkpoint"));
+        std::fs::write(
+            dir.path().join(blocked),
+            "a file where a directory should be",
+        )
+        .unwrap();
+        let started = Instant::now();
+        let out = train_command(dir.path(), "x", 5, 64).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(blocked), "{stderr}");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "failed only after training"
+        );
+        std::fs::remove_file(dir.path().join(blocked)).unwrap();
+    }
+}
+
+#[test]
+fn eval_names_the_tensor_that_does_not_fit() {
+    let dir = tempfile::tempdir().unwrap();
+    synth(dir.path(), 20);
+    let vs = tch::nn::VarStore::new(tch::Device::Cpu);
+    let _net = lnmc::model::ConvNet::new(&vs.root(), 0.3);
+    let mut tensors: Vec<(String, tch::Tensor)> = vs.variables().into_iter().collect();
+    for (name, t) in tensors.iter_mut() {
+        if name == "fc.weight" {
+            *t = tch::Tensor::zeros([3, 64], tch::kind::FLOAT_CPU);
+        }
+    }
+    // A PyTorch-style file would do as well; lnmc's own format is the quickest to write here.
+    let path = dir.path().join("other.pth");
+    let bytes = {
+        let views: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
+            .iter()
+            .map(|(n, t)| {
+                let v = Vec::<f32>::try_from(t.flatten(0, -1)).unwrap();
+                (
+                    n.clone(),
+                    t.size().iter().map(|&d| d as usize).collect(),
+                    v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+                )
+            })
+            .collect();
+        let refs = views.iter().map(|(n, s, b)| {
+            (
+                n.as_str(),
+                safetensors::tensor::TensorView::new(safetensors::Dtype::F32, s.clone(), b)
+                    .unwrap(),
+            )
+        });
+        safetensors::tensor::serialize(refs, &None).unwrap()
+    };
+    std::fs::write(&path, bytes).unwrap();
+    let out = lnmc()
+        .current_dir(dir.path())
+        .args(["eval", "--checkpoint", "other.pth", "--data", "d.h5"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("other.pth: does not fit the ConvNet: tensor 'fc.weight' has shape [3, 64], the model needs [2, 64]"), "{stderr}");
+}
+
+/// Runs the dashboard in a pseudo-terminal (util-linux `script`), sends it `sig`, and returns
+/// what the terminal received plus `stty -a` run right after.
+fn dashboard_under_pty(dir: &Path, sig: &str) -> String {
+    let bin = env!("CARGO_BIN_EXE_lnmc");
+    let inner = format!("{bin} --data d.h5 --image-protocol halfblocks; echo EXIT=$?; stty -a");
+    let child = Command::new("script")
+        .current_dir(dir)
+        .args(["-qfec", &format!("sh -c '{inner}'"), "/dev/null"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("util-linux script");
+    // script → sh → lnmc; wait for the dashboard, then give it time to draw.
+    let shell = child_of(&child.id().to_string(), None);
+    let pid = child_of(&shell, Some("lnmc"));
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(Command::new("kill")
+        .args([&format!("-{sig}"), &pid])
+        .status()
+        .unwrap()
+        .success());
+    let out = child.wait_with_output().unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The first child of `parent` (named `name`, if given), waiting up to 30 s for it to appear.
+fn child_of(parent: &str, name: Option<&str>) -> String {
+    let start = Instant::now();
+    loop {
+        let mut pgrep = Command::new("pgrep");
+        pgrep.args(["-P", parent]);
+        if let Some(name) = name {
+            pgrep.args(["-x", name]);
+        }
+        let out = pgrep.output().unwrap();
+        if let Some(pid) = String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .next()
+        {
+            return pid.to_string();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "{parent} started no {name:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn dashboard_restores_the_terminal_on_sigterm_and_sighup() {
+    let dir = tempfile::tempdir().unwrap();
+    synth(dir.path(), 20);
+    for sig in ["TERM", "HUP"] {
+        let screen = dashboard_under_pty(dir.path(), sig);
+        let entered = screen
+            .find("\x1b[?1049h")
+            .expect("never entered the alternate screen");
+        let left = screen
+            .rfind("\x1b[?1049l")
+            .expect("alternate screen not left");
+        assert!(left > entered);
+        assert!(
+            screen[left..].contains("\x1b[?25h") || screen[entered..].contains("\x1b[?25h"),
+            "cursor left hidden"
+        );
+        assert!(screen.contains("EXIT=0"), "{screen:?}");
+        let stty = &screen[screen.find("EXIT=0").unwrap()..];
+        assert!(
+            stty.contains(" icanon") && stty.contains(" echo "),
+            "terminal left in raw mode: {stty}"
+        );
+    }
+}
