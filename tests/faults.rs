@@ -302,9 +302,9 @@ fn eval_names_the_tensor_that_does_not_fit() {
     assert!(stderr.contains("other.pth: does not fit the ConvNet: tensor 'fc.weight' has shape [3, 64], the model needs [2, 64]"), "{stderr}");
 }
 
-/// Runs the dashboard in a pseudo-terminal (util-linux `script`), sends it `sig`, and returns
+/// Runs the dashboard in a pseudo-terminal (util-linux `script`, essential in Debian), sends it `sig`, and returns
 /// what the terminal received plus `stty -a` run right after.
-fn dashboard_under_pty(dir: &Path, sig: &str) -> String {
+fn dashboard_under_pty(dir: &Path, sig: i32) -> String {
     let bin = env!("CARGO_BIN_EXE_lnmc");
     let inner = format!("{bin} --data d.h5 --image-protocol halfblocks; echo EXIT=$?; stty -a");
     let child = Command::new("script")
@@ -318,30 +318,28 @@ fn dashboard_under_pty(dir: &Path, sig: &str) -> String {
     let shell = child_of(&child.id().to_string(), None);
     let pid = child_of(&shell, Some("lnmc"));
     std::thread::sleep(Duration::from_millis(1500));
-    assert!(Command::new("kill")
-        .args([&format!("-{sig}"), &pid])
-        .status()
-        .unwrap()
-        .success());
+    assert_eq!(unsafe { libc::kill(pid.parse().unwrap(), sig) }, 0);
     let out = child.wait_with_output().unwrap();
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// The first child of `parent` (named `name`, if given), waiting up to 30 s for it to appear.
+/// The first child of `parent` (named `name`, if given), from /proc, waiting up to 30 s.
 fn child_of(parent: &str, name: Option<&str>) -> String {
     let start = Instant::now();
     loop {
-        let mut pgrep = Command::new("pgrep");
-        pgrep.args(["-P", parent]);
-        if let Some(name) = name {
-            pgrep.args(["-x", name]);
-        }
-        let out = pgrep.output().unwrap();
-        if let Some(pid) = String::from_utf8_lossy(&out.stdout)
-            .split_whitespace()
-            .next()
-        {
-            return pid.to_string();
+        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+                continue;
+            };
+            // "pid (comm) state ppid …"; comm may hold spaces, so split at the last ')'.
+            let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+                continue;
+            };
+            let comm = &stat[open + 1..close];
+            let ppid = stat[close + 1..].split_whitespace().nth(1);
+            if ppid == Some(parent) && name.is_none_or(|n| n == comm) {
+                return stat[..open].trim().to_string();
+            }
         }
         assert!(
             start.elapsed() < Duration::from_secs(30),
@@ -355,7 +353,7 @@ fn child_of(parent: &str, name: Option<&str>) -> String {
 fn dashboard_restores_the_terminal_on_sigterm_and_sighup() {
     let dir = tempfile::tempdir().unwrap();
     synth(dir.path(), 20);
-    for sig in ["TERM", "HUP"] {
+    for sig in [libc::SIGTERM, libc::SIGHUP] {
         let screen = dashboard_under_pty(dir.path(), sig);
         let entered = screen
             .find("\x1b[?1049h")
