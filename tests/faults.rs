@@ -302,11 +302,14 @@ fn eval_names_the_tensor_that_does_not_fit() {
     assert!(stderr.contains("other.pth: does not fit the ConvNet: tensor 'fc.weight' has shape [3, 64], the model needs [2, 64]"), "{stderr}");
 }
 
-/// Runs the dashboard in a pseudo-terminal (util-linux `script`, essential in Debian), sends it `sig`, and returns
-/// what the terminal received plus `stty -a` run right after.
-fn dashboard_under_pty(dir: &Path, sig: i32) -> String {
+/// Runs the dashboard in a pseudo-terminal (util-linux `script`, essential in Debian) with an
+/// injected fault, sends it `sig` if given, and returns what the terminal received followed by
+/// the exit code and `stty -a`.
+fn dashboard_under_pty(dir: &Path, sig: Option<i32>, fault: &str) -> String {
     let bin = env!("CARGO_BIN_EXE_lnmc");
-    let inner = format!("{bin} --data d.h5 --image-protocol halfblocks; echo EXIT=$?; stty -a");
+    let inner = format!(
+        "LNMC_INJECT_FAULT={fault} {bin} --data d.h5 --image-protocol halfblocks; echo EXIT=$?; stty -a"
+    );
     let child = Command::new("script")
         .current_dir(dir)
         .args(["-qfec", &format!("sh -c '{inner}'"), "/dev/null"])
@@ -314,11 +317,13 @@ fn dashboard_under_pty(dir: &Path, sig: i32) -> String {
         .stdout(Stdio::piped())
         .spawn()
         .expect("util-linux script");
-    // script → sh → lnmc; wait for the dashboard, then give it time to draw.
-    let shell = child_of(&child.id().to_string(), None);
-    let pid = child_of(&shell, Some("lnmc"));
-    std::thread::sleep(Duration::from_millis(1500));
-    assert_eq!(unsafe { libc::kill(pid.parse().unwrap(), sig) }, 0);
+    if let Some(sig) = sig {
+        // script → sh → lnmc; wait for the dashboard, then give it time to draw.
+        let shell = child_of(&child.id().to_string(), None);
+        let pid = child_of(&shell, Some("lnmc"));
+        std::thread::sleep(Duration::from_millis(1500));
+        assert_eq!(unsafe { libc::kill(pid.parse().unwrap(), sig) }, 0);
+    }
     let out = child.wait_with_output().unwrap();
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
@@ -350,27 +355,112 @@ fn child_of(parent: &str, name: Option<&str>) -> String {
 }
 
 #[test]
-fn dashboard_restores_the_terminal_on_sigterm_and_sighup() {
+fn dashboard_restores_the_terminal_on_sigterm_sighup_panic_and_error() {
     let dir = tempfile::tempdir().unwrap();
     synth(dir.path(), 20);
-    for sig in [libc::SIGTERM, libc::SIGHUP] {
-        let screen = dashboard_under_pty(dir.path(), sig);
+    let cases = [
+        (Some(libc::SIGTERM), "none", "EXIT=0"),
+        (Some(libc::SIGHUP), "none", "EXIT=0"),
+        (None, "panic", "EXIT=101"),
+        (None, "error", "EXIT=1"),
+    ];
+    for (sig, fault, exit) in cases {
+        let screen = dashboard_under_pty(dir.path(), sig, fault);
         let entered = screen
             .find("\x1b[?1049h")
             .expect("never entered the alternate screen");
         let left = screen
             .rfind("\x1b[?1049l")
             .expect("alternate screen not left");
-        assert!(left > entered);
+        assert!(left > entered, "{fault}: left before entering");
         assert!(
-            screen[left..].contains("\x1b[?25h") || screen[entered..].contains("\x1b[?25h"),
-            "cursor left hidden"
+            screen[entered..].contains("\x1b[?25h"),
+            "{fault}: cursor left hidden"
         );
-        assert!(screen.contains("EXIT=0"), "{screen:?}");
-        let stty = &screen[screen.find("EXIT=0").unwrap()..];
+        let after = &screen[screen
+            .find(exit)
+            .unwrap_or_else(|| panic!("{fault}: no {exit} in {screen:?}"))..];
         assert!(
-            stty.contains(" icanon") && stty.contains(" echo "),
-            "terminal left in raw mode: {stty}"
+            after.contains(" icanon") && after.contains(" echo "),
+            "{fault}: raw mode left on: {after}"
+        );
+    }
+}
+
+#[test]
+fn bad_data_files_are_refused_with_one_line_and_nothing_written() {
+    use common::H5;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let img = |n: usize| vec![-800i16; n * 256];
+    std::fs::write(d.join("text.h5"), "not hdf5").unwrap();
+    let whole = std::fs::read(common::valid_file(d, "whole.h5", 40, 32)).unwrap();
+    std::fs::write(d.join("truncated.h5"), &whole[..whole.len() / 2]).unwrap();
+    H5::create(d, "missing.h5")
+        .add("images", &[2, 16, 16], &img(2))
+        .done();
+    H5::create(d, "rank.h5")
+        .add("ct_slices", &[2, 256], &img(2))
+        .add("slice_class", &[2], &[0u8, 1])
+        .done();
+    H5::create(d, "count.h5")
+        .add("ct_slices", &[2, 16, 16], &img(2))
+        .add("slice_class", &[3], &[0u8, 1, 1])
+        .done();
+    H5::create(d, "empty.h5")
+        .add("ct_slices", &[0, 16, 16], &img(0))
+        .add("slice_class", &[0], &[0u8; 0])
+        .done();
+    let mut nan = vec![0.0f32; 2 * 256];
+    nan[300] = f32::NAN;
+    H5::create(d, "nan.h5")
+        .add("ct_slices", &[2, 16, 16], &nan)
+        .add("slice_class", &[2], &[0u8, 1])
+        .done();
+    H5::create(d, "label2.h5")
+        .add("ct_slices", &[2, 16, 16], &img(2))
+        .add("slice_class", &[2], &[0u8, 2])
+        .done();
+    H5::create(d, "negative.h5")
+        .add("ct_slices", &[2, 16, 16], &img(2))
+        .add("slice_class", &[2], &[-1i8, 1])
+        .done();
+    H5::create(d, "oneclass.h5")
+        .add("ct_slices", &[2, 16, 16], &img(2))
+        .add("slice_class", &[2], &[1u8, 1])
+        .done();
+    std::os::unix::fs::symlink(d.join("gone.h5"), d.join("dangling.h5")).unwrap();
+    std::fs::create_dir(d.join("folder.h5")).unwrap();
+    let cases = [
+        ("text.h5", "not an HDF5 file"),
+        ("truncated.h5", "truncated"),
+        ("missing.h5", "'ct_slices' missing (found: images)"),
+        ("rank.h5", "expected rank 3"),
+        ("count.h5", "has 3 entries but 'ct_slices' has 2 patches"),
+        ("empty.h5", "is empty"),
+        ("nan.h5", "non-finite pixel (NaN) in patch 1"),
+        ("label2.h5", "label 2 at index 1"),
+        ("negative.h5", "label -1 at index 0"),
+        ("oneclass.h5", "only one class"),
+        ("dangling.h5", "dangling symbolic link"),
+        ("folder.h5", "is a directory"),
+    ];
+    for (file, problem) in cases {
+        let out = lnmc()
+            .current_dir(d)
+            .args(["train", "--headless", "--data", file, "--epochs", "1"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{file}: {stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{file}: {stderr}");
+        assert!(
+            stderr.contains(file) && stderr.contains(problem),
+            "{file}: {stderr}"
+        );
+        assert!(
+            !d.join("runs").exists() && !d.join("checkpoint").exists(),
+            "{file}: something was written"
         );
     }
 }

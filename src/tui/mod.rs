@@ -206,10 +206,21 @@ pub async fn event_loop<B: Backend>(
                 .draw(|frame| ui::draw(frame, app))
                 .map_err(|e| Error::runtime(format!("cannot draw ({e})")))?;
             dirty = false;
+            injected_fault()?;
         }
     }
     worker.finish();
     Ok(())
+}
+
+/// Fault injection for the tests that check the terminal is restored whatever ends the
+/// dashboard: `LNMC_INJECT_FAULT=panic` panics and `=error` fails right after a frame is drawn.
+fn injected_fault() -> Result<()> {
+    match std::env::var("LNMC_INJECT_FAULT").as_deref() {
+        Ok("panic") => panic!("injected fault (LNMC_INJECT_FAULT=panic)"),
+        Ok("error") => Err(Error::runtime("injected fault (LNMC_INJECT_FAULT=error)")),
+        _ => Ok(()),
+    }
 }
 
 fn refresh_catalog(app: &mut App) {
