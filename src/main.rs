@@ -231,7 +231,17 @@ fn train_cmd(args: TrainArgs) -> Result<u8> {
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     });
-    let outcome = train::train(session, &control, &mut print_event)?;
+    // Training runs in a worker; this thread is the headless front end of its event stream.
+    let (tx, events) = std::sync::mpsc::channel();
+    let worker = std::thread::spawn(move || {
+        train::train(session, &control, &mut |e| {
+            let _ = tx.send(e);
+        })
+    });
+    events.into_iter().for_each(print_event);
+    let outcome = worker
+        .join()
+        .map_err(|_| Error::runtime("the training thread panicked"))??;
     Ok(match outcome {
         Outcome::Finished => 0,
         Outcome::Stopped { .. } => 128 + SIGNAL.load(Ordering::SeqCst) as u8,

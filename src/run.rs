@@ -17,6 +17,8 @@ pub const SPLIT: &str = "split.json";
 pub const METRICS: &str = "metrics.csv";
 pub const LOCK: &str = "lock";
 pub const LOG: &str = "log.txt";
+/// How log.txt's last line starts when the run ended in an error.
+pub const FAILED: &str = "failed: ";
 pub const BEST: &str = "best.safetensors";
 pub const LAST: &str = "last.safetensors";
 
@@ -298,6 +300,14 @@ impl Drop for Lock {
     fn drop(&mut self) {
         let _ = fs::remove_file(&self.0);
     }
+}
+
+/// Whether the run's log ends with a failure.
+pub fn ended_in_failure(run_dir: &Path) -> bool {
+    fs::read_to_string(run_dir.join(LOG))
+        .ok()
+        .and_then(|text| text.lines().last().map(|l| l.contains(FAILED)))
+        .unwrap_or(false)
 }
 
 /// Whether a live process holds the run's lock (i.e. is training it now).

@@ -186,7 +186,7 @@ impl Event {
                 "stopped at epoch {epoch}, resume with: lnmc train --headless --resume {}",
                 run_dir.display()
             ),
-            Event::Failed(message) => format!("failed: {message}"),
+            Event::Failed(message) => format!("{}{message}", run::FAILED),
             Event::Batch { .. } | Event::CheckpointSaved { .. } => return None,
         })
     }
@@ -386,7 +386,7 @@ pub enum Outcome {
 /// Trains the session to its last epoch, or until `control.stop` is set. Each completed epoch
 /// is appended to metrics.csv and saved to last.safetensors before the next one starts, so a
 /// stop, a kill or a crash costs at most the epoch in progress.
-pub fn train(mut s: Session, control: &Control, sink: &mut dyn FnMut(Event)) -> Result<Outcome> {
+pub fn train(s: Session, control: &Control, sink: &mut dyn FnMut(Event)) -> Result<Outcome> {
     let log = s.run.dir.join(run::LOG);
     let mut emit = |event: Event| {
         if let Some(line) = event.line() {
@@ -394,6 +394,15 @@ pub fn train(mut s: Session, control: &Control, sink: &mut dyn FnMut(Event)) -> 
         }
         sink(event);
     };
+    let result = run_epochs(s, control, &mut emit);
+    // The run's log says how it ended, so the Runs tab can tell a failure from a stop.
+    if let Err(e) = &result {
+        run::append_log(&log, &format!("{}{e}", run::FAILED));
+    }
+    result
+}
+
+fn run_epochs(mut s: Session, control: &Control, emit: &mut dyn FnMut(Event)) -> Result<Outcome> {
     let hyper = s.config.hyper.clone();
     tch::manual_seed(hyper.seed as i64);
     let mut vs = nn::VarStore::new(s.device);

@@ -386,4 +386,12 @@ fn watch_shows_complete_rows_only_and_a_dead_writer_as_stopped() {
         screen.contains("epochs  3"),
         "form does not show the run's settings: {screen}"
     );
+
+    use lnmc::tui::catalog::{runs, RunStatus};
+    assert_eq!(runs(&dir.path().join("runs"))[0].status, RunStatus::Stopped);
+    lnmc::run::append_log(
+        &run.join("log.txt"),
+        "failed: runs/w: cannot write (No space left on device)",
+    );
+    assert_eq!(runs(&dir.path().join("runs"))[0].status, RunStatus::Failed);
 }

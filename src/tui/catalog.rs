@@ -58,6 +58,7 @@ pub enum RunStatus {
     Running,
     Finished,
     Stopped,
+    Failed,
     /// An upstream-format loss file: read-only, no status.
     Imported,
 }
@@ -96,6 +97,8 @@ pub fn runs(root: &Path) -> Vec<RunEntry> {
             let history = run::read_metrics(&path.join(run::METRICS));
             let status = if run::is_locked(&path) {
                 RunStatus::Running
+            } else if run::ended_in_failure(&path) {
+                RunStatus::Failed
             } else if history.len() >= config.hyper.epochs {
                 RunStatus::Finished
             } else {

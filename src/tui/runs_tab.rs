@@ -38,6 +38,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &mut App) {
                 RunStatus::Running => "running".to_string(),
                 RunStatus::Finished => "finished".to_string(),
                 RunStatus::Stopped => "stopped".to_string(),
+                RunStatus::Failed => "failed".to_string(),
                 RunStatus::Imported => "read-only".to_string(),
             };
             let minutes = r.duration().as_secs_f64() / 60.0;
