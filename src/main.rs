@@ -13,7 +13,7 @@ use lnmc::data::{self, reader, synth};
 use lnmc::error::{Error, Result};
 use lnmc::train::{self, Control, DeviceChoice, Event, Hyper, Outcome, Start};
 use lnmc::tui::image::ProtocolChoice;
-use lnmc::{evaluate, show, tui};
+use lnmc::{evaluate, run, show, tui};
 
 #[derive(Parser)]
 #[command(
@@ -143,7 +143,7 @@ fn main() -> ExitCode {
         Some(Command::Watch { run }) => tui::run(tui::Options {
             data: cli.data,
             protocol: cli.image_protocol,
-            watch: Some(run.unwrap_or_else(|| PathBuf::from(tui::RUNS))),
+            watch: Some(run.unwrap_or_else(|| PathBuf::from(run::RUNS))),
         })
         .map(|()| 0),
         Some(Command::Synth {
@@ -214,8 +214,8 @@ fn train_cmd(args: TrainArgs) -> Result<u8> {
             intensity: args.intensity,
             split: args.split,
             name: args.run,
-            runs_root: PathBuf::from("runs"),
-            checkpoint_root: PathBuf::from("checkpoint"),
+            runs_root: run::RUNS.into(),
+            checkpoint_root: run::CHECKPOINTS.into(),
         }),
     };
     let session = train::prepare(start)?;

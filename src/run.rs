@@ -12,6 +12,10 @@ use crate::data::split::{Split, SplitKind};
 use crate::error::{Error, IoContext, Result};
 use crate::train::{EpochRecord, Hyper};
 
+/// Where runs and their checkpoints go, relative to the working directory.
+pub const RUNS: &str = "runs";
+pub const CHECKPOINTS: &str = "checkpoint";
+
 pub const CONFIG: &str = "config.json";
 pub const SPLIT: &str = "split.json";
 pub const METRICS: &str = "metrics.csv";

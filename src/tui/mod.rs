@@ -30,11 +30,10 @@ use crate::data::split::{Split, SplitKind};
 use crate::data::{self, reader};
 use crate::error::{Error, Result};
 use crate::evaluate::{self, Evaluation};
+use crate::run::{CHECKPOINTS, RUNS};
 use crate::train::{self, Control, DeviceChoice};
 use app::{Action, App, Status};
 
-pub const RUNS: &str = "runs";
-pub const CHECKPOINTS: &str = "checkpoint";
 /// Redraw at most this often while only worker events arrive.
 const FRAME: Duration = Duration::from_millis(100);
 /// How often a followed run's metrics.csv is read again.
