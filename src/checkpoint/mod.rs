@@ -103,7 +103,10 @@ pub fn load(path: &Path) -> Result<Checkpoint> {
             .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
             .collect();
         let shape: Vec<i64> = view.shape().iter().map(|&d| d as i64).collect();
-        out.push((name, Tensor::from_slice(&values).reshape(&shape)));
+        let tensor = Tensor::from_slice(&values)
+            .f_reshape(&shape)
+            .map_err(|e| fail(&e))?;
+        out.push((name, tensor));
     }
     out.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(Checkpoint { tensors: out, info })

@@ -94,7 +94,12 @@ pub fn load(path: &Path) -> Result<Vec<(String, Tensor)>> {
         if size.iter().all(|&s| s > 0) && needed > flat.numel() as i64 {
             return Err(fail(format!("tensor '{name}' is truncated")));
         }
-        tensors.push((name, flat.as_strided(&size, &stride, offset).contiguous()));
+        // The f_ variants return libtorch's complaint instead of panicking on a corrupt layout.
+        let tensor = flat
+            .f_as_strided(&size, &stride, offset)
+            .and_then(|t| t.f_contiguous())
+            .map_err(|e| fail(format!("tensor '{name}' has an impossible layout ({e})")))?;
+        tensors.push((name, tensor));
     }
     Ok(tensors)
 }
