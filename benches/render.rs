@@ -17,20 +17,12 @@ use ratatui::Terminal;
 const FRAMES: usize = 1000;
 
 fn main() {
-    let set = synth::generate(&synth::Options {
+    let options = synth::Options {
         n: 200,
         seed: 0,
         with_ids: false,
-    });
-    let data = lnmc::data::Dataset {
-        path: "dataset/synthetic.hdf5".into(),
-        synthetic: true,
-        height: synth::SIDE,
-        width: synth::SIDE,
-        images: set.images.iter().map(|&v| v as f32).collect(),
-        labels: set.labels,
-        groups: None,
     };
+    let data = synth::in_memory(&options, "dataset/synthetic.hdf5".as_ref());
     let split = App::default_split(&data);
     let mut app = App::new(data, split, PatchImages::new(halfblocks()));
     app.on_train_event(Event::Started {

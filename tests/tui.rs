@@ -14,20 +14,12 @@ use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 
 fn app() -> App {
-    let set = synth::generate(&synth::Options {
+    let options = synth::Options {
         n: 30,
         seed: 2,
         with_ids: false,
-    });
-    let data = lnmc::data::Dataset {
-        path: "dataset/synthetic.hdf5".into(),
-        synthetic: true,
-        height: synth::SIDE,
-        width: synth::SIDE,
-        images: set.images.iter().map(|&v| v as f32).collect(),
-        labels: set.labels,
-        groups: None,
     };
+    let data = synth::in_memory(&options, "dataset/synthetic.hdf5".as_ref());
     let split = App::default_split(&data);
     App::new(data, split, PatchImages::new(halfblocks()))
 }

@@ -11,7 +11,7 @@ use std::f64::consts::{PI, TAU};
 use std::path::Path;
 
 use super::rng::SplitMix64;
-use super::{IMAGES, LABELS, SYNTHETIC_ATTR, UPSTREAM_N};
+use super::{Dataset, IMAGES, LABELS, SYNTHETIC_ATTR, UPSTREAM_N};
 use crate::error::{Error, IoContext, Result};
 
 /// Share of malignant rows in the upstream file (2526 of 6691).
@@ -75,6 +75,21 @@ pub fn generate(options: &Options) -> Synthetic {
         nodule += 1;
     }
     out
+}
+
+/// The set as a `Dataset` in memory, as `reader::read` would return it from the file written
+/// to `path` (for tests and benchmarks that need no file).
+pub fn in_memory(options: &Options, path: &Path) -> Dataset {
+    let set = generate(options);
+    Dataset {
+        path: path.to_path_buf(),
+        synthetic: true,
+        height: SIDE,
+        width: SIDE,
+        images: set.images.iter().map(|&v| v as f32).collect(),
+        labels: set.labels,
+        groups: options.with_ids.then_some(set.nodule_ids),
+    }
 }
 
 /// Writes the set to `path` atomically (a temporary file renamed into place).
