@@ -310,48 +310,68 @@ fn dashboard_under_pty(dir: &Path, sig: Option<i32>, fault: &str) -> String {
     let inner = format!(
         "LNMC_INJECT_FAULT={fault} {bin} --data d.h5 --image-protocol halfblocks; echo EXIT=$?; stty -a"
     );
-    let child = Command::new("script")
+    // SHELL pinned: `script -c` runs it, and whether it forks or execs decides how deep lnmc sits.
+    let mut child = Command::new("script")
         .current_dir(dir)
+        .env("SHELL", "/bin/sh")
         .args(["-qfec", &format!("sh -c '{inner}'"), "/dev/null"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .spawn()
         .expect("util-linux script");
     if let Some(sig) = sig {
-        // script → sh → lnmc; wait for the dashboard, then give it time to draw.
-        let shell = child_of(&child.id().to_string(), None);
-        let pid = child_of(&shell, Some("lnmc"));
+        let Some(pid) = descendant_named(child.id(), "lnmc") else {
+            let _ = child.kill();
+            panic!("no lnmc process appeared under script within 30 s");
+        };
+        // Give the dashboard time to draw before the signal arrives.
         std::thread::sleep(Duration::from_millis(1500));
-        assert_eq!(unsafe { libc::kill(pid.parse().unwrap(), sig) }, 0);
+        assert_eq!(unsafe { libc::kill(pid, sig) }, 0);
     }
     let out = child.wait_with_output().unwrap();
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// The first child of `parent` (named `name`, if given), from /proc, waiting up to 30 s.
-fn child_of(parent: &str, name: Option<&str>) -> String {
+/// A process named `name` anywhere below `root` in the process tree, from /proc, waiting up to
+/// 30 s for it to appear.
+fn descendant_named(root: u32, name: &str) -> Option<i32> {
     let start = Instant::now();
-    loop {
+    while start.elapsed() < Duration::from_secs(30) {
+        // pid → (ppid, comm); "pid (comm) state ppid …", comm may hold spaces and parentheses.
+        let mut procs = std::collections::HashMap::new();
         for entry in std::fs::read_dir("/proc").unwrap().flatten() {
             let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
                 continue;
             };
-            // "pid (comm) state ppid …"; comm may hold spaces, so split at the last ')'.
             let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
                 continue;
             };
-            let comm = &stat[open + 1..close];
-            let ppid = stat[close + 1..].split_whitespace().nth(1);
-            if ppid == Some(parent) && name.is_none_or(|n| n == comm) {
-                return stat[..open].trim().to_string();
-            }
+            let pid: u32 = stat[..open].trim().parse().unwrap_or(0);
+            let ppid: u32 = stat[close + 1..]
+                .split_whitespace()
+                .nth(1)
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(0);
+            procs.insert(pid, (ppid, stat[open + 1..close].to_string()));
         }
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "{parent} started no {name:?}"
-        );
+        let below_root = |mut pid: u32| {
+            while let Some(&(ppid, _)) = procs.get(&pid) {
+                if ppid == root {
+                    return true;
+                }
+                pid = ppid;
+            }
+            false
+        };
+        if let Some((&pid, _)) = procs
+            .iter()
+            .find(|(&pid, (_, comm))| comm == name && below_root(pid))
+        {
+            return Some(pid as i32);
+        }
         std::thread::sleep(Duration::from_millis(50));
     }
+    None
 }
 
 #[test]
