@@ -33,6 +33,7 @@ fn main() {
         val: 40,
         first_epoch: 1,
         epochs: 150,
+        prepare_seconds: 0.5,
         batches: 84,
     });
     for epoch in 1..=150 {
@@ -56,6 +57,7 @@ fn main() {
             val_auc: 0.9,
             lr: 1e-3,
             seconds: 60.0,
+            samples_per_s: 90.0,
         };
         app.on_train_event(Event::Epoch {
             record,

@@ -107,7 +107,7 @@ pub fn predict(
 ) -> (Vec<[f32; 2]>, f64) {
     let _guard = tch::no_grad_guard();
     let device = images.device();
-    let mut logits = Vec::with_capacity(indices.len());
+    let mut outs = Vec::with_capacity(indices.len().div_ceil(batch.max(1)));
     let mut loss_sum = Tensor::zeros([], (Kind::Double, device));
     for chunk in indices.chunks(batch.max(1)) {
         let idx = index_tensor(chunk, device);
@@ -120,10 +120,15 @@ pub fn predict(
             0.0,
         );
         loss_sum += loss.to_kind(Kind::Double);
-        let flat =
-            Vec::<f32>::try_from(out.to_device(Device::Cpu).flatten(0, -1)).expect("float logits");
-        logits.extend(flat.chunks_exact(2).map(|p| [p[0], p[1]]));
+        outs.push(out);
     }
+    if outs.is_empty() {
+        return (Vec::new(), 0.0);
+    }
+    // One transfer at the end: a read per batch would make a GPU wait for the host each time.
+    let flat = Vec::<f32>::try_from(Tensor::cat(&outs, 0).to_device(Device::Cpu).flatten(0, -1))
+        .expect("float logits");
+    let logits = flat.chunks_exact(2).map(|p| [p[0], p[1]]).collect();
     (logits, loss_sum.double_value(&[]))
 }
 

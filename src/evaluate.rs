@@ -2,6 +2,7 @@
 //! dashboard's Evaluate tab.
 
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use crate::checkpoint::{self, Info};
 use crate::data::intensity::Intensity;
@@ -37,6 +38,8 @@ pub struct Evaluation {
     pub split_name: String,
     /// "run NAME, epoch N" or "PyTorch state_dict".
     pub origin: String,
+    /// The forward passes alone, data loading excluded.
+    pub inference_seconds: f64,
 }
 
 pub fn evaluate(request: &Request) -> Result<Evaluation> {
@@ -61,7 +64,9 @@ pub fn evaluate(request: &Request) -> Result<Evaluation> {
         false => validation_indices(info, &data, &data_path)?,
     };
     let (images, labels) = train::tensors(&data, &intensity, device);
+    let started = Instant::now();
     let (logits, _) = eval::predict(&net, &images, &labels, &indices, train::EVAL_BATCH);
+    let inference_seconds = started.elapsed().as_secs_f64();
     let scores: Vec<f64> = logits
         .iter()
         .map(|&l| eval::malignant_probability(l))
@@ -79,6 +84,7 @@ pub fn evaluate(request: &Request) -> Result<Evaluation> {
             Some(i) => format!("run {}, epoch {}", i.config.name, i.epoch),
             None => "PyTorch state_dict".into(),
         },
+        inference_seconds,
     })
 }
 

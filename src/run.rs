@@ -234,7 +234,8 @@ impl MetricsLog {
 }
 
 fn csv_header() -> String {
-    "epoch,train_loss,train_acc,val_loss,val_acc,val_f1,val_auc,lr,seconds\n".to_string()
+    "epoch,train_loss,train_acc,val_loss,val_acc,val_f1,val_auc,lr,seconds,samples_per_s\n"
+        .to_string()
 }
 
 /// The complete rows of a metrics.csv; a partial or unparsable line ends the read.

@@ -20,7 +20,9 @@ use crate::optim::Adam;
 use crate::run::{self, DataInfo, MetricsLog, RunConfig, RunDir};
 
 /// Batch size for inference, where no gradients are kept and bigger is faster.
-pub const EVAL_BATCH: usize = 256;
+pub const EVAL_BATCH: usize = 64;
+/// Batches between two reads of the training loss from the device.
+const READBACK: usize = 8;
 
 /// Hyper-parameters, defaulting to upstream's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -110,7 +112,12 @@ pub struct EpochRecord {
     pub val_f1: f64,
     pub val_auc: f64,
     pub lr: f64,
+    /// Wall time of the epoch, validation and checkpointing included.
     pub seconds: f64,
+    /// Training throughput of the epoch (forward, backward and step only). Absent (0) in the
+    /// metrics.csv of lnmc 0.1.0.
+    #[serde(default)]
+    pub samples_per_s: f64,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -124,6 +131,8 @@ pub enum Event {
         first_epoch: usize,
         epochs: usize,
         batches: usize,
+        /// Reading, checking and normalising the data, in seconds.
+        prepare_seconds: f64,
     },
     Batch {
         epoch: usize,
@@ -157,14 +166,14 @@ impl Event {
     /// None for the frequent progress events.
     pub fn line(&self) -> Option<String> {
         Some(match self {
-            Event::Started { run, device, synthetic, train, val, first_epoch, epochs, .. } => {
+            Event::Started { run, device, synthetic, train, val, first_epoch, epochs, prepare_seconds, .. } => {
                 let kind = if *synthetic { "synthetic" } else { "real" };
                 format!(
-                    "run {run} · {kind} data · {train} train / {val} val · device {device} · epochs {first_epoch}–{epochs}"
+                    "run {run} · {kind} data · {train} train / {val} val · device {device} · epochs {first_epoch}–{epochs} · data ready in {prepare_seconds:.2}s"
                 )
             }
             Event::Epoch { record: r, best } => format!(
-                "epoch {:>3}  train loss {:.4} acc {:5.1}%  val loss {:.4} acc {:5.1}% f1 {:.3} auc {:.3}  {:6.1}s{}",
+                "epoch {:>3}  train loss {:.4} acc {:5.1}%  val loss {:.4} acc {:5.1}% f1 {:.3} auc {:.3}  {:6.1}s {:5.0}/s{}",
                 r.epoch,
                 r.train_loss,
                 100.0 * r.train_acc,
@@ -173,6 +182,7 @@ impl Event {
                 r.val_f1,
                 r.val_auc,
                 r.seconds,
+                r.samples_per_s,
                 if *best { "  *best" } else { "" }
             ),
             Event::Finished { best: Some(b), seconds } => format!(
@@ -235,12 +245,12 @@ pub struct Session {
     resume: Option<Checkpoint>,
     history: Vec<EpochRecord>,
     metrics: MetricsLog,
+    prepare_seconds: f64,
 }
 
 /// The normalised patches as an (N, 1, H, W) float tensor and the labels as int64, on `device`.
 pub fn tensors(data: &Dataset, intensity: &Intensity, device: Device) -> (Tensor, Tensor) {
-    let mut pixels = data.images.clone();
-    intensity.apply(&mut pixels, data.pixels());
+    let pixels = intensity.apply(&data.images, data.pixels());
     let shape = [data.len() as i64, 1, data.height as i64, data.width as i64];
     let images = Tensor::from_slice(&pixels).reshape(shape).to_device(device);
     let labels: Vec<i64> = data.labels.iter().map(|&l| l as i64).collect();
@@ -261,9 +271,11 @@ pub fn prepare(start: Start) -> Result<Session> {
 fn prepare_new(request: Request) -> Result<Session> {
     request.hyper.validate()?;
     let device = pick_device(request.device)?;
+    let started = Instant::now();
     let data = reader::read(&request.data)?;
     let split = Split::new(request.split, request.hyper.seed, &data)?;
     let (images, labels) = tensors(&data, &request.intensity, device);
+    let prepare_seconds = started.elapsed().as_secs_f64();
     let name = request.name.unwrap_or_else(run::timestamp);
     let run = RunDir::create(&request.runs_root, &request.checkpoint_root, &name)?;
     let train_pixels = images.index_select(0, &index_tensor(&split.train, device));
@@ -294,15 +306,10 @@ fn prepare_new(request: Request) -> Result<Session> {
     };
     run.write_config(&config)?;
     run.write_split(&split)?;
-    assemble(
-        run,
-        config,
-        device,
-        (images, labels),
-        data.labels,
-        split,
-        None,
-    )
+    let tensors = (images, labels);
+    let mut session = assemble(run, config, device, tensors, data.labels, split, None)?;
+    session.prepare_seconds = prepare_seconds;
+    Ok(session)
 }
 
 fn prepare_resume(run_dir: &Path, epochs: Option<usize>, choice: DeviceChoice) -> Result<Session> {
@@ -312,6 +319,7 @@ fn prepare_resume(run_dir: &Path, epochs: Option<usize>, choice: DeviceChoice) -
     }
     config.hyper.validate()?;
     let device = pick_device(choice)?;
+    let started = Instant::now();
     let data = reader::read(&config.data.path)?;
     if data::sha256(&config.data.path)? != config.data.sha256 {
         return Err(Error::file(
@@ -335,6 +343,7 @@ fn prepare_resume(run_dir: &Path, epochs: Option<usize>, choice: DeviceChoice) -
         ));
     }
     let tensors = tensors(&data, &config.intensity, device);
+    let prepare_seconds = started.elapsed().as_secs_f64();
     // Killed before the first epoch ended: nothing to resume from, start the run afresh.
     let resume = match run.last().exists() {
         true => Some(checkpoint::load(&run.last())?),
@@ -342,7 +351,9 @@ fn prepare_resume(run_dir: &Path, epochs: Option<usize>, choice: DeviceChoice) -
     };
     config.device = device_name(device);
     run.write_config(&config)?;
-    assemble(run, config, device, tensors, data.labels, split, resume)
+    let mut session = assemble(run, config, device, tensors, data.labels, split, resume)?;
+    session.prepare_seconds = prepare_seconds;
+    Ok(session)
 }
 
 /// The session of a new or resumed run; metrics.csv keeps the rows of completed epochs only.
@@ -375,6 +386,7 @@ fn assemble(
         resume,
         history,
         metrics,
+        prepare_seconds: 0.0,
     })
 }
 
@@ -438,6 +450,7 @@ fn run_epochs(mut s: Session, control: &Control, emit: &mut dyn FnMut(Event)) ->
         first_epoch: completed + 1,
         epochs: hyper.epochs,
         batches,
+        prepare_seconds: s.prepare_seconds,
     });
 
     for epoch in completed + 1..=hyper.epochs {
@@ -450,7 +463,11 @@ fn run_epochs(mut s: Session, control: &Control, emit: &mut dyn FnMut(Event)) ->
             &Tensor::randperm(n_train as i64, (Kind::Int64, Device::Cpu)),
         );
         let order = order.to_device(s.device);
-        let (mut loss_sum, mut correct) = (0.0, 0i64);
+        // Losses and hits stay on the device and are read back every READBACK batches: on a GPU
+        // a read per step would stall the queue of kernels.
+        let mut loss_sum = Tensor::zeros([], (Kind::Double, s.device));
+        let mut correct = Tensor::zeros([], (Kind::Int64, s.device));
+        let mut pending: Vec<Tensor> = Vec::with_capacity(READBACK);
         for batch in 0..batches {
             while control.pause.load(Ordering::Relaxed) && !control.stop.load(Ordering::Relaxed) {
                 std::thread::sleep(Duration::from_millis(50));
@@ -470,22 +487,30 @@ fn run_epochs(mut s: Session, control: &Control, emit: &mut dyn FnMut(Event)) ->
             adam.zero_grad();
             loss.backward();
             adam.step();
-            let batch_loss = loss.double_value(&[]);
-            loss_sum += batch_loss * len as f64;
-            correct += logits
-                .argmax(-1, false)
-                .eq_tensor(&ys)
-                .sum(Kind::Int64)
-                .int64_value(&[]);
-            let seen = (batch * bs + len) as f64;
-            emit(Event::Batch {
-                epoch,
-                batch: batch + 1,
-                batches,
-                loss: batch_loss,
-                samples_per_second: seen / epoch_start.elapsed().as_secs_f64(),
-            });
+            let loss = loss.detach();
+            loss_sum += &loss * len as f64;
+            correct += logits.argmax(-1, false).eq_tensor(&ys).sum(Kind::Int64);
+            pending.push(loss);
+            if pending.len() == READBACK || batch + 1 == batches {
+                let losses =
+                    Vec::<f32>::try_from(Tensor::stack(&pending, 0).to_device(Device::Cpu))
+                        .expect("float losses");
+                let first = batch + 1 - losses.len();
+                let seen = (batch * bs + len) as f64;
+                let rate = seen / epoch_start.elapsed().as_secs_f64();
+                for (k, loss) in losses.into_iter().enumerate() {
+                    emit(Event::Batch {
+                        epoch,
+                        batch: first + k + 1,
+                        batches,
+                        loss: loss as f64,
+                        samples_per_second: rate,
+                    });
+                }
+                pending.clear();
+            }
         }
+        let train_seconds = epoch_start.elapsed().as_secs_f64();
 
         let (logits, val_loss_sum) =
             eval::predict(&net, &s.images, &s.labels, &s.split.val, EVAL_BATCH);
@@ -494,14 +519,15 @@ fn run_epochs(mut s: Session, control: &Control, emit: &mut dyn FnMut(Event)) ->
         let m = eval::metrics(&val_labels, &scores);
         let record = EpochRecord {
             epoch,
-            train_loss: loss_sum / n_train as f64,
-            train_acc: correct as f64 / n_train as f64,
+            train_loss: loss_sum.double_value(&[]) / n_train as f64,
+            train_acc: correct.int64_value(&[]) as f64 / n_train as f64,
             val_loss: val_loss_sum / s.split.val.len().max(1) as f64,
             val_acc: m.accuracy,
             val_f1: m.f1,
             val_auc: m.auc,
             lr: hyper.lr,
             seconds: epoch_start.elapsed().as_secs_f64(),
+            samples_per_s: n_train as f64 / train_seconds,
         };
         let is_best = best.as_ref().is_none_or(|b| record.val_acc > b.val_acc);
         let info = Info {

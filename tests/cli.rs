@@ -6,7 +6,7 @@ mod common;
 use std::path::Path;
 use std::process::Output;
 
-use common::{fixture, lnmc, valid_file};
+use common::{fixture, lnmc, metrics_rows, valid_file, without_timing};
 
 fn run_in(dir: &Path, args: &[&str]) -> Output {
     lnmc()
@@ -56,10 +56,7 @@ fn synth(dir: &Path, n: usize) {
 
 /// metrics.csv rows without the wall-clock column, which may differ between runs.
 fn rows(dir: &Path, run: &str) -> Vec<String> {
-    let text = std::fs::read_to_string(dir.join("runs").join(run).join("metrics.csv")).unwrap();
-    text.lines()
-        .map(|l| l.rsplit_once(',').unwrap().0.to_string())
-        .collect()
+    without_timing(&metrics_rows(dir, run))
 }
 
 const TRAIN: [&str; 6] = [
@@ -122,7 +119,7 @@ fn trains_saves_and_evaluates_the_same_accuracy() {
     let mut lines = csv.lines();
     assert_eq!(
         lines.next(),
-        Some("epoch,train_loss,train_acc,val_loss,val_acc,val_f1,val_auc,lr,seconds")
+        Some("epoch,train_loss,train_acc,val_loss,val_acc,val_f1,val_auc,lr,seconds,samples_per_s")
     );
     let best = lines
         .map(|l| l.split(',').nth(4).unwrap().parse::<f64>().unwrap())

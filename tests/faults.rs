@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::lnmc;
+use common::{lnmc, metrics_rows, without_timing};
 
 fn synth(dir: &Path, n: usize) {
     let out = lnmc()
@@ -52,15 +52,9 @@ fn start_training(dir: &Path, run: &str, epochs: usize) -> Child {
         .unwrap()
 }
 
-fn rows(dir: &Path, run: &str) -> Vec<String> {
-    let text =
-        std::fs::read_to_string(dir.join("runs").join(run).join("metrics.csv")).unwrap_or_default();
-    text.lines().skip(1).map(str::to_owned).collect()
-}
-
 fn wait_for_rows(dir: &Path, run: &str, n: usize) {
     let start = Instant::now();
-    while rows(dir, run).len() < n {
+    while metrics_rows(dir, run).len() < n {
         assert!(
             start.elapsed() < Duration::from_secs(120),
             "no epoch finished in time"
@@ -117,7 +111,7 @@ fn sigint_and_sigterm_stop_after_the_batch_and_say_how_to_resume() {
             String::from_utf8_lossy(&out.stderr)
         );
         let stderr = String::from_utf8_lossy(&out.stderr);
-        let done = rows(dir.path(), run).len();
+        let done = metrics_rows(dir.path(), run).len();
         assert!(
             stderr.contains(&format!(
                 "stopped at epoch {done}, resume with: lnmc train --headless --resume runs/{run}"
@@ -154,18 +148,16 @@ fn kill_9_mid_epoch_then_resume_matches_an_uninterrupted_run() {
         String::from_utf8_lossy(&out.stderr)
     );
 
-    let without_time = |rows: Vec<String>| -> Vec<String> {
-        rows.iter()
-            .map(|r| r.rsplit_once(',').unwrap().0.to_string())
-            .collect()
-    };
-    let resumed = without_time(rows(dir.path(), "killed"));
+    let resumed = without_timing(&metrics_rows(dir.path(), "killed"));
     let epochs: Vec<&str> = resumed
         .iter()
         .map(|r| r.split(',').next().unwrap())
         .collect();
     assert_eq!(epochs, ["1", "2", "3"], "duplicated or missing rows");
-    assert_eq!(resumed, without_time(rows(dir.path(), "straight")));
+    assert_eq!(
+        resumed,
+        without_timing(&metrics_rows(dir.path(), "straight"))
+    );
 }
 
 #[test]
@@ -185,7 +177,11 @@ fn kill_9_while_saving_never_leaves_a_torn_checkpoint() {
     child.kill().unwrap();
     child.wait().unwrap();
     checkpoints_are_whole(dir.path(), "saves");
-    let out = resume(dir.path(), "saves", rows(dir.path(), "saves").len() + 1);
+    let out = resume(
+        dir.path(),
+        "saves",
+        metrics_rows(dir.path(), "saves").len() + 1,
+    );
     assert!(
         out.status.success(),
         "{}",
@@ -220,14 +216,14 @@ fn a_second_writer_is_refused_and_a_dead_writers_lock_taken_over() {
     child.wait().unwrap();
     // The lock still names the dead process: a resume takes it over.
     assert!(dir.path().join("runs/busy/lock").exists());
-    let done = rows(dir.path(), "busy").len();
+    let done = metrics_rows(dir.path(), "busy").len();
     let out = resume(dir.path(), "busy", done + 1);
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(rows(dir.path(), "busy").len(), done + 1);
+    assert_eq!(metrics_rows(dir.path(), "busy").len(), done + 1);
 }
 
 #[test]

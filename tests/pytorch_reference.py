@@ -6,6 +6,7 @@ RAW.npy holds (N, H, W) float32 raw intensities. Writes the per-patch 2–98 per
 rescale to [-1, 1] (np.percentile + skimage's rescale_intensity formula, float64), and, given
 a checkpoint, the logits of the upstream ConvNet loaded from it with torch.load on the CPU.
 """
+import os
 import sys
 
 import numpy as np
@@ -22,25 +23,12 @@ np.save(sys.argv[2], out)
 
 if len(sys.argv) > 3:
     import torch
-    import torch.nn as nn
-    import torch.nn.functional as F
 
-    class ConvNet(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.conv1 = nn.Conv2d(1, 32, 3, padding="same")
-            self.conv2 = nn.Conv2d(32, 32, 3, padding="same")
-            self.conv3 = nn.Conv2d(32, 64, 3, padding="same")
-            self.conv4 = nn.Conv2d(64, 64, 3, padding="same")
-            self.fc = nn.Linear(64, 2)
-
-        def forward(self, x):
-            x = F.max_pool2d(F.relu(self.conv2(F.relu(self.conv1(x)))), 2)
-            x = F.max_pool2d(F.relu(self.conv4(F.relu(self.conv3(x)))), 2)
-            return self.fc(x.mean(dim=(2, 3)))
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench"))
+    from reference import ConvNet  # the one Python definition of the upstream model
 
     torch.set_num_threads(1)
-    net = ConvNet()
+    net = ConvNet(dropout=0.0)
     net.load_state_dict(torch.load(sys.argv[3], map_location="cpu"))
     net.eval()
     with torch.no_grad():

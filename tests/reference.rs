@@ -54,8 +54,7 @@ fn preprocessing_and_upstream_checkpoint_match_numpy_and_pytorch() {
     let pth = fixture("ConvNet_11.pth");
     let (numpy_norm, torch_logits) = reference(&raw, n, &pth);
 
-    let mut ours = raw.clone();
-    Intensity::default().apply(&mut ours, 4096);
+    let ours = Intensity::default().apply(&raw, 4096);
     let worst = ours
         .iter()
         .zip(&numpy_norm)

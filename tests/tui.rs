@@ -45,6 +45,7 @@ fn record(epoch: usize, loss: f64, acc: f64) -> EpochRecord {
         val_auc: acc + 0.03,
         lr: 1e-3,
         seconds: 60.0,
+        samples_per_s: 90.0,
     }
 }
 
@@ -59,6 +60,7 @@ fn run_events() -> Vec<Event> {
             val: 6,
             first_epoch: 1,
             epochs: 3,
+            prepare_seconds: 0.5,
             batches: 4,
         },
         Event::Batch {
@@ -133,6 +135,7 @@ fn fake_evaluation(app: &App) -> Evaluation {
         source_kind: "synthetic",
         split_name: "val split of run demo".into(),
         origin: "run demo, epoch 2".into(),
+        inference_seconds: 0.01,
     }
 }
 
@@ -266,6 +269,7 @@ fn keys_switch_tabs_open_help_and_ask_before_quitting_a_run() {
         val: 1,
         first_epoch: 1,
         epochs: 1,
+        prepare_seconds: 0.5,
         batches: 1,
     });
     assert_eq!(key(&mut app, KeyCode::Char('q')), Action::None);

@@ -55,14 +55,28 @@ impl Intensity {
         Ok(Intensity::Hu { low, high })
     }
 
-    /// Rescales every patch of `images` (patches of `pixels` values each) in place.
-    pub fn apply(&self, images: &mut [f32], pixels: usize) {
+    /// The rescaled copy of `raw` (patches of `pixels` values each), computed on every core:
+    /// patches are independent.
+    pub fn apply(&self, raw: &[f32], pixels: usize) -> Vec<f32> {
+        let mut out = vec![0.0f32; raw.len()];
+        let patches = raw.len() / pixels.max(1);
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let per_thread = patches.div_ceil(threads).max(1) * pixels;
+        std::thread::scope(|scope| {
+            for (src, dst) in raw.chunks(per_thread).zip(out.chunks_mut(per_thread)) {
+                scope.spawn(move || self.apply_serial(src, dst, pixels));
+            }
+        });
+        out
+    }
+
+    fn apply_serial(&self, raw: &[f32], out: &mut [f32], pixels: usize) {
         let mut scratch = Vec::with_capacity(pixels);
-        for patch in images.chunks_mut(pixels) {
+        for (patch, dst) in raw.chunks(pixels).zip(out.chunks_mut(pixels)) {
             let (low, high) = match *self {
                 Intensity::Percentile { low, high } => {
                     scratch.clear();
-                    scratch.extend(patch.iter().map(|&v| v as f64));
+                    scratch.extend_from_slice(patch);
                     (
                         percentile(&mut scratch, low),
                         percentile(&mut scratch, high),
@@ -70,36 +84,38 @@ impl Intensity {
                 }
                 Intensity::Hu { low, high } => (low, high),
             };
-            rescale(patch, low, high);
+            rescale(patch, dst, low, high);
         }
     }
 }
 
 /// Maps [low, high] linearly onto [-1, 1], clipping outside; zeros when the window is empty.
-fn rescale(patch: &mut [f32], low: f64, high: f64) {
+fn rescale(patch: &[f32], out: &mut [f32], low: f64, high: f64) {
     if high <= low {
-        patch.fill(0.0);
+        out.fill(0.0);
         return;
     }
     let span = high - low;
-    for v in patch.iter_mut() {
-        let clipped = (*v as f64).clamp(low, high);
-        *v = ((clipped - low) / span * 2.0 - 1.0) as f32;
+    for (o, &v) in out.iter_mut().zip(patch) {
+        let clipped = (v as f64).clamp(low, high);
+        *o = ((clipped - low) / span * 2.0 - 1.0) as f32;
     }
 }
 
 /// numpy's `np.percentile(values, q)` with its default linear interpolation, found by
-/// selection instead of a full sort. Reorders `values`.
-pub fn percentile(values: &mut [f64], q: f64) -> f64 {
+/// selection instead of a full sort. Reorders `values`. Selecting among f32 gives the same
+/// order statistics as among their f64 images, and the interpolation is done in f64.
+pub fn percentile(values: &mut [f32], q: f64) -> f64 {
     let last = values.len() - 1;
     let rank = q / 100.0 * last as f64;
     let below = (rank.floor() as usize).min(last);
     let fraction = rank - below as f64;
-    let (_, &mut v0, above) = values.select_nth_unstable_by(below, f64::total_cmp);
+    let (_, &mut v0, above) = values.select_nth_unstable_by(below, f32::total_cmp);
+    let v0 = v0 as f64;
     if below == last {
         return v0;
     }
-    let v1 = above.iter().copied().fold(f64::INFINITY, f64::min);
+    let v1 = above.iter().copied().fold(f32::INFINITY, f32::min) as f64;
     // numpy's _lerp: exact at both ends, computed from the nearer end.
     let diff = v1 - v0;
     if fraction >= 0.5 {
@@ -133,26 +149,30 @@ mod tests {
 
     #[test]
     fn constant_patch_becomes_zeros() {
-        let mut patch = vec![-300.0f32; 16 * 16];
-        Intensity::default().apply(&mut patch, 256);
+        let patch = Intensity::default().apply(&[-300.0f32; 16 * 16], 256);
         assert!(patch.iter().all(|&v| v == 0.0));
     }
 
     #[test]
     fn hu_window_clips_and_maps_to_unit_range() {
-        let mut patch = vec![-2000.0f32, -1000.0, -300.0, 400.0, 3000.0];
-        Intensity::Hu {
+        let raw = [
+            -2000.0f32, -1000.0, -300.0, 400.0, 3000.0, 0.0, 0.0, 0.0, 0.0, -1000.0,
+        ];
+        let hu = Intensity::Hu {
             low: -1000.0,
             high: 400.0,
-        }
-        .apply(&mut patch, 5);
-        assert_eq!(patch, vec![-1.0, -1.0, 0.0, 1.0, 1.0]);
+        };
+        // Two patches of 5, possibly on two threads, each in its own place.
+        let out = hu.apply(&raw, 5);
+        let zero = (1000.0f64 / 1400.0 * 2.0 - 1.0) as f32;
+        assert_eq!(&out[..5], &[-1.0, -1.0, 0.0, 1.0, 1.0]);
+        assert_eq!(&out[5..], &[zero, zero, zero, zero, -1.0]);
     }
 
     #[test]
     fn percentile_interpolates_like_numpy() {
         // np.percentile([1,2,3,4,5,6,7,8,9,10], [2, 98]) -> [1.18, 9.82]
-        let mut v: Vec<f64> = (1..=10).rev().map(f64::from).collect();
+        let mut v: Vec<f32> = (1..=10).rev().map(|i| i as f32).collect();
         assert!((percentile(&mut v, 2.0) - 1.18).abs() < 1e-12);
         assert!((percentile(&mut v, 98.0) - 9.82).abs() < 1e-12);
         assert_eq!(percentile(&mut v, 100.0), 10.0);

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use hdf5::types::TypeDescriptor;
+use hdf5::types::{IntSize, TypeDescriptor};
 
 use super::{check_is_file, Dataset, GROUP_DATASETS, IMAGES, LABELS, SYNTHETIC_ATTR};
 use crate::error::{Error, Result};
@@ -49,18 +49,24 @@ pub fn read(path: &Path) -> Result<Dataset> {
             "dataset '{IMAGES}' has {height}x{width} patches, need at least {MIN_SIDE}x{MIN_SIDE}"
         )));
     }
-    let is_float = match dtype_of(&images, path, IMAGES)? {
-        TypeDescriptor::Integer(_) | TypeDescriptor::Unsigned(_) => false,
-        TypeDescriptor::Float(_) => true,
+    let unreadable = |e: hdf5::Error| fail(format!("dataset '{IMAGES}' unreadable ({e})"));
+    let (is_float, pixels): (bool, Vec<f32>) = match dtype_of(&images, path, IMAGES)? {
+        // int16 is the upstream file's type: reading it as stored and widening here is ~4× faster
+        // than HDF5's own int16 → float conversion.
+        TypeDescriptor::Integer(IntSize::U2) => {
+            let stored: Vec<i16> = images.read_raw().map_err(unreadable)?;
+            (false, stored.into_iter().map(f32::from).collect())
+        }
+        TypeDescriptor::Integer(_) | TypeDescriptor::Unsigned(_) => {
+            (false, images.read_raw().map_err(unreadable)?)
+        }
+        TypeDescriptor::Float(_) => (true, images.read_raw().map_err(unreadable)?),
         other => {
             return Err(fail(format!(
                 "dataset '{IMAGES}' has type {other}, expected numbers"
             )))
         }
     };
-    let pixels: Vec<f32> = images
-        .read_raw()
-        .map_err(|e| fail(format!("dataset '{IMAGES}' unreadable ({e})")))?;
     if is_float {
         if let Some(bad) = pixels.iter().position(|v| !v.is_finite()) {
             let per = height * width;

@@ -403,10 +403,7 @@ impl App {
         t.epoch = t.history.len();
         t.batch = 0;
         t.batches = 0;
-        t.samples_per_second = t
-            .history
-            .last()
-            .map_or(0.0, |r| self.split.train.len() as f64 / r.seconds.max(1e-9));
+        t.samples_per_second = t.history.last().map_or(0.0, |r| r.samples_per_s);
         let age = metrics
             .metadata()
             .and_then(|m| m.modified())

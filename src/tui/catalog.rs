@@ -152,6 +152,7 @@ pub fn upstream_losses(path: &Path) -> Option<Vec<EpochRecord>> {
                 val_auc: f64::NAN,
                 lr: f64::NAN,
                 seconds: 0.0,
+                samples_per_s: 0.0,
             })
         })
         .collect()

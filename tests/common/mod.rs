@@ -45,6 +45,20 @@ pub fn valid_file(dir: &Path, name: &str, n: usize, side: usize) -> PathBuf {
         .done()
 }
 
+/// The data rows of runs/RUN/metrics.csv under `dir` (none while the file is missing).
+pub fn metrics_rows(dir: &Path, run: &str) -> Vec<String> {
+    let path = dir.join("runs").join(run).join("metrics.csv");
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    text.lines().skip(1).map(str::to_owned).collect()
+}
+
+/// The rows without their two timing columns (seconds, samples_per_s), which differ run to run.
+pub fn without_timing(rows: &[String]) -> Vec<String> {
+    rows.iter()
+        .map(|r| r.rsplitn(3, ',').nth(2).unwrap().to_string())
+        .collect()
+}
+
 pub fn lnmc() -> std::process::Command {
     std::process::Command::new(env!("CARGO_BIN_EXE_lnmc"))
 }
