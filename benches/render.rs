@@ -3,7 +3,7 @@
 //!
 //! cargo bench --bench render
 
-use std::time::Instant;
+mod common;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use lnmc::data::synth;
@@ -73,24 +73,13 @@ fn main() {
         ('4', "runs"),
     ] {
         app.on_key(KeyEvent::new(KeyCode::Char(key), KeyModifiers::NONE));
-        let mut times = Vec::with_capacity(FRAMES);
-        for frame in 0..FRAMES + 20 {
+        let times = common::time_ms(20, FRAMES, |frame| {
             if name == "dataset" && frame % 50 == 0 {
                 // Page on now and then, as a user would: a new patch must be encoded.
                 app.on_key(KeyEvent::new(KeyCode::Right, KeyModifiers::NONE));
             }
-            let start = Instant::now();
             terminal.draw(|f| ui::draw(f, &mut app)).expect("draw");
-            if frame >= 20 {
-                times.push(start.elapsed().as_secs_f64() * 1e3);
-            }
-        }
-        times.sort_by(f64::total_cmp);
-        let mean = times.iter().sum::<f64>() / times.len() as f64;
-        let p99 = times[(times.len() * 99) / 100 - 1];
-        println!(
-            "{name:<9} mean {mean:.3} ms  p99 {p99:.3} ms  max {:.3} ms",
-            times[times.len() - 1]
-        );
+        });
+        println!("{name:<9} {}", common::summary(times));
     }
 }

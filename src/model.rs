@@ -90,17 +90,19 @@ impl ConvNet {
 impl nn::ModuleT for ConvNet {
     /// `xs`: (batch, 1, H, W) normalised patches. Returns (batch, 2) logits.
     fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
+        // In-place ReLUs: a convolution's backward needs its input, not its output, so the
+        // output can be overwritten; that saves four activations of up to 33 MB per batch.
         channels_last(xs)
             .apply(&self.conv1)
-            .relu()
+            .relu_()
             .apply(&self.conv2)
-            .relu()
+            .relu_()
             .max_pool2d_default(2)
             .dropout(self.dropout, train)
             .apply(&self.conv3)
-            .relu()
+            .relu_()
             .apply(&self.conv4)
-            .relu()
+            .relu_()
             .max_pool2d_default(2)
             .dropout(self.dropout, train)
             .mean_dim(&[2i64, 3][..], false, tch::Kind::Float)

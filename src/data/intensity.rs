@@ -55,10 +55,16 @@ impl Intensity {
         Ok(Intensity::Hu { low, high })
     }
 
-    /// The rescaled copy of `raw` (patches of `pixels` values each), computed on every core:
-    /// patches are independent.
+    /// The rescaled copy of `raw` (patches of `pixels` values each).
     pub fn apply(&self, raw: &[f32], pixels: usize) -> Vec<f32> {
         let mut out = vec![0.0f32; raw.len()];
+        self.apply_into(raw, &mut out, pixels);
+        out
+    }
+
+    /// Rescales `raw` into `out` (same length), on every core: patches are independent.
+    pub fn apply_into(&self, raw: &[f32], out: &mut [f32], pixels: usize) {
+        assert_eq!(raw.len(), out.len(), "one output value per input value");
         let patches = raw.len() / pixels.max(1);
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         let per_thread = patches.div_ceil(threads).max(1) * pixels;
@@ -67,7 +73,6 @@ impl Intensity {
                 scope.spawn(move || self.apply_serial(src, dst, pixels));
             }
         });
-        out
     }
 
     fn apply_serial(&self, raw: &[f32], out: &mut [f32], pixels: usize) {

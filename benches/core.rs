@@ -1,0 +1,60 @@
+//! Micro-benchmarks of the ML core's host-side steps, each on the upstream-sized synthetic set
+//! held in memory: the per-patch percentile rescale, assembling a training batch, and the
+//! validation metrics (confusion matrix, F1, ROC-AUC).
+//!
+//! cargo bench --bench core
+
+mod common;
+
+use lnmc::data::intensity::Intensity;
+use lnmc::data::synth;
+use lnmc::eval;
+use lnmc::model::channels_last;
+use tch::{Device, Kind, Tensor};
+
+fn main() {
+    let options = synth::Options {
+        n: 6691,
+        seed: 0,
+        with_ids: false,
+    };
+    let data = synth::in_memory(&options, "synthetic.hdf5".as_ref());
+    println!(
+        "ML core on {} synthetic patches of {}×{}",
+        data.len(),
+        data.height,
+        data.width
+    );
+
+    let rescale = Intensity::default();
+    let times = common::time_ms(2, 20, |_| {
+        std::hint::black_box(rescale.apply(&data.images, data.pixels()));
+    });
+    println!(
+        "rescale, whole set (2–98 percentile)  {}",
+        common::summary(times)
+    );
+
+    let shape = [data.len() as i64, 1, data.height as i64, data.width as i64];
+    let images = Tensor::from_slice(&data.images).reshape(shape);
+    let order = Tensor::randperm(data.len() as i64, (Kind::Int64, Device::Cpu));
+    let times = common::time_ms(10, 1000, |i| {
+        let idx = order.narrow(0, (i * 64 % (data.len() - 64)) as i64, 64);
+        let _ = std::hint::black_box(channels_last(&images.index_select(0, &idx)));
+    });
+    println!(
+        "training batch of 64 (index_select)   {}",
+        common::summary(times)
+    );
+
+    let scores: Vec<f64> = (0..data.len())
+        .map(|i| ((i * 7919) % 1000) as f64 / 1000.0)
+        .collect();
+    let times = common::time_ms(10, 200, |_| {
+        std::hint::black_box(eval::metrics(&data.labels, &scores));
+    });
+    println!(
+        "metrics + ROC-AUC over the whole set  {}",
+        common::summary(times)
+    );
+}
