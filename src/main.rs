@@ -130,8 +130,8 @@ fn parse_intensity(text: &str) -> std::result::Result<Intensity, String> {
 
 /// libtorch allocates every activation with malloc. A batch of 64 patches needs 33 MB blocks,
 /// over glibc's 32 MB ceiling for heap blocks, so by default each one is a fresh mmap whose pages
-/// the kernel faults in and zeroes again at every step (≈ a third of a CPU training step, and
-/// half of inference). Serving them from one heap that is never trimmed reuses the same pages.
+/// the kernel faults in and zeroes again at every use: about half of CPU inference time
+/// (BENCHMARKS.md; training measured no change). One heap that is never trimmed reuses them.
 fn keep_freed_memory_for_reuse() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     unsafe {

@@ -7,8 +7,9 @@
 //! All convolutions 3×3 'same', all layers with bias: 65,122 parameters.
 //!
 //! Weights and inputs are kept channels-last (NHWC in memory, NCHW in shape): oneDNN's
-//! convolutions, pooling and their backward passes run ≈ 1.3× faster on this layout on a CPU,
-//! and the saved tensors are the same values either way (checkpoints are written contiguous).
+//! convolutions, pooling and their backward passes run ≈ 10–15 % faster on this layout on a
+//! CPU (BENCHMARKS.md), and the saved tensors are the same values either way (checkpoints are
+//! written contiguous).
 
 use tch::nn;
 use tch::Tensor;

@@ -313,10 +313,15 @@ fn prepare_new(request: Request) -> Result<Session> {
     };
     run.write_config(&config)?;
     run.write_split(&split)?;
-    let tensors = (images, labels);
-    let mut session = assemble(run, config, device, tensors, data.labels, split, None)?;
-    session.prepare_seconds = prepare_seconds;
-    Ok(session)
+    assemble(
+        run,
+        config,
+        prepare_seconds,
+        (images, labels),
+        data.labels,
+        split,
+        None,
+    )
 }
 
 fn prepare_resume(run_dir: &Path, epochs: Option<usize>, choice: DeviceChoice) -> Result<Session> {
@@ -358,16 +363,22 @@ fn prepare_resume(run_dir: &Path, epochs: Option<usize>, choice: DeviceChoice) -
     };
     config.device = device_name(device);
     run.write_config(&config)?;
-    let mut session = assemble(run, config, device, tensors, data.labels, split, resume)?;
-    session.prepare_seconds = prepare_seconds;
-    Ok(session)
+    assemble(
+        run,
+        config,
+        prepare_seconds,
+        tensors,
+        data.labels,
+        split,
+        resume,
+    )
 }
 
 /// The session of a new or resumed run; metrics.csv keeps the rows of completed epochs only.
 fn assemble(
     run: RunDir,
     config: RunConfig,
-    device: Device,
+    prepare_seconds: f64,
     (images, labels): (Tensor, Tensor),
     host_labels: Vec<u8>,
     split: Split,
@@ -385,7 +396,7 @@ fn assemble(
     Ok(Session {
         run,
         config,
-        device,
+        device: images.device(),
         images,
         labels,
         host_labels,
@@ -393,7 +404,7 @@ fn assemble(
         resume,
         history,
         metrics,
-        prepare_seconds: 0.0,
+        prepare_seconds,
     })
 }
 
