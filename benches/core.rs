@@ -8,7 +8,7 @@ mod common;
 
 use lnmc::data::intensity::Intensity;
 use lnmc::data::synth;
-use lnmc::eval;
+use lnmc::metrics;
 use lnmc::model::channels_last;
 use tch::{Device, Kind, Tensor};
 
@@ -51,7 +51,7 @@ fn main() {
         .map(|i| ((i * 7919) % 1000) as f64 / 1000.0)
         .collect();
     let times = common::time_ms(10, 200, |_| {
-        std::hint::black_box(eval::metrics(&data.labels, &scores));
+        std::hint::black_box(metrics::metrics(&data.labels, &scores));
     });
     println!(
         "metrics + ROC-AUC over the whole set  {}",

@@ -7,10 +7,11 @@ mod common;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use lnmc::data::synth;
-use lnmc::train::{EpochRecord, Event};
+use lnmc::train::Event;
 use lnmc::tui::app::App;
 use lnmc::tui::image::{halfblocks, PatchImages};
-use lnmc::tui::ui;
+use lnmc::tui::{view, Message};
+use lnmc::types::EpochRecord;
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 
@@ -23,29 +24,28 @@ fn main() {
         with_ids: false,
     };
     let data = synth::in_memory(&options, "dataset/synthetic.hdf5".as_ref());
-    let split = App::default_split(&data);
-    let mut app = App::new(data, split, PatchImages::new(halfblocks()));
-    app.on_train_event(Event::Started {
+    let mut app = App::new(data, PatchImages::new(halfblocks()));
+    let split = app.split().clone();
+    app.update(Message::Train(Event::Started {
         run: "bench".into(),
         device: "cpu".into(),
         synthetic: true,
-        train: 160,
-        val: 40,
+        split,
         first_epoch: 1,
         epochs: 150,
         prepare_seconds: 0.5,
         batches: 84,
-    });
+    }));
     for epoch in 1..=150 {
         let loss = 0.7 / (1.0 + epoch as f64 / 20.0);
         for batch in 1..=84 {
-            app.on_train_event(Event::Batch {
+            app.update(Message::Train(Event::Batch {
                 epoch,
                 batch,
                 batches: 84,
                 loss,
                 samples_per_second: 110.0,
-            });
+            }));
         }
         let record = EpochRecord {
             epoch,
@@ -59,10 +59,10 @@ fn main() {
             seconds: 60.0,
             samples_per_s: 90.0,
         };
-        app.on_train_event(Event::Epoch {
+        app.update(Message::Train(Event::Epoch {
             record,
             best: false,
-        });
+        }));
     }
     let mut terminal = Terminal::new(TestBackend::new(160, 48)).expect("test backend");
     println!("frame render at 160×48, {FRAMES} frames per tab (TestBackend, halfblocks images)");
@@ -72,13 +72,19 @@ fn main() {
         ('3', "evaluate"),
         ('4', "runs"),
     ] {
-        app.on_key(KeyEvent::new(KeyCode::Char(key), KeyModifiers::NONE));
+        app.update(Message::Key(KeyEvent::new(
+            KeyCode::Char(key),
+            KeyModifiers::NONE,
+        )));
         let times = common::time_ms(20, FRAMES, |frame| {
             if name == "dataset" && frame % 50 == 0 {
                 // Page on now and then, as a user would: a new patch must be encoded.
-                app.on_key(KeyEvent::new(KeyCode::Right, KeyModifiers::NONE));
+                app.update(Message::Key(KeyEvent::new(
+                    KeyCode::Right,
+                    KeyModifiers::NONE,
+                )));
             }
-            terminal.draw(|f| ui::draw(f, &mut app)).expect("draw");
+            terminal.draw(|f| view::draw(f, &app)).expect("draw");
         });
         println!("{name:<9} {}", common::summary(times));
     }

@@ -1,17 +1,25 @@
 //! lnmc: lung-nodule malignancy classification from CT patches, in one binary.
 //!
-//! The ML core (`data`, `model`, `optim`, `train`, `eval`, `checkpoint`, `run`) knows nothing
-//! of terminals; the headless CLI (`main.rs`) and the dashboard are front ends over the same
-//! `train::Event` stream.
+//! The ML core knows nothing of terminals; the headless CLI (`main.rs`) and the dashboard
+//! (`tui`) are two front ends over the same `train::Event` stream. README's "Architecture"
+//! section draws the modules and the event flow.
 
+// Leaves: plain types and file handling that every other module may use.
+pub mod error;
+pub mod files;
+pub mod types;
+
+// The ML core.
 pub mod checkpoint;
 pub mod data;
-pub mod error;
-pub mod eval;
-pub mod evaluate;
+pub mod evaluation;
+pub mod inference;
+pub mod metrics;
 pub mod model;
 pub mod optim;
 pub mod run;
-pub mod show;
 pub mod train;
+
+// What front ends share, and the dashboard.
+pub mod patch_image;
 pub mod tui;

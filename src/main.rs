@@ -9,11 +9,14 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use lnmc::data::intensity::Intensity;
 use lnmc::data::split::SplitKind;
-use lnmc::data::{self, reader, synth};
+use lnmc::data::{self, reader, synth, Dataset};
 use lnmc::error::{Error, Result};
-use lnmc::train::{self, Control, DeviceChoice, Event, Hyper, Outcome, Start};
+use lnmc::patch_image::{self, Window};
+use lnmc::run::Ending;
+use lnmc::train::{self, Control, Event, Start};
 use lnmc::tui::image::ProtocolChoice;
-use lnmc::{evaluate, run, show, tui};
+use lnmc::types::{DeviceChoice, Hyper};
+use lnmc::{evaluation, run, tui};
 
 #[derive(Parser)]
 #[command(
@@ -170,7 +173,7 @@ fn main() -> ExitCode {
         Some(Command::Eval(args)) => eval_cmd(args),
         Some(Command::Show { data, index }) => data::resolve(data.as_deref())
             .and_then(|p| reader::read(&p))
-            .and_then(|d| show::print(&d, index, show::LUNG).map(|()| 0)),
+            .and_then(|d| show_cmd(&d, index, patch_image::LUNG)),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -257,8 +260,9 @@ fn train_cmd(args: TrainArgs) -> Result<u8> {
         .join()
         .map_err(|_| Error::runtime("the training thread panicked"))??;
     Ok(match outcome {
-        Outcome::Finished => 0,
-        Outcome::Stopped { .. } => 128 + SIGNAL.load(Ordering::SeqCst) as u8,
+        Ending::Finished => 0,
+        Ending::Stopped => 128 + SIGNAL.load(Ordering::SeqCst) as u8,
+        Ending::Failed { .. } => 1,
     })
 }
 
@@ -272,14 +276,14 @@ fn print_event(event: Event) {
 }
 
 fn eval_cmd(args: EvalArgs) -> Result<u8> {
-    let request = evaluate::Request {
+    let request = evaluation::Request {
         checkpoint: args.checkpoint,
         data: args.data,
         all: matches!(args.split, EvalSplit::All),
         intensity: args.intensity,
         device: args.device,
     };
-    let e = evaluate::evaluate(&request)?;
+    let e = evaluation::evaluate(&request)?;
     let m = &e.metrics;
     let rate = m.n as f64 / e.inference_seconds.max(1e-9);
     if args.json {
@@ -301,19 +305,38 @@ fn eval_cmd(args: EvalArgs) -> Result<u8> {
         "inference  {:.2} s ({rate:.0} patches/s)",
         e.inference_seconds
     );
-    for (name, value) in [
-        ("accuracy", m.accuracy),
-        ("precision", m.precision),
-        ("recall", m.recall),
-        ("specificity", m.specificity),
-        ("f1", m.f1),
-        ("roc auc", m.auc),
-    ] {
-        println!("{name:<12}{value:.4}");
+    for (name, value) in m.named() {
+        println!("{:<12}{value:.4}", name.to_lowercase());
     }
     let [[tn, fp], [fn_, tp]] = m.confusion;
     println!("confusion   {:>14} {:>14}", "pred benign", "pred malignant");
     println!("  benign    {tn:>14} {fp:>14}");
     println!("  malignant {fn_:>14} {tp:>14}");
+    Ok(0)
+}
+
+/// `lnmc show`: one patch in a plain shell with viuer (kitty/iTerm2/sixel when the terminal has
+/// them, coloured half blocks otherwise).
+fn show_cmd(data: &Dataset, index: usize, window: Window) -> Result<u8> {
+    if index >= data.len() {
+        return Err(Error::file(
+            &data.path,
+            format!(
+                "--index {index}: out of range, the file has patches 0…{}",
+                data.len() - 1
+            ),
+        ));
+    }
+    println!("{}", patch_image::describe(data, index));
+    let config = viuer::Config {
+        absolute_offset: false,
+        width: Some(data.width as u32),
+        ..Default::default()
+    };
+    viuer::print(
+        &image::DynamicImage::ImageLuma8(patch_image::image(data, index, window)),
+        &config,
+    )
+    .map_err(|e| Error::runtime(format!("cannot draw the patch ({e})")))?;
     Ok(0)
 }

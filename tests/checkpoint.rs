@@ -6,8 +6,7 @@ use lnmc::checkpoint::{self, Info};
 use lnmc::data::intensity::Intensity;
 use lnmc::data::split::SplitKind;
 use lnmc::model::ConvNet;
-use lnmc::run::{DataInfo, RunConfig};
-use lnmc::train::Hyper;
+use lnmc::types::{DataInfo, Hyper, RunConfig};
 use tch::nn::{ModuleT, VarStore};
 use tch::{Device, Tensor};
 

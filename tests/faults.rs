@@ -480,3 +480,81 @@ fn bad_data_files_are_refused_with_one_line_and_nothing_written() {
         );
     }
 }
+
+/// How a run ended is what its writer recorded, read back the same way by every reader: a
+/// stop before the first batch, then a save that fails (its checkpoint directory is gone).
+#[test]
+fn the_end_record_says_how_a_run_ended() {
+    use lnmc::run::catalog::RunEntry;
+    use lnmc::run::Status;
+    use lnmc::train::{self, Control, Event, Request, Start};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d.h5");
+    lnmc::data::synth::write(
+        &data,
+        &lnmc::data::synth::Options {
+            n: 40,
+            seed: 1,
+            with_ids: false,
+        },
+    )
+    .unwrap();
+    let request = |name: &str| {
+        Start::New(Request {
+            data: data.clone(),
+            hyper: lnmc::types::Hyper {
+                epochs: 2,
+                ..Default::default()
+            },
+            device: lnmc::types::DeviceChoice::Cpu,
+            intensity: Default::default(),
+            split: lnmc::data::split::SplitKind::Stratified,
+            name: Some(name.into()),
+            runs_root: dir.path().join("runs"),
+            checkpoint_root: dir.path().join("checkpoint"),
+        })
+    };
+    let mut events = Vec::new();
+
+    let session = train::prepare(request("stopped")).unwrap();
+    let control = Control::default();
+    control
+        .stop
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let ending = train::train(session, &control, &mut |e| events.push(e)).unwrap();
+    assert_eq!(ending, lnmc::run::Ending::Stopped);
+    assert!(matches!(
+        events.last(),
+        Some(Event::Stopped { epoch: 0, .. })
+    ));
+    let entry = RunEntry::read(&dir.path().join("runs/stopped")).unwrap();
+    assert_eq!(entry.status, Status::Stopped);
+
+    let session = train::prepare(request("broken")).unwrap();
+    std::fs::remove_dir_all(dir.path().join("checkpoint/broken")).unwrap();
+    let error = train::train(session, &Control::default(), &mut |_| {}).unwrap_err();
+    let entry = RunEntry::read(&dir.path().join("runs/broken")).unwrap();
+    assert_eq!(entry.status, Status::Failed(error.to_string()));
+    assert!(error.to_string().contains("checkpoint/broken"), "{error}");
+    let log = std::fs::read_to_string(dir.path().join("runs/broken/log.txt")).unwrap();
+    assert!(log.trim_end().ends_with(&error.to_string()), "{log}");
+}
+
+#[test]
+fn a_missing_checkpoint_is_called_a_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = lnmc()
+        .current_dir(dir.path())
+        .args(["eval", "--checkpoint", "missing.safetensors"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("missing.safetensors: no such file"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("checkpoint"), "{stderr}");
+    assert!(!stderr.contains("all_patches"), "{stderr}");
+}

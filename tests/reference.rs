@@ -9,7 +9,7 @@ use std::process::Command;
 use common::{fixture, read_npy, venv_python, write_npy};
 use lnmc::data::intensity::Intensity;
 use lnmc::data::synth;
-use lnmc::{checkpoint, eval, model};
+use lnmc::{checkpoint, inference, model};
 
 /// Raw patches: synthetic nodules plus the edge cases (a constant patch, two-valued patches).
 fn raw_patches() -> (Vec<f32>, usize) {
@@ -74,7 +74,7 @@ fn preprocessing_and_upstream_checkpoint_match_numpy_and_pytorch() {
     let images = tch::Tensor::from_slice(&ours).reshape([n as i64, 1, 64, 64]);
     let labels = tch::Tensor::zeros([n as i64], tch::kind::INT64_CPU);
     let indices: Vec<usize> = (0..n).collect();
-    let (logits, _) = eval::predict(&net, &images, &labels, &indices, 4);
+    let (logits, _) = inference::predict(&net, &images, &labels, &indices, 4);
     let flat: Vec<f32> = logits.iter().flatten().copied().collect();
     assert_eq!(flat.len(), torch_logits.len());
     let worst = flat

@@ -4,12 +4,16 @@
 mod common;
 
 use crossterm::event::{Event as CtEvent, KeyCode, KeyEvent, KeyModifiers};
+use lnmc::data::split::Split;
 use lnmc::data::synth;
-use lnmc::evaluate::Evaluation;
-use lnmc::train::{EpochRecord, Event};
-use lnmc::tui::app::{Action, App, Status, Tab};
+use lnmc::evaluation::Evaluation;
+use lnmc::run::catalog::{runs, Followed};
+use lnmc::run::Status;
+use lnmc::train::Event;
+use lnmc::tui::app::{App, Overlay, Tab};
 use lnmc::tui::image::{halfblocks, PatchImages};
-use lnmc::tui::{event_loop, ui, Message, Signals};
+use lnmc::tui::{event_loop, view, Effect, Message, Signals};
+use lnmc::types::EpochRecord;
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 
@@ -20,18 +24,27 @@ fn app() -> App {
         with_ids: false,
     };
     let data = synth::in_memory(&options, "dataset/synthetic.hdf5".as_ref());
-    let split = App::default_split(&data);
-    App::new(data, split, PatchImages::new(halfblocks()))
+    App::new(data, PatchImages::new(halfblocks()))
 }
 
-fn key(app: &mut App, code: KeyCode) -> Action {
-    app.on_key(KeyEvent::new(code, KeyModifiers::NONE))
+fn key(app: &mut App, code: KeyCode) -> Effect {
+    app.update(Message::Key(KeyEvent::new(code, KeyModifiers::NONE)))
 }
 
-fn render(app: &mut App, width: u16, height: u16) -> Terminal<TestBackend> {
+fn render(app: &App, width: u16, height: u16) -> Terminal<TestBackend> {
     let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
-    terminal.draw(|f| ui::draw(f, app)).unwrap();
+    terminal.draw(|f| view::draw(f, app)).unwrap();
     terminal
+}
+
+/// The 30-patch split the fake run trains on.
+fn demo_split() -> Split {
+    Split {
+        kind: lnmc::data::split::SplitKind::Stratified,
+        seed: 0,
+        train: (0..24).collect(),
+        val: (24..30).collect(),
+    }
 }
 
 fn record(epoch: usize, loss: f64, acc: f64) -> EpochRecord {
@@ -56,8 +69,7 @@ fn run_events() -> Vec<Event> {
             run: "demo".into(),
             device: "cpu".into(),
             synthetic: true,
-            train: 24,
-            val: 6,
+            split: demo_split(),
             first_epoch: 1,
             epochs: 3,
             prepare_seconds: 0.5,
@@ -106,15 +118,19 @@ fn run_events() -> Vec<Event> {
 /// Drives the Train tab through a whole fake run.
 fn feed_run(app: &mut App) {
     for event in run_events() {
-        app.on_train_event(event);
+        let last = event.is_last();
+        let effect = app.update(Message::Train(event));
+        assert_eq!(
+            effect == Effect::Rescan,
+            last,
+            "rescan after the run, only then"
+        );
     }
-    // The ETA depends on the wall clock; snapshots must not.
-    app.training.started = None;
 }
 
 fn fake_evaluation(app: &App) -> Evaluation {
-    let indices: Vec<usize> = app.split.val.clone();
-    let labels: Vec<u8> = indices.iter().map(|&i| app.data.labels[i]).collect();
+    let indices: Vec<usize> = app.split().val.clone();
+    let labels: Vec<u8> = indices.iter().map(|&i| app.data().labels[i]).collect();
     let scores: Vec<f64> = labels
         .iter()
         .enumerate()
@@ -127,11 +143,11 @@ fn fake_evaluation(app: &App) -> Evaluation {
         })
         .collect();
     Evaluation {
-        metrics: lnmc::eval::metrics(&labels, &scores),
+        metrics: lnmc::metrics::metrics(&labels, &scores),
         indices,
         labels,
         scores,
-        data_path: app.data.path.clone(),
+        data_path: app.data().path.clone(),
         source_kind: "synthetic",
         split_name: "val split of run demo".into(),
         origin: "run demo, epoch 2".into(),
@@ -139,13 +155,29 @@ fn fake_evaluation(app: &App) -> Evaluation {
     }
 }
 
+/// Hands the app a fake evaluation, as the evaluation worker would.
+fn evaluated(app: &mut App, checkpoint: &str) {
+    let evaluation = fake_evaluation(app);
+    let effect = app.update(Message::Evaluated {
+        checkpoint: checkpoint.into(),
+        result: Ok(evaluation),
+    });
+    assert_eq!(effect, Effect::None);
+}
+
 #[test]
 fn fake_event_stream_drives_the_train_tab_to_finished() {
     let mut app = app();
     feed_run(&mut app);
-    assert_eq!(app.training.status, Status::Finished);
-    assert_eq!(app.training.best().unwrap().epoch, 2);
-    let screen = format!("{}", render(&mut app, 160, 48).backend());
+    let progress = app.train().progress();
+    assert_eq!(progress.status, Some(Status::Finished));
+    assert_eq!(progress.best().unwrap().epoch, 2);
+    assert_eq!(
+        app.split(),
+        &demo_split(),
+        "the run's split is the one shown"
+    );
+    let screen = format!("{}", render(&app, 160, 48).backend());
     assert!(screen.contains("finished"), "{screen}");
     assert!(screen.contains("83.00 % acc"), "{screen}");
     assert!(screen.contains("epoch 3/3"), "{screen}");
@@ -178,7 +210,7 @@ async fn event_loop_takes_a_fake_worker_stream_to_finished() {
     )
     .await
     .unwrap();
-    assert_eq!(app.training.status, Status::Finished);
+    assert_eq!(app.train().progress().status, Some(Status::Finished));
     let screen = format!("{}", terminal.backend());
     assert!(screen.contains("status  finished"), "{screen}");
     assert!(screen.contains("finished in 180s"), "{screen}");
@@ -189,7 +221,7 @@ fn train_tab() {
     for (w, h) in [(80, 24), (160, 48)] {
         let mut app = app();
         feed_run(&mut app);
-        insta::assert_snapshot!(format!("train_{w}x{h}"), render(&mut app, w, h).backend());
+        insta::assert_snapshot!(format!("train_{w}x{h}"), render(&app, w, h).backend());
     }
 }
 
@@ -200,8 +232,8 @@ fn dataset_tab_draws_the_patch_in_halfblocks() {
         key(&mut app, KeyCode::Char('2'));
         key(&mut app, KeyCode::Right);
         key(&mut app, KeyCode::Right);
-        assert_eq!(app.browser.current(), Some(2));
-        let terminal = render(&mut app, w, h);
+        assert_eq!(app.dataset().browser().current(), Some(2));
+        let terminal = render(&app, w, h);
         let screen = format!("{}", terminal.backend());
         assert!(
             screen.contains('▀') || screen.contains('▄'),
@@ -216,12 +248,8 @@ fn evaluate_tab() {
     for (w, h) in [(80, 24), (160, 48)] {
         let mut app = app();
         key(&mut app, KeyCode::Char('3'));
-        let evaluation = fake_evaluation(&app);
-        app.evaluation = Some(("checkpoint/demo/best.safetensors".into(), evaluation));
-        insta::assert_snapshot!(
-            format!("evaluate_{w}x{h}"),
-            render(&mut app, w, h).backend()
-        );
+        evaluated(&mut app, "checkpoint/demo/best.safetensors");
+        insta::assert_snapshot!(format!("evaluate_{w}x{h}"), render(&app, w, h).backend());
     }
 }
 
@@ -230,54 +258,92 @@ fn runs_tab() {
     for (w, h) in [(80, 24), (160, 48)] {
         let mut app = app();
         key(&mut app, KeyCode::Char('4'));
-        insta::assert_snapshot!(format!("runs_{w}x{h}"), render(&mut app, w, h).backend());
+        insta::assert_snapshot!(format!("runs_{w}x{h}"), render(&app, w, h).backend());
     }
 }
 
 #[test]
 fn too_small_terminal_says_so() {
-    let mut app = app();
-    let screen = format!("{}", render(&mut app, 60, 20).backend());
+    let app = app();
+    let screen = format!("{}", render(&app, 60, 20).backend());
     assert!(
         screen.contains("terminal too small: need 80×24, have 60×20"),
         "{screen}"
     );
-    insta::assert_snapshot!("too_small", render(&mut app, 60, 20).backend());
+    insta::assert_snapshot!("too_small", render(&app, 60, 20).backend());
 }
 
 #[test]
 fn keys_switch_tabs_open_help_and_ask_before_quitting_a_run() {
     let mut app = app();
-    assert_eq!(key(&mut app, KeyCode::Tab), Action::None);
-    assert_eq!(app.tab, Tab::Dataset);
+    assert_eq!(key(&mut app, KeyCode::Tab), Effect::None);
+    assert_eq!(app.tab(), Tab::Dataset);
+    assert_eq!(
+        key(&mut app, KeyCode::Tab),
+        Effect::Rescan,
+        "Evaluate lists disk"
+    );
+    key(&mut app, KeyCode::BackTab);
     key(&mut app, KeyCode::Char('?'));
-    assert!(app.help);
-    let screen = format!("{}", render(&mut app, 80, 24).backend());
+    assert_eq!(app.overlay(), Overlay::Help);
+    let screen = format!("{}", render(&app, 80, 24).backend());
     assert!(screen.contains("jump to index"), "{screen}");
+    assert!(screen.contains("switch tab"), "{screen}");
     key(&mut app, KeyCode::Esc);
-    assert!(!app.help);
+    assert_eq!(app.overlay(), Overlay::None);
     key(&mut app, KeyCode::Char('1'));
-    assert!(matches!(
-        key(&mut app, KeyCode::Char('s')),
-        Action::StartTraining(_)
-    ));
-    app.on_train_event(Event::Started {
+    let Effect::StartTraining(request) = key(&mut app, KeyCode::Char('s')) else {
+        panic!("s does not start training");
+    };
+    assert_eq!(request.hyper, lnmc::types::Hyper::default());
+    assert_eq!(request.data, app.data().path);
+    assert_eq!(app.train().progress().status, Some(Status::Running));
+    app.update(Message::Train(Event::Started {
         run: "r".into(),
         device: "cpu".into(),
         synthetic: true,
-        train: 1,
-        val: 1,
+        split: demo_split(),
         first_epoch: 1,
         epochs: 1,
         prepare_seconds: 0.5,
         batches: 1,
-    });
-    assert_eq!(key(&mut app, KeyCode::Char('q')), Action::None);
-    assert!(app.confirm_quit);
-    assert_eq!(key(&mut app, KeyCode::Char('n')), Action::None);
-    assert!(!app.confirm_quit);
+    }));
+    assert_eq!(key(&mut app, KeyCode::Char('p')), Effect::SetPaused(true));
+    assert!(format!("{}", render(&app, 80, 24).backend()).contains("status  paused"));
+    assert_eq!(key(&mut app, KeyCode::Char('p')), Effect::SetPaused(false));
+    assert_eq!(key(&mut app, KeyCode::Char('q')), Effect::None);
+    assert_eq!(app.overlay(), Overlay::ConfirmQuit);
+    assert_eq!(key(&mut app, KeyCode::Char('n')), Effect::None);
+    assert_eq!(app.overlay(), Overlay::None);
     key(&mut app, KeyCode::Char('q'));
-    assert_eq!(key(&mut app, KeyCode::Char('s')), Action::Quit);
+    assert_eq!(key(&mut app, KeyCode::Char('s')), Effect::Quit);
+}
+
+/// Every key a footer or a help overlay names is one its tab handles, and the other way round
+/// for the keys that change something a test can see.
+#[test]
+fn footers_and_help_come_from_the_key_lists() {
+    let mut app = app();
+    for (tab, hinted) in [
+        ('1', vec!["s", "p", "x", "1-4/tab", "?", "q"]),
+        ('2', vec!["←→/jk", "/", "f", "v", "?", "q"]),
+        ('3', vec!["↑↓/jk", "enter", "a", "m", "?", "q"]),
+        ('4', vec!["↑↓/jk", "enter", "space", "?", "q"]),
+    ] {
+        key(&mut app, KeyCode::Char(tab));
+        let keys = app.keys();
+        let shown: Vec<&str> = keys.iter().filter(|k| k.hint).map(|k| k.keys).collect();
+        assert_eq!(shown, hinted, "footer of tab {tab}");
+        assert!(
+            keys.iter().any(|k| k.keys == "1-4/tab"),
+            "help of tab {tab}"
+        );
+        let screen = format!("{}", render(&app, 160, 48).backend());
+        let footer = screen.lines().nth(47).unwrap();
+        for k in keys.iter().filter(|k| k.hint) {
+            assert!(footer.contains(&format!(" {} ", k.keys)), "{footer}");
+        }
+    }
 }
 
 #[test]
@@ -285,21 +351,20 @@ fn dataset_filters_and_misclassified_view() {
     let mut app = app();
     key(&mut app, KeyCode::Char('2'));
     key(&mut app, KeyCode::Char('f'));
-    assert!(app.browser.visible.iter().all(|&i| app.data.labels[i] == 0));
+    let visible = |app: &App| app.dataset().browser().visible.clone();
+    assert!(visible(&app).iter().all(|&i| app.data().labels[i] == 0));
     key(&mut app, KeyCode::Char('f'));
-    assert!(app.browser.visible.iter().all(|&i| app.data.labels[i] == 1));
+    assert!(visible(&app).iter().all(|&i| app.data().labels[i] == 1));
     key(&mut app, KeyCode::Char('v'));
-    assert!(app
-        .browser
-        .visible
+    assert!(visible(&app)
         .iter()
-        .all(|&i| app.split.train.contains(&i)));
+        .all(|&i| app.split().train.contains(&i)));
     key(&mut app, KeyCode::Char('/'));
     for c in "17".chars() {
         key(&mut app, KeyCode::Char(c));
     }
     key(&mut app, KeyCode::Enter);
-    assert_eq!(app.browser.current(), Some(17));
+    assert_eq!(app.dataset().browser().current(), Some(17));
     let evaluation = fake_evaluation(&app);
     let wrong = evaluation
         .indices
@@ -308,11 +373,13 @@ fn dataset_filters_and_misclassified_view() {
         .zip(&evaluation.scores)
         .filter(|((_, &l), &s)| (s > 0.5) != (l == 1))
         .count();
-    app.evaluation = Some(("x".into(), evaluation));
+    assert!(wrong > 0);
+    evaluated(&mut app, "x");
+    assert!(app.train().log_lines()[0].starts_with("evaluated x: accuracy"));
     key(&mut app, KeyCode::Char('3'));
     key(&mut app, KeyCode::Char('m'));
-    assert_eq!(app.tab, Tab::Dataset);
-    assert_eq!(app.browser.visible.len(), wrong);
+    assert_eq!(app.tab(), Tab::Dataset);
+    assert_eq!(visible(&app).len(), wrong);
 }
 
 #[test]
@@ -344,12 +411,15 @@ fn watch_shows_complete_rows_only_and_a_dead_writer_as_stopped() {
         "cpu",
     ]);
     let run = dir.path().join("runs/w");
-    // As if the writer had been planned for 3 epochs and died while writing the second row.
+    assert_eq!(runs(&dir.path().join("runs"))[0].status, Status::Finished);
+    // As if the writer had been planned for 3 epochs and was killed while writing the second
+    // row: no end record, a torn row, a lock held by a dead process.
     let config_path = run.join("config.json");
     let mut config: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&config_path).unwrap()).unwrap();
     config["hyper"]["epochs"] = 3.into();
     std::fs::write(&config_path, config.to_string()).unwrap();
+    std::fs::remove_file(run.join("end.json")).unwrap();
     let mut metrics = std::fs::OpenOptions::new()
         .append(true)
         .open(run.join("metrics.csv"))
@@ -361,19 +431,20 @@ fn watch_shows_complete_rows_only_and_a_dead_writer_as_stopped() {
     std::fs::write(run.join("lock"), dead_pid.to_string()).unwrap();
 
     let mut app = app();
-    app.follow(&run);
-    assert_eq!(app.training.history.len(), 1, "torn row shown");
-    assert_eq!(app.training.status, Status::Watching);
+    app.update(Message::Followed(Followed::read(&run)));
+    let progress = app.train().progress();
+    assert_eq!(progress.history.len(), 1, "torn row shown");
+    assert_eq!(progress.status, Some(Status::Interrupted));
+    assert_eq!(progress.followed.as_deref(), Some(run.as_path()));
     assert!(
-        app.training.stale_seconds.is_some(),
-        "dead writer not noticed"
-    );
-    assert!(
-        app.log.iter().any(|l| l.contains("epoch   1")),
+        app.train()
+            .log_lines()
+            .iter()
+            .any(|l| l.contains("epoch   1")),
         "run log not shown: {:?}",
-        app.log
+        app.train().log_lines()
     );
-    let screen = format!("{}", render(&mut app, 80, 24).backend());
+    let screen = format!("{}", render(&app, 80, 24).backend());
     assert!(
         screen.contains("status  stopped") && screen.contains("(no update for"),
         "{screen}"
@@ -382,12 +453,13 @@ fn watch_shows_complete_rows_only_and_a_dead_writer_as_stopped() {
         screen.contains("epochs  3"),
         "form does not show the run's settings: {screen}"
     );
-
-    use lnmc::tui::catalog::{runs, RunStatus};
-    assert_eq!(runs(&dir.path().join("runs"))[0].status, RunStatus::Stopped);
-    lnmc::run::append_log(
-        &run.join("log.txt"),
-        "failed: runs/w: cannot write (No space left on device)",
+    assert_eq!(
+        app.update(Message::FollowTick),
+        Effect::Follow(run.clone()),
+        "a followed run is read again"
     );
-    assert_eq!(runs(&dir.path().join("runs"))[0].status, RunStatus::Failed);
+    assert_eq!(
+        runs(&dir.path().join("runs"))[0].status,
+        Status::Interrupted
+    );
 }

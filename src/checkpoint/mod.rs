@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 use tch::{nn, Device, Kind, Tensor};
 
 use crate::error::{Error, Result};
-use crate::run::{write_atomic, RunConfig};
+use crate::files::{check_is_file, write_atomic};
+use crate::types::RunConfig;
 
 /// Header metadata key holding `Info` as JSON.
 const INFO_KEY: &str = "lnmc";
@@ -67,7 +68,11 @@ pub fn save(path: &Path, tensors: &[(String, Tensor)], info: &Info) -> Result<()
 
 /// Reads an lnmc safetensors file or a PyTorch state_dict, told apart by their first bytes.
 pub fn load(path: &Path) -> Result<Checkpoint> {
-    crate::data::check_is_file(path)?;
+    check_is_file(
+        path,
+        "a checkpoint file",
+        "lnmc writes checkpoints to checkpoint/RUN/; PyTorch .pth files are read too",
+    )?;
     let bytes = std::fs::read(path).map_err(|e| Error::file(path, format!("cannot read ({e})")))?;
     if bytes.starts_with(b"PK\x03\x04") {
         return Ok(Checkpoint {

@@ -9,7 +9,7 @@ pub mod synth;
 
 use std::path::{Path, PathBuf};
 
-use crate::error::{Error, IoContext, Result};
+use crate::error::{IoContext, Result};
 
 /// Names of the HDF5 datasets, as in the upstream `all_patches.hdf5`.
 pub const IMAGES: &str = "ct_slices";
@@ -128,19 +128,11 @@ pub fn sha256(path: &Path) -> Result<String> {
     Ok(format!("{:x}", hasher.finalize()))
 }
 
-/// Make sure a path can be opened as a data file before handing it to the HDF5 library, whose
-/// own messages are long and not about the user's mistake.
+/// Make sure a path can be opened as a data file before handing it to the HDF5 library.
 pub(crate) fn check_is_file(path: &Path) -> Result<()> {
-    match std::fs::metadata(path) {
-        Ok(m) if m.is_dir() => Err(Error::file(path, "is a directory, expected an HDF5 file")),
-        Ok(_) => Ok(()),
-        Err(_) if path.symlink_metadata().is_ok() => {
-            Err(Error::file(path, "is a dangling symbolic link"))
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::file(
-            path,
-            "no such file (put the upstream all_patches.hdf5 in dataset/ or run `lnmc synth`)",
-        )),
-        Err(e) => Err(Error::file(path, format!("cannot open ({e})"))),
-    }
+    crate::files::check_is_file(
+        path,
+        "an HDF5 file",
+        "put the upstream all_patches.hdf5 in dataset/ or run `lnmc synth`",
+    )
 }

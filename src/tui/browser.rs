@@ -3,10 +3,11 @@
 
 use crossterm::event::KeyCode;
 
+use super::keys::{help, hint, Key};
 use crate::data::split::Split;
 use crate::data::{Dataset, MALIGNANT};
-use crate::evaluate::Evaluation;
-use crate::show::{Window, LUNG};
+use crate::evaluation::Evaluation;
+use crate::patch_image::{Window, LUNG};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClassFilter {
@@ -56,6 +57,17 @@ impl Browser {
     pub fn prompting(&self) -> bool {
         self.jump.is_some()
     }
+
+    pub const KEYS: &'static [Key] = &[
+        hint("←→/jk", "previous/next"),
+        help("pgup/pgdn", "±10"),
+        help("g/G", "first/last"),
+        hint("/", "jump to index"),
+        hint("f", "filter class/errors"),
+        hint("v", "train/val/all"),
+        help("[ ]", "window level"),
+        help("{ }", "window width"),
+    ];
 
     pub fn on_key(
         &mut self,
@@ -123,7 +135,7 @@ impl Browser {
     pub fn show_misclassified(&mut self, evaluation: &Evaluation) {
         self.class = ClassFilter::Misclassified;
         self.split = SplitFilter::All;
-        self.visible = misclassified(evaluation);
+        self.visible = evaluation.misclassified();
         self.cursor = 0;
     }
 
@@ -156,7 +168,7 @@ impl Browser {
             in_split[i] = true;
         }
         self.visible = match (self.class, evaluation) {
-            (ClassFilter::Misclassified, Some(e)) => misclassified(e),
+            (ClassFilter::Misclassified, Some(e)) => e.misclassified(),
             (class, _) => (0..data.len())
                 .filter(|&i| match class {
                     ClassFilter::Benign => data.labels[i] != MALIGNANT,
@@ -170,17 +182,4 @@ impl Browser {
             .and_then(|c| self.visible.iter().position(|&i| i >= c))
             .unwrap_or(0);
     }
-}
-
-fn misclassified(e: &Evaluation) -> Vec<usize> {
-    let mut wrong: Vec<(usize, f64)> = e
-        .indices
-        .iter()
-        .zip(&e.labels)
-        .zip(&e.scores)
-        .filter(|((_, &label), &score)| (score > 0.5) != (label == MALIGNANT))
-        .map(|((&i, _), &score)| (i, (score - 0.5).abs()))
-        .collect();
-    wrong.sort_by(|a, b| b.1.total_cmp(&a.1));
-    wrong.into_iter().map(|(i, _)| i).collect()
 }

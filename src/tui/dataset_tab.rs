@@ -7,67 +7,151 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Bar, BarChart, BarGroup, Block, Paragraph};
 use ratatui::Frame;
 
-use super::app::App;
-use super::browser::{ClassFilter, SplitFilter};
-use super::ui::{panel, ACCENT};
-use crate::data::MALIGNANT;
+use crossterm::event::KeyCode;
+
+use super::browser::{Browser, ClassFilter, SplitFilter};
+use super::image::PatchImages;
+use super::keys::Key;
+use super::widgets::{panel, ACCENT};
+use crate::data::split::Split;
+use crate::data::{Dataset, MALIGNANT};
+use crate::evaluation::Evaluation;
+use crate::metrics::is_correct;
 
 /// HU histogram bins: 200 HU wide from -1100.
 const BIN_START: f64 = -1100.0;
 const BIN_WIDTH: f64 = 200.0;
 const BINS: usize = 11;
 
-pub fn draw(frame: &mut Frame, area: Rect, app: &mut App) {
-    let thumbs_height = if area.height >= 34 { 8 } else { 0 };
-    let [top, thumbs] =
-        Layout::vertical([Constraint::Min(0), Constraint::Length(thumbs_height)]).areas(area);
-    // Half blocks give two pixel rows per cell: a square image is twice as wide as tall.
-    let side = top
-        .height
-        .saturating_sub(2)
-        .min(top.width.saturating_sub(40) / 2);
-    let [image, facts] =
-        Layout::horizontal([Constraint::Length(side * 2 + 2), Constraint::Min(0)]).areas(top);
-    let Some(index) = app.browser.current() else {
-        frame.render_widget(
-            Paragraph::new("no patch matches the filters (f, v change them)").block(panel("patch")),
-            top,
-        );
-        return;
-    };
-    let block = panel(&format!("patch {index} · {}", app.images.protocol_name()));
-    let inner = block.inner(image);
-    frame.render_widget(block, image);
-    app.images
-        .render(frame, inner, &app.data, index, app.browser.window);
-    let [info, summary, histogram] = Layout::vertical([
-        Constraint::Length(9),
-        Constraint::Length(5),
-        Constraint::Min(0),
-    ])
-    .areas(facts);
-    draw_info(frame, info, app, index);
-    draw_summary(frame, summary, app);
-    draw_histogram(frame, histogram, app);
-    if thumbs_height > 0 {
-        draw_thumbnails(frame, thumbs, app);
+/// What the tab draws from besides its own state.
+pub struct Context<'a> {
+    pub data: &'a Dataset,
+    pub split: &'a Split,
+    /// The last evaluation, with the checkpoint it was made with.
+    pub evaluation: Option<&'a (String, Evaluation)>,
+}
+
+pub struct DatasetTab {
+    browser: Browser,
+    images: PatchImages,
+    /// Pixel counts per HU bin over the whole set.
+    histogram: Vec<u64>,
+}
+
+impl DatasetTab {
+    pub fn new(data: &Dataset, images: PatchImages) -> DatasetTab {
+        DatasetTab {
+            browser: Browser::new(data),
+            images,
+            histogram: histogram(data),
+        }
+    }
+
+    pub fn browser(&self) -> &Browser {
+        &self.browser
+    }
+
+    /// The `/` prompt takes every key.
+    pub fn captures_input(&self) -> bool {
+        self.browser.prompting()
+    }
+
+    pub fn keys(&self) -> Vec<Key> {
+        Browser::KEYS.to_vec()
+    }
+
+    pub fn on_key(&mut self, code: KeyCode, cx: &Context) {
+        let evaluation = cx.evaluation.map(|e| &e.1);
+        self.browser.on_key(code, cx.data, cx.split, evaluation);
+    }
+
+    /// The filters again, after the split or the evaluation changed.
+    pub fn refilter(&mut self, cx: &Context) {
+        let evaluation = cx.evaluation.map(|e| &e.1);
+        self.browser.refilter(cx.data, cx.split, evaluation);
+    }
+
+    pub fn show_misclassified(&mut self, evaluation: &Evaluation) {
+        self.browser.show_misclassified(evaluation);
+    }
+
+    pub fn draw(&self, frame: &mut Frame, area: Rect, cx: &Context) {
+        let thumbs_height = if area.height >= 34 { 8 } else { 0 };
+        let [top, thumbs] =
+            Layout::vertical([Constraint::Min(0), Constraint::Length(thumbs_height)]).areas(area);
+        // Half blocks give two pixel rows per cell: a square image is twice as wide as tall.
+        let side = top
+            .height
+            .saturating_sub(2)
+            .min(top.width.saturating_sub(40) / 2);
+        let [image, facts] =
+            Layout::horizontal([Constraint::Length(side * 2 + 2), Constraint::Min(0)]).areas(top);
+        let Some(index) = self.browser.current() else {
+            frame.render_widget(
+                Paragraph::new("no patch matches the filters (f, v change them)")
+                    .block(panel("patch")),
+                top,
+            );
+            return;
+        };
+        let block = panel(&format!("patch {index} · {}", self.images.protocol_name()));
+        let inner = block.inner(image);
+        frame.render_widget(block, image);
+        self.images
+            .render(frame, inner, cx.data, index, self.browser.window);
+        let [info, summary, histogram] = Layout::vertical([
+            Constraint::Length(9),
+            Constraint::Length(5),
+            Constraint::Min(0),
+        ])
+        .areas(facts);
+        draw_info(frame, info, &self.browser, cx, index);
+        draw_summary(frame, summary, cx);
+        draw_histogram(frame, histogram, &self.histogram);
+        if thumbs_height > 0 {
+            self.draw_thumbnails(frame, thumbs, cx.data);
+        }
+    }
+
+    fn draw_thumbnails(&self, frame: &mut Frame, area: Rect, data: &Dataset) {
+        let b = &self.browser;
+        let count = (area.width / 14).max(1) as usize;
+        let start = b
+            .cursor
+            .saturating_sub(count / 2)
+            .min(b.visible.len().saturating_sub(count));
+        let shown: Vec<usize> = b.visible.iter().skip(start).take(count).copied().collect();
+        let cells = Layout::horizontal(vec![Constraint::Length(14); shown.len()]).split(area);
+        let (current, window) = (b.current(), b.window);
+        for (&index, &cell) in shown.iter().zip(cells.iter()) {
+            let style = if Some(index) == current {
+                Style::new().fg(ACCENT).bold()
+            } else {
+                Style::new().dark_gray()
+            };
+            let block = Block::bordered()
+                .border_style(style)
+                .title(format!("{index}"));
+            let inner = block.inner(cell);
+            frame.render_widget(block, cell);
+            self.images.render(frame, inner, data, index, window);
+        }
     }
 }
 
-fn draw_info(frame: &mut Frame, area: Rect, app: &App, index: usize) {
-    let data = &app.data;
+fn draw_info(frame: &mut Frame, area: Rect, b: &Browser, cx: &Context, index: usize) {
+    let data = cx.data;
     let (min, max, mean) = data.patch_stats(index);
     let label = if data.labels[index] == MALIGNANT {
         Span::styled("malignant (1)", Style::new().fg(Color::Red).bold())
     } else {
         Span::styled("benign (0)", Style::new().fg(Color::Green).bold())
     };
-    let side = if app.split.val.contains(&index) {
+    let side = if cx.split.val.contains(&index) {
         "val"
     } else {
         "train"
     };
-    let b = &app.browser;
     let mut lines = vec![
         Line::from(vec!["label   ".dark_gray(), label]),
         Line::from(vec!["split   ".dark_gray(), Span::raw(side)]),
@@ -93,11 +177,10 @@ fn draw_info(frame: &mut Frame, area: Rect, app: &App, index: usize) {
             )),
         ]),
     ];
-    if let Some((name, e)) = &app.evaluation {
-        if let Some(k) = e.indices.iter().position(|&i| i == index) {
+    if let Some((name, e)) = cx.evaluation {
+        if let Some(k) = e.position(index) {
             let p = e.scores[k];
-            let right = (p > 0.5) == (e.labels[k] == MALIGNANT);
-            let verdict = if right {
+            let verdict = if is_correct(e.labels[k], p) {
                 "correct".green()
             } else {
                 "wrong".red().bold()
@@ -136,33 +219,33 @@ fn split_name(s: SplitFilter) -> &'static str {
     }
 }
 
-fn draw_summary(frame: &mut Frame, area: Rect, app: &App) {
-    let (benign, malignant) = app.data.class_counts();
+fn draw_summary(frame: &mut Frame, area: Rect, cx: &Context) {
+    let (benign, malignant) = cx.data.class_counts();
     let lines = vec![
         Line::from(format!(
             "benign {benign} · malignant {malignant} · {}×{} px",
-            app.data.height, app.data.width
+            cx.data.height, cx.data.width
         )),
         Line::from(
             format!(
                 "train {} · val {} ({:?} split)",
-                app.split.train.len(),
-                app.split.val.len(),
-                app.split.kind
+                cx.split.train.len(),
+                cx.split.val.len(),
+                cx.split.kind
             )
             .to_lowercase(),
         ),
         Line::from(format!(
             "{} data: {}",
-            app.data.source_kind(),
-            app.data.path.display()
+            cx.data.source_kind(),
+            cx.data.path.display()
         )),
     ];
     frame.render_widget(Paragraph::new(lines).block(panel("dataset")), area);
 }
 
-/// Histogram of every pixel's HU, counted once per App.
-pub fn histogram(data: &crate::data::Dataset) -> Vec<u64> {
+/// Histogram of every pixel's HU, counted once when the tab is made.
+fn histogram(data: &crate::data::Dataset) -> Vec<u64> {
     let mut bins = vec![0u64; BINS];
     for &v in &data.images {
         let bin = ((v as f64 - BIN_START) / BIN_WIDTH)
@@ -173,10 +256,9 @@ pub fn histogram(data: &crate::data::Dataset) -> Vec<u64> {
     bins
 }
 
-fn draw_histogram(frame: &mut Frame, area: Rect, app: &App) {
-    let total: u64 = app.histogram.iter().sum::<u64>().max(1);
-    let bars: Vec<Bar> = app
-        .histogram
+fn draw_histogram(frame: &mut Frame, area: Rect, histogram: &[u64]) {
+    let total: u64 = histogram.iter().sum::<u64>().max(1);
+    let bars: Vec<Bar> = histogram
         .iter()
         .enumerate()
         .map(|(i, &count)| {
@@ -195,29 +277,4 @@ fn draw_histogram(frame: &mut Frame, area: Rect, app: &App) {
         .bar_gap(1)
         .bar_style(Style::new().fg(ACCENT));
     frame.render_widget(chart, area);
-}
-
-fn draw_thumbnails(frame: &mut Frame, area: Rect, app: &mut App) {
-    let b = &app.browser;
-    let count = (area.width / 14).max(1) as usize;
-    let start = b
-        .cursor
-        .saturating_sub(count / 2)
-        .min(b.visible.len().saturating_sub(count));
-    let shown: Vec<usize> = b.visible.iter().skip(start).take(count).copied().collect();
-    let cells = Layout::horizontal(vec![Constraint::Length(14); shown.len()]).split(area);
-    let (current, window) = (b.current(), b.window);
-    for (&index, &cell) in shown.iter().zip(cells.iter()) {
-        let style = if Some(index) == current {
-            Style::new().fg(ACCENT).bold()
-        } else {
-            Style::new().dark_gray()
-        };
-        let block = Block::bordered()
-            .border_style(style)
-            .title(format!("{index}"));
-        let inner = block.inner(cell);
-        frame.render_widget(block, cell);
-        app.images.render(frame, inner, &app.data, index, window);
-    }
 }

@@ -1,6 +1,7 @@
 //! Evaluate tab: checkpoints on disk, and the metrics, confusion matrix and ROC curve of the
 //! one evaluated last.
 
+use crossterm::event::KeyCode;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Style, Stylize};
 use ratatui::symbols::Marker;
@@ -8,116 +9,187 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Axis, Chart, Dataset, GraphType, List, ListItem, ListState, Paragraph};
 use ratatui::Frame;
 
-use super::app::App;
-use super::ui::{axis_labels, panel, ACCENT, VAL_COLOUR};
-use crate::eval::roc_curve;
+use super::keys::{help, hint, Key};
+use super::message::{Effect, Reply};
+use super::widgets::{axis_labels, panel, ACCENT, VAL_COLOUR};
+use crate::data::Dataset as Patches;
+use crate::error::Result;
+use crate::evaluation::{self, Evaluation};
+use crate::metrics::roc_curve;
+use crate::run::catalog::CheckpointEntry;
+use crate::types::DeviceChoice;
 
-pub fn draw(frame: &mut Frame, area: Rect, app: &mut App) {
-    let [list, result] =
-        Layout::horizontal([Constraint::Percentage(40), Constraint::Min(0)]).areas(area);
-    let items: Vec<ListItem> = app
-        .checkpoints
-        .iter()
-        .map(|c| {
-            let acc = c
-                .val_accuracy
-                .map_or("      ".into(), |a| format!("{:5.1}%", 100.0 * a));
-            ListItem::new(Line::from(vec![
-                Span::styled(acc, Style::new().fg(Color::Green)),
-                Span::raw(format!(" {}", c.label)),
-            ]))
-        })
-        .collect();
-    let scope = if app.eval_all {
-        "all patches"
-    } else {
-        "val split"
-    };
-    let title = format!("checkpoints · enter evaluates on the {scope}");
-    let list_widget = if items.is_empty() {
-        List::new(vec![ListItem::new(
-            "none yet: train a run, or copy a .pth into checkpoint/",
-        )])
-    } else {
-        List::new(items)
-    };
-    let mut state = ListState::default().with_selected(Some(app.checkpoint_selected));
-    frame.render_stateful_widget(
-        list_widget
-            .block(panel(&title))
-            .highlight_style(Style::new().fg(Color::Black).bg(ACCENT)),
-        list,
-        &mut state,
-    );
+#[derive(Default)]
+pub struct EvaluateTab {
+    checkpoints: Vec<CheckpointEntry>,
+    selected: usize,
+    /// Evaluate on every patch instead of the validation split.
+    all: bool,
+    evaluating: bool,
+    /// The last evaluation, with the checkpoint it was made with.
+    last: Option<(String, Evaluation)>,
+}
 
-    let Some((name, e)) = &app.evaluation else {
-        let text = if app.evaluating {
-            "evaluating…"
-        } else {
-            "select a checkpoint and press enter"
-        };
-        frame.render_widget(Paragraph::new(text).block(panel("result")), result);
-        return;
-    };
-    let [numbers, roc] =
-        Layout::vertical([Constraint::Length(12), Constraint::Min(0)]).areas(result);
-    let [metrics, confusion] =
-        Layout::horizontal([Constraint::Percentage(50), Constraint::Min(0)]).areas(numbers);
-    let m = &e.metrics;
-    let mut lines: Vec<Line> = vec![
-        Line::from(name.as_str().bold()),
-        Line::from(format!("{} · n {}", e.split_name, m.n).dark_gray()),
+impl EvaluateTab {
+    pub fn last(&self) -> Option<&(String, Evaluation)> {
+        self.last.as_ref()
+    }
+
+    pub fn set_checkpoints(&mut self, checkpoints: Vec<CheckpointEntry>) {
+        self.selected = self.selected.min(checkpoints.len().saturating_sub(1));
+        self.checkpoints = checkpoints;
+    }
+
+    /// Takes in the result of an evaluation; the line the log gets.
+    pub fn evaluated(&mut self, checkpoint: String, result: Result<Evaluation>) -> String {
+        self.evaluating = false;
+        match result {
+            Ok(e) => {
+                let line = format!(
+                    "evaluated {checkpoint}: accuracy {:.2} %",
+                    100.0 * e.metrics.accuracy
+                );
+                self.last = Some((checkpoint, e));
+                line
+            }
+            Err(e) => format!("evaluation failed: {e}"),
+        }
+    }
+
+    pub fn keys(&self) -> Vec<Key> {
+        Self::KEYS.to_vec()
+    }
+
+    const KEYS: &'static [Key] = &[
+        hint("↑↓/jk", "select checkpoint"),
+        hint("enter", "evaluate"),
+        hint("a", "val split / all"),
+        hint("m", "browse misclassified"),
+        help("r", "rescan"),
     ];
-    for (label, value) in [
-        ("accuracy", m.accuracy),
-        ("precision", m.precision),
-        ("recall", m.recall),
-        ("specificity", m.specificity),
-        ("F1", m.f1),
-        ("ROC AUC", m.auc),
-    ] {
-        lines.push(Line::from(vec![
-            Span::raw(format!("{label:<12}")),
-            format!("{value:.4}").bold(),
-        ]));
-    }
-    if app.evaluating {
-        lines.push(Line::from("evaluating…".italic()));
-    }
-    frame.render_widget(Paragraph::new(lines).block(panel("metrics")), metrics);
-    draw_confusion(frame, confusion, m.confusion);
 
-    let points = roc_curve(&e.labels, &e.scores);
-    let chance = [(0.0, 0.0), (1.0, 1.0)];
-    let chart = Chart::new(vec![
-        Dataset::default()
-            .name("chance")
-            .marker(Marker::Braille)
-            .graph_type(GraphType::Line)
-            .style(Style::new().dark_gray())
-            .data(&chance),
-        Dataset::default()
-            .name(format!("AUC {:.3}", m.auc))
-            .marker(Marker::Braille)
-            .graph_type(GraphType::Line)
-            .style(Style::new().fg(VAL_COLOUR))
-            .data(&points),
-    ])
-    .block(panel("ROC curve"))
-    .x_axis(
-        Axis::default()
-            .title("FPR")
-            .bounds([0.0, 1.0])
-            .labels(axis_labels(0.0, 1.0, 1)),
-    )
-    .y_axis(
-        Axis::default()
-            .title("TPR")
-            .bounds([0.0, 1.0])
-            .labels(axis_labels(0.0, 1.0, 1)),
-    )
-    .legend_position(Some(ratatui::widgets::LegendPosition::BottomRight));
-    frame.render_widget(chart, roc);
+    pub fn on_key(&mut self, code: KeyCode, data: &Patches) -> Reply {
+        match code {
+            KeyCode::Up | KeyCode::Char('k') => self.selected = self.selected.saturating_sub(1),
+            KeyCode::Down | KeyCode::Char('j') => {
+                self.selected = (self.selected + 1).min(self.checkpoints.len().saturating_sub(1))
+            }
+            KeyCode::Char('a') => self.all = !self.all,
+            KeyCode::Char('r') => return Reply::Effect(Effect::Rescan),
+            KeyCode::Enter if !self.evaluating => {
+                if let Some(entry) = self.checkpoints.get(self.selected) {
+                    self.evaluating = true;
+                    return Reply::Effect(Effect::Evaluate(evaluation::Request {
+                        checkpoint: entry.path.clone(),
+                        data: Some(data.path.clone()),
+                        all: self.all,
+                        intensity: None,
+                        device: DeviceChoice::Auto,
+                    }));
+                }
+            }
+            KeyCode::Char('m') if self.last.is_some() => return Reply::BrowseMisclassified,
+            _ => {}
+        }
+        Reply::Done
+    }
+
+    pub fn draw(&self, frame: &mut Frame, area: Rect) {
+        let [list, result] =
+            Layout::horizontal([Constraint::Percentage(40), Constraint::Min(0)]).areas(area);
+        let items: Vec<ListItem> = self
+            .checkpoints
+            .iter()
+            .map(|c| {
+                let acc = c
+                    .val_accuracy
+                    .map_or("      ".into(), |a| format!("{:5.1}%", 100.0 * a));
+                ListItem::new(Line::from(vec![
+                    Span::styled(acc, Style::new().fg(Color::Green)),
+                    Span::raw(format!(" {}", c.label)),
+                ]))
+            })
+            .collect();
+        let scope = if self.all { "all patches" } else { "val split" };
+        let title = format!("checkpoints · enter evaluates on the {scope}");
+        let list_widget = if items.is_empty() {
+            List::new(vec![ListItem::new(
+                "none yet: train a run, or copy a .pth into checkpoint/",
+            )])
+        } else {
+            List::new(items)
+        };
+        let mut state = ListState::default().with_selected(Some(self.selected));
+        frame.render_stateful_widget(
+            list_widget
+                .block(panel(&title))
+                .highlight_style(Style::new().fg(Color::Black).bg(ACCENT)),
+            list,
+            &mut state,
+        );
+
+        let Some((name, e)) = &self.last else {
+            let text = if self.evaluating {
+                "evaluating…"
+            } else {
+                "select a checkpoint and press enter"
+            };
+            frame.render_widget(Paragraph::new(text).block(panel("result")), result);
+            return;
+        };
+        let [numbers, roc] =
+            Layout::vertical([Constraint::Length(12), Constraint::Min(0)]).areas(result);
+        let [metrics, confusion] =
+            Layout::horizontal([Constraint::Percentage(50), Constraint::Min(0)]).areas(numbers);
+        let m = &e.metrics;
+        let mut lines: Vec<Line> = vec![
+            Line::from(name.as_str().bold()),
+            Line::from(format!("{} · n {}", e.split_name, m.n).dark_gray()),
+        ];
+        for (label, value) in m.named() {
+            lines.push(Line::from(vec![
+                Span::raw(format!("{label:<12}")),
+                format!("{value:.4}").bold(),
+            ]));
+        }
+        if self.evaluating {
+            lines.push(Line::from("evaluating…".italic()));
+        }
+        frame.render_widget(Paragraph::new(lines).block(panel("metrics")), metrics);
+        draw_confusion(frame, confusion, m.confusion);
+
+        let points = roc_curve(&e.labels, &e.scores);
+        let chance = [(0.0, 0.0), (1.0, 1.0)];
+        let chart = Chart::new(vec![
+            Dataset::default()
+                .name("chance")
+                .marker(Marker::Braille)
+                .graph_type(GraphType::Line)
+                .style(Style::new().dark_gray())
+                .data(&chance),
+            Dataset::default()
+                .name(format!("AUC {:.3}", m.auc))
+                .marker(Marker::Braille)
+                .graph_type(GraphType::Line)
+                .style(Style::new().fg(VAL_COLOUR))
+                .data(&points),
+        ])
+        .block(panel("ROC curve"))
+        .x_axis(
+            Axis::default()
+                .title("FPR")
+                .bounds([0.0, 1.0])
+                .labels(axis_labels(0.0, 1.0, 1)),
+        )
+        .y_axis(
+            Axis::default()
+                .title("TPR")
+                .bounds([0.0, 1.0])
+                .labels(axis_labels(0.0, 1.0, 1)),
+        )
+        .legend_position(Some(ratatui::widgets::LegendPosition::BottomRight));
+        frame.render_widget(chart, roc);
+    }
 }
 
 fn draw_confusion(frame: &mut Frame, area: Rect, c: [[u64; 2]; 2]) {

@@ -1,59 +1,115 @@
-//! The Train tab's hyper-parameter form: a list of fields edited in place.
+//! The Train tab's hyper-parameter form: named fields edited in place, read back as `Hyper`
+//! with the CLI's own checks.
 
 use crossterm::event::KeyCode;
 
-use crate::error::Result;
-use crate::train::{DeviceChoice, Hyper};
+use super::keys::{help, Key};
+use crate::error::{Error, Result};
+use crate::types::{DeviceChoice, Hyper};
 
-pub const FIELDS: [&str; 7] = [
-    "epochs",
-    "batch size",
-    "lr",
-    "weight decay",
-    "dropout",
-    "seed",
-    "device",
-];
-const DEVICE: usize = 6;
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    Epochs,
+    BatchSize,
+    Lr,
+    WeightDecay,
+    Dropout,
+    Seed,
+    Device,
+}
+
+impl Field {
+    pub const ALL: [Field; 7] = [
+        Field::Epochs,
+        Field::BatchSize,
+        Field::Lr,
+        Field::WeightDecay,
+        Field::Dropout,
+        Field::Seed,
+        Field::Device,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Field::Epochs => "epochs",
+            Field::BatchSize => "batch size",
+            Field::Lr => "lr",
+            Field::WeightDecay => "weight decay",
+            Field::Dropout => "dropout",
+            Field::Seed => "seed",
+            Field::Device => "device",
+        }
+    }
+
+    fn index(self) -> usize {
+        Field::ALL.iter().position(|&f| f == self).unwrap_or(0)
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct Form {
-    /// Field texts, in FIELDS order (the device as its name).
-    pub values: Vec<String>,
-    pub selected: usize,
+    /// The typed text of each numeric field, by `Field::index`; the device is a choice.
+    texts: [String; 6],
+    device: DeviceChoice,
+    selected: Field,
     /// The text being typed into the selected field, if editing.
-    pub draft: Option<String>,
-    pub error: Option<String>,
+    draft: Option<String>,
+    error: Option<String>,
 }
 
 impl Form {
     pub fn new(h: Hyper) -> Form {
-        let values = vec![
-            h.epochs.to_string(),
-            h.batch_size.to_string(),
-            h.lr.to_string(),
-            h.weight_decay.to_string(),
-            h.dropout.to_string(),
-            h.seed.to_string(),
-            "auto".to_string(),
-        ];
         Form {
-            values,
-            selected: 0,
+            texts: [
+                h.epochs.to_string(),
+                h.batch_size.to_string(),
+                h.lr.to_string(),
+                h.weight_decay.to_string(),
+                h.dropout.to_string(),
+                h.seed.to_string(),
+            ],
+            device: DeviceChoice::Auto,
+            selected: Field::Epochs,
             draft: None,
             error: None,
         }
+    }
+
+    /// The form's value of `field` as shown.
+    pub fn value(&self, field: Field) -> &str {
+        match field {
+            Field::Device => self.device.name(),
+            f => &self.texts[f.index()],
+        }
+    }
+
+    pub fn selected(&self) -> Field {
+        self.selected
+    }
+
+    pub fn draft(&self) -> Option<&str> {
+        self.draft.as_deref()
+    }
+
+    pub fn error(&self) -> Option<&str> {
+        self.error.as_deref()
     }
 
     pub fn editing(&self) -> bool {
         self.draft.is_some()
     }
 
+    pub const KEYS: &'static [Key] = &[
+        help("↑↓/jk", "select field"),
+        help("enter/e", "edit field"),
+        help("←→", "change device"),
+    ];
+
     pub fn on_key(&mut self, code: KeyCode) {
         if let Some(draft) = &mut self.draft {
             match code {
                 KeyCode::Enter => {
-                    self.values[self.selected] = draft.trim().to_string();
+                    self.texts[self.selected.index()] = draft.trim().to_string();
                     self.draft = None;
                     self.error = self.hyper().err().map(|e| e.to_string());
                 }
@@ -68,26 +124,24 @@ impl Form {
             }
             return;
         }
+        let at = self.selected.index();
         match code {
-            KeyCode::Up | KeyCode::Char('k') => self.selected = self.selected.saturating_sub(1),
+            KeyCode::Up | KeyCode::Char('k') => self.selected = Field::ALL[at.saturating_sub(1)],
             KeyCode::Down | KeyCode::Char('j') => {
-                self.selected = (self.selected + 1).min(FIELDS.len() - 1)
+                self.selected = Field::ALL[(at + 1).min(Field::ALL.len() - 1)]
             }
-            KeyCode::Left | KeyCode::Right if self.selected == DEVICE => {
-                let order = ["auto", "cpu", "cuda"];
-                let at = order
-                    .iter()
-                    .position(|d| *d == self.values[DEVICE])
-                    .unwrap_or(0);
+            KeyCode::Left | KeyCode::Right if self.selected == Field::Device => {
+                let all = DeviceChoice::ALL;
+                let now = all.iter().position(|&d| d == self.device).unwrap_or(0);
                 let step = if code == KeyCode::Right {
                     1
                 } else {
-                    order.len() - 1
+                    all.len() - 1
                 };
-                self.values[DEVICE] = order[(at + step) % order.len()].to_string();
+                self.device = all[(now + step) % all.len()];
             }
-            KeyCode::Enter | KeyCode::Char('e') if self.selected != DEVICE => {
-                self.draft = Some(self.values[self.selected].clone())
+            KeyCode::Enter | KeyCode::Char('e') if self.selected != Field::Device => {
+                self.draft = Some(self.texts[at].clone())
             }
             _ => {}
         }
@@ -95,32 +149,25 @@ impl Form {
 
     /// The hyper-parameters typed so far, checked as the CLI checks them.
     pub fn hyper(&self) -> Result<Hyper> {
-        let bad = |i: usize| {
-            crate::error::Error::input(format!(
-                "{}: '{}' is not a number",
-                FIELDS[i], self.values[i]
-            ))
-        };
-        let int = |i: usize| self.values[i].parse::<usize>().map_err(|_| bad(i));
-        let float = |i: usize| self.values[i].parse::<f64>().map_err(|_| bad(i));
+        fn parse<T: std::str::FromStr>(form: &Form, field: Field) -> Result<T> {
+            let text = form.value(field);
+            text.parse()
+                .map_err(|_| Error::input(format!("{}: '{text}' is not a number", field.label())))
+        }
         let hyper = Hyper {
-            epochs: int(0)?,
-            batch_size: int(1)?,
-            lr: float(2)?,
-            weight_decay: float(3)?,
-            dropout: float(4)?,
-            seed: self.values[5].parse().map_err(|_| bad(5))?,
+            epochs: parse(self, Field::Epochs)?,
+            batch_size: parse(self, Field::BatchSize)?,
+            lr: parse(self, Field::Lr)?,
+            weight_decay: parse(self, Field::WeightDecay)?,
+            dropout: parse(self, Field::Dropout)?,
+            seed: parse(self, Field::Seed)?,
         };
         hyper.validate()?;
         Ok(hyper)
     }
 
     pub fn device(&self) -> DeviceChoice {
-        match self.values[DEVICE].as_str() {
-            "cpu" => DeviceChoice::Cpu,
-            "cuda" => DeviceChoice::Cuda,
-            _ => DeviceChoice::Auto,
-        }
+        self.device
     }
 }
 
@@ -147,14 +194,29 @@ mod tests {
         form.on_key(KeyCode::Char('0'));
         form.on_key(KeyCode::Enter);
         assert!(
-            form.error.as_deref().unwrap().contains("--batch-size 0"),
+            form.error().unwrap().contains("--batch-size 0"),
             "{:?}",
-            form.error
+            form.error()
         );
         for _ in 0..9 {
             form.on_key(KeyCode::Down);
         }
+        assert_eq!(form.selected(), Field::Device);
         form.on_key(KeyCode::Right);
         assert_eq!(form.device(), DeviceChoice::Cpu);
+        form.on_key(KeyCode::Left);
+        form.on_key(KeyCode::Left);
+        assert_eq!(form.device(), DeviceChoice::Cuda);
+    }
+
+    #[test]
+    fn a_field_that_is_not_a_number_is_named() {
+        let mut form = Form::new(Hyper::default());
+        form.on_key(KeyCode::Down);
+        form.on_key(KeyCode::Down);
+        form.on_key(KeyCode::Enter);
+        form.on_key(KeyCode::Char('x'));
+        form.on_key(KeyCode::Enter);
+        assert_eq!(form.error(), Some("lr: '0.001x' is not a number"));
     }
 }

@@ -2,6 +2,7 @@
 //! terminal speaks one (detected once at start-up), coloured half blocks everywhere else.
 //! Patches are upscaled nearest-neighbour so their pixels stay crisp.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 
 use image::imageops::FilterType;
@@ -12,7 +13,7 @@ use ratatui_image::protocol::StatefulProtocol;
 use ratatui_image::{FontSize, Resize, StatefulImage};
 
 use crate::data::Dataset;
-use crate::show::{self, Window};
+use crate::patch_image::{self, Window};
 
 /// `--image-protocol`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -64,19 +65,23 @@ pub fn halfblocks() -> Picker {
     picker
 }
 
+type CacheKey = (usize, u64, u64, u16, u16);
+
 /// Encoded images of recently shown patches.
 pub struct PatchImages {
     picker: Picker,
     /// Keyed by patch, window and drawing area: the big view and a thumbnail of the same patch
-    /// each keep their own encoding instead of re-encoding one another's every frame.
-    cache: HashMap<(usize, u64, u64, u16, u16), StatefulProtocol>,
+    /// each keep their own encoding instead of re-encoding one another's every frame. A cache
+    /// filled while drawing, not state a reader of the screen depends on: hence the RefCell,
+    /// which lets drawing take `&self`.
+    cache: RefCell<HashMap<CacheKey, StatefulProtocol>>,
 }
 
 impl PatchImages {
     pub fn new(picker: Picker) -> PatchImages {
         PatchImages {
             picker,
-            cache: HashMap::new(),
+            cache: RefCell::new(HashMap::new()),
         }
     }
 
@@ -90,15 +95,16 @@ impl PatchImages {
     }
 
     pub fn render(
-        &mut self,
+        &self,
         frame: &mut Frame,
         area: Rect,
         data: &Dataset,
         index: usize,
         window: Window,
     ) {
-        if self.cache.len() > 64 {
-            self.cache.clear();
+        let mut cache = self.cache.borrow_mut();
+        if cache.len() > 64 {
+            cache.clear();
         }
         let key = (
             index,
@@ -108,8 +114,8 @@ impl PatchImages {
             area.height,
         );
         let picker = &self.picker;
-        let protocol = self.cache.entry(key).or_insert_with(|| {
-            let image = image::DynamicImage::ImageLuma8(show::image(data, index, window));
+        let protocol = cache.entry(key).or_insert_with(|| {
+            let image = image::DynamicImage::ImageLuma8(patch_image::image(data, index, window));
             picker.new_resize_protocol(image)
         });
         frame.render_stateful_widget(

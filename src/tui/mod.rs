@@ -1,22 +1,30 @@
-//! The dashboard: one tokio `select!` loop over key input, a 100 ms render tick and the
-//! workers' events. The ML core runs in worker threads and knows nothing of this.
+//! The dashboard: one tokio `select!` loop turns key input, the workers' events and ticks
+//! into `Message`s for `App::update`, carries out the `Effect` it returns (start or steer the
+//! training worker, evaluate, read runs from disk), and redraws at most every 100 ms. The ML
+//! core runs in worker threads and knows nothing of this.
+//!
+//! Modules: `app` (state and update), `message` (what flows in and out), one file per tab,
+//! `form` and `browser` (the Train and Dataset tabs' own widgets), `keys`, `widgets` (what the
+//! panels share), `image` (patches in the terminal), `view` (the whole screen).
 
 pub mod app;
 pub mod browser;
-pub mod catalog;
 pub mod dataset_tab;
 pub mod evaluate_tab;
 pub mod form;
 pub mod image;
+pub mod keys;
+pub mod message;
 pub mod runs_tab;
 pub mod train_tab;
-pub mod ui;
+pub mod view;
+pub mod widgets;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crossterm::event::{Event as TermEvent, EventStream, KeyEventKind};
 use futures::{Stream, StreamExt};
@@ -25,14 +33,14 @@ use ratatui::Terminal;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
-use crate::data::intensity::Intensity;
-use crate::data::split::{Split, SplitKind};
 use crate::data::{self, reader};
 use crate::error::{Error, Result};
-use crate::evaluate::{self, Evaluation};
+use crate::evaluation;
+use crate::run::catalog::{self, Followed};
 use crate::run::{CHECKPOINTS, RUNS};
-use crate::train::{self, Control, DeviceChoice};
-use app::{Action, App, Status};
+use crate::train::{self, Control};
+use app::App;
+pub use message::{Effect, Message};
 
 /// Redraw at most this often while only worker events arrive.
 const FRAME: Duration = Duration::from_millis(100);
@@ -44,12 +52,6 @@ pub struct Options {
     pub protocol: image::ProtocolChoice,
     /// `lnmc watch`: follow this run directory instead of training.
     pub watch: Option<PathBuf>,
-}
-
-/// What the workers send back to the loop.
-pub enum Message {
-    Train(train::Event),
-    Evaluated(String, Result<Evaluation>),
 }
 
 pub fn run(options: Options) -> Result<()> {
@@ -69,7 +71,6 @@ pub fn run(options: Options) -> Result<()> {
         (None, None) => data::resolve(None)?,
     };
     let data = reader::read(&path)?;
-    let split = App::default_split(&data);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -80,9 +81,9 @@ pub fn run(options: Options) -> Result<()> {
     let mut terminal = ratatui::init();
     let _restore = RestoreOnDrop;
     let picker = image::picker(options.protocol);
-    let mut app = App::new(data, split, image::PatchImages::new(picker));
+    let mut app = App::new(data, image::PatchImages::new(picker));
     if let Some(dir) = watch {
-        app.follow(&dir);
+        app.update(Message::Followed(Followed::read(&dir)));
     }
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Message>();
     runtime.block_on(async {
@@ -144,71 +145,58 @@ pub async fn event_loop<B: Backend>(
     tx: UnboundedSender<Message>,
     mut rx: UnboundedReceiver<Message>,
 ) -> Result<()> {
-    let mut tick = tokio::time::interval(FRAME);
-    let mut worker = Worker::default();
+    let mut frame_tick = tokio::time::interval(FRAME);
+    let mut follow_tick = tokio::time::interval(FOLLOW);
+    let mut effects = Effects::new(tx);
     let mut dirty = true;
-    let mut last_follow = Instant::now();
-    refresh_catalog(app);
+    effects.run(Effect::Rescan, app);
     loop {
         let mut draw_now = false;
-        tokio::select! {
+        let message = tokio::select! {
             input = keys.next() => match input {
                 Some(Ok(TermEvent::Key(key))) if key.kind == KeyEventKind::Press => {
-                    let action = app.on_key(key);
-                    if action == Action::Quit {
-                        break;
-                    }
-                    worker.perform(action, app, &tx);
                     draw_now = true;
+                    Some(Message::Key(key))
                 }
-                Some(Ok(TermEvent::Resize(..))) => draw_now = true,
+                Some(Ok(TermEvent::Resize(..))) => {
+                    draw_now = true;
+                    None
+                }
                 Some(Err(_)) | None => break,
-                _ => {}
+                _ => None,
             },
             Some(message) = rx.recv() => {
-                match message {
-                    Message::Train(event) => {
-                        let done = matches!(event, train::Event::Finished { .. } | train::Event::Stopped { .. } | train::Event::Failed(_));
-                        app.on_train_event(event);
-                        if done {
-                            refresh_catalog(app);
-                        }
-                    }
-                    Message::Evaluated(name, result) => {
-                        app.evaluating = false;
-                        match result {
-                            Ok(e) => {
-                                app.log(format!("evaluated {name}: accuracy {:.2} %", 100.0 * e.metrics.accuracy));
-                                app.evaluation = Some((name, e));
-                            }
-                            Err(e) => app.log(format!("evaluation failed: {e}")),
-                        }
-                    }
-                }
                 dirty = true;
+                Some(message)
             }
-            _ = tick.tick() => {
-                if app.training.status == Status::Watching && last_follow.elapsed() >= FOLLOW {
-                    if let Some(dir) = app.followed.clone() {
-                        app.follow(&dir);
-                    }
-                    last_follow = Instant::now();
-                    dirty = true;
-                }
+            _ = follow_tick.tick() => Some(Message::FollowTick),
+            _ = frame_tick.tick() => {
                 draw_now = dirty;
+                None
             }
             _ = signals.term.recv() => break,
             _ = signals.hangup.recv() => break,
+        };
+        if let Some(message) = message {
+            let effect = app.update(message);
+            match effect {
+                Effect::Quit => break,
+                Effect::None => {}
+                effect => {
+                    dirty = true;
+                    effects.run(effect, app);
+                }
+            }
         }
         if draw_now {
             terminal
-                .draw(|frame| ui::draw(frame, app))
+                .draw(|frame| view::draw(frame, app))
                 .map_err(|e| Error::runtime(format!("cannot draw ({e})")))?;
             dirty = false;
             injected_fault()?;
         }
     }
-    worker.finish();
+    effects.finish();
     Ok(())
 }
 
@@ -222,46 +210,36 @@ fn injected_fault() -> Result<()> {
     }
 }
 
-fn refresh_catalog(app: &mut App) {
-    app.checkpoints = catalog::checkpoints(Path::new(CHECKPOINTS));
-    app.checkpoint_selected = app
-        .checkpoint_selected
-        .min(app.checkpoints.len().saturating_sub(1));
-    app.runs = catalog::runs(Path::new(RUNS));
-    app.run_selected = app.run_selected.min(app.runs.len().saturating_sub(1));
-}
-
-/// The training worker, if one runs.
-#[derive(Default)]
-struct Worker {
+/// Carries out effects: the training worker (at most one), evaluations on blocking threads,
+/// and reads of runs on disk. Results come back as messages, through `tx` from other threads
+/// or straight into `App::update` for the quick reads.
+struct Effects {
+    tx: UnboundedSender<Message>,
     control: Option<Arc<Control>>,
-    handle: Option<std::thread::JoinHandle<()>>,
+    worker: Option<std::thread::JoinHandle<()>>,
 }
 
-impl Worker {
-    fn perform(&mut self, action: Action, app: &mut App, tx: &UnboundedSender<Message>) {
-        match action {
-            Action::None | Action::Quit => {}
-            Action::RefreshCatalog => refresh_catalog(app),
-            Action::StartTraining(hyper) => {
-                if let Ok(split) = Split::new(SplitKind::Stratified, hyper.seed, &app.data) {
-                    app.split = split;
-                }
-                let request = train::Request {
-                    data: app.data.path.clone(),
-                    hyper,
-                    device: app.form.device(),
-                    intensity: Intensity::default(),
-                    split: SplitKind::Stratified,
-                    name: None,
-                    runs_root: RUNS.into(),
-                    checkpoint_root: CHECKPOINTS.into(),
-                };
-                app.training = app::Training::default();
-                app.training.status = Status::Running;
+impl Effects {
+    fn new(tx: UnboundedSender<Message>) -> Effects {
+        Effects {
+            tx,
+            control: None,
+            worker: None,
+        }
+    }
+
+    fn run(&mut self, effect: Effect, app: &mut App) {
+        let reply = match effect {
+            Effect::None | Effect::Quit => None,
+            Effect::Rescan => Some(Message::Catalog {
+                runs: catalog::runs(Path::new(RUNS)),
+                checkpoints: catalog::checkpoints(Path::new(CHECKPOINTS)),
+            }),
+            Effect::Follow(dir) => Some(Message::Followed(Followed::read(&dir))),
+            Effect::StartTraining(request) => {
                 let control = Arc::new(Control::default());
-                let tx = tx.clone();
-                self.handle = Some(train::spawn(
+                let tx = self.tx.clone();
+                self.worker = Some(train::spawn(
                     train::Start::New(request),
                     Arc::clone(&control),
                     move |e| {
@@ -269,39 +247,33 @@ impl Worker {
                     },
                 ));
                 self.control = Some(control);
+                None
             }
-            Action::TogglePause => {
+            Effect::SetPaused(paused) => {
                 if let Some(c) = &self.control {
-                    let paused = !c.pause.load(Ordering::SeqCst);
                     c.pause.store(paused, Ordering::SeqCst);
-                    app.training.status = if paused {
-                        Status::Paused
-                    } else {
-                        Status::Running
-                    };
-                    app.log(if paused { "paused" } else { "resumed" });
                 }
+                None
             }
-            Action::StopTraining => {
+            Effect::StopTraining => {
                 if let Some(c) = &self.control {
                     c.stop.store(true, Ordering::SeqCst);
-                    app.log("stopping after the current batch…");
                 }
+                None
             }
-            Action::Evaluate { checkpoint, all } => {
-                let name = checkpoint.display().to_string();
-                let request = evaluate::Request {
-                    checkpoint,
-                    data: Some(app.data.path.clone()),
-                    all,
-                    intensity: None,
-                    device: DeviceChoice::Auto,
-                };
-                let tx = tx.clone();
+            Effect::Evaluate(request) => {
+                let checkpoint = request.checkpoint.display().to_string();
+                let tx = self.tx.clone();
                 tokio::task::spawn_blocking(move || {
-                    let _ = tx.send(Message::Evaluated(name, evaluate::evaluate(&request)));
+                    let result = evaluation::evaluate(&request);
+                    let _ = tx.send(Message::Evaluated { checkpoint, result });
                 });
+                None
             }
+        };
+        if let Some(message) = reply {
+            let next = app.update(message);
+            self.run(next, app);
         }
     }
 
@@ -311,7 +283,7 @@ impl Worker {
         if let Some(c) = &self.control {
             c.stop.store(true, Ordering::SeqCst);
         }
-        if let Some(handle) = self.handle.take() {
+        if let Some(handle) = self.worker.take() {
             let _ = handle.join();
         }
     }

@@ -1,100 +1,363 @@
 //! Train tab: the hyper-parameter form, live loss curves, progress, throughput and the log.
+//! It shows one run: the one this dashboard trains, or the one `lnmc watch` follows.
 
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crossterm::event::KeyCode;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Style, Stylize};
-use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{
-    Axis, Chart, Dataset, Gauge, GraphType, List, ListItem, Paragraph, Sparkline, Wrap,
-};
+use ratatui::widgets::{Gauge, List, ListItem, Paragraph, Sparkline, Wrap};
 use ratatui::Frame;
 
-use super::app::{App, Status, Training};
-use super::form::FIELDS;
-use super::ui::{axis_labels, bounds, panel, ACCENT, TRAIN_COLOUR, VAL_COLOUR};
-use crate::train::EpochRecord;
+use super::form::{Field, Form};
+use super::keys::{hint, Key};
+use super::message::{Effect, Reply};
+use super::widgets::{loss_chart, panel, ACCENT, TRAIN_COLOUR, VAL_COLOUR};
+use crate::data::intensity::Intensity;
+use crate::data::split::SplitKind;
+use crate::data::Dataset;
+use crate::run::catalog::Followed;
+use crate::run::{Status, CHECKPOINTS, RUNS};
+use crate::train::{self, Event};
+use crate::types::{EpochRecord, Hyper};
 
-pub fn draw(frame: &mut Frame, area: Rect, app: &mut App) {
-    let [left, right] =
-        Layout::horizontal([Constraint::Length(30), Constraint::Min(0)]).areas(area);
-    let [form, status] = Layout::vertical([
-        Constraint::Length(FIELDS.len() as u16 + 3),
-        Constraint::Min(0),
-    ])
-    .areas(left);
-    draw_form(frame, form, app);
-    draw_status(frame, status, &app.training);
-    let log_height = if area.height >= 36 { 8 } else { 5 };
-    let [chart, gauges, sparks, log] = Layout::vertical([
-        Constraint::Min(6),
-        Constraint::Length(2),
-        Constraint::Length(4),
-        Constraint::Length(log_height),
-    ])
-    .areas(right);
-    let title = match &app.training.run {
-        Some(run) => format!("loss per epoch · run {run}"),
-        None => "loss per epoch".to_string(),
-    };
-    loss_chart(frame, chart, &title, &[("", &app.training.history)]);
-    draw_gauges(frame, gauges, &app.training);
-    draw_sparklines(frame, sparks, &app.training);
-    let items: Vec<ListItem> = app
-        .log
-        .iter()
-        .rev()
-        .take(log.height as usize)
-        .rev()
-        .map(|l| ListItem::new(l.as_str()))
-        .collect();
-    frame.render_widget(List::new(items).block(panel("log")), log);
+/// Batch losses kept for the sparkline.
+pub const BATCH_LOSS_WINDOW: usize = 240;
+/// Lines kept in the log panel.
+const LOG_LINES: usize = 500;
+
+/// The live view of one training run, fed by worker events or by a followed run's files.
+#[derive(Debug, Default)]
+pub struct RunProgress {
+    /// None until a run starts or is followed.
+    pub status: Option<Status>,
+    pub paused: bool,
+    pub run: Option<String>,
+    pub device: String,
+    pub first_epoch: usize,
+    pub epochs: usize,
+    pub epoch: usize,
+    pub batch: usize,
+    pub batches: usize,
+    pub train_samples: usize,
+    pub history: Vec<EpochRecord>,
+    /// Recent per-batch losses, oldest first.
+    pub batch_losses: Vec<f64>,
+    pub samples_per_second: f64,
+    /// `lnmc watch`: the followed run's directory, and how long ago its writer added a row.
+    pub followed: Option<PathBuf>,
+    pub since_update: Option<Duration>,
 }
 
-fn draw_form(frame: &mut Frame, area: Rect, app: &App) {
-    let form = &app.form;
-    let locked = app.training.is_active();
-    let mut lines: Vec<Line> = FIELDS
-        .iter()
-        .enumerate()
-        .map(|(i, name)| {
-            let selected = i == form.selected && !locked;
-            let value = match (&form.draft, selected) {
-                (Some(draft), true) => format!("{draft}▏"),
-                _ => form.values[i].clone(),
-            };
-            let style = if selected {
-                Style::new().fg(Color::Black).bg(ACCENT)
-            } else {
-                Style::new()
-            };
-            Line::from(vec![
-                Span::raw(format!("{name:>13} ")),
-                Span::styled(format!(" {value:<11}"), style),
-            ])
-        })
-        .collect();
-    lines.push(match &form.error {
-        Some(e) => Line::from(e.as_str().red()),
-        None if locked => Line::from("locked while training".dark_gray()),
-        None => Line::from("s to start".dark_gray()),
-    });
-    frame.render_widget(Paragraph::new(lines).block(panel("hyper-parameters")), area);
+impl RunProgress {
+    /// Trained by this dashboard and not ended: keys that would disturb it are locked.
+    pub fn is_active(&self) -> bool {
+        self.status == Some(Status::Running) && self.followed.is_none()
+    }
+
+    pub fn best(&self) -> Option<&EpochRecord> {
+        EpochRecord::best(&self.history)
+    }
+
+    /// Fraction of the whole run done, counting partial epochs.
+    pub fn progress(&self) -> f64 {
+        if self.epochs == 0 {
+            return 0.0;
+        }
+        let done = self.epoch.saturating_sub(1) as f64 + self.epoch_progress();
+        (done / self.epochs as f64).clamp(0.0, 1.0)
+    }
+
+    pub fn epoch_progress(&self) -> f64 {
+        if self.batches == 0 {
+            0.0
+        } else {
+            self.batch as f64 / self.batches as f64
+        }
+    }
+
+    /// Seconds left while the run goes on: the mean epoch time of this session (its first
+    /// epoch estimated from the training throughput), times the epochs left. Computed from the
+    /// run's own numbers, not the wall clock, so a screen shows the same for the same events.
+    pub fn eta_seconds(&self) -> Option<f64> {
+        if self.status != Some(Status::Running) {
+            return None;
+        }
+        let timed: Vec<f64> = self
+            .history
+            .iter()
+            .filter(|r| r.epoch >= self.first_epoch)
+            .map(|r| r.seconds)
+            .collect();
+        let per_epoch = if !timed.is_empty() {
+            timed.iter().sum::<f64>() / timed.len() as f64
+        } else if self.samples_per_second > 0.0 && self.train_samples > 0 {
+            self.train_samples as f64 / self.samples_per_second
+        } else {
+            return None;
+        };
+        Some(per_epoch * self.epochs as f64 * (1.0 - self.progress()))
+    }
+
+    fn on_event(&mut self, event: Event) {
+        match event {
+            Event::Started {
+                run,
+                device,
+                split,
+                first_epoch,
+                epochs,
+                batches,
+                ..
+            } => {
+                self.status = Some(Status::Running);
+                self.device = device;
+                self.first_epoch = first_epoch;
+                self.epochs = epochs;
+                self.epoch = first_epoch;
+                self.batch = 0;
+                self.batches = batches;
+                self.train_samples = split.train.len();
+                self.run = Some(run);
+            }
+            Event::Batch {
+                epoch,
+                batch,
+                batches,
+                loss,
+                samples_per_second,
+            } => {
+                self.epoch = epoch;
+                self.batch = batch;
+                self.batches = batches;
+                self.samples_per_second = samples_per_second;
+                self.batch_losses.push(loss);
+                if self.batch_losses.len() > BATCH_LOSS_WINDOW {
+                    self.batch_losses.remove(0);
+                }
+            }
+            Event::Epoch { record, .. } => self.history.push(record),
+            Event::CheckpointSaved { .. } => {}
+            Event::Finished { .. } => self.status = Some(Status::Finished),
+            Event::Stopped { .. } => self.status = Some(Status::Stopped),
+            Event::Failed(message) => self.status = Some(Status::Failed(message)),
+        }
+    }
 }
 
-fn draw_status(frame: &mut Frame, area: Rect, t: &Training) {
+pub struct TrainTab {
+    form: Form,
+    progress: RunProgress,
+    log: Vec<String>,
+}
+
+impl TrainTab {
+    pub fn new() -> TrainTab {
+        TrainTab {
+            form: Form::new(Hyper::default()),
+            progress: RunProgress::default(),
+            log: Vec::new(),
+        }
+    }
+
+    pub fn progress(&self) -> &RunProgress {
+        &self.progress
+    }
+
+    pub fn log_lines(&self) -> &[String] {
+        &self.log
+    }
+
+    pub fn log(&mut self, line: impl Into<String>) {
+        self.log.push(line.into());
+        if self.log.len() > LOG_LINES {
+            self.log.remove(0);
+        }
+    }
+
+    /// Typing into a form field takes every key.
+    pub fn captures_input(&self) -> bool {
+        self.form.editing()
+    }
+
+    pub fn keys(&self) -> Vec<Key> {
+        [Self::KEYS, Form::KEYS].concat()
+    }
+
+    const KEYS: &'static [Key] = &[
+        hint("s", "start"),
+        hint("p", "pause/resume"),
+        hint("x", "stop & save"),
+    ];
+
+    pub fn on_key(&mut self, code: KeyCode, data: &Dataset) -> Reply {
+        let active = self.progress.is_active();
+        match code {
+            KeyCode::Char('s') if self.progress.followed.is_some() => {
+                self.log("watching another process's run: start a new one from a plain `lnmc`")
+            }
+            KeyCode::Char('s') if !active => match self.form.hyper() {
+                Ok(hyper) => return Reply::Effect(self.start(hyper, data)),
+                Err(e) => self.log(format!("cannot start: {e}")),
+            },
+            KeyCode::Char('p') if active => {
+                let paused = !self.progress.paused;
+                self.progress.paused = paused;
+                self.log(if paused { "paused" } else { "resumed" });
+                return Reply::Effect(Effect::SetPaused(paused));
+            }
+            KeyCode::Char('x') if active => {
+                self.log("stopping after the current batch…");
+                return Reply::Effect(Effect::StopTraining);
+            }
+            code if !active => self.form.on_key(code),
+            _ => {}
+        }
+        Reply::Done
+    }
+
+    fn start(&mut self, hyper: Hyper, data: &Dataset) -> Effect {
+        let request = train::Request {
+            data: data.path.clone(),
+            hyper,
+            device: self.form.device(),
+            intensity: Intensity::default(),
+            split: SplitKind::Stratified,
+            name: None,
+            runs_root: RUNS.into(),
+            checkpoint_root: CHECKPOINTS.into(),
+        };
+        self.progress = RunProgress {
+            status: Some(Status::Running),
+            ..RunProgress::default()
+        };
+        Effect::StartTraining(request)
+    }
+
+    /// Applies one event of the training worker.
+    pub fn on_train_event(&mut self, event: Event) {
+        if let Some(line) = event.line() {
+            self.log(line);
+        }
+        self.progress.on_event(event);
+    }
+
+    /// Shows a run written by another process as last read: its settings, rows and log.
+    pub fn follow(&mut self, followed: Followed) {
+        let entry = followed.entry;
+        let p = &mut self.progress;
+        if let Some(config) = &entry.config {
+            self.form = Form::new(config.hyper.clone());
+            p.epochs = config.hyper.epochs;
+            p.device = config.device.clone();
+        }
+        p.status = Some(entry.status);
+        p.run = Some(entry.name);
+        p.epoch = entry.history.len();
+        p.batch = 0;
+        p.batches = 0;
+        p.samples_per_second = entry.history.last().map_or(0.0, |r| r.samples_per_s);
+        p.history = entry.history;
+        p.followed = Some(entry.path);
+        p.since_update = followed.since_update;
+        // The writer's own log, so the panel reads as it would in the writer's dashboard.
+        self.log = followed.log;
+    }
+
+    pub fn draw(&self, frame: &mut Frame, area: Rect) {
+        let [left, right] =
+            Layout::horizontal([Constraint::Length(30), Constraint::Min(0)]).areas(area);
+        let [form, status] = Layout::vertical([
+            Constraint::Length(Field::ALL.len() as u16 + 3),
+            Constraint::Min(0),
+        ])
+        .areas(left);
+        self.draw_form(frame, form);
+        draw_status(frame, status, &self.progress);
+        let log_height = if area.height >= 36 { 8 } else { 5 };
+        let [chart, gauges, sparks, log] = Layout::vertical([
+            Constraint::Min(6),
+            Constraint::Length(2),
+            Constraint::Length(4),
+            Constraint::Length(log_height),
+        ])
+        .areas(right);
+        let title = match &self.progress.run {
+            Some(run) => format!("loss per epoch · run {run}"),
+            None => "loss per epoch".to_string(),
+        };
+        loss_chart(frame, chart, &title, &[("", &self.progress.history)]);
+        draw_gauges(frame, gauges, &self.progress);
+        draw_sparklines(frame, sparks, &self.progress);
+        let items: Vec<ListItem> = self
+            .log
+            .iter()
+            .rev()
+            .take(log.height as usize)
+            .rev()
+            .map(|l| ListItem::new(l.as_str()))
+            .collect();
+        frame.render_widget(List::new(items).block(panel("log")), log);
+    }
+
+    fn draw_form(&self, frame: &mut Frame, area: Rect) {
+        let form = &self.form;
+        let locked = self.progress.is_active();
+        let mut lines: Vec<Line> = Field::ALL
+            .iter()
+            .map(|&field| {
+                let selected = field == form.selected() && !locked;
+                let value = match (form.draft(), selected) {
+                    (Some(draft), true) => format!("{draft}▏"),
+                    _ => form.value(field).to_string(),
+                };
+                let style = if selected {
+                    Style::new().fg(Color::Black).bg(ACCENT)
+                } else {
+                    Style::new()
+                };
+                Line::from(vec![
+                    Span::raw(format!("{:>13} ", field.label())),
+                    Span::styled(format!(" {value:<11}"), style),
+                ])
+            })
+            .collect();
+        lines.push(match form.error() {
+            Some(e) => Line::from(e.red()),
+            None if locked => Line::from("locked while training".dark_gray()),
+            None => Line::from("s to start".dark_gray()),
+        });
+        frame.render_widget(Paragraph::new(lines).block(panel("hyper-parameters")), area);
+    }
+}
+
+impl Default for TrainTab {
+    fn default() -> Self {
+        TrainTab::new()
+    }
+}
+
+fn draw_status(frame: &mut Frame, area: Rect, t: &RunProgress) {
+    let watching = t.followed.is_some();
     let status = match &t.status {
-        Status::Idle => "idle".to_string(),
-        Status::Running => "running".to_string(),
-        Status::Paused => "paused".to_string(),
-        Status::Finished => "finished".to_string(),
-        Status::Stopped => "stopped (resumable)".to_string(),
-        Status::Failed(e) => format!("failed: {e}"),
-        Status::Watching if t.stale_seconds.is_some() => "stopped".to_string(),
-        Status::Watching => "watching".to_string(),
+        None => "idle".to_string(),
+        Some(Status::Running) if t.paused => "paused".to_string(),
+        Some(Status::Running) if watching => "watching".to_string(),
+        Some(Status::Failed(e)) => format!("failed: {e}"),
+        Some(Status::Stopped | Status::Interrupted) if !watching => {
+            "stopped (resumable)".to_string()
+        }
+        Some(s) => s.label().to_string(),
     };
     let mut lines = vec![Line::from(vec!["status  ".dark_gray(), status.bold()])];
-    if let (Status::Watching, Some(s)) = (&t.status, t.stale_seconds) {
-        lines.push(Line::from(format!("        (no update for {s} s)")));
+    let silent = watching && !matches!(t.status, Some(Status::Running | Status::Finished));
+    if let (true, Some(age)) = (silent, t.since_update) {
+        lines.push(Line::from(format!(
+            "        (no update for {} s)",
+            age.as_secs()
+        )));
     }
     lines.extend([
         Line::from(vec![
@@ -133,77 +396,7 @@ fn draw_status(frame: &mut Frame, area: Rect, t: &Training) {
     );
 }
 
-/// Train and val loss of one or more runs; the legend names each curve.
-pub fn loss_chart(frame: &mut Frame, area: Rect, title: &str, runs: &[(&str, &[EpochRecord])]) {
-    let points: Vec<(String, Color, Vec<(f64, f64)>)> = runs
-        .iter()
-        .enumerate()
-        .flat_map(|(k, (name, history))| {
-            let dim = if k == 0 { "" } else { " ²" };
-            let prefix = if name.is_empty() {
-                String::new()
-            } else {
-                format!("{name} ")
-            };
-            let train: Vec<(f64, f64)> = history
-                .iter()
-                .map(|r| (r.epoch as f64, r.train_loss))
-                .collect();
-            let val: Vec<(f64, f64)> = history
-                .iter()
-                .map(|r| (r.epoch as f64, r.val_loss))
-                .collect();
-            let (tc, vc) = if k == 0 {
-                (TRAIN_COLOUR, VAL_COLOUR)
-            } else {
-                (Color::LightGreen, Color::LightBlue)
-            };
-            [
-                (format!("{prefix}train{dim}"), tc, train),
-                (format!("{prefix}val{dim}"), vc, val),
-            ]
-        })
-        .collect();
-    let max_epoch = points
-        .iter()
-        .flat_map(|(_, _, p)| p.iter().map(|(x, _)| *x))
-        .fold(2.0, f64::max);
-    let y = bounds(
-        points
-            .iter()
-            .flat_map(|(_, _, p)| p.iter().map(|(_, y)| *y)),
-    );
-    let datasets = points
-        .iter()
-        .map(|(name, colour, data)| {
-            Dataset::default()
-                .name(name.clone())
-                .marker(Marker::Braille)
-                .graph_type(GraphType::Line)
-                .style(Style::new().fg(*colour))
-                .data(data)
-        })
-        .collect();
-    let chart = Chart::new(datasets)
-        .block(panel(title))
-        .x_axis(
-            Axis::default()
-                .title("epoch")
-                .bounds([1.0, max_epoch])
-                .labels([Line::from("1"), Line::from(format!("{max_epoch:.0}"))]),
-        )
-        .y_axis(
-            Axis::default()
-                .title("loss")
-                .bounds(y)
-                .labels(axis_labels(y[0], y[1], 3)),
-        )
-        .legend_position(Some(ratatui::widgets::LegendPosition::TopRight))
-        .hidden_legend_constraints((Constraint::Percentage(50), Constraint::Percentage(50)));
-    frame.render_widget(chart, area);
-}
-
-fn draw_gauges(frame: &mut Frame, area: Rect, t: &Training) {
+fn draw_gauges(frame: &mut Frame, area: Rect, t: &RunProgress) {
     let [epoch, total] =
         Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(area);
     let epoch_label = format!(
@@ -227,7 +420,7 @@ fn draw_gauges(frame: &mut Frame, area: Rect, t: &Training) {
     );
 }
 
-fn draw_sparklines(frame: &mut Frame, area: Rect, t: &Training) {
+fn draw_sparklines(frame: &mut Frame, area: Rect, t: &RunProgress) {
     let [losses, accs] =
         Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(area);
     let loss_values = newest(&t.batch_losses, losses);

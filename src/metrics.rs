@@ -1,11 +1,29 @@
 //! Dataset-level metrics, computed once over every sample (upstream averaged F1 over batches
-//! and divided accuracy by a count that included a dropped tail), and batched inference.
+//! and divided accuracy by a count that included a dropped tail), and the decision rule that
+//! turns a model's output into a prediction.
 
 use serde::{Deserialize, Serialize};
-use tch::nn::ModuleT;
-use tch::{Device, Kind, Tensor};
 
 use crate::data::MALIGNANT;
+
+/// A patch is predicted malignant when its probability of malignancy is above this.
+pub const THRESHOLD: f64 = 0.5;
+
+/// The prediction for a probability (or any score on the same scale) of malignancy.
+pub fn predicts_malignant(score: f64) -> bool {
+    score > THRESHOLD
+}
+
+/// Whether the prediction for `score` agrees with the label.
+pub fn is_correct(label: u8, score: f64) -> bool {
+    predicts_malignant(score) == (label == MALIGNANT)
+}
+
+/// Probability of malignancy from a pair of logits (softmax in f64).
+pub fn malignant_probability(logits: [f32; 2]) -> f64 {
+    let d = logits[1] as f64 - logits[0] as f64;
+    1.0 / (1.0 + (-d).exp())
+}
 
 /// Malignant is the positive class. Rates with an empty denominator are 0 (as scikit-learn's
 /// `zero_division=0`); the AUC is NaN (null in JSON) when one class is absent.
@@ -23,12 +41,12 @@ pub struct Metrics {
 }
 
 /// `labels[i]` in {0, 1}; `scores[i]` is the model's probability (or any monotone score) of
-/// malignancy; a sample is predicted malignant when its score is above 0.5.
+/// malignancy, predicted malignant as `predicts_malignant` says.
 pub fn metrics(labels: &[u8], scores: &[f64]) -> Metrics {
     assert_eq!(labels.len(), scores.len(), "one score per label");
     let mut confusion = [[0u64; 2]; 2];
     for (&label, &score) in labels.iter().zip(scores) {
-        confusion[(label == MALIGNANT) as usize][(score > 0.5) as usize] += 1;
+        confusion[(label == MALIGNANT) as usize][predicts_malignant(score) as usize] += 1;
     }
     let [[tn, fp], [fn_, tp]] = confusion.map(|row| row.map(|c| c as f64));
     let ratio = |num: f64, den: f64| if den > 0.0 { num / den } else { 0.0 };
@@ -43,6 +61,20 @@ pub fn metrics(labels: &[u8], scores: &[f64]) -> Metrics {
         auc: roc_auc(labels, scores),
         confusion,
         n: labels.len() as u64,
+    }
+}
+
+impl Metrics {
+    /// The scalar metrics with the names screens show them by (the CLI prints them lower case).
+    pub fn named(&self) -> [(&'static str, f64); 6] {
+        [
+            ("accuracy", self.accuracy),
+            ("precision", self.precision),
+            ("recall", self.recall),
+            ("specificity", self.specificity),
+            ("F1", self.f1),
+            ("ROC AUC", self.auc),
+        ]
     }
 }
 
@@ -94,53 +126,6 @@ pub fn roc_curve(labels: &[u8], scores: &[f64]) -> Vec<(f64, f64)> {
         }
     }
     points
-}
-
-/// Logits for the patches `images[indices]`, in batches, without gradients or dropout.
-/// Returns (logits as (benign, malignant) pairs, summed cross-entropy against `labels`).
-pub fn predict(
-    net: &impl ModuleT,
-    images: &Tensor,
-    labels: &Tensor,
-    indices: &[usize],
-    batch: usize,
-) -> (Vec<[f32; 2]>, f64) {
-    let _guard = tch::no_grad_guard();
-    let device = images.device();
-    let mut outs = Vec::with_capacity(indices.len().div_ceil(batch.max(1)));
-    let mut loss_sum = Tensor::zeros([], (Kind::Double, device));
-    for chunk in indices.chunks(batch.max(1)) {
-        let idx = index_tensor(chunk, device);
-        let out = net.forward_t(&images.index_select(0, &idx), false);
-        let loss = out.cross_entropy_loss::<Tensor>(
-            &labels.index_select(0, &idx),
-            None,
-            tch::Reduction::Sum,
-            -100,
-            0.0,
-        );
-        loss_sum += loss.to_kind(Kind::Double);
-        outs.push(out);
-    }
-    if outs.is_empty() {
-        return (Vec::new(), 0.0);
-    }
-    // One transfer at the end: a read per batch would make a GPU wait for the host each time.
-    let flat = Vec::<f32>::try_from(Tensor::cat(&outs, 0).to_device(Device::Cpu).flatten(0, -1))
-        .expect("float logits");
-    let logits = flat.chunks_exact(2).map(|p| [p[0], p[1]]).collect();
-    (logits, loss_sum.double_value(&[]))
-}
-
-/// Probability of malignancy from a pair of logits (softmax in f64).
-pub fn malignant_probability(logits: [f32; 2]) -> f64 {
-    let d = logits[1] as f64 - logits[0] as f64;
-    1.0 / (1.0 + (-d).exp())
-}
-
-pub fn index_tensor(indices: &[usize], device: Device) -> Tensor {
-    let idx: Vec<i64> = indices.iter().map(|&i| i as i64).collect();
-    Tensor::from_slice(&idx).to_device(device)
 }
 
 #[cfg(test)]

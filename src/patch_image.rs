@@ -1,9 +1,7 @@
-//! Turning a patch into pixels: the CT window used for display, and `lnmc show`, which prints
-//! one nodule in a plain shell with viuer (kitty/iTerm2/sixel when the terminal has them,
-//! coloured half blocks otherwise).
+//! A patch as a picture: the CT display window and the grey image it gives, and the one-line
+//! description of a patch. `lnmc show` prints them in a plain shell, the dashboard draws them.
 
 use crate::data::{Dataset, MALIGNANT};
-use crate::error::{Error, Result};
 
 /// A CT display window: HU `level` ± `width` / 2 maps to black…white.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -50,28 +48,4 @@ pub fn describe(data: &Dataset, index: usize) -> String {
         data.len(),
         data.source_kind()
     )
-}
-
-pub fn print(data: &Dataset, index: usize, window: Window) -> Result<()> {
-    if index >= data.len() {
-        return Err(Error::file(
-            &data.path,
-            format!(
-                "--index {index}: out of range, the file has patches 0…{}",
-                data.len() - 1
-            ),
-        ));
-    }
-    println!("{}", describe(data, index));
-    let config = viuer::Config {
-        absolute_offset: false,
-        width: Some(data.width as u32),
-        ..Default::default()
-    };
-    viuer::print(
-        &image::DynamicImage::ImageLuma8(image(data, index, window)),
-        &config,
-    )
-    .map_err(|e| Error::runtime(format!("cannot draw the patch ({e})")))?;
-    Ok(())
 }

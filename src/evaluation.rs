@@ -1,5 +1,5 @@
-//! Evaluating a checkpoint on a data file: the one procedure behind `lnmc eval` and the
-//! dashboard's Evaluate tab.
+//! Evaluating a checkpoint file on a data file: the one procedure behind `lnmc eval` and the
+//! dashboard's Evaluate tab (metrics in `metrics`, the forward passes in `inference`).
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -9,12 +9,13 @@ use crate::data::intensity::Intensity;
 use crate::data::split::{self, Split};
 use crate::data::{self, reader, Dataset};
 use crate::error::Result;
-use crate::eval::{self, Metrics};
+use crate::inference;
+use crate::metrics::{self, Metrics};
 use crate::model::ConvNet;
 use crate::run;
-use crate::train::{self, DeviceChoice};
+use crate::types::DeviceChoice;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Request {
     pub checkpoint: PathBuf,
     /// Default: the checkpoint's own data, else the default data.
@@ -42,6 +43,23 @@ pub struct Evaluation {
     pub inference_seconds: f64,
 }
 
+impl Evaluation {
+    /// The position of patch `index` among the evaluated ones.
+    pub fn position(&self, index: usize) -> Option<usize> {
+        self.indices.iter().position(|&i| i == index)
+    }
+
+    /// The misclassified patches, most confidently wrong first.
+    pub fn misclassified(&self) -> Vec<usize> {
+        let mut wrong: Vec<(usize, f64)> = (0..self.indices.len())
+            .filter(|&k| !metrics::is_correct(self.labels[k], self.scores[k]))
+            .map(|k| (self.indices[k], (self.scores[k] - metrics::THRESHOLD).abs()))
+            .collect();
+        wrong.sort_by(|a, b| b.1.total_cmp(&a.1));
+        wrong.into_iter().map(|(i, _)| i).collect()
+    }
+}
+
 pub fn evaluate(request: &Request) -> Result<Evaluation> {
     let ckpt = checkpoint::load(&request.checkpoint)?;
     let info = ckpt.info.as_ref();
@@ -55,7 +73,7 @@ pub fn evaluate(request: &Request) -> Result<Evaluation> {
         .intensity
         .or(info.map(|i| i.config.intensity))
         .unwrap_or_default();
-    let device = train::pick_device(request.device)?;
+    let device = request.device.pick()?;
     let mut vs = tch::nn::VarStore::new(device);
     let net = ConvNet::new(&vs.root(), 0.0);
     checkpoint::restore(&mut vs, &ckpt, &request.checkpoint)?;
@@ -63,17 +81,17 @@ pub fn evaluate(request: &Request) -> Result<Evaluation> {
         true => ((0..data.len()).collect(), "all patches".to_string()),
         false => validation_indices(info, &data, &data_path)?,
     };
-    let (images, labels) = train::tensors(&data, &intensity, device);
+    let (images, labels) = inference::tensors(&data, &intensity, device);
     let started = Instant::now();
-    let (logits, _) = eval::predict(&net, &images, &labels, &indices, train::EVAL_BATCH);
+    let (logits, _) = inference::predict(&net, &images, &labels, &indices, inference::BATCH);
     let inference_seconds = started.elapsed().as_secs_f64();
     let scores: Vec<f64> = logits
         .iter()
-        .map(|&l| eval::malignant_probability(l))
+        .map(|&l| metrics::malignant_probability(l))
         .collect();
     let truth: Vec<u8> = indices.iter().map(|&i| data.labels[i]).collect();
     Ok(Evaluation {
-        metrics: eval::metrics(&truth, &scores),
+        metrics: metrics::metrics(&truth, &scores),
         indices,
         labels: truth,
         scores,

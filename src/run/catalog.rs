@@ -1,11 +1,13 @@
-//! What the Evaluate and Runs tabs list: checkpoints and runs found on disk.
+//! The runs and checkpoints found on disk, as the Runs and Evaluate tabs and `lnmc watch`
+//! list them: read-only views, never a writer.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+use super::{read_config, read_metrics, read_split, Status, LOG, METRICS};
 use crate::checkpoint;
-use crate::run::{self, RunConfig};
-use crate::train::EpochRecord;
+use crate::data::split::Split;
+use crate::types::{EpochRecord, RunConfig};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct CheckpointEntry {
@@ -53,31 +55,35 @@ pub fn checkpoints(root: &Path) -> Vec<CheckpointEntry> {
     found
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub enum RunStatus {
-    Running,
-    Finished,
-    Stopped,
-    Failed,
-    /// An upstream-format loss file: read-only, no status.
-    Imported,
-}
-
 #[derive(Debug, Clone)]
 pub struct RunEntry {
     pub name: String,
     pub path: PathBuf,
     pub config: Option<RunConfig>,
     pub history: Vec<EpochRecord>,
-    pub status: RunStatus,
+    pub status: Status,
     pub modified: SystemTime,
 }
 
 impl RunEntry {
+    /// An lnmc run directory (None for anything else).
+    pub fn read(path: &Path) -> Option<RunEntry> {
+        let config = read_config(path).ok()?;
+        let (name, modified) = name_and_time(path);
+        let history = read_metrics(&path.join(METRICS));
+        let status = Status::of(path, config.hyper.epochs, history.len());
+        Some(RunEntry {
+            name,
+            path: path.to_path_buf(),
+            config: Some(config),
+            history,
+            status,
+            modified,
+        })
+    }
+
     pub fn best(&self) -> Option<&EpochRecord> {
-        self.history
-            .iter()
-            .reduce(|a, b| if b.val_acc > a.val_acc { b } else { a })
+        EpochRecord::best(&self.history)
     }
 
     pub fn duration(&self) -> Duration {
@@ -91,27 +97,7 @@ pub fn runs(root: &Path) -> Vec<RunEntry> {
     for path in read_dir(root) {
         let (name, modified) = name_and_time(&path);
         if path.is_dir() {
-            let Ok(config) = run::read_config(&path) else {
-                continue;
-            };
-            let history = run::read_metrics(&path.join(run::METRICS));
-            let status = if run::is_locked(&path) {
-                RunStatus::Running
-            } else if run::ended_in_failure(&path) {
-                RunStatus::Failed
-            } else if history.len() >= config.hyper.epochs {
-                RunStatus::Finished
-            } else {
-                RunStatus::Stopped
-            };
-            found.push(RunEntry {
-                name,
-                path,
-                config: Some(config),
-                history,
-                status,
-                modified,
-            });
+            found.extend(RunEntry::read(&path));
         } else if path.extension().is_some_and(|e| e == "csv") {
             if let Some(history) = upstream_losses(&path) {
                 found.push(RunEntry {
@@ -119,7 +105,7 @@ pub fn runs(root: &Path) -> Vec<RunEntry> {
                     path,
                     config: None,
                     history,
-                    status: RunStatus::Imported,
+                    status: Status::Imported,
                     modified,
                 });
             }
@@ -156,6 +142,37 @@ pub fn upstream_losses(path: &Path) -> Option<Vec<EpochRecord>> {
             })
         })
         .collect()
+}
+
+/// One run as `lnmc watch` follows it: the catalog's view plus its split, its log and how long
+/// ago its writer last added a row.
+#[derive(Debug, Clone)]
+pub struct Followed {
+    pub entry: RunEntry,
+    pub split: Option<Split>,
+    pub log: Vec<String>,
+    pub since_update: Option<Duration>,
+}
+
+impl Followed {
+    pub fn read(path: &Path) -> Option<Followed> {
+        let entry = RunEntry::read(path)?;
+        let since_update = path
+            .join(METRICS)
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|m| m.elapsed().ok());
+        let log = std::fs::read_to_string(path.join(LOG))
+            .map(|text| text.lines().map(str::to_owned).collect())
+            .unwrap_or_default();
+        Some(Followed {
+            split: read_split(path).ok(),
+            entry,
+            log,
+            since_update,
+        })
+    }
 }
 
 fn name_and_time(path: &Path) -> (String, SystemTime) {

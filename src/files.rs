@@ -1,0 +1,73 @@
+//! Writing and reading lnmc's own files so that a crash or a kill leaves either the old file or
+//! the new one, never half of one; and checking a user's path before a library sees it.
+
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, IoContext, Result};
+
+/// Writes `bytes` to `path` through a temporary file and a rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_file_name(format!(
+        ".{}.tmp-{}",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("file"),
+        std::process::id()
+    ));
+    let result = File::create(&tmp)
+        .and_then(|mut f| f.write_all(bytes).and_then(|_| f.sync_all()))
+        .and_then(|_| fs::rename(&tmp, path));
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result.at(path, "write")
+}
+
+/// Temporary files of a writer killed in the middle of `write_atomic`: the rename never
+/// happened, so they hold nothing anyone needs.
+pub fn remove_temporaries(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with('.') && name.contains(".tmp-") {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
+pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    let text = serde_json::to_string_pretty(value).expect("serialisable");
+    write_atomic(path, text.as_bytes())
+}
+
+pub fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
+    let text =
+        fs::read_to_string(path).map_err(|e| Error::file(path, format!("cannot read ({e})")))?;
+    serde_json::from_str(&text)
+        .map_err(|e| Error::file(path, format!("not a valid lnmc file ({e})")))
+}
+
+/// Makes sure `path` can be opened as a `kind` file ("an HDF5 file", "a checkpoint") before a
+/// library whose own messages are long and not about the user's mistake gets it. `missing`
+/// tells the user where such files come from.
+pub fn check_is_file(path: &Path, kind: &str, missing: &str) -> Result<()> {
+    match fs::metadata(path) {
+        Ok(m) if m.is_dir() => Err(Error::file(
+            path,
+            format!("is a directory, expected {kind}"),
+        )),
+        Ok(_) => Ok(()),
+        Err(_) if path.symlink_metadata().is_ok() => {
+            Err(Error::file(path, "is a dangling symbolic link"))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(Error::file(path, format!("no such file ({missing})")))
+        }
+        Err(e) => Err(Error::file(path, format!("cannot open ({e})"))),
+    }
+}

@@ -1,0 +1,171 @@
+//! A run on disk, the one home of its layout: `runs/<name>/` holds config.json, split.json,
+//! metrics.csv, log.txt, a lock while a process writes it and end.json once it has ended;
+//! `checkpoint/<name>/` holds best.safetensors and last.safetensors. Training writes runs
+//! through `RunDir`; everything else (the Runs tab, `lnmc watch`, evaluation) only reads them,
+//! through `catalog` and `status`.
+
+pub mod catalog;
+mod lock;
+mod metrics_log;
+pub mod status;
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::data::split::Split;
+use crate::error::{Error, Result};
+use crate::files::{read_json, remove_temporaries, write_json};
+use crate::types::RunConfig;
+
+pub use lock::is_locked;
+use lock::Lock;
+pub use metrics_log::{read_metrics, MetricsLog};
+pub use status::{Ending, Status};
+
+/// Where runs and their checkpoints go, relative to the working directory.
+pub const RUNS: &str = "runs";
+pub const CHECKPOINTS: &str = "checkpoint";
+
+pub const CONFIG: &str = "config.json";
+pub const SPLIT: &str = "split.json";
+pub const METRICS: &str = "metrics.csv";
+pub const LOCK: &str = "lock";
+pub const LOG: &str = "log.txt";
+pub const END: &str = "end.json";
+pub const BEST: &str = "best.safetensors";
+pub const LAST: &str = "last.safetensors";
+
+/// An open run directory, locked against a second writer for as long as this lives.
+#[derive(Debug)]
+pub struct RunDir {
+    pub name: String,
+    pub dir: PathBuf,
+    pub checkpoints: PathBuf,
+    _lock: Lock,
+}
+
+impl RunDir {
+    /// A new run `runs_root/name`; refuses an existing one (resume it instead).
+    pub fn create(runs_root: &Path, checkpoint_root: &Path, name: &str) -> Result<RunDir> {
+        if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
+            return Err(Error::input(format!(
+                "--run {name:?}: a run name is one plain word"
+            )));
+        }
+        let dir = runs_root.join(name);
+        if dir.join(CONFIG).exists() {
+            return Err(Error::input(format!(
+                "{}: run exists already (resume it with --resume {0}, or pick another --run)",
+                dir.display()
+            )));
+        }
+        let checkpoints = checkpoint_root.join(name);
+        for d in [&dir, &checkpoints] {
+            fs::create_dir_all(d)
+                .map_err(|e| Error::file(d, format!("cannot create directory ({e})")))?;
+            probe_writable(d)?;
+        }
+        let lock = Lock::acquire(&dir.join(LOCK))?;
+        Ok(RunDir {
+            name: name.to_string(),
+            dir,
+            checkpoints,
+            _lock: lock,
+        })
+    }
+
+    /// An existing run, to resume: reads its config and locks it.
+    pub fn open(dir: &Path) -> Result<(RunDir, RunConfig)> {
+        let config: RunConfig = read_json(&dir.join(CONFIG))?;
+        let lock = Lock::acquire(&dir.join(LOCK))?;
+        for d in [dir, config.checkpoint_dir.as_path()] {
+            probe_writable(d)?;
+            remove_temporaries(d);
+        }
+        // The run goes on: how it ended last time is no longer true.
+        status::clear_end(dir)?;
+        let run = RunDir {
+            name: config.name.clone(),
+            dir: dir.to_path_buf(),
+            checkpoints: config.checkpoint_dir.clone(),
+            _lock: lock,
+        };
+        Ok((run, config))
+    }
+
+    pub fn best(&self) -> PathBuf {
+        self.checkpoints.join(BEST)
+    }
+
+    pub fn last(&self) -> PathBuf {
+        self.checkpoints.join(LAST)
+    }
+
+    pub fn write_config(&self, config: &RunConfig) -> Result<()> {
+        write_json(&self.dir.join(CONFIG), config)
+    }
+
+    pub fn write_split(&self, split: &Split) -> Result<()> {
+        write_json(&self.dir.join(SPLIT), split)
+    }
+
+    /// Appends a line to the run's log.txt.
+    pub fn log(&self, line: &str) {
+        append_log(&self.dir.join(LOG), line);
+    }
+
+    /// Records how the run ended, for every reader of the run (see `status`).
+    pub fn end(&self, ending: &Ending, epoch: usize) -> Result<()> {
+        status::write_end(&self.dir, ending, epoch)
+    }
+}
+
+pub fn read_split(run_dir: &Path) -> Result<Split> {
+    read_json(&run_dir.join(SPLIT))
+}
+
+pub fn read_config(run_dir: &Path) -> Result<RunConfig> {
+    read_json(&run_dir.join(CONFIG))
+}
+
+/// A clear error now rather than a failed save after an hour of training.
+fn probe_writable(dir: &Path) -> Result<()> {
+    let probe = dir.join(format!(".write-test-{}", std::process::id()));
+    let result = File::create(&probe).and_then(|mut f| f.write_all(&[0u8; 4096]).and(f.sync_all()));
+    let _ = fs::remove_file(&probe);
+    result.map_err(|e| Error::input(format!("{}: not writable ({e})", dir.display())))
+}
+
+/// Appends a timestamped line to a run's log.txt. Best effort: a log line is never worth
+/// stopping a training run for.
+pub fn append_log(path: &Path, line: &str) {
+    if let Ok(mut f) = OpenOptions::new().create(true).append(true).open(path) {
+        let _ = writeln!(f, "{} {line}", timestamp());
+    }
+}
+
+/// UTC time as `YYYYMMDD-HHMMSS`, for default run names and the config.
+pub fn timestamp() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + (month <= 2) as i64;
+    format!(
+        "{year:04}{month:02}{day:02}-{:02}{:02}{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}

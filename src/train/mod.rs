@@ -1,0 +1,220 @@
+//! Training as a worker that reports through typed events. The headless CLI prints them; the
+//! dashboard draws them. Nothing here knows which one is listening.
+//!
+//! The contract with a front end:
+//! - `prepare` checks and loads everything for a `Start`: every input error (a bad file, an
+//!   option out of range, a run that exists or is locked) is returned there, before training.
+//! - `train` then sends, in this order: one `Started`; for each epoch its `Batch` events and one
+//!   `Epoch`, then `CheckpointSaved` for best.safetensors (when the epoch is the best so far)
+//!   and for last.safetensors; and last either `Finished` or `Stopped`. An error ends it with
+//!   `Err` instead (`spawn` turns that into a final `Failed` event). Whatever the ending, the
+//!   run's end.json records it before `train` returns, so readers of the run see it too.
+//! - The front end steers through `Control`, read between batches: `pause` holds the worker
+//!   before the next batch, `stop` ends the run before it (the last completed epoch is saved).
+
+mod session;
+mod steps;
+
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Instant;
+
+pub use session::{prepare, Request, Session, Start};
+
+use crate::data::split::Split;
+use crate::error::Result;
+use crate::run::{self, Ending};
+use crate::types::EpochRecord;
+use steps::Model;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    Started {
+        run: String,
+        device: String,
+        synthetic: bool,
+        /// The train/validation split the run uses.
+        split: Split,
+        first_epoch: usize,
+        epochs: usize,
+        batches: usize,
+        /// Reading, checking and normalising the data, in seconds.
+        prepare_seconds: f64,
+    },
+    Batch {
+        epoch: usize,
+        batch: usize,
+        batches: usize,
+        loss: f64,
+        samples_per_second: f64,
+    },
+    Epoch {
+        record: EpochRecord,
+        best: bool,
+    },
+    CheckpointSaved {
+        path: PathBuf,
+        best: bool,
+    },
+    Finished {
+        best: Option<EpochRecord>,
+        seconds: f64,
+    },
+    /// Stopped on request; `epoch` epochs are complete and saved.
+    Stopped {
+        epoch: usize,
+        run_dir: PathBuf,
+    },
+    Failed(String),
+}
+
+impl Event {
+    /// The line the headless front end prints, the dashboard logs and the run's log.txt keeps;
+    /// None for the frequent progress events.
+    pub fn line(&self) -> Option<String> {
+        Some(match self {
+            Event::Started { run, device, synthetic, split, first_epoch, epochs, prepare_seconds, .. } => {
+                let kind = if *synthetic { "synthetic" } else { "real" };
+                format!(
+                    "run {run} · {kind} data · {} train / {} val · device {device} · epochs {first_epoch}–{epochs} · data ready in {prepare_seconds:.2}s",
+                    split.train.len(),
+                    split.val.len()
+                )
+            }
+            Event::Epoch { record: r, best } => format!(
+                "epoch {:>3}  train loss {:.4} acc {:5.1}%  val loss {:.4} acc {:5.1}% f1 {:.3} auc {:.3}  {:6.1}s {:5.0}/s{}",
+                r.epoch,
+                r.train_loss,
+                100.0 * r.train_acc,
+                r.val_loss,
+                100.0 * r.val_acc,
+                r.val_f1,
+                r.val_auc,
+                r.seconds,
+                r.samples_per_s,
+                if *best { "  *best" } else { "" }
+            ),
+            Event::Finished { best: Some(b), seconds } => format!(
+                "finished in {seconds:.0}s · best val acc {:.2}% f1 {:.4} at epoch {}",
+                100.0 * b.val_acc,
+                b.val_f1,
+                b.epoch
+            ),
+            Event::Finished { best: None, seconds } => format!("finished in {seconds:.0}s"),
+            Event::Stopped { epoch, run_dir } => format!(
+                "stopped at epoch {epoch}, resume with: lnmc train --headless --resume {}",
+                run_dir.display()
+            ),
+            Event::Failed(message) => format!("failed: {message}"),
+            Event::Batch { .. } | Event::CheckpointSaved { .. } => return None,
+        })
+    }
+
+    /// Whether this is the last event of a run.
+    pub fn is_last(&self) -> bool {
+        matches!(
+            self,
+            Event::Finished { .. } | Event::Stopped { .. } | Event::Failed(_)
+        )
+    }
+}
+
+/// Stop and pause requests from whichever front end drives the worker.
+#[derive(Debug, Default)]
+pub struct Control {
+    pub stop: AtomicBool,
+    pub pause: AtomicBool,
+}
+
+/// Trains the session to its last epoch, or until `control.stop` is set. Each completed epoch
+/// is appended to metrics.csv and saved to last.safetensors before the next one starts, so a
+/// stop, a kill or a crash costs at most the epoch in progress.
+pub fn train(mut s: Session, control: &Control, sink: &mut dyn FnMut(Event)) -> Result<Ending> {
+    let log = s.run.dir.join(run::LOG);
+    let mut emit = |event: Event| {
+        if let Some(line) = event.line() {
+            run::append_log(&log, &line);
+        }
+        sink(event);
+    };
+    let result = run_epochs(&mut s, control, &mut emit);
+    let ending = match &result {
+        Ok(ending) => ending.clone(),
+        Err(e) => {
+            let failed = Event::Failed(e.to_string());
+            run::append_log(&log, &failed.line().unwrap_or_default());
+            Ending::Failed {
+                message: e.to_string(),
+            }
+        }
+    };
+    s.run.end(&ending, s.completed)?;
+    result
+}
+
+fn run_epochs(s: &mut Session, control: &Control, emit: &mut dyn FnMut(Event)) -> Result<Ending> {
+    let mut model = Model::build(s)?;
+    let mut best = EpochRecord::best(&s.history).cloned();
+    let started = Instant::now();
+    emit(Event::Started {
+        run: s.run.name.clone(),
+        device: crate::types::device_name(s.device),
+        synthetic: s.config.data.synthetic,
+        split: s.split.clone(),
+        first_epoch: s.completed + 1,
+        epochs: s.config.hyper.epochs,
+        batches: s.batches(),
+        prepare_seconds: s.prepare_seconds,
+    });
+    for epoch in s.completed + 1..=s.config.hyper.epochs {
+        let Some(fit) = model.train_epoch(s, epoch, control, emit) else {
+            emit(Event::Stopped {
+                epoch: epoch - 1,
+                run_dir: s.run.dir.clone(),
+            });
+            return Ok(Ending::Stopped);
+        };
+        let record = model.validate(s, epoch, &fit);
+        let is_best = best.as_ref().is_none_or(|b| record.beats(b));
+        model.save(s, epoch, record.val_acc, is_best)?;
+        s.metrics.append(&record)?;
+        s.completed = epoch;
+        if is_best {
+            best = Some(record.clone());
+        }
+        emit(Event::Epoch {
+            record,
+            best: is_best,
+        });
+        if is_best {
+            emit(Event::CheckpointSaved {
+                path: s.run.best(),
+                best: true,
+            });
+        }
+        emit(Event::CheckpointSaved {
+            path: s.run.last(),
+            best: false,
+        });
+    }
+    emit(Event::Finished {
+        best,
+        seconds: started.elapsed().as_secs_f64(),
+    });
+    Ok(Ending::Finished)
+}
+
+/// Runs `prepare` + `train` on a thread of its own, handing every event to `sink`; the last
+/// one is Finished, Stopped or Failed.
+pub fn spawn(
+    start: Start,
+    control: Arc<Control>,
+    mut sink: impl FnMut(Event) + Send + 'static,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        if let Err(e) = prepare(start).and_then(|s| train(s, &control, &mut sink)) {
+            sink(Event::Failed(e.to_string()));
+        }
+    })
+}

@@ -1,0 +1,214 @@
+//! Getting a run ready to train: a new one (read and check the data, split it, create the run
+//! directory) or the continuation of a stopped one (its own settings, data and split, and its
+//! last checkpoint).
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use tch::{Device, Kind, Tensor};
+
+use crate::checkpoint::{self, Checkpoint};
+use crate::data::intensity::Intensity;
+use crate::data::split::{Split, SplitKind};
+use crate::data::{self, reader};
+use crate::error::{Error, Result};
+use crate::inference::{index_tensor, tensors};
+use crate::run::{self, MetricsLog, RunDir};
+use crate::types::{device_name, DataInfo, DeviceChoice, EpochRecord, Hyper, RunConfig};
+
+/// What to train: a new run or the continuation of one.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Start {
+    New(Request),
+    Resume {
+        run_dir: PathBuf,
+        epochs: Option<usize>,
+        device: DeviceChoice,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    pub data: PathBuf,
+    pub hyper: Hyper,
+    pub device: DeviceChoice,
+    pub intensity: Intensity,
+    pub split: SplitKind,
+    pub name: Option<String>,
+    pub runs_root: PathBuf,
+    pub checkpoint_root: PathBuf,
+}
+
+/// Everything checked and loaded, ready to train: all input errors surface before this exists.
+pub struct Session {
+    pub run: RunDir,
+    pub config: RunConfig,
+    pub(super) device: Device,
+    pub(super) images: Tensor,
+    pub(super) labels: Tensor,
+    /// The same labels on the host, for the validation metrics.
+    pub(super) host_labels: Vec<u8>,
+    pub(super) split: Split,
+    /// The checkpoint to continue from, when resuming.
+    pub(super) resume: Option<Checkpoint>,
+    /// Rows of the epochs completed before this session.
+    pub(super) history: Vec<EpochRecord>,
+    pub(super) metrics: MetricsLog,
+    /// Epochs completed so far, by earlier sessions and this one.
+    pub(super) completed: usize,
+    pub(super) prepare_seconds: f64,
+}
+
+impl Session {
+    pub(super) fn batches(&self) -> usize {
+        self.split
+            .train
+            .len()
+            .div_ceil(self.config.hyper.batch_size)
+    }
+}
+
+pub fn prepare(start: Start) -> Result<Session> {
+    match start {
+        Start::New(request) => prepare_new(request),
+        Start::Resume {
+            run_dir,
+            epochs,
+            device,
+        } => prepare_resume(&run_dir, epochs, device),
+    }
+}
+
+fn prepare_new(request: Request) -> Result<Session> {
+    request.hyper.validate()?;
+    let device = request.device.pick()?;
+    let started = Instant::now();
+    let data = reader::read(&request.data)?;
+    let split = Split::new(request.split, request.hyper.seed, &data)?;
+    let (images, labels) = tensors(&data, &request.intensity, device);
+    let prepare_seconds = started.elapsed().as_secs_f64();
+    let name = request.name.unwrap_or_else(run::timestamp);
+    let run = RunDir::create(&request.runs_root, &request.checkpoint_root, &name)?;
+    let train_pixels = images.index_select(0, &index_tensor(&split.train, device));
+    let config = RunConfig {
+        lnmc_version: env!("CARGO_PKG_VERSION").into(),
+        name: name.clone(),
+        created: run::timestamp(),
+        run_dir: run.dir.clone(),
+        checkpoint_dir: run.checkpoints.clone(),
+        data: DataInfo {
+            path: std::fs::canonicalize(&request.data).unwrap_or(request.data.clone()),
+            sha256: data::sha256(&request.data)?,
+            synthetic: data.synthetic,
+            samples: data.len(),
+            height: data.height,
+            width: data.width,
+            normalised_mean: train_pixels.mean(Kind::Double).double_value(&[]),
+            normalised_std: train_pixels.std(true).double_value(&[]),
+        },
+        intensity: request.intensity,
+        split: split.kind,
+        split_seed: split.seed,
+        train_samples: split.train.len(),
+        val_samples: split.val.len(),
+        hyper: request.hyper,
+        device: device_name(device),
+        threads: tch::get_num_threads() as usize,
+    };
+    run.write_config(&config)?;
+    run.write_split(&split)?;
+    assemble(
+        run,
+        config,
+        prepare_seconds,
+        (images, labels),
+        data.labels,
+        split,
+        None,
+    )
+}
+
+fn prepare_resume(run_dir: &Path, epochs: Option<usize>, choice: DeviceChoice) -> Result<Session> {
+    let (run, mut config) = RunDir::open(run_dir)?;
+    if let Some(epochs) = epochs {
+        config.hyper.epochs = epochs;
+    }
+    config.hyper.validate()?;
+    let device = choice.pick()?;
+    let started = Instant::now();
+    let data = reader::read(&config.data.path)?;
+    if data::sha256(&config.data.path)? != config.data.sha256 {
+        return Err(Error::file(
+            &config.data.path,
+            format!(
+                "has changed since run '{}' started; resume needs the same data",
+                config.name
+            ),
+        ));
+    }
+    let split = run::read_split(&run.dir)?;
+    if split
+        .train
+        .iter()
+        .chain(&split.val)
+        .any(|&i| i >= data.len())
+    {
+        return Err(Error::file(
+            &run.dir.join(run::SPLIT),
+            "indexes patches the data does not have",
+        ));
+    }
+    let tensors = tensors(&data, &config.intensity, device);
+    let prepare_seconds = started.elapsed().as_secs_f64();
+    // Killed before the first epoch ended: nothing to resume from, start the run afresh.
+    let resume = match run.last().exists() {
+        true => Some(checkpoint::load(&run.last())?),
+        false => None,
+    };
+    config.device = device_name(device);
+    run.write_config(&config)?;
+    assemble(
+        run,
+        config,
+        prepare_seconds,
+        tensors,
+        data.labels,
+        split,
+        resume,
+    )
+}
+
+/// The session of a new or resumed run; metrics.csv keeps the rows of completed epochs only.
+fn assemble(
+    run: RunDir,
+    config: RunConfig,
+    prepare_seconds: f64,
+    (images, labels): (Tensor, Tensor),
+    host_labels: Vec<u8>,
+    split: Split,
+    resume: Option<Checkpoint>,
+) -> Result<Session> {
+    let completed = resume
+        .as_ref()
+        .and_then(|c| c.info.as_ref())
+        .map_or(0, |i| i.epoch);
+    let history: Vec<EpochRecord> = run::read_metrics(&run.dir.join(run::METRICS))
+        .into_iter()
+        .filter(|r| r.epoch <= completed)
+        .collect();
+    let metrics = MetricsLog::open(&run.dir, completed)?;
+    Ok(Session {
+        run,
+        config,
+        device: images.device(),
+        images,
+        labels,
+        host_labels,
+        split,
+        resume,
+        history,
+        metrics,
+        completed,
+        prepare_seconds,
+    })
+}

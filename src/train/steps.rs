@@ -1,0 +1,173 @@
+//! The steps of training one epoch: shuffle and fit the training split in batches, validate,
+//! save the checkpoints. `Model` holds what they change: the network's weights and Adam's state.
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use tch::nn::ModuleT;
+use tch::{nn, Device, Kind, Tensor};
+
+use super::{Control, Event, Session};
+use crate::checkpoint::{self, Info};
+use crate::error::{Error, Result};
+use crate::inference::{self, index_tensor};
+use crate::metrics::{self, malignant_probability};
+use crate::model::ConvNet;
+use crate::optim::Adam;
+use crate::types::EpochRecord;
+
+/// Batches between two reads of the training loss from the device.
+const READBACK: usize = 8;
+
+pub(super) struct Model {
+    vs: nn::VarStore,
+    net: ConvNet,
+    adam: Adam,
+}
+
+/// What fitting one epoch measured.
+pub(super) struct Fit {
+    loss: f64,
+    accuracy: f64,
+    seconds: f64,
+    started: Instant,
+}
+
+impl Model {
+    /// A network initialised from the run's seed, with the weights and Adam state of the run's
+    /// last checkpoint when resuming.
+    pub(super) fn build(s: &Session) -> Result<Model> {
+        let hyper = &s.config.hyper;
+        tch::manual_seed(hyper.seed as i64);
+        let mut vs = nn::VarStore::new(s.device);
+        let net = ConvNet::new(&vs.root(), hyper.dropout);
+        let mut adam = Adam::new(&vs, hyper.lr, hyper.weight_decay);
+        if let Some(ckpt) = &s.resume {
+            let last = s.run.last();
+            checkpoint::restore(&mut vs, ckpt, &last)?;
+            let info = ckpt
+                .info
+                .as_ref()
+                .ok_or_else(|| Error::file(&last, "has no lnmc metadata"))?;
+            adam.load_state(info.adam_step, &ckpt.tensors);
+        }
+        Ok(Model { vs, net, adam })
+    }
+
+    /// One pass over the training split in shuffled batches, reporting each batch's loss.
+    /// None when `control.stop` was set before a batch.
+    pub(super) fn train_epoch(
+        &mut self,
+        s: &Session,
+        epoch: usize,
+        control: &Control,
+        emit: &mut dyn FnMut(Event),
+    ) -> Option<Fit> {
+        let started = Instant::now();
+        let hyper = &s.config.hyper;
+        let (n_train, bs, batches) = (s.split.train.len(), hyper.batch_size, s.batches());
+        // Seeding per epoch makes the shuffle and the dropout masks of epoch k the same whether
+        // the run got there in one go or through a resume.
+        tch::manual_seed(hyper.seed as i64 * 1_000_003 + epoch as i64);
+        let order = index_tensor(&s.split.train, Device::Cpu).index_select(
+            0,
+            &Tensor::randperm(n_train as i64, (Kind::Int64, Device::Cpu)),
+        );
+        let order = order.to_device(s.device);
+        // Losses and hits stay on the device and are read back every READBACK batches: on a GPU
+        // a read per step would stall the queue of kernels.
+        let mut loss_sum = Tensor::zeros([], (Kind::Double, s.device));
+        let mut correct = Tensor::zeros([], (Kind::Int64, s.device));
+        let mut pending: Vec<Tensor> = Vec::with_capacity(READBACK);
+        for batch in 0..batches {
+            while control.pause.load(Ordering::Relaxed) && !control.stop.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            if control.stop.load(Ordering::Relaxed) {
+                return None;
+            }
+            let len = bs.min(n_train - batch * bs);
+            let idx = order.narrow(0, (batch * bs) as i64, len as i64);
+            let ys = s.labels.index_select(0, &idx);
+            let logits = self.net.forward_t(&s.images.index_select(0, &idx), true);
+            let loss = logits.cross_entropy_for_logits(&ys);
+            self.adam.zero_grad();
+            loss.backward();
+            self.adam.step();
+            let loss = loss.detach();
+            loss_sum += &loss * len as f64;
+            correct += logits.argmax(-1, false).eq_tensor(&ys).sum(Kind::Int64);
+            pending.push(loss);
+            if pending.len() == READBACK || batch + 1 == batches {
+                let losses =
+                    Vec::<f32>::try_from(Tensor::stack(&pending, 0).to_device(Device::Cpu))
+                        .expect("float losses");
+                let first = batch + 1 - losses.len();
+                let seen = (batch * bs + len) as f64;
+                let rate = seen / started.elapsed().as_secs_f64();
+                for (k, loss) in losses.into_iter().enumerate() {
+                    emit(Event::Batch {
+                        epoch,
+                        batch: first + k + 1,
+                        batches,
+                        loss: loss as f64,
+                        samples_per_second: rate,
+                    });
+                }
+                pending.clear();
+            }
+        }
+        Some(Fit {
+            loss: loss_sum.double_value(&[]) / n_train as f64,
+            accuracy: correct.int64_value(&[]) as f64 / n_train as f64,
+            seconds: started.elapsed().as_secs_f64(),
+            started,
+        })
+    }
+
+    /// The epoch's record: its fit, and the metrics on the validation split.
+    pub(super) fn validate(&self, s: &Session, epoch: usize, fit: &Fit) -> EpochRecord {
+        let val = &s.split.val;
+        let (logits, val_loss_sum) =
+            inference::predict(&self.net, &s.images, &s.labels, val, inference::BATCH);
+        let scores: Vec<f64> = logits.iter().map(|&l| malignant_probability(l)).collect();
+        let val_labels: Vec<u8> = val.iter().map(|&i| s.host_labels[i]).collect();
+        let m = metrics::metrics(&val_labels, &scores);
+        EpochRecord {
+            epoch,
+            train_loss: fit.loss,
+            train_acc: fit.accuracy,
+            val_loss: val_loss_sum / val.len().max(1) as f64,
+            val_acc: m.accuracy,
+            val_f1: m.f1,
+            val_auc: m.auc,
+            lr: s.config.hyper.lr,
+            seconds: fit.started.elapsed().as_secs_f64(),
+            samples_per_s: s.split.train.len() as f64 / fit.seconds,
+        }
+    }
+
+    /// last.safetensors (weights and Adam state, to resume from) and, for the best epoch so
+    /// far, best.safetensors (weights only), each written atomically.
+    pub(super) fn save(
+        &self,
+        s: &Session,
+        epoch: usize,
+        val_accuracy: f64,
+        best: bool,
+    ) -> Result<()> {
+        let info = Info {
+            config: s.config.clone(),
+            epoch,
+            val_accuracy,
+            adam_step: self.adam.step,
+        };
+        let mut weights: Vec<(String, Tensor)> = self.vs.variables().into_iter().collect();
+        weights.sort_by(|a, b| a.0.cmp(&b.0));
+        if best {
+            checkpoint::save(&s.run.best(), &weights, &info)?;
+        }
+        weights.extend(self.adam.state());
+        checkpoint::save(&s.run.last(), &weights, &info)
+    }
+}

@@ -1,0 +1,55 @@
+//! What flows through the dashboard: messages into `App::update` (keys, worker events, results
+//! of effects) and the effects it asks for, which the event loop carries out outside it.
+
+use std::path::PathBuf;
+
+use crossterm::event::KeyEvent;
+
+use crate::error::Result;
+use crate::evaluation::{self, Evaluation};
+use crate::run::catalog::{CheckpointEntry, Followed, RunEntry};
+use crate::train;
+
+pub enum Message {
+    Key(KeyEvent),
+    /// An event of the training worker.
+    Train(train::Event),
+    /// The result of `Effect::Evaluate`.
+    Evaluated {
+        checkpoint: String,
+        result: Result<Evaluation>,
+    },
+    /// The result of `Effect::Rescan`.
+    Catalog {
+        runs: Vec<RunEntry>,
+        checkpoints: Vec<CheckpointEntry>,
+    },
+    /// The result of `Effect::Follow`: None when the run can no longer be read.
+    Followed(Option<Followed>),
+    /// Time to read a followed run again.
+    FollowTick,
+}
+
+/// A side effect for the event loop: the only way the dashboard starts work or touches disk.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    None,
+    Quit,
+    StartTraining(train::Request),
+    SetPaused(bool),
+    StopTraining,
+    Evaluate(evaluation::Request),
+    /// Read runs/ and checkpoint/ again.
+    Rescan,
+    /// Read a run written by another process again (`lnmc watch`).
+    Follow(PathBuf),
+}
+
+/// What a tab's key handler asks of the app beyond its own state.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    Done,
+    Effect(Effect),
+    /// Open the Dataset tab on the misclassified patches of the last evaluation.
+    BrowseMisclassified,
+}

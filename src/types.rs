@@ -1,0 +1,197 @@
+//! The plain types every part of lnmc shares: hyper-parameters, the device choice, a run's
+//! recorded configuration and one epoch's record. A leaf: it imports only `data` (for the
+//! intensity and split kinds) and `error`, so the core, the CLI and the dashboard can all use
+//! it without importing each other.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use tch::Device;
+
+use crate::data::intensity::Intensity;
+use crate::data::split::SplitKind;
+use crate::error::{Error, Result};
+
+/// Hyper-parameters, defaulting to upstream's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Hyper {
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub lr: f64,
+    pub weight_decay: f64,
+    pub dropout: f64,
+    pub seed: u64,
+}
+
+impl Default for Hyper {
+    fn default() -> Self {
+        Hyper {
+            epochs: 150,
+            batch_size: 64,
+            lr: 1e-3,
+            weight_decay: 3e-4,
+            dropout: 0.3,
+            seed: 0,
+        }
+    }
+}
+
+impl Hyper {
+    /// The same check for the CLI's options and the dashboard's form; messages name the option.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |option: &str, value: String, want: &str| {
+            Err(Error::input(format!("--{option} {value}: must be {want}")))
+        };
+        if self.epochs == 0 {
+            return bad("epochs", "0".into(), "at least 1");
+        }
+        if self.batch_size == 0 {
+            return bad("batch-size", "0".into(), "at least 1");
+        }
+        if !(self.lr > 0.0 && self.lr.is_finite()) {
+            return bad("lr", self.lr.to_string(), "a positive number");
+        }
+        if !(self.weight_decay >= 0.0 && self.weight_decay.is_finite()) {
+            return bad(
+                "weight-decay",
+                self.weight_decay.to_string(),
+                "zero or positive",
+            );
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return bad("dropout", self.dropout.to_string(), "in [0, 1)");
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceChoice {
+    /// CUDA when a GPU is visible, else CPU.
+    Auto,
+    Cpu,
+    Cuda,
+}
+
+impl DeviceChoice {
+    pub const ALL: [DeviceChoice; 3] = [DeviceChoice::Auto, DeviceChoice::Cpu, DeviceChoice::Cuda];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            DeviceChoice::Auto => "auto",
+            DeviceChoice::Cpu => "cpu",
+            DeviceChoice::Cuda => "cuda",
+        }
+    }
+
+    pub fn pick(self) -> Result<Device> {
+        match self {
+            DeviceChoice::Cpu => Ok(Device::Cpu),
+            DeviceChoice::Auto => Ok(Device::cuda_if_available()),
+            DeviceChoice::Cuda if tch::Cuda::is_available() => Ok(Device::Cuda(0)),
+            DeviceChoice::Cuda => Err(Error::input("--device cuda: no CUDA device is visible")),
+        }
+    }
+}
+
+/// "cpu" or "cuda:N", as runs record and screens show it.
+pub fn device_name(device: Device) -> String {
+    match device {
+        Device::Cuda(i) => format!("cuda:{i}"),
+        _ => "cpu".into(),
+    }
+}
+
+/// Everything needed to reproduce a run or to evaluate its checkpoints the same way: a run's
+/// config.json, and the metadata of each of its checkpoints.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunConfig {
+    pub lnmc_version: String,
+    pub name: String,
+    pub created: String,
+    pub run_dir: PathBuf,
+    pub checkpoint_dir: PathBuf,
+    pub data: DataInfo,
+    pub intensity: Intensity,
+    pub split: SplitKind,
+    pub split_seed: u64,
+    pub train_samples: usize,
+    pub val_samples: usize,
+    pub hyper: Hyper,
+    pub device: String,
+    pub threads: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DataInfo {
+    pub path: PathBuf,
+    pub sha256: String,
+    pub synthetic: bool,
+    pub samples: usize,
+    pub height: usize,
+    pub width: usize,
+    /// Mean and standard deviation of the normalised training pixels.
+    pub normalised_mean: f64,
+    pub normalised_std: f64,
+}
+
+/// One row of metrics.csv. Accuracies are fractions in [0, 1].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochRecord {
+    pub epoch: usize,
+    pub train_loss: f64,
+    pub train_acc: f64,
+    pub val_loss: f64,
+    pub val_acc: f64,
+    pub val_f1: f64,
+    pub val_auc: f64,
+    pub lr: f64,
+    /// Wall time of the epoch, validation and checkpointing included.
+    pub seconds: f64,
+    /// Training throughput of the epoch (forward, backward and step only). Absent (0) in the
+    /// metrics.csv of lnmc 0.1.0.
+    #[serde(default)]
+    pub samples_per_s: f64,
+}
+
+impl EpochRecord {
+    /// The best epoch of a history: highest validation accuracy, the earliest on a tie. The
+    /// one rule behind best.safetensors, the status panel and the Runs table.
+    pub fn best(history: &[EpochRecord]) -> Option<&EpochRecord> {
+        history.iter().reduce(|a, b| if b.beats(a) { b } else { a })
+    }
+
+    /// Whether this epoch would replace `best` as the best one.
+    pub fn beats(&self, best: &EpochRecord) -> bool {
+        self.val_acc > best.val_acc
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(epoch: usize, val_acc: f64) -> EpochRecord {
+        EpochRecord {
+            epoch,
+            train_loss: 0.5,
+            train_acc: 0.5,
+            val_loss: 0.5,
+            val_acc,
+            val_f1: 0.5,
+            val_auc: 0.5,
+            lr: 1e-3,
+            seconds: 1.0,
+            samples_per_s: 1.0,
+        }
+    }
+
+    #[test]
+    fn best_epoch_is_the_first_with_the_highest_accuracy() {
+        let history = [at(1, 0.7), at(2, 0.8), at(3, 0.8), at(4, 0.75)];
+        assert_eq!(EpochRecord::best(&history).unwrap().epoch, 2);
+        assert!(EpochRecord::best(&[]).is_none());
+        assert!(!at(3, 0.8).beats(&at(2, 0.8)));
+    }
+}
