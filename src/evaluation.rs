@@ -10,7 +10,7 @@ use crate::data::split::{self, Split};
 use crate::data::{self, reader, Dataset};
 use crate::error::Result;
 use crate::inference;
-use crate::metrics::{self, Metrics};
+use crate::metrics::{self, Intervals, Metrics};
 use crate::model::ConvNet;
 use crate::run;
 use crate::types::DeviceChoice;
@@ -41,7 +41,20 @@ pub struct Evaluation {
     pub origin: String,
     /// The forward passes alone, data loading excluded.
     pub inference_seconds: f64,
+    /// The validation split is slice-level: neighbouring slices of a nodule were trained on.
+    pub slice_level: bool,
+    /// Nodule of each evaluated patch, when the data has groups.
+    pub groups: Option<Vec<i64>>,
+    /// Each nodule scored by the mean probability of its slices (`n` counts nodules).
+    pub nodule: Option<Metrics>,
+    /// 95 % bootstrap intervals of the patch-level metrics, resampling nodules when known.
+    pub ci: Intervals,
 }
+
+/// Bootstrap resamples for the confidence intervals, and their seed (fixed: the same
+/// evaluation always reports the same intervals).
+pub const RESAMPLES: usize = 1000;
+const BOOTSTRAP_SEED: u64 = 20_161_128;
 
 impl Evaluation {
     /// The position of patch `index` among the evaluated ones.
@@ -77,8 +90,8 @@ pub fn evaluate(request: &Request) -> Result<Evaluation> {
     let mut vs = tch::nn::VarStore::new(device);
     let net = ConvNet::new(&vs.root(), 0.0);
     checkpoint::restore(&mut vs, &ckpt, &request.checkpoint)?;
-    let (indices, split_name) = match request.all {
-        true => ((0..data.len()).collect(), "all patches".to_string()),
+    let (indices, split_name, slice_level) = match request.all {
+        true => ((0..data.len()).collect(), "all patches".to_string(), false),
         false => validation_indices(info, &data, &data_path)?,
     };
     let (images, labels) = inference::tensors(&data, &intensity, device);
@@ -90,8 +103,27 @@ pub fn evaluate(request: &Request) -> Result<Evaluation> {
         .map(|&l| metrics::malignant_probability(l))
         .collect();
     let truth: Vec<u8> = indices.iter().map(|&i| data.labels[i]).collect();
+    let groups: Option<Vec<i64>> = data
+        .groups
+        .as_ref()
+        .map(|ids| indices.iter().map(|&i| ids[i]).collect());
+    let nodule = groups.as_ref().map(|ids| {
+        let (labels, scores) = metrics::per_nodule(&truth, &scores, ids);
+        metrics::metrics(&labels, &scores)
+    });
+    let ci = metrics::bootstrap(
+        &truth,
+        &scores,
+        groups.as_deref(),
+        RESAMPLES,
+        BOOTSTRAP_SEED,
+    );
     Ok(Evaluation {
         metrics: metrics::metrics(&truth, &scores),
+        slice_level,
+        groups,
+        nodule,
+        ci,
         indices,
         labels: truth,
         scores,
@@ -113,10 +145,10 @@ fn validation_indices(
     info: Option<&Info>,
     data: &Dataset,
     path: &Path,
-) -> Result<(Vec<usize>, String)> {
+) -> Result<(Vec<usize>, String, bool)> {
     let Some(info) = info else {
         let name = "upstream val split (sklearn, random_state=42)".to_string();
-        return Ok((split::upstream(data.len()).1, name));
+        return Ok((split::upstream(data.len()).1, name, true));
     };
     let config = &info.config;
     let same_data = data::sha256(path)? == config.data.sha256;
@@ -131,5 +163,5 @@ fn validation_indices(
     if !same_data {
         name.push_str(" (recomputed: the data differs from the run's)");
     }
-    Ok((split.val, name))
+    Ok((split.val, name, split.kind.is_slice_level()))
 }

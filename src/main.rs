@@ -8,8 +8,8 @@ use std::sync::Arc;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use lnmc::data::intensity::Intensity;
-use lnmc::data::split::SplitKind;
-use lnmc::data::{self, reader, synth, Dataset};
+use lnmc::data::split::{SplitKind, SLICE_LEVEL_WARNING};
+use lnmc::data::{self, groups, reader, synth, Dataset};
 use lnmc::error::{Error, Result};
 use lnmc::patch_image::{self, Window};
 use lnmc::run::Ending;
@@ -48,6 +48,17 @@ enum Command {
         /// Also write a per-patch `nodule_id` dataset (enables --split group).
         #[arg(long)]
         with_ids: bool,
+    },
+    /// Infer which rows are slices of one nodule (for files without nodule ids) and write them
+    /// beside the data as FILE.groups.csv; splits then hold out whole nodules.
+    Groups {
+        /// HDF5 file (default: dataset/all_patches.hdf5, else the synthetic set).
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Join neighbouring rows of one label whose mean absolute difference is at most this
+        /// (in the file's units, HU for CT).
+        #[arg(long, default_value_t = groups::MAX_DIFFERENCE)]
+        max_difference: f64,
     },
     /// Train the ConvNet.
     Train(TrainArgs),
@@ -95,8 +106,10 @@ struct TrainArgs {
     /// `percentile` (per patch 2–98 %, upstream) or `hu:LO,HI` (a fixed HU window).
     #[arg(long, value_parser = parse_intensity, default_value = "percentile")]
     intensity: Intensity,
-    #[arg(long, value_enum, default_value_t = SplitKind::Stratified)]
-    split: SplitKind,
+    /// Default: `group` (whole nodules on one side) when the data has nodule ids or inferred
+    /// groups (`lnmc groups`), else `stratified`.
+    #[arg(long, value_enum)]
+    split: Option<SplitKind>,
     /// Continue runs/NAME from its last checkpoint (its own settings; --epochs may extend it).
     #[arg(long, value_name = "RUN_DIR")]
     resume: Option<PathBuf>,
@@ -169,6 +182,10 @@ fn main() -> ExitCode {
             seed,
             with_ids,
         }) => synth_cmd(&out, n, seed, with_ids),
+        Some(Command::Groups {
+            data,
+            max_difference,
+        }) => groups_cmd(data.as_deref(), max_difference),
         Some(Command::Train(args)) => train_cmd(args),
         Some(Command::Eval(args)) => eval_cmd(args),
         Some(Command::Show { data, index }) => data::resolve(data.as_deref())
@@ -195,6 +212,29 @@ fn synth_cmd(out: &Path, n: usize, seed: u64, with_ids: bool) -> Result<u8> {
         "wrote {n} synthetic patches to {} (seed {seed})",
         out.display()
     );
+    Ok(0)
+}
+
+fn groups_cmd(path: Option<&Path>, max_difference: f64) -> Result<u8> {
+    if !(max_difference >= 0.0 && max_difference.is_finite()) {
+        return Err(Error::input(format!(
+            "--max-difference {max_difference}: must be zero or positive"
+        )));
+    }
+    let path = data::resolve(path)?;
+    let data = reader::read_without_sidecar(&path)?;
+    if data.groups.is_some() {
+        println!(
+            "{}: has its own per-patch ids ({}); nothing to infer",
+            path.display(),
+            data::GROUP_DATASETS.join(" or ")
+        );
+        return Ok(0);
+    }
+    let ids = groups::infer(&data, max_difference);
+    let sidecar = groups::write_sidecar(&path, &data::sha256(&path)?, &ids)?;
+    println!("{}", groups::describe(&ids));
+    println!("wrote {}", sidecar.display());
     Ok(0)
 }
 
@@ -290,6 +330,10 @@ fn eval_cmd(args: EvalArgs) -> Result<u8> {
         let mut json = serde_json::to_value(m).expect("json");
         json["inference_seconds"] = e.inference_seconds.into();
         json["samples_per_second"] = rate.into();
+        json["split"] = e.split_name.clone().into();
+        json["slice_level"] = e.slice_level.into();
+        json["nodule"] = serde_json::to_value(&e.nodule).expect("json");
+        json["ci"] = serde_json::to_value(&e.ci).expect("json");
         println!("{json}");
         return Ok(0);
     }
@@ -305,8 +349,30 @@ fn eval_cmd(args: EvalArgs) -> Result<u8> {
         "inference  {:.2} s ({rate:.0} patches/s)",
         e.inference_seconds
     );
+    if e.slice_level {
+        println!("warning    {SLICE_LEVEL_WARNING}");
+    }
+    let interval = |name: &str| match name {
+        "accuracy" => Some(e.ci.accuracy),
+        "F1" => Some(e.ci.f1),
+        "ROC AUC" => Some(e.ci.auc),
+        _ => None,
+    };
     for (name, value) in m.named() {
-        println!("{:<12}{value:.4}", name.to_lowercase());
+        match interval(name) {
+            Some([lo, hi]) => println!("{:<12}{value:.4}  [{lo:.4}, {hi:.4}]", name.to_lowercase()),
+            None => println!("{:<12}{value:.4}", name.to_lowercase()),
+        }
+    }
+    println!(
+        "            (95 % bootstrap intervals, {} resamples of {}s)",
+        e.ci.resamples, e.ci.unit
+    );
+    if let Some(n) = &e.nodule {
+        println!(
+            "nodules     {} (mean probability of their slices): accuracy {:.4} f1 {:.4} roc auc {:.4}",
+            n.n, n.accuracy, n.f1, n.auc
+        );
     }
     let [[tn, fp], [fn_, tp]] = m.confusion;
     println!("confusion   {:>14} {:>14}", "pred benign", "pred malignant");

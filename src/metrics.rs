@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::data::rng::SplitMix64;
 use crate::data::MALIGNANT;
 
 /// A patch is predicted malignant when its probability of malignancy is above this.
@@ -128,6 +129,101 @@ pub fn roc_curve(labels: &[u8], scores: &[f64]) -> Vec<(f64, f64)> {
     points
 }
 
+/// One score per nodule: the mean probability of its slices, labelled as its first slice.
+/// Nodules come in order of first appearance.
+pub fn per_nodule(labels: &[u8], scores: &[f64], groups: &[i64]) -> (Vec<u8>, Vec<f64>) {
+    let mut at: std::collections::HashMap<i64, usize> = Default::default();
+    let (mut nodule_labels, mut sums, mut counts) = (Vec::new(), Vec::new(), Vec::new());
+    for ((&label, &score), &id) in labels.iter().zip(scores).zip(groups) {
+        let k = *at.entry(id).or_insert_with(|| {
+            nodule_labels.push(label);
+            sums.push(0.0);
+            counts.push(0.0);
+            sums.len() - 1
+        });
+        sums[k] += score;
+        counts[k] += 1.0;
+    }
+    let means = sums.iter().zip(&counts).map(|(s, c)| s / c).collect();
+    (nodule_labels, means)
+}
+
+/// 95 % percentile-bootstrap confidence intervals of accuracy, F1 and ROC AUC.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Intervals {
+    pub accuracy: [f64; 2],
+    pub f1: [f64; 2],
+    pub auc: [f64; 2],
+    pub resamples: usize,
+    /// What was resampled: "nodule" (all slices of a drawn nodule together) or "patch".
+    pub unit: String,
+}
+
+/// Resamples whole nodules when `groups` is given (slices of one nodule are not independent,
+/// so resampling them one by one would make the intervals too narrow), else patches; seeded,
+/// so the same inputs give the same intervals.
+pub fn bootstrap(
+    labels: &[u8],
+    scores: &[f64],
+    groups: Option<&[i64]>,
+    resamples: usize,
+    seed: u64,
+) -> Intervals {
+    // Members of each resampling unit.
+    let units: Vec<Vec<usize>> = match groups {
+        Some(ids) => {
+            let mut at: std::collections::HashMap<i64, usize> = Default::default();
+            let mut units: Vec<Vec<usize>> = Vec::new();
+            for (i, id) in ids.iter().enumerate() {
+                let k = *at.entry(*id).or_insert_with(|| {
+                    units.push(Vec::new());
+                    units.len() - 1
+                });
+                units[k].push(i);
+            }
+            units
+        }
+        None => (0..labels.len()).map(|i| vec![i]).collect(),
+    };
+    let mut rng = SplitMix64::new(seed);
+    let (mut acc, mut f1, mut auc) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut l, mut s) = (Vec::new(), Vec::new());
+    for _ in 0..resamples {
+        l.clear();
+        s.clear();
+        for _ in 0..units.len() {
+            for &i in &units[rng.below(units.len())] {
+                l.push(labels[i]);
+                s.push(scores[i]);
+            }
+        }
+        let m = metrics(&l, &s);
+        acc.push(m.accuracy);
+        f1.push(m.f1);
+        if m.auc.is_finite() {
+            auc.push(m.auc);
+        }
+    }
+    Intervals {
+        accuracy: percentile_interval(&mut acc),
+        f1: percentile_interval(&mut f1),
+        auc: percentile_interval(&mut auc),
+        resamples,
+        unit: if groups.is_some() { "nodule" } else { "patch" }.into(),
+    }
+}
+
+/// The 2.5th and 97.5th percentiles (NaN for no values).
+fn percentile_interval(values: &mut [f64]) -> [f64; 2] {
+    if values.is_empty() {
+        return [f64::NAN, f64::NAN];
+    }
+    values.sort_by(|a, b| a.total_cmp(b));
+    let at =
+        |q: f64| values[((q * (values.len() - 1) as f64).round() as usize).min(values.len() - 1)];
+    [at(0.025), at(0.975)]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,6 +260,58 @@ mod tests {
         assert_eq!(m.precision, 0.0);
         assert_eq!(m.f1, 0.0);
         assert_eq!(m.recall, 0.0);
+    }
+
+    #[test]
+    fn nodules_score_the_mean_of_their_slices() {
+        let (labels, scores) = per_nodule(
+            &[1, 1, 0, 0, 0],
+            &[0.9, 0.3, 0.2, 0.4, 0.1],
+            &[7, 7, 3, 3, 9],
+        );
+        assert_eq!(labels, vec![1, 0, 0]);
+        assert_eq!(scores.len(), 3);
+        assert!((scores[0] - 0.6).abs() < 1e-12 && (scores[1] - 0.3).abs() < 1e-12);
+    }
+
+    #[test]
+    fn bootstrap_intervals_hold_the_estimate_and_widen_with_fewer_units() {
+        // 200 patches, 80 % right; as 200 independent patches and as 20 nodules of 10.
+        let labels: Vec<u8> = (0..200).map(|i| (i % 2) as u8).collect();
+        let scores: Vec<f64> = (0..200)
+            .map(|i| {
+                if i % 10 < 8 {
+                    0.2 + 0.6 * (i % 2) as f64
+                } else {
+                    0.8 - 0.6 * (i % 2) as f64
+                }
+            })
+            .collect();
+        let m = metrics(&labels, &scores);
+        let by_patch = bootstrap(&labels, &scores, None, 1000, 1);
+        assert!(by_patch.accuracy[0] < m.accuracy && m.accuracy < by_patch.accuracy[1]);
+        assert!(by_patch.accuracy[1] - by_patch.accuracy[0] > 0.05);
+        assert_eq!(
+            by_patch,
+            bootstrap(&labels, &scores, None, 1000, 1),
+            "seeded"
+        );
+        // Nodules whose slices are all right or all wrong: far fewer independent units.
+        let groups: Vec<i64> = (0..200).map(|i| (i / 10) as i64).collect();
+        let clustered: Vec<f64> = (0..200)
+            .map(|i| {
+                if i / 10 < 16 {
+                    0.2 + 0.6 * (i % 2) as f64
+                } else {
+                    0.8 - 0.6 * (i % 2) as f64
+                }
+            })
+            .collect();
+        let by_patch = bootstrap(&labels, &clustered, None, 1000, 1);
+        let by_nodule = bootstrap(&labels, &clustered, Some(&groups), 1000, 1);
+        assert_eq!(by_nodule.unit, "nodule");
+        let width = |ci: [f64; 2]| ci[1] - ci[0];
+        assert!(width(by_nodule.accuracy) > 1.5 * width(by_patch.accuracy));
     }
 
     #[test]

@@ -146,6 +146,14 @@ pub struct EpochRecord {
     pub val_acc: f64,
     pub val_f1: f64,
     pub val_auc: f64,
+    /// Validation scored per nodule (the mean probability of its slices), when the data has
+    /// nodule groups; empty in metrics.csv otherwise and in the files of lnmc 0.1.0.
+    #[serde(default)]
+    pub val_nodule_acc: Option<f64>,
+    #[serde(default)]
+    pub val_nodule_f1: Option<f64>,
+    #[serde(default)]
+    pub val_nodule_auc: Option<f64>,
     pub lr: f64,
     /// Wall time of the epoch, validation and checkpointing included.
     pub seconds: f64,
@@ -181,6 +189,9 @@ mod tests {
             val_acc,
             val_f1: 0.5,
             val_auc: 0.5,
+            val_nodule_acc: None,
+            val_nodule_f1: None,
+            val_nodule_auc: None,
             lr: 1e-3,
             seconds: 1.0,
             samples_per_s: 1.0,

@@ -119,7 +119,7 @@ fn trains_saves_and_evaluates_the_same_accuracy() {
     let mut lines = csv.lines();
     assert_eq!(
         lines.next(),
-        Some("epoch,train_loss,train_acc,val_loss,val_acc,val_f1,val_auc,lr,seconds,samples_per_s")
+        Some("epoch,train_loss,train_acc,val_loss,val_acc,val_f1,val_auc,val_nodule_acc,val_nodule_f1,val_nodule_auc,lr,seconds,samples_per_s")
     );
     let best = lines
         .map(|l| l.split(',').nth(4).unwrap().parse::<f64>().unwrap())
@@ -163,6 +163,15 @@ fn trains_saves_and_evaluates_the_same_accuracy() {
     for key in ["precision", "recall", "specificity", "f1", "auc"] {
         assert!(m[key].is_number(), "{key} missing");
     }
+    // No nodule ids in this file: no nodule metrics, patch-level intervals, and a warning.
+    assert!(m["nodule"].is_null(), "{json}");
+    assert_eq!(m["ci"]["unit"], "patch");
+    assert_eq!(m["slice_level"], true);
+    let (lo, hi) = (
+        m["ci"]["accuracy"][0].as_f64().unwrap(),
+        m["ci"]["accuracy"][1].as_f64().unwrap(),
+    );
+    assert!(lo <= best && best <= hi, "{lo} {best} {hi}");
     let all = ok(
         dir.path(),
         &[
@@ -175,6 +184,128 @@ fn trains_saves_and_evaluates_the_same_accuracy() {
         ],
     );
     assert!(all.contains("\"n\":200"), "{all}");
+}
+
+/// A file without ids: `lnmc groups` writes the sidecar, from then on training holds out whole
+/// nodules by default and scores validation per nodule too; eval reports the nodules and
+/// intervals that resample them.
+#[test]
+fn inferred_groups_give_a_nodule_split_and_nodule_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    synth(dir.path(), 300);
+    let text = ok(
+        dir.path(),
+        &[
+            "train",
+            "--headless",
+            "--data",
+            "data.h5",
+            "--epochs",
+            "1",
+            "--run",
+            "before",
+            "--device",
+            "cpu",
+        ],
+    );
+    assert!(text.contains("slice-level split: neighbouring slices of a nodule on both sides, val accuracy optimistic"), "{text}");
+    let said = ok(dir.path(), &["groups", "--data", "data.h5"]);
+    assert!(
+        said.contains("nodules from 300 patches; slices per nodule: 1: "),
+        "{said}"
+    );
+    let sidecar = dir.path().join("data.h5.groups.csv");
+    assert!(said.contains("data.h5.groups.csv"), "{said}");
+    let csv = std::fs::read_to_string(&sidecar).unwrap();
+    assert_eq!(csv.lines().nth(1), Some("index,nodule"));
+    assert_eq!(csv.lines().count(), 302);
+
+    let text = ok(
+        dir.path(),
+        &[
+            "train",
+            "--headless",
+            "--data",
+            "data.h5",
+            "--epochs",
+            "1",
+            "--run",
+            "after",
+            "--device",
+            "cpu",
+        ],
+    );
+    assert!(!text.contains("slice-level"), "{text}");
+    assert!(text.contains("nodules acc"), "{text}");
+    let split: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("runs/after/split.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(split["kind"], "group");
+    let ids: Vec<i64> = csv
+        .lines()
+        .skip(2)
+        .map(|l| l.split(',').nth(1).unwrap().parse().unwrap())
+        .collect();
+    let side = |name: &str| -> std::collections::HashSet<i64> {
+        split[name]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| ids[i.as_u64().unwrap() as usize])
+            .collect()
+    };
+    assert!(
+        side("train").is_disjoint(&side("val")),
+        "a nodule on both sides"
+    );
+    let rows = common::metrics_rows(dir.path(), "after");
+    let nodule_acc: f64 = rows[0].split(',').nth(7).unwrap().parse().unwrap();
+    assert!((0.0..=1.0).contains(&nodule_acc), "{rows:?}");
+
+    let json = ok(
+        dir.path(),
+        &[
+            "eval",
+            "--checkpoint",
+            "checkpoint/after/best.safetensors",
+            "--json",
+        ],
+    );
+    let m: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(m["slice_level"], false);
+    assert_eq!(m["ci"]["unit"], "nodule");
+    assert_eq!(m["nodule"]["accuracy"].as_f64().unwrap(), nodule_acc);
+    assert!(m["nodule"]["n"].as_u64().unwrap() < m["n"].as_u64().unwrap());
+
+    // A sidecar that no longer fits the data is refused, naming it.
+    std::fs::write(
+        &sidecar,
+        csv.replace("index,nodule\n0,0\n", "index,nodule\n0,-1\n"),
+    )
+    .unwrap();
+    let out = common::lnmc()
+        .current_dir(dir.path())
+        .args(["eval", "--checkpoint", "checkpoint/after/best.safetensors"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("data.h5.groups.csv: row 3 is not"),
+        "{stderr}"
+    );
+    let mut other = csv.lines().map(str::to_owned).collect::<Vec<_>>();
+    other[0] = format!("# lnmc nodule groups of data sha256 {}", "0".repeat(64));
+    std::fs::write(&sidecar, other.join("\n") + "\n").unwrap();
+    let out = common::lnmc()
+        .current_dir(dir.path())
+        .args(["show", "--data", "data.h5", "--index", "0"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("was made for other data"), "{stderr}");
 }
 
 #[test]

@@ -14,6 +14,7 @@ fn dataset(labels: Vec<u8>, groups: Option<Vec<i64>>) -> Dataset {
         images: vec![0.0; labels.len() * 256],
         labels,
         groups,
+        groups_inferred: false,
     }
 }
 

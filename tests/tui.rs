@@ -56,6 +56,9 @@ fn record(epoch: usize, loss: f64, acc: f64) -> EpochRecord {
         val_acc: acc,
         val_f1: acc - 0.05,
         val_auc: acc + 0.03,
+        val_nodule_acc: None,
+        val_nodule_f1: None,
+        val_nodule_auc: None,
         lr: 1e-3,
         seconds: 60.0,
         samples_per_s: 90.0,
@@ -143,6 +146,7 @@ fn fake_evaluation(app: &App) -> Evaluation {
         })
         .collect();
     Evaluation {
+        ci: lnmc::metrics::bootstrap(&labels, &scores, None, 200, 1),
         metrics: lnmc::metrics::metrics(&labels, &scores),
         indices,
         labels,
@@ -152,6 +156,9 @@ fn fake_evaluation(app: &App) -> Evaluation {
         split_name: "val split of run demo".into(),
         origin: "run demo, epoch 2".into(),
         inference_seconds: 0.01,
+        slice_level: true,
+        groups: None,
+        nodule: None,
     }
 }
 

@@ -1,6 +1,7 @@
 //! The nodule patches and their labels, as read from HDF5, plus everything done to them before
 //! they reach the model: intensity rescaling and the train/val split.
 
+pub mod groups;
 pub mod intensity;
 pub mod reader;
 pub mod rng;
@@ -38,8 +39,10 @@ pub struct Dataset {
     /// Raw intensities (HU for the upstream file), patch after patch, row-major.
     pub images: Vec<f32>,
     pub labels: Vec<u8>,
-    /// Per-patch nodule or patient id, when the file has one.
+    /// Per-patch nodule or patient id: the file's own, else inferred ones from its sidecar.
     pub groups: Option<Vec<i64>>,
+    /// The groups came from `lnmc groups` (the sidecar), not from the file.
+    pub groups_inferred: bool,
 }
 
 impl Dataset {

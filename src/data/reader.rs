@@ -5,13 +5,23 @@ use std::path::Path;
 
 use hdf5::types::{IntSize, TypeDescriptor};
 
-use super::{check_is_file, Dataset, GROUP_DATASETS, IMAGES, LABELS, SYNTHETIC_ATTR};
+use super::{check_is_file, groups, Dataset, GROUP_DATASETS, IMAGES, LABELS, SYNTHETIC_ATTR};
 use crate::error::{Error, Result};
 
 /// Smallest patch side the ConvNet's two 2×2 poolings can take with room to spare.
 pub const MIN_SIDE: usize = 16;
 
+/// Reads the file and, when it has no ids of its own, the groups `lnmc groups` inferred for it.
 pub fn read(path: &Path) -> Result<Dataset> {
+    read_with(path, true)
+}
+
+/// Reads the file alone, ignoring any groups sidecar (for `lnmc groups`, which replaces it).
+pub fn read_without_sidecar(path: &Path) -> Result<Dataset> {
+    read_with(path, false)
+}
+
+fn read_with(path: &Path, use_sidecar: bool) -> Result<Dataset> {
     check_is_file(path)?;
     let fail = |msg: String| Error::file(path, msg);
     // The library's own error stack goes to stderr by default; our messages say it better.
@@ -100,12 +110,21 @@ pub fn read(path: &Path) -> Result<Dataset> {
         )));
     }
 
-    let groups = match GROUP_DATASETS
+    let (groups, groups_inferred) = match GROUP_DATASETS
         .iter()
         .find(|g| names.iter().any(|n| n == *g))
     {
-        Some(name) => Some(read_ids(&open(name)?, path, name, n)?),
-        None => None,
+        Some(name) => {
+            let ids = read_ids(&open(name)?, path, name, n)?;
+            groups::check_ids(path, name, &ids)?;
+            (Some(ids), false)
+        }
+        None if !use_sidecar => (None, false),
+        None => {
+            let inferred = groups::read_sidecar(path, n, || super::sha256(path))?;
+            let found = inferred.is_some();
+            (inferred, found)
+        }
     };
     let synthetic = file
         .attr_names()
@@ -120,6 +139,7 @@ pub fn read(path: &Path) -> Result<Dataset> {
         images: pixels,
         labels,
         groups,
+        groups_inferred,
     })
 }
 

@@ -20,6 +20,26 @@ pub enum SplitKind {
     Group,
 }
 
+/// What every screen says where a slice-level split is used.
+pub const SLICE_LEVEL_WARNING: &str =
+    "slice-level split: neighbouring slices of a nodule on both sides, val accuracy optimistic";
+
+impl SplitKind {
+    /// Whole nodules on one side whenever the data has groups (its own ids or inferred ones),
+    /// else the stratified slice-level split.
+    pub fn default_for(data: &Dataset) -> SplitKind {
+        match data.groups {
+            Some(_) => SplitKind::Group,
+            None => SplitKind::Stratified,
+        }
+    }
+
+    /// Slices of one nodule can land on both sides.
+    pub fn is_slice_level(self) -> bool {
+        self != SplitKind::Group
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Split {
     pub kind: SplitKind,
@@ -41,7 +61,7 @@ impl Split {
                     Error::file(
                         &data.path,
                         format!(
-                            "--split group needs a per-patch '{}' or '{}' dataset, none found",
+                            "--split group needs a per-patch '{}' or '{}' dataset, none found (or run `lnmc groups` to infer nodules)",
                             GROUP_DATASETS[0], GROUP_DATASETS[1]
                         ),
                     )

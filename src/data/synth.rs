@@ -89,6 +89,7 @@ pub fn in_memory(options: &Options, path: &Path) -> Dataset {
         images: set.images.iter().map(|&v| v as f32).collect(),
         labels: set.labels,
         groups: options.with_ids.then_some(set.nodule_ids),
+        groups_inferred: false,
     }
 }
 

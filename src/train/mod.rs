@@ -22,7 +22,7 @@ use std::time::Instant;
 
 pub use session::{prepare, Request, Session, Start};
 
-use crate::data::split::Split;
+use crate::data::split::{Split, SLICE_LEVEL_WARNING};
 use crate::error::Result;
 use crate::run::{self, Ending};
 use crate::types::EpochRecord;
@@ -76,14 +76,18 @@ impl Event {
         Some(match self {
             Event::Started { run, device, synthetic, split, first_epoch, epochs, prepare_seconds, .. } => {
                 let kind = if *synthetic { "synthetic" } else { "real" };
+                let warning = match split.kind.is_slice_level() {
+                    true => format!(" · {SLICE_LEVEL_WARNING}"),
+                    false => String::new(),
+                };
                 format!(
-                    "run {run} · {kind} data · {} train / {} val · device {device} · epochs {first_epoch}–{epochs} · data ready in {prepare_seconds:.2}s",
+                    "run {run} · {kind} data · {} train / {} val · device {device} · epochs {first_epoch}–{epochs} · data ready in {prepare_seconds:.2}s{warning}",
                     split.train.len(),
                     split.val.len()
                 )
             }
             Event::Epoch { record: r, best } => format!(
-                "epoch {:>3}  train loss {:.4} acc {:5.1}%  val loss {:.4} acc {:5.1}% f1 {:.3} auc {:.3}  {:6.1}s {:5.0}/s{}",
+                "epoch {:>3}  train loss {:.4} acc {:5.1}%  val loss {:.4} acc {:5.1}% f1 {:.3} auc {:.3}{}  {:6.1}s {:5.0}/s{}",
                 r.epoch,
                 r.train_loss,
                 100.0 * r.train_acc,
@@ -91,6 +95,10 @@ impl Event {
                 100.0 * r.val_acc,
                 r.val_f1,
                 r.val_auc,
+                match (r.val_nodule_acc, r.val_nodule_auc) {
+                    (Some(acc), Some(auc)) => format!("  nodules acc {:5.1}% auc {auc:.3}", 100.0 * acc),
+                    _ => String::new(),
+                },
                 r.seconds,
                 r.samples_per_s,
                 if *best { "  *best" } else { "" }

@@ -33,7 +33,8 @@ pub struct Request {
     pub hyper: Hyper,
     pub device: DeviceChoice,
     pub intensity: Intensity,
-    pub split: SplitKind,
+    /// None: `SplitKind::default_for` the data.
+    pub split: Option<SplitKind>,
     pub name: Option<String>,
     pub runs_root: PathBuf,
     pub checkpoint_root: PathBuf,
@@ -48,6 +49,8 @@ pub struct Session {
     pub(super) labels: Tensor,
     /// The same labels on the host, for the validation metrics.
     pub(super) host_labels: Vec<u8>,
+    /// Nodule of each patch, when the data has groups: validation is also scored per nodule.
+    pub(super) groups: Option<Vec<i64>>,
     pub(super) split: Split,
     /// The checkpoint to continue from, when resuming.
     pub(super) resume: Option<Checkpoint>,
@@ -84,7 +87,10 @@ fn prepare_new(request: Request) -> Result<Session> {
     let device = request.device.pick()?;
     let started = Instant::now();
     let data = reader::read(&request.data)?;
-    let split = Split::new(request.split, request.hyper.seed, &data)?;
+    let kind = request
+        .split
+        .unwrap_or_else(|| SplitKind::default_for(&data));
+    let split = Split::new(kind, request.hyper.seed, &data)?;
     let (images, labels) = tensors(&data, &request.intensity, device);
     let prepare_seconds = started.elapsed().as_secs_f64();
     let name = request.name.unwrap_or_else(run::timestamp);
@@ -122,7 +128,7 @@ fn prepare_new(request: Request) -> Result<Session> {
         config,
         prepare_seconds,
         (images, labels),
-        data.labels,
+        (data.labels, data.groups),
         split,
         None,
     )
@@ -172,7 +178,7 @@ fn prepare_resume(run_dir: &Path, epochs: Option<usize>, choice: DeviceChoice) -
         config,
         prepare_seconds,
         tensors,
-        data.labels,
+        (data.labels, data.groups),
         split,
         resume,
     )
@@ -184,7 +190,7 @@ fn assemble(
     config: RunConfig,
     prepare_seconds: f64,
     (images, labels): (Tensor, Tensor),
-    host_labels: Vec<u8>,
+    (host_labels, groups): (Vec<u8>, Option<Vec<i64>>),
     split: Split,
     resume: Option<Checkpoint>,
 ) -> Result<Session> {
@@ -204,6 +210,7 @@ fn assemble(
         images,
         labels,
         host_labels,
+        groups,
         split,
         resume,
         history,

@@ -133,6 +133,11 @@ impl Model {
         let scores: Vec<f64> = logits.iter().map(|&l| malignant_probability(l)).collect();
         let val_labels: Vec<u8> = val.iter().map(|&i| s.host_labels[i]).collect();
         let m = metrics::metrics(&val_labels, &scores);
+        let nodules = s.groups.as_ref().map(|ids| {
+            let val_ids: Vec<i64> = val.iter().map(|&i| ids[i]).collect();
+            let (labels, scores) = metrics::per_nodule(&val_labels, &scores, &val_ids);
+            metrics::metrics(&labels, &scores)
+        });
         EpochRecord {
             epoch,
             train_loss: fit.loss,
@@ -141,6 +146,9 @@ impl Model {
             val_acc: m.accuracy,
             val_f1: m.f1,
             val_auc: m.auc,
+            val_nodule_acc: nodules.as_ref().map(|n| n.accuracy),
+            val_nodule_f1: nodules.as_ref().map(|n| n.f1),
+            val_nodule_auc: nodules.as_ref().map(|n| n.auc),
             lr: s.config.hyper.lr,
             seconds: fit.started.elapsed().as_secs_f64(),
             samples_per_s: s.split.train.len() as f64 / fit.seconds,

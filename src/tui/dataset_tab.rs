@@ -4,7 +4,7 @@
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Style, Stylize};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Bar, BarChart, BarGroup, Block, Paragraph};
+use ratatui::widgets::{Bar, BarChart, BarGroup, Block, Paragraph, Wrap};
 use ratatui::Frame;
 
 use crossterm::event::KeyCode;
@@ -13,7 +13,8 @@ use super::browser::{Browser, ClassFilter, SplitFilter};
 use super::image::PatchImages;
 use super::keys::Key;
 use super::widgets::{panel, ACCENT};
-use crate::data::split::Split;
+use crate::data::groups::group_sizes;
+use crate::data::split::{Split, SLICE_LEVEL_WARNING};
 use crate::data::{Dataset, MALIGNANT};
 use crate::evaluation::Evaluation;
 use crate::metrics::is_correct;
@@ -101,7 +102,7 @@ impl DatasetTab {
             .render(frame, inner, cx.data, index, self.browser.window);
         let [info, summary, histogram] = Layout::vertical([
             Constraint::Length(9),
-            Constraint::Length(5),
+            Constraint::Length(7),
             Constraint::Min(0),
         ])
         .areas(facts);
@@ -221,7 +222,7 @@ fn split_name(s: SplitFilter) -> &'static str {
 
 fn draw_summary(frame: &mut Frame, area: Rect, cx: &Context) {
     let (benign, malignant) = cx.data.class_counts();
-    let lines = vec![
+    let mut lines = vec![
         Line::from(format!(
             "benign {benign} · malignant {malignant} · {}×{} px",
             cx.data.height, cx.data.width
@@ -235,13 +236,30 @@ fn draw_summary(frame: &mut Frame, area: Rect, cx: &Context) {
             )
             .to_lowercase(),
         ),
-        Line::from(format!(
-            "{} data: {}",
-            cx.data.source_kind(),
-            cx.data.path.display()
-        )),
     ];
-    frame.render_widget(Paragraph::new(lines).block(panel("dataset")), area);
+    if cx.split.kind.is_slice_level() {
+        lines.push(Line::from(SLICE_LEVEL_WARNING.yellow()));
+    }
+    lines.push(Line::from(match &cx.data.groups {
+        Some(ids) if cx.data.groups_inferred => format!(
+            "{} nodules inferred from {} patches",
+            group_sizes(ids).len(),
+            ids.len()
+        ),
+        Some(ids) => format!("{} nodules (ids in the file)", group_sizes(ids).len()),
+        None => "no nodule ids: `lnmc groups` infers them".to_string(),
+    }));
+    lines.push(Line::from(format!(
+        "{} data: {}",
+        cx.data.source_kind(),
+        cx.data.path.display()
+    )));
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: true })
+            .block(panel("dataset")),
+        area,
+    );
 }
 
 /// Histogram of every pixel's HU, counted once when the tab is made.

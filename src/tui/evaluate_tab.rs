@@ -12,6 +12,7 @@ use ratatui::Frame;
 use super::keys::{help, hint, Key};
 use super::message::{Effect, Reply};
 use super::widgets::{axis_labels, panel, ACCENT, VAL_COLOUR};
+use crate::data::split::SLICE_LEVEL_WARNING;
 use crate::data::Dataset as Patches;
 use crate::error::Result;
 use crate::evaluation::{self, Evaluation};
@@ -139,23 +140,53 @@ impl EvaluateTab {
         };
         let [numbers, roc] =
             Layout::vertical([Constraint::Length(12), Constraint::Min(0)]).areas(result);
+        // Wide screens give the metrics room for their intervals; narrow ones keep the
+        // confusion matrix whole.
+        let share = if result.width >= 100 { 60 } else { 50 };
         let [metrics, confusion] =
-            Layout::horizontal([Constraint::Percentage(50), Constraint::Min(0)]).areas(numbers);
+            Layout::horizontal([Constraint::Percentage(share), Constraint::Min(0)]).areas(numbers);
         let m = &e.metrics;
         let mut lines: Vec<Line> = vec![
             Line::from(name.as_str().bold()),
             Line::from(format!("{} · n {}", e.split_name, m.n).dark_gray()),
         ];
+        let interval = |label: &str| match label {
+            "accuracy" => Some(e.ci.accuracy),
+            "F1" => Some(e.ci.f1),
+            "ROC AUC" => Some(e.ci.auc),
+            _ => None,
+        };
         for (label, value) in m.named() {
-            lines.push(Line::from(vec![
+            let mut spans = vec![
                 Span::raw(format!("{label:<12}")),
                 format!("{value:.4}").bold(),
+            ];
+            // The intervals where there is room for them: 80 columns show the values alone.
+            if let (Some([lo, hi]), true) = (interval(label), metrics.width >= 36) {
+                spans.push(format!(" [{lo:.3}, {hi:.3}]").dark_gray());
+            }
+            lines.push(Line::from(spans));
+        }
+        if let Some(n) = &e.nodule {
+            lines.push(Line::from(vec![
+                Span::raw(format!("{:<12}", format!("{} nodules", n.n))),
+                format!("acc {:.3} F1 {:.3} AUC {:.3}", n.accuracy, n.f1, n.auc).bold(),
             ]));
+        }
+        if e.slice_level {
+            lines.push(Line::from(SLICE_LEVEL_WARNING.yellow()));
         }
         if self.evaluating {
             lines.push(Line::from("evaluating…".italic()));
         }
-        frame.render_widget(Paragraph::new(lines).block(panel("metrics")), metrics);
+        frame.render_widget(
+            Paragraph::new(lines).block(panel(if metrics.width >= 36 {
+                "metrics (95 % CI)"
+            } else {
+                "metrics"
+            })),
+            metrics,
+        );
         draw_confusion(frame, confusion, m.confusion);
 
         let points = roc_curve(&e.labels, &e.scores);

@@ -16,7 +16,6 @@ use super::keys::{hint, Key};
 use super::message::{Effect, Reply};
 use super::widgets::{loss_chart, panel, ACCENT, TRAIN_COLOUR, VAL_COLOUR};
 use crate::data::intensity::Intensity;
-use crate::data::split::SplitKind;
 use crate::data::Dataset;
 use crate::run::catalog::Followed;
 use crate::run::{Status, CHECKPOINTS, RUNS};
@@ -42,6 +41,8 @@ pub struct RunProgress {
     pub batch: usize,
     pub batches: usize,
     pub train_samples: usize,
+    /// The run's split holds slices of one nodule on both sides.
+    pub slice_level: bool,
     pub history: Vec<EpochRecord>,
     /// Recent per-batch losses, oldest first.
     pub batch_losses: Vec<f64>,
@@ -120,6 +121,7 @@ impl RunProgress {
                 self.batch = 0;
                 self.batches = batches;
                 self.train_samples = split.train.len();
+                self.slice_level = split.kind.is_slice_level();
                 self.run = Some(run);
             }
             Event::Batch {
@@ -224,7 +226,7 @@ impl TrainTab {
             hyper,
             device: self.form.device(),
             intensity: Intensity::default(),
-            split: SplitKind::Stratified,
+            split: None,
             name: None,
             runs_root: RUNS.into(),
             checkpoint_root: CHECKPOINTS.into(),
@@ -252,6 +254,7 @@ impl TrainTab {
             self.form = Form::new(config.hyper.clone());
             p.epochs = config.hyper.epochs;
             p.device = config.device.clone();
+            p.slice_level = config.split.is_slice_level();
         }
         p.status = Some(entry.status);
         p.run = Some(entry.name);
@@ -387,6 +390,10 @@ fn draw_status(frame: &mut Frame, area: Rect, t: &RunProgress) {
             "        F1 {:.4} · epoch {}",
             b.val_f1, b.epoch
         )));
+        if t.slice_level {
+            lines.push(Line::from("        slice-level split:".yellow()));
+            lines.push(Line::from("        optimistic".yellow()));
+        }
     }
     frame.render_widget(
         Paragraph::new(lines)
