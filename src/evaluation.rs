@@ -157,7 +157,7 @@ fn validation_indices(
         .flatten();
     let split = match saved {
         Some(s) if s.val.iter().all(|&i| i < data.len()) => s,
-        _ => Split::new(config.split, config.split_seed, data)?,
+        _ => Split::recompute(config.split, config.split_seed, config.fold, data)?,
     };
     let mut name = format!("val split of run {}", config.name);
     if !same_data {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use lnmc::data::intensity::Intensity;
-use lnmc::data::split::{SplitKind, SLICE_LEVEL_WARNING};
+use lnmc::data::split::{self, SplitKind, SLICE_LEVEL_WARNING};
 use lnmc::data::{self, groups, reader, synth, Dataset};
 use lnmc::error::{Error, Result};
 use lnmc::patch_image::{self, Window};
@@ -16,7 +16,7 @@ use lnmc::run::Ending;
 use lnmc::train::{self, Control, Event, Start};
 use lnmc::tui::image::ProtocolChoice;
 use lnmc::types::{DeviceChoice, Hyper};
-use lnmc::{evaluation, run, tui};
+use lnmc::{cross_validation, evaluation, run, tui};
 
 #[derive(Parser)]
 #[command(
@@ -113,6 +113,10 @@ struct TrainArgs {
     /// Continue runs/NAME from its last checkpoint (its own settings; --epochs may extend it).
     #[arg(long, value_name = "RUN_DIR")]
     resume: Option<PathBuf>,
+    /// K-fold cross-validation (whole nodules where known, stratified): runs NAME/fold-1 …
+    /// NAME/fold-K, then runs/NAME/cv.json. Run the same command again to go on after a stop.
+    #[arg(long, value_name = "K")]
+    folds: Option<usize>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -251,30 +255,88 @@ fn train_cmd(args: TrainArgs) -> Result<u8> {
             "lnmc train: pass --headless, or run `lnmc` (no subcommand) to train in the dashboard",
         ));
     }
-    let start = match args.resume {
-        Some(run_dir) => Start::Resume {
+    if let Some(run_dir) = args.resume {
+        if args.folds.is_some() {
+            return Err(Error::input(
+                "--folds with --resume: resume one fold with --resume runs/NAME/fold-K, or run the same --folds command again",
+            ));
+        }
+        return train_headless(Start::Resume {
             run_dir,
             epochs: args.epochs,
             device: args.device,
+        });
+    }
+    let mut request = train::Request {
+        data: data::resolve(args.data.as_deref())?,
+        hyper: Hyper {
+            epochs: args.epochs.unwrap_or(Hyper::default().epochs),
+            batch_size: args.batch_size,
+            lr: args.lr,
+            weight_decay: args.weight_decay,
+            dropout: args.dropout,
+            seed: args.seed,
         },
-        None => Start::New(train::Request {
-            data: data::resolve(args.data.as_deref())?,
-            hyper: Hyper {
-                epochs: args.epochs.unwrap_or(Hyper::default().epochs),
-                batch_size: args.batch_size,
-                lr: args.lr,
-                weight_decay: args.weight_decay,
-                dropout: args.dropout,
-                seed: args.seed,
-            },
-            device: args.device,
-            intensity: args.intensity,
-            split: args.split,
-            name: args.run,
-            runs_root: run::RUNS.into(),
-            checkpoint_root: run::CHECKPOINTS.into(),
-        }),
+        device: args.device,
+        intensity: args.intensity,
+        split: args.split,
+        fold: None,
+        name: args.run,
+        runs_root: run::RUNS.into(),
+        checkpoint_root: run::CHECKPOINTS.into(),
     };
+    let Some(folds) = args.folds else {
+        return train_headless(Start::New(request));
+    };
+    split::check_folds(folds, &reader::read(&request.data)?)?;
+    // Cross-validation: the folds one after another, each an ordinary run under runs/NAME/.
+    let name = request.name.take().unwrap_or_else(run::timestamp);
+    let (runs_root, checkpoint_root) =
+        cross_validation::roots(&request.runs_root, &request.checkpoint_root, &name);
+    let cv_dir = runs_root.clone();
+    request.runs_root = runs_root;
+    request.checkpoint_root = checkpoint_root;
+    for k in 1..=folds {
+        match cross_validation::start(&request, k, folds) {
+            None => println!("fold {k} of {folds} finished already"),
+            Some(start) => {
+                println!("fold {k} of {folds}");
+                let code = train_headless(start)?;
+                if code != 0 {
+                    return Ok(code);
+                }
+            }
+        }
+    }
+    let summary = cross_validation::summarise(&cv_dir, folds, args.device)?;
+    println!(
+        "{folds}-fold cross-validation ({} split) · {}",
+        format!("{:?}", summary.split).to_lowercase(),
+        cv_dir.join(run::CV_SUMMARY).display()
+    );
+    for (metric, mean) in &summary.mean {
+        println!(
+            "  {metric:<15} {mean:.4} ± {:.4} over folds",
+            summary.sd[metric]
+        );
+    }
+    let p = &summary.pooled;
+    println!(
+        "  out-of-fold     accuracy {:.4} [{:.4}, {:.4}] · f1 {:.4} · roc auc {:.4} [{:.4}, {:.4}] ({} patches)",
+        p.metrics.accuracy, p.ci.accuracy[0], p.ci.accuracy[1], p.metrics.f1, p.metrics.auc, p.ci.auc[0], p.ci.auc[1], p.metrics.n
+    );
+    if let Some(n) = &p.nodule {
+        println!(
+            "  out-of-fold     {} nodules: accuracy {:.4} · f1 {:.4} · roc auc {:.4}",
+            n.n, n.accuracy, n.f1, n.auc
+        );
+    }
+    Ok(0)
+}
+
+/// Trains one run headless: the worker thread's events printed here, SIGINT/SIGTERM turned
+/// into a stop. The exit code: 0 finished, 128 + signal when stopped.
+fn train_headless(start: Start) -> Result<u8> {
     let session = train::prepare(start)?;
     let control = Arc::new(Control::default());
     for signal in [libc::SIGINT, libc::SIGTERM] {

@@ -116,6 +116,9 @@ pub struct RunConfig {
     pub intensity: Intensity,
     pub split: SplitKind,
     pub split_seed: u64,
+    /// Cross-validation: this run trains fold k of K (1-based) as its validation side.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fold: Option<[usize; 2]>,
     pub train_samples: usize,
     pub val_samples: usize,
     pub hyper: Hyper,

@@ -33,6 +33,7 @@ fn info() -> Info {
                 high: 400.0,
             },
             split: SplitKind::Stratified,
+            fold: None,
             split_seed: 3,
             train_samples: 8,
             val_samples: 2,

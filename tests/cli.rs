@@ -439,3 +439,88 @@ fn show_prints_the_label_and_refuses_bad_indices() {
     );
     assert!(msg.contains("out of range"), "{msg}");
 }
+
+/// `--folds K`: K ordinary runs under runs/NAME/, every patch validated exactly once, a summary
+/// in cv.json; the same command again finds the folds done; the Runs tab lists one row that
+/// opens into the folds.
+#[test]
+fn cross_validation_runs_folds_and_pools_out_of_fold_predictions() {
+    let dir = tempfile::tempdir().unwrap();
+    ok(
+        dir.path(),
+        &["synth", "--out", "ids.h5", "--n", "150", "--with-ids"],
+    );
+    let args = [
+        "train",
+        "--headless",
+        "--data",
+        "ids.h5",
+        "--epochs",
+        "1",
+        "--folds",
+        "3",
+        "--run",
+        "cv",
+        "--device",
+        "cpu",
+    ];
+    let text = ok(dir.path(), &args);
+    assert!(
+        text.contains("3-fold cross-validation (group split)"),
+        "{text}"
+    );
+    let cv: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("runs/cv/cv.json")).unwrap())
+            .unwrap();
+    assert_eq!(cv["per_fold"].as_array().unwrap().len(), 3);
+    assert_eq!(cv["pooled"]["metrics"]["n"], 150, "each patch scored once");
+    assert_eq!(cv["pooled"]["ci"]["unit"], "nodule");
+    let mean = cv["mean"]["val_acc"].as_f64().unwrap();
+    let folds: Vec<f64> = cv["per_fold"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["val_acc"].as_f64().unwrap())
+        .collect();
+    assert!((mean - folds.iter().sum::<f64>() / 3.0).abs() < 1e-12);
+    let mut seen = vec![0; 150];
+    for k in 1..=3 {
+        let split: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.path().join(format!("runs/cv/fold-{k}/split.json")))
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(split["fold"], serde_json::json!([k, 3]));
+        for i in split["val"].as_array().unwrap() {
+            seen[i.as_u64().unwrap() as usize] += 1;
+        }
+    }
+    assert!(seen.iter().all(|&c| c == 1));
+    let again = ok(dir.path(), &args);
+    assert_eq!(again.matches("finished already").count(), 3, "{again}");
+
+    let runs = lnmc::run::catalog::runs(&dir.path().join("runs"));
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].folds.len(), 3);
+    assert_eq!(runs[0].status, lnmc::run::Status::Finished);
+    let mut tab = lnmc::tui::runs_tab::RunsTab::default();
+    tab.set_runs(runs);
+    assert_eq!(tab.rows().len(), 1);
+    tab.on_key(crossterm::event::KeyCode::Enter);
+    assert_eq!(tab.rows().len(), 4, "the folds open under their row");
+
+    let err = input_error(
+        dir.path(),
+        &["train", "--headless", "--data", "ids.h5", "--folds", "1"],
+    );
+    assert!(
+        err.contains("--folds 1: cross-validation needs at least 2 folds"),
+        "{err}"
+    );
+    let err = input_error(
+        dir.path(),
+        &["train", "--headless", "--data", "ids.h5", "--folds", "80"],
+    );
+    assert!(err.contains("fewer than the folds"), "{err}");
+    assert!(!dir.path().join("runs/x").exists());
+}

@@ -92,3 +92,48 @@ fn group_split_needs_ids() {
         "{err}"
     );
 }
+
+#[test]
+fn folds_cover_every_patch_once_keep_nodules_whole_and_balance_classes() {
+    let mut labels = Vec::new();
+    let mut groups = Vec::new();
+    for nodule in 0..60i64 {
+        for _ in 0..(1 + nodule % 3) {
+            labels.push((nodule % 4 == 0) as u8);
+            groups.push(nodule);
+        }
+    }
+    let data = dataset(labels.clone(), Some(groups.clone()));
+    let folds: Vec<Split> = (1..=5)
+        .map(|k| Split::fold(k, 5, 3, &data).unwrap())
+        .collect();
+    let mut seen = vec![0; labels.len()];
+    for split in &folds {
+        assert_eq!(split.kind, SplitKind::Group);
+        assert_eq!(split.train.len() + split.val.len(), labels.len());
+        for &i in &split.val {
+            seen[i] += 1;
+        }
+        let val_nodules: HashSet<i64> = split.val.iter().map(|&i| groups[i]).collect();
+        assert!(split
+            .train
+            .iter()
+            .all(|&i| !val_nodules.contains(&groups[i])));
+        let malignant = split.val.iter().filter(|&&i| labels[i] == 1).count();
+        assert!(
+            (4..=8).contains(&malignant),
+            "fold with {malignant} malignant"
+        );
+    }
+    assert!(seen.iter().all(|&c| c == 1), "each patch validated once");
+    assert_eq!(folds[1], Split::fold(2, 5, 3, &data).unwrap(), "seeded");
+    assert!(Split::fold(1, 1, 3, &data)
+        .unwrap_err()
+        .to_string()
+        .contains("at least 2"));
+    let err = Split::fold(1, 16, 3, &data).unwrap_err();
+    assert!(
+        err.to_string().contains("only 15 malignant nodules"),
+        "{err}"
+    );
+}

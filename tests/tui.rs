@@ -42,6 +42,7 @@ fn demo_split() -> Split {
     Split {
         kind: lnmc::data::split::SplitKind::Stratified,
         seed: 0,
+        fold: None,
         train: (0..24).collect(),
         val: (24..30).collect(),
     }

@@ -44,6 +44,9 @@ impl SplitKind {
 pub struct Split {
     pub kind: SplitKind,
     pub seed: u64,
+    /// Cross-validation: fold k of K (1-based) is the validation side.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fold: Option<[usize; 2]>,
     pub train: Vec<usize>,
     pub val: Vec<usize>,
 }
@@ -72,10 +75,108 @@ impl Split {
         Ok(Split {
             kind,
             seed,
+            fold: None,
             train,
             val,
         })
     }
+
+    /// Fold `k` (1-based) of `folds` for cross-validation: whole nodules when the data has
+    /// groups (else single patches), each class dealt out over the folds so that every fold
+    /// keeps the class balance; fold `k` is the validation side.
+    pub fn fold(k: usize, folds: usize, seed: u64, data: &Dataset) -> Result<Split> {
+        check_folds(folds, data)?;
+        let assigned = assign_folds(&data.labels, &unit_ids(data), folds, seed);
+        let (val, train): (Vec<usize>, Vec<usize>) =
+            (0..data.len()).partition(|&i| assigned[i] == k - 1);
+        Ok(Split {
+            kind: SplitKind::default_for(data),
+            seed,
+            fold: Some([k, folds]),
+            train,
+            val,
+        })
+    }
+
+    /// The split a run's settings describe, computed again.
+    pub fn recompute(
+        kind: SplitKind,
+        seed: u64,
+        fold: Option<[usize; 2]>,
+        data: &Dataset,
+    ) -> Result<Split> {
+        match fold {
+            Some([k, folds]) => Split::fold(k, folds, seed, data),
+            None => Split::new(kind, seed, data),
+        }
+    }
+}
+
+/// The units a split keeps together: nodules when known, else single patches.
+fn unit_ids(data: &Dataset) -> Vec<i64> {
+    data.groups
+        .clone()
+        .unwrap_or_else(|| (0..data.len() as i64).collect())
+}
+
+/// Refuses a fold count that cannot give every fold both classes.
+pub fn check_folds(folds: usize, data: &Dataset) -> Result<()> {
+    if folds < 2 {
+        return Err(Error::input(format!(
+            "--folds {folds}: cross-validation needs at least 2 folds"
+        )));
+    }
+    let ids = unit_ids(data);
+    for (class, name) in [(0u8, "benign"), (1, "malignant")] {
+        let units: std::collections::HashSet<i64> = ids
+            .iter()
+            .zip(&data.labels)
+            .filter(|(_, &l)| l == class)
+            .map(|(&id, _)| id)
+            .collect();
+        if units.len() < folds {
+            let unit = if data.groups.is_some() {
+                "nodules"
+            } else {
+                "patches"
+            };
+            return Err(Error::file(
+                &data.path,
+                format!(
+                    "--folds {folds}: only {} {name} {unit}, fewer than the folds",
+                    units.len()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A fold (0-based) per row: per class, groups in a seeded random order, each given to the
+/// fold that has the fewest rows of that class so far.
+fn assign_folds(labels: &[u8], ids: &[i64], folds: usize, seed: u64) -> Vec<usize> {
+    let mut rng = SplitMix64::new(seed);
+    let mut fold_of = vec![0; labels.len()];
+    for class in [0u8, 1] {
+        let mut members: std::collections::BTreeMap<i64, Vec<usize>> = Default::default();
+        let mut group_class: std::collections::HashMap<i64, u8> = Default::default();
+        for (i, (&id, &label)) in ids.iter().zip(labels).enumerate() {
+            if *group_class.entry(id).or_insert(label) == class {
+                members.entry(id).or_default().push(i);
+            }
+        }
+        let mut groups: Vec<Vec<usize>> = members.into_values().collect();
+        rng.shuffle(&mut groups);
+        let mut sizes = vec![0usize; folds];
+        for group in groups {
+            let fold = (0..folds).min_by_key(|&f| sizes[f]).unwrap_or(0);
+            sizes[fold] += group.len();
+            for i in group {
+                fold_of[i] = fold;
+            }
+        }
+    }
+    fold_of
 }
 
 /// `sklearn.model_selection.train_test_split(range(n), test_size=0.2, random_state=42)`:

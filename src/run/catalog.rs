@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use super::{read_config, read_metrics, read_split, Status, LOG, METRICS};
+use super::{read_config, read_metrics, read_split, Status, CV_SUMMARY, LOG, METRICS};
 use crate::checkpoint;
 use crate::data::split::Split;
 use crate::types::{EpochRecord, RunConfig};
@@ -63,6 +63,8 @@ pub struct RunEntry {
     pub history: Vec<EpochRecord>,
     pub status: Status,
     pub modified: SystemTime,
+    /// A cross-validation (`runs/NAME/fold-K/`): its folds, in order; empty for other runs.
+    pub folds: Vec<RunEntry>,
 }
 
 impl RunEntry {
@@ -79,7 +81,55 @@ impl RunEntry {
             history,
             status,
             modified,
+            folds: Vec::new(),
         })
+    }
+
+    /// A cross-validation directory: one entry whose `folds` are its fold runs. Finished when
+    /// every fold has and the summary is written; running while any fold is.
+    pub fn read_cross_validation(path: &Path) -> Option<RunEntry> {
+        let folds: Vec<RunEntry> = (1..)
+            .map(|k| path.join(format!("fold-{k}")))
+            .take_while(|dir| dir.is_dir())
+            .filter_map(|dir| RunEntry::read(&dir))
+            .collect();
+        let first = folds.first()?;
+        let (name, modified) = name_and_time(path);
+        let status = if let Some(f) = folds.iter().find(|f| f.status == Status::Running) {
+            f.status.clone()
+        } else if let Some(f) = folds.iter().find(|f| matches!(f.status, Status::Failed(_))) {
+            f.status.clone()
+        } else if path.join(CV_SUMMARY).exists() {
+            Status::Finished
+        } else {
+            Status::Stopped
+        };
+        Some(RunEntry {
+            name,
+            path: path.to_path_buf(),
+            config: first.config.clone(),
+            history: Vec::new(),
+            status,
+            modified,
+            folds,
+        })
+    }
+
+    pub fn is_cross_validation(&self) -> bool {
+        !self.folds.is_empty()
+    }
+
+    /// Mean over the folds of their best epoch's (val accuracy, val F1).
+    pub fn fold_means(&self) -> Option<(f64, f64)> {
+        let bests: Vec<&EpochRecord> = self.folds.iter().filter_map(|f| f.best()).collect();
+        if bests.is_empty() {
+            return None;
+        }
+        let n = bests.len() as f64;
+        Some((
+            bests.iter().map(|b| b.val_acc).sum::<f64>() / n,
+            bests.iter().map(|b| b.val_f1).sum::<f64>() / n,
+        ))
     }
 
     pub fn best(&self) -> Option<&EpochRecord> {
@@ -87,7 +137,8 @@ impl RunEntry {
     }
 
     pub fn duration(&self) -> Duration {
-        Duration::from_secs_f64(self.history.iter().map(|r| r.seconds).sum())
+        let own: f64 = self.history.iter().map(|r| r.seconds).sum();
+        Duration::from_secs_f64(own) + self.folds.iter().map(RunEntry::duration).sum::<Duration>()
     }
 }
 
@@ -97,7 +148,7 @@ pub fn runs(root: &Path) -> Vec<RunEntry> {
     for path in read_dir(root) {
         let (name, modified) = name_and_time(&path);
         if path.is_dir() {
-            found.extend(RunEntry::read(&path));
+            found.extend(RunEntry::read(&path).or_else(|| RunEntry::read_cross_validation(&path)));
         } else if path.extension().is_some_and(|e| e == "csv") {
             if let Some(history) = upstream_losses(&path) {
                 found.push(RunEntry {
@@ -107,6 +158,7 @@ pub fn runs(root: &Path) -> Vec<RunEntry> {
                     history,
                     status: Status::Imported,
                     modified,
+                    folds: Vec::new(),
                 });
             }
         }

@@ -33,6 +33,8 @@ pub const METRICS: &str = "metrics.csv";
 pub const LOCK: &str = "lock";
 pub const LOG: &str = "log.txt";
 pub const END: &str = "end.json";
+/// Beside the folds of a cross-validation, `runs/NAME/fold-K/`: its summary.
+pub const CV_SUMMARY: &str = "cv.json";
 pub const BEST: &str = "best.safetensors";
 pub const LAST: &str = "last.safetensors";
 

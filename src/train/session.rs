@@ -35,6 +35,8 @@ pub struct Request {
     pub intensity: Intensity,
     /// None: `SplitKind::default_for` the data.
     pub split: Option<SplitKind>,
+    /// Cross-validation: validate on fold k of K (1-based), `split` then being unused.
+    pub fold: Option<[usize; 2]>,
     pub name: Option<String>,
     pub runs_root: PathBuf,
     pub checkpoint_root: PathBuf,
@@ -90,7 +92,7 @@ fn prepare_new(request: Request) -> Result<Session> {
     let kind = request
         .split
         .unwrap_or_else(|| SplitKind::default_for(&data));
-    let split = Split::new(kind, request.hyper.seed, &data)?;
+    let split = Split::recompute(kind, request.hyper.seed, request.fold, &data)?;
     let (images, labels) = tensors(&data, &request.intensity, device);
     let prepare_seconds = started.elapsed().as_secs_f64();
     let name = request.name.unwrap_or_else(run::timestamp);
@@ -115,6 +117,7 @@ fn prepare_new(request: Request) -> Result<Session> {
         intensity: request.intensity,
         split: split.kind,
         split_seed: split.seed,
+        fold: split.fold,
         train_samples: split.train.len(),
         val_samples: split.val.len(),
         hyper: request.hyper,

@@ -59,13 +59,16 @@ const SWITCH: Key = help("1-4/tab", "switch tab");
 
 impl App {
     pub fn new(data: Dataset, images: PatchImages) -> App {
-        let split =
-            Split::new(SplitKind::Stratified, Hyper::default().seed, &data).unwrap_or(Split {
-                kind: SplitKind::Stratified,
-                seed: 0,
-                train: (0..data.len()).collect(),
-                val: Vec::new(),
-            });
+        // The split a new run would get, shown by the Dataset tab's train/val filter until a
+        // run brings its own.
+        let kind = SplitKind::default_for(&data);
+        let split = Split::new(kind, Hyper::default().seed, &data).unwrap_or(Split {
+            kind,
+            seed: 0,
+            fold: None,
+            train: (0..data.len()).collect(),
+            val: Vec::new(),
+        });
         App {
             tab: Tab::Train,
             overlay: Overlay::None,

@@ -227,6 +227,7 @@ impl TrainTab {
             device: self.form.device(),
             intensity: Intensity::default(),
             split: None,
+            fold: None,
             name: None,
             runs_root: RUNS.into(),
             checkpoint_root: CHECKPOINTS.into(),

@@ -1,0 +1,166 @@
+//! K-fold cross-validation as K ordinary runs, `runs/NAME/fold-1` … `runs/NAME/fold-K` (each
+//! one resumable like any run), summarised in `runs/NAME/cv.json`: the best epoch of each fold,
+//! their mean and standard deviation, and the metrics of the pooled out-of-fold predictions
+//! (every patch scored once, by the model that never saw it).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::data::split::SplitKind;
+use crate::error::{Error, Result};
+use crate::evaluation::{self, RESAMPLES};
+use crate::files::{read_json, write_json};
+use crate::metrics::{self, Intervals, Metrics};
+use crate::run::catalog::RunEntry;
+use crate::run::{Status, CONFIG, CV_SUMMARY};
+use crate::train::{Request, Start};
+use crate::types::{DeviceChoice, EpochRecord};
+
+/// `fold-3`.
+pub fn fold_name(k: usize) -> String {
+    format!("fold-{k}")
+}
+
+/// Where the folds of cross-validation `name` go: its own directory under each root.
+pub fn roots(runs_root: &Path, checkpoint_root: &Path, name: &str) -> (PathBuf, PathBuf) {
+    (runs_root.join(name), checkpoint_root.join(name))
+}
+
+/// How to go on with fold `k` of `folds`: None when it has finished already, a resume when it
+/// was begun, else a new run of `template` (whose roots are the cross-validation's own).
+pub fn start(template: &Request, k: usize, folds: usize) -> Option<Start> {
+    let dir = template.runs_root.join(fold_name(k));
+    if !dir.join(CONFIG).exists() {
+        let mut request = template.clone();
+        request.name = Some(fold_name(k));
+        request.fold = Some([k, folds]);
+        return Some(Start::New(request));
+    }
+    match RunEntry::read(&dir).map(|e| e.status) {
+        Some(Status::Finished) => None,
+        _ => Some(Start::Resume {
+            run_dir: dir,
+            epochs: None,
+            device: template.device,
+        }),
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Summary {
+    pub name: String,
+    pub folds: usize,
+    pub split: SplitKind,
+    /// The best epoch (by validation accuracy) of each fold, in fold order.
+    pub per_fold: Vec<EpochRecord>,
+    /// Mean and sample standard deviation over the folds of each metric of their best epoch.
+    pub mean: BTreeMap<String, f64>,
+    pub sd: BTreeMap<String, f64>,
+    /// The out-of-fold predictions of the folds' best checkpoints, pooled.
+    pub pooled: Pooled,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Pooled {
+    pub metrics: Metrics,
+    pub nodule: Option<Metrics>,
+    pub ci: Intervals,
+}
+
+/// Reads the finished folds under `dir`, evaluates each fold's best checkpoint on its own
+/// validation fold, and writes `dir/cv.json`.
+pub fn summarise(dir: &Path, folds: usize, device: DeviceChoice) -> Result<Summary> {
+    let name = dir
+        .file_name()
+        .map_or("cv".into(), |n| n.to_string_lossy().into_owned());
+    let (mut per_fold, mut split) = (Vec::new(), SplitKind::Stratified);
+    let (mut labels, mut scores, mut groups) = (Vec::new(), Vec::new(), Some(Vec::new()));
+    for k in 1..=folds {
+        let fold_dir = dir.join(fold_name(k));
+        let entry = RunEntry::read(&fold_dir)
+            .ok_or_else(|| Error::file(&fold_dir, "is not an lnmc run"))?;
+        let config = entry.config.clone().expect("an lnmc run has a config");
+        if entry.status != Status::Finished {
+            return Err(Error::input(format!(
+                "{}: fold has not finished ({}); resume it first",
+                fold_dir.display(),
+                entry.status.label()
+            )));
+        }
+        split = config.split;
+        per_fold.push(
+            entry
+                .best()
+                .cloned()
+                .ok_or_else(|| Error::file(&fold_dir.join(crate::run::METRICS), "has no epoch"))?,
+        );
+        let e = evaluation::evaluate(&evaluation::Request {
+            checkpoint: config.checkpoint_dir.join(crate::run::BEST),
+            data: Some(config.data.path.clone()),
+            all: false,
+            intensity: None,
+            device,
+        })?;
+        labels.extend(e.labels);
+        scores.extend(e.scores);
+        // Ids are per file, and all folds read the same file: they pool as they are.
+        groups = match (groups, e.groups) {
+            (Some(mut all), Some(ids)) => {
+                all.extend(ids);
+                Some(all)
+            }
+            _ => None,
+        };
+    }
+    let nodule = groups.as_ref().map(|ids| {
+        let (l, s) = metrics::per_nodule(&labels, &scores, ids);
+        metrics::metrics(&l, &s)
+    });
+    let (mean, sd) = spread(&per_fold);
+    let summary = Summary {
+        name,
+        folds,
+        split,
+        pooled: Pooled {
+            metrics: metrics::metrics(&labels, &scores),
+            nodule,
+            ci: metrics::bootstrap(&labels, &scores, groups.as_deref(), RESAMPLES, 1),
+        },
+        per_fold,
+        mean,
+        sd,
+    };
+    write_json(&dir.join(CV_SUMMARY), &summary)?;
+    Ok(summary)
+}
+
+pub fn read_summary(dir: &Path) -> Option<Summary> {
+    read_json(&dir.join(CV_SUMMARY)).ok()
+}
+
+/// Mean and sample standard deviation of each validation metric over the folds.
+fn spread(per_fold: &[EpochRecord]) -> (BTreeMap<String, f64>, BTreeMap<String, f64>) {
+    let columns: [(&str, fn(&EpochRecord) -> Option<f64>); 6] = [
+        ("val_acc", |r| Some(r.val_acc)),
+        ("val_f1", |r| Some(r.val_f1)),
+        ("val_auc", |r| Some(r.val_auc)),
+        ("val_nodule_acc", |r| r.val_nodule_acc),
+        ("val_nodule_f1", |r| r.val_nodule_f1),
+        ("val_nodule_auc", |r| r.val_nodule_auc),
+    ];
+    let (mut mean, mut sd) = (BTreeMap::new(), BTreeMap::new());
+    for (name, get) in columns {
+        let values: Option<Vec<f64>> = per_fold.iter().map(get).collect();
+        let Some(values) = values.filter(|v| !v.is_empty()) else {
+            continue;
+        };
+        let n = values.len() as f64;
+        let m = values.iter().sum::<f64>() / n;
+        let var = values.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
+        mean.insert(name.to_string(), m);
+        sd.insert(name.to_string(), var.sqrt());
+    }
+    (mean, sd)
+}
