@@ -101,6 +101,7 @@ pub fn summarise(dir: &Path, folds: usize, device: DeviceChoice) -> Result<Summa
             data: Some(config.data.path.clone()),
             all: false,
             intensity: None,
+            tta: false,
             device,
         })?;
         labels.extend(e.labels);

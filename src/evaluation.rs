@@ -25,6 +25,8 @@ pub struct Request {
     /// Default: the checkpoint's, else the per-patch percentile rescale.
     pub intensity: Option<Intensity>,
     pub device: DeviceChoice,
+    /// Score each patch as the mean probability over its 8 symmetries.
+    pub tta: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -96,12 +98,16 @@ pub fn evaluate(request: &Request) -> Result<Evaluation> {
     };
     let (images, labels) = inference::tensors(&data, &intensity, device);
     let started = Instant::now();
-    let (logits, _) = inference::predict(&net, &images, &labels, &indices, inference::BATCH);
+    let scores: Vec<f64> = if request.tta {
+        inference::predict_tta(&net, &images, &indices, inference::BATCH)
+    } else {
+        let (logits, _) = inference::predict(&net, &images, &labels, &indices, inference::BATCH);
+        logits
+            .iter()
+            .map(|&l| metrics::malignant_probability(l))
+            .collect()
+    };
     let inference_seconds = started.elapsed().as_secs_f64();
-    let scores: Vec<f64> = logits
-        .iter()
-        .map(|&l| metrics::malignant_probability(l))
-        .collect();
     let truth: Vec<u8> = indices.iter().map(|&i| data.labels[i]).collect();
     let groups: Option<Vec<i64>> = data
         .groups
@@ -129,7 +135,10 @@ pub fn evaluate(request: &Request) -> Result<Evaluation> {
         scores,
         data_path,
         source_kind: data.source_kind(),
-        split_name,
+        split_name: match request.tta {
+            true => format!("{split_name} · TTA ×8"),
+            false => split_name,
+        },
         origin: match info {
             Some(i) => format!("run {}, epoch {}", i.config.name, i.epoch),
             None => "PyTorch state_dict".into(),

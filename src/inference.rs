@@ -62,6 +62,39 @@ pub fn predict(
     (logits, loss_sum.double_value(&[]))
 }
 
+/// The probability of malignancy of the patches `images[indices]`, averaged over their
+/// shape-preserving symmetries (test-time augmentation), without gradients or dropout.
+pub fn predict_tta(
+    net: &impl ModuleT,
+    images: &Tensor,
+    indices: &[usize],
+    batch: usize,
+) -> Vec<f64> {
+    let _guard = tch::no_grad_guard();
+    let device = images.device();
+    let mut outs = Vec::with_capacity(indices.len().div_ceil(batch.max(1)));
+    for chunk in indices.chunks(batch.max(1)) {
+        let xs = images.index_select(0, &index_tensor(chunk, device));
+        let views = crate::symmetry::all(&xs);
+        let count = views.len() as f64;
+        let sum = views
+            .iter()
+            .map(|v| {
+                net.forward_t(v, false)
+                    .to_kind(Kind::Double)
+                    .softmax(-1, Kind::Double)
+                    .select(1, 1)
+            })
+            .reduce(|a, b| a + b)
+            .expect("at least one view");
+        outs.push(sum / count);
+    }
+    if outs.is_empty() {
+        return Vec::new();
+    }
+    Vec::<f64>::try_from(Tensor::cat(&outs, 0).to_device(Device::Cpu)).expect("double scores")
+}
+
 pub fn index_tensor(indices: &[usize], device: Device) -> Tensor {
     let idx: Vec<i64> = indices.iter().map(|&i| i as i64).collect();
     Tensor::from_slice(&idx).to_device(device)

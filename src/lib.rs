@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod model;
 pub mod optim;
 pub mod run;
+pub mod symmetry;
 pub mod train;
 
 // What front ends share, and the dashboard.

@@ -15,7 +15,7 @@ use lnmc::patch_image::{self, Window};
 use lnmc::run::Ending;
 use lnmc::train::{self, Control, Event, Start};
 use lnmc::tui::image::ProtocolChoice;
-use lnmc::types::{DeviceChoice, Hyper};
+use lnmc::types::{Augment, DeviceChoice, Hyper, Schedule};
 use lnmc::{cross_validation, evaluation, run, tui};
 
 #[derive(Parser)]
@@ -98,6 +98,18 @@ struct TrainArgs {
     dropout: f64,
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// `d4`: each patch in a random one of the square's 8 symmetries (turns, flips).
+    #[arg(long, value_enum, default_value_t = Augment::None)]
+    augment: Augment,
+    /// `cosine`: linear warm-up over the first 5 % of steps, then cosine decay to zero.
+    #[arg(long, value_enum, default_value_t = Schedule::Constant)]
+    schedule: Schedule,
+    /// Label smoothing ε of the training loss.
+    #[arg(long, default_value_t = 0.0)]
+    label_smoothing: f64,
+    /// Stop when validation AUC has not improved for N epochs (the best checkpoint is kept).
+    #[arg(long, value_name = "N")]
+    early_stop: Option<usize>,
     #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
     device: DeviceChoice,
     /// Run name (default: a UTC timestamp).
@@ -142,6 +154,10 @@ struct EvalArgs {
     intensity: Option<Intensity>,
     #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
     device: DeviceChoice,
+    /// Test-time augmentation: each patch scored as the mean probability over the square's 8
+    /// symmetries.
+    #[arg(long)]
+    tta: bool,
 }
 
 fn parse_intensity(text: &str) -> std::result::Result<Intensity, String> {
@@ -276,6 +292,10 @@ fn train_cmd(args: TrainArgs) -> Result<u8> {
             weight_decay: args.weight_decay,
             dropout: args.dropout,
             seed: args.seed,
+            augment: args.augment,
+            schedule: args.schedule,
+            label_smoothing: args.label_smoothing,
+            early_stop: args.early_stop,
         },
         device: args.device,
         intensity: args.intensity,
@@ -384,6 +404,7 @@ fn eval_cmd(args: EvalArgs) -> Result<u8> {
         all: matches!(args.split, EvalSplit::All),
         intensity: args.intensity,
         device: args.device,
+        tta: args.tta,
     };
     let e = evaluation::evaluate(&request)?;
     let m = &e.metrics;

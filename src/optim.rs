@@ -5,7 +5,31 @@
 
 use tch::{nn, Tensor};
 
+use crate::types::Schedule;
+
 pub const BETAS: (f64, f64) = (0.9, 0.999);
+
+/// The learning rate for step `step` (0-based) of `total`, where one epoch is `per_epoch` steps.
+pub fn scheduled_lr(
+    schedule: Schedule,
+    lr: f64,
+    step: usize,
+    total: usize,
+    per_epoch: usize,
+) -> f64 {
+    match schedule {
+        Schedule::Constant => lr,
+        Schedule::Cosine => {
+            let warmup = (total / 20).clamp(1, per_epoch.max(1));
+            if step < warmup {
+                return lr * (step + 1) as f64 / warmup as f64;
+            }
+            let span = total.saturating_sub(warmup).max(1) as f64;
+            let done = (step - warmup) as f64 / span;
+            0.5 * lr * (1.0 + (std::f64::consts::PI * done.min(1.0)).cos())
+        }
+    }
+}
 pub const EPS: f64 = 1e-8;
 
 pub struct Adam {
@@ -93,5 +117,28 @@ impl Adam {
         }
         self.step = if complete { step } else { 0 };
         complete
+    }
+}
+
+#[cfg(test)]
+mod schedule_tests {
+    use super::*;
+
+    #[test]
+    fn cosine_warms_up_then_decays_to_zero() {
+        let lr = |step| scheduled_lr(Schedule::Cosine, 1e-3, step, 1000, 84);
+        assert!((lr(0) - 1e-3 / 50.0).abs() < 1e-15, "first warm-up step");
+        assert!((lr(49) - 1e-3).abs() < 1e-15, "warm-up ends at the base lr");
+        assert!(lr(50) <= 1e-3 && lr(50) > 0.999e-3);
+        assert!(
+            (lr(525) - 0.5e-3).abs() < 1e-5,
+            "half way down at mid-decay"
+        );
+        assert!(lr(999) < 1e-8, "near zero at the end");
+        assert!(
+            (1..1000).all(|s| s < 50 || lr(s) <= lr(s - 1)),
+            "monotone after warm-up"
+        );
+        assert_eq!(scheduled_lr(Schedule::Constant, 1e-3, 500, 1000, 84), 1e-3);
     }
 }

@@ -12,7 +12,9 @@ use crate::data::intensity::Intensity;
 use crate::data::split::SplitKind;
 use crate::error::{Error, Result};
 
-/// Hyper-parameters, defaulting to upstream's.
+/// Hyper-parameters, defaulting to upstream's recipe. The options upstream lacks (augment,
+/// schedule, label smoothing, early stop) default to off, and read as off from the config of a
+/// run that predates them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Hyper {
     pub epochs: usize,
@@ -21,6 +23,40 @@ pub struct Hyper {
     pub weight_decay: f64,
     pub dropout: f64,
     pub seed: u64,
+    #[serde(default)]
+    pub augment: Augment,
+    #[serde(default)]
+    pub schedule: Schedule,
+    /// Cross-entropy against (1 − ε) on the label and ε/2 on each class.
+    #[serde(default)]
+    pub label_smoothing: f64,
+    /// Stop when validation AUC has not improved for this many epochs.
+    #[serde(default)]
+    pub early_stop: Option<usize>,
+}
+
+/// Training-time augmentation.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Augment {
+    /// As upstream: none.
+    #[default]
+    None,
+    /// Each patch through a random one of the square's 8 symmetries (90° turns and flips):
+    /// a nodule's malignancy does not depend on its orientation in the slice.
+    D4,
+}
+
+/// The learning rate over the run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Schedule {
+    /// As upstream: `lr` throughout.
+    #[default]
+    Constant,
+    /// A linear warm-up over the first 5 % of steps (at most one epoch), then a cosine decay
+    /// to zero at the last step.
+    Cosine,
 }
 
 impl Default for Hyper {
@@ -32,6 +68,10 @@ impl Default for Hyper {
             weight_decay: 3e-4,
             dropout: 0.3,
             seed: 0,
+            augment: Augment::None,
+            schedule: Schedule::Constant,
+            label_smoothing: 0.0,
+            early_stop: None,
         }
     }
 }
@@ -61,14 +101,25 @@ impl Hyper {
         if !(0.0..1.0).contains(&self.dropout) {
             return bad("dropout", self.dropout.to_string(), "in [0, 1)");
         }
+        if !(0.0..1.0).contains(&self.label_smoothing) {
+            return bad(
+                "label-smoothing",
+                self.label_smoothing.to_string(),
+                "in [0, 1)",
+            );
+        }
+        if self.early_stop == Some(0) {
+            return bad("early-stop", "0".into(), "at least 1 epoch of patience");
+        }
         Ok(())
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum DeviceChoice {
     /// CUDA when a GPU is visible, else CPU.
+    #[default]
     Auto,
     Cpu,
     Cuda,

@@ -524,3 +524,101 @@ fn cross_validation_runs_folds_and_pools_out_of_fold_predictions() {
     assert!(err.contains("fewer than the folds"), "{err}");
     assert!(!dir.path().join("runs/x").exists());
 }
+
+/// The recipe options are recorded, reproducible, and do what they say: d4 augmentation,
+/// a cosine schedule (the lr column falls), label smoothing, early stopping, and TTA in eval.
+#[test]
+fn recipe_options_are_recorded_and_work() {
+    let dir = tempfile::tempdir().unwrap();
+    synth(dir.path(), 120);
+    let recipe = [
+        &TRAIN[..],
+        &[
+            "--epochs",
+            "3",
+            "--augment",
+            "d4",
+            "--schedule",
+            "cosine",
+            "--label-smoothing",
+            "0.1",
+        ],
+    ]
+    .concat();
+    ok(dir.path(), &[&recipe[..], &["--run", "r1"]].concat());
+    ok(dir.path(), &[&recipe[..], &["--run", "r2"]].concat());
+    assert_eq!(
+        rows(dir.path(), "r1"),
+        rows(dir.path(), "r2"),
+        "not deterministic"
+    );
+    let config: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("runs/r1/config.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(config["hyper"]["augment"], "d4");
+    assert_eq!(config["hyper"]["schedule"], "cosine");
+    assert_eq!(config["hyper"]["label_smoothing"], 0.1);
+    let lrs: Vec<f64> = rows(dir.path(), "r1")
+        .iter()
+        .map(|r| r.split(',').nth(10).unwrap().parse().unwrap())
+        .collect();
+    assert!(
+        lrs[0] > lrs[1] && lrs[1] > lrs[2] && lrs[2] < 0.2 * lrs[0],
+        "{lrs:?}"
+    );
+    ok(
+        dir.path(),
+        &[&TRAIN[..], &["--epochs", "3", "--run", "plain"]].concat(),
+    );
+    assert_ne!(rows(dir.path(), "r1"), rows(dir.path(), "plain"));
+
+    // Learning nothing, the AUC cannot improve: patience 1 ends the run after epoch 2.
+    let text = ok(
+        dir.path(),
+        &[
+            &TRAIN[..],
+            &[
+                "--epochs",
+                "6",
+                "--lr",
+                "1e-12",
+                "--early-stop",
+                "1",
+                "--run",
+                "early",
+            ],
+        ]
+        .concat(),
+    );
+    assert!(
+        text.contains("(early stop: val AUC not better for 1 epochs)"),
+        "{text}"
+    );
+    assert_eq!(rows(dir.path(), "early").len(), 2);
+    let runs = lnmc::run::catalog::runs(&dir.path().join("runs"));
+    let early = runs.iter().find(|r| r.name == "early").unwrap();
+    assert_eq!(early.status, lnmc::run::Status::Finished);
+
+    let json = ok(
+        dir.path(),
+        &[
+            "eval",
+            "--checkpoint",
+            "checkpoint/r1/best.safetensors",
+            "--tta",
+            "--json",
+        ],
+    );
+    let m: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert!(m["split"].as_str().unwrap().contains("TTA ×8"), "{json}");
+    assert!((0.0..=1.0).contains(&m["accuracy"].as_f64().unwrap()));
+    let err = input_error(
+        dir.path(),
+        &[&TRAIN[..], &["--label-smoothing", "1.5"]].concat(),
+    );
+    assert!(
+        err.contains("--label-smoothing 1.5: must be in [0, 1)"),
+        "{err}"
+    );
+}

@@ -115,6 +115,7 @@ fn run_events() -> Vec<Event> {
         Event::Finished {
             best: Some(record(2, 0.41, 0.83)),
             seconds: 180.0,
+            early_stop: None,
         },
     ]
 }

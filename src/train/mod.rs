@@ -60,6 +60,8 @@ pub enum Event {
     Finished {
         best: Option<EpochRecord>,
         seconds: f64,
+        /// Ended before its last epoch by `--early-stop N`: N epochs without a better val AUC.
+        early_stop: Option<usize>,
     },
     /// Stopped on request; `epoch` epochs are complete and saved.
     Stopped {
@@ -103,13 +105,21 @@ impl Event {
                 r.samples_per_s,
                 if *best { "  *best" } else { "" }
             ),
-            Event::Finished { best: Some(b), seconds } => format!(
-                "finished in {seconds:.0}s · best val acc {:.2}% f1 {:.4} at epoch {}",
-                100.0 * b.val_acc,
-                b.val_f1,
-                b.epoch
-            ),
-            Event::Finished { best: None, seconds } => format!("finished in {seconds:.0}s"),
+            Event::Finished { best, seconds, early_stop } => {
+                let mut line = format!("finished in {seconds:.0}s");
+                if let Some(n) = early_stop {
+                    line.push_str(&format!(" (early stop: val AUC not better for {n} epochs)"));
+                }
+                if let Some(b) = best {
+                    line.push_str(&format!(
+                        " · best val acc {:.2}% f1 {:.4} at epoch {}",
+                        100.0 * b.val_acc,
+                        b.val_f1,
+                        b.epoch
+                    ));
+                }
+                line
+            }
             Event::Stopped { epoch, run_dir } => format!(
                 "stopped at epoch {epoch}, resume with: lnmc train --headless --resume {}",
                 run_dir.display()
@@ -164,6 +174,7 @@ pub fn train(mut s: Session, control: &Control, sink: &mut dyn FnMut(Event)) -> 
 fn run_epochs(s: &mut Session, control: &Control, emit: &mut dyn FnMut(Event)) -> Result<Ending> {
     let mut model = Model::build(s)?;
     let mut best = EpochRecord::best(&s.history).cloned();
+    let mut history = s.history.clone();
     let started = Instant::now();
     emit(Event::Started {
         run: s.run.name.clone(),
@@ -191,6 +202,7 @@ fn run_epochs(s: &mut Session, control: &Control, emit: &mut dyn FnMut(Event)) -
         if is_best {
             best = Some(record.clone());
         }
+        history.push(record.clone());
         emit(Event::Epoch {
             record,
             best: is_best,
@@ -205,12 +217,37 @@ fn run_epochs(s: &mut Session, control: &Control, emit: &mut dyn FnMut(Event)) -
             path: s.run.last(),
             best: false,
         });
+        if let Some(patience) = s
+            .config
+            .hyper
+            .early_stop
+            .filter(|&n| auc_stalled(&history, n))
+        {
+            emit(Event::Finished {
+                best,
+                seconds: started.elapsed().as_secs_f64(),
+                early_stop: Some(patience),
+            });
+            return Ok(Ending::Finished);
+        }
     }
     emit(Event::Finished {
         best,
         seconds: started.elapsed().as_secs_f64(),
+        early_stop: None,
     });
     Ok(Ending::Finished)
+}
+
+/// Whether the last `patience` epochs brought no validation AUC above the best before them.
+fn auc_stalled(history: &[EpochRecord], patience: usize) -> bool {
+    let best_at = history
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.val_auc.is_finite())
+        .reduce(|a, b| if b.1.val_auc > a.1.val_auc { b } else { a })
+        .map_or(0, |(i, _)| i);
+    history.len() - 1 - best_at >= patience
 }
 
 /// Runs `prepare` + `train` on a thread of its own, handing every event to `sink`; the last

@@ -13,8 +13,9 @@ use crate::error::{Error, Result};
 use crate::inference::{self, index_tensor};
 use crate::metrics::{self, malignant_probability};
 use crate::model::ConvNet;
-use crate::optim::Adam;
-use crate::types::EpochRecord;
+use crate::optim::{scheduled_lr, Adam};
+use crate::symmetry;
+use crate::types::{Augment, EpochRecord};
 
 /// Batches between two reads of the training loss from the device.
 const READBACK: usize = 8;
@@ -27,6 +28,8 @@ pub(super) struct Model {
 
 /// What fitting one epoch measured.
 pub(super) struct Fit {
+    /// The learning rate of the epoch's last step.
+    lr: f64,
     loss: f64,
     accuracy: f64,
     seconds: f64,
@@ -89,8 +92,25 @@ impl Model {
             let len = bs.min(n_train - batch * bs);
             let idx = order.narrow(0, (batch * bs) as i64, len as i64);
             let ys = s.labels.index_select(0, &idx);
-            let logits = self.net.forward_t(&s.images.index_select(0, &idx), true);
-            let loss = logits.cross_entropy_for_logits(&ys);
+            let mut xs = s.images.index_select(0, &idx);
+            if hyper.augment == Augment::D4 {
+                xs = symmetry::random(&xs);
+            }
+            let logits = self.net.forward_t(&xs, true);
+            let loss = match hyper.label_smoothing {
+                // Upstream's loss, kept as it was so that its runs reproduce bit for bit.
+                0.0 => logits.cross_entropy_for_logits(&ys),
+                eps => {
+                    logits.cross_entropy_loss::<Tensor>(&ys, None, tch::Reduction::Mean, -100, eps)
+                }
+            };
+            self.adam.lr = scheduled_lr(
+                hyper.schedule,
+                hyper.lr,
+                (epoch - 1) * batches + batch,
+                hyper.epochs * batches,
+                batches,
+            );
             self.adam.zero_grad();
             loss.backward();
             self.adam.step();
@@ -118,6 +138,7 @@ impl Model {
             }
         }
         Some(Fit {
+            lr: self.adam.lr,
             loss: loss_sum.double_value(&[]) / n_train as f64,
             accuracy: correct.int64_value(&[]) as f64 / n_train as f64,
             seconds: started.elapsed().as_secs_f64(),
@@ -149,7 +170,7 @@ impl Model {
             val_nodule_acc: nodules.as_ref().map(|n| n.accuracy),
             val_nodule_f1: nodules.as_ref().map(|n| n.f1),
             val_nodule_auc: nodules.as_ref().map(|n| n.auc),
-            lr: s.config.hyper.lr,
+            lr: fit.lr,
             seconds: fit.started.elapsed().as_secs_f64(),
             samples_per_s: s.split.train.len() as f64 / fit.seconds,
         }

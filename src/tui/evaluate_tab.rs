@@ -85,6 +85,7 @@ impl EvaluateTab {
                         data: Some(data.path.clone()),
                         all: self.all,
                         intensity: None,
+                        tta: false,
                         device: DeviceChoice::Auto,
                     }));
                 }

@@ -6,6 +6,7 @@ use crossterm::event::KeyCode;
 use super::keys::{help, Key};
 use crate::error::{Error, Result};
 use crate::types::{DeviceChoice, Hyper};
+use clap::ValueEnum;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Field {
@@ -15,17 +16,25 @@ pub enum Field {
     WeightDecay,
     Dropout,
     Seed,
+    Augment,
+    Schedule,
+    LabelSmoothing,
+    EarlyStop,
     Device,
 }
 
 impl Field {
-    pub const ALL: [Field; 7] = [
+    pub const ALL: [Field; 11] = [
         Field::Epochs,
         Field::BatchSize,
         Field::Lr,
         Field::WeightDecay,
         Field::Dropout,
         Field::Seed,
+        Field::Augment,
+        Field::Schedule,
+        Field::LabelSmoothing,
+        Field::EarlyStop,
         Field::Device,
     ];
 
@@ -37,7 +46,21 @@ impl Field {
             Field::WeightDecay => "weight decay",
             Field::Dropout => "dropout",
             Field::Seed => "seed",
+            Field::Augment => "augment",
+            Field::Schedule => "schedule",
+            Field::LabelSmoothing => "smoothing",
+            Field::EarlyStop => "early stop",
             Field::Device => "device",
+        }
+    }
+
+    /// The choices of a field picked with ←→; None for a field typed in.
+    fn choices(self) -> Option<&'static [&'static str]> {
+        match self {
+            Field::Augment => Some(&["none", "d4"]),
+            Field::Schedule => Some(&["constant", "cosine"]),
+            Field::Device => Some(&["auto", "cpu", "cuda"]),
+            _ => None,
         }
     }
 
@@ -48,9 +71,8 @@ impl Field {
 
 #[derive(Debug, Clone)]
 pub struct Form {
-    /// The typed text of each numeric field, by `Field::index`; the device is a choice.
-    texts: [String; 6],
-    device: DeviceChoice,
+    /// The text of each field, by `Field::index` (a choice field holds its choice's name).
+    values: Vec<String>,
     selected: Field,
     /// The text being typed into the selected field, if editing.
     draft: Option<String>,
@@ -59,16 +81,24 @@ pub struct Form {
 
 impl Form {
     pub fn new(h: Hyper) -> Form {
+        let values = Field::ALL
+            .iter()
+            .map(|field| match field {
+                Field::Epochs => h.epochs.to_string(),
+                Field::BatchSize => h.batch_size.to_string(),
+                Field::Lr => h.lr.to_string(),
+                Field::WeightDecay => h.weight_decay.to_string(),
+                Field::Dropout => h.dropout.to_string(),
+                Field::Seed => h.seed.to_string(),
+                Field::Augment => name_of(h.augment),
+                Field::Schedule => name_of(h.schedule),
+                Field::LabelSmoothing => h.label_smoothing.to_string(),
+                Field::EarlyStop => h.early_stop.map_or("off".into(), |n| n.to_string()),
+                Field::Device => "auto".into(),
+            })
+            .collect();
         Form {
-            texts: [
-                h.epochs.to_string(),
-                h.batch_size.to_string(),
-                h.lr.to_string(),
-                h.weight_decay.to_string(),
-                h.dropout.to_string(),
-                h.seed.to_string(),
-            ],
-            device: DeviceChoice::Auto,
+            values,
             selected: Field::Epochs,
             draft: None,
             error: None,
@@ -77,10 +107,7 @@ impl Form {
 
     /// The form's value of `field` as shown.
     pub fn value(&self, field: Field) -> &str {
-        match field {
-            Field::Device => self.device.name(),
-            f => &self.texts[f.index()],
-        }
+        &self.values[field.index()]
     }
 
     pub fn selected(&self) -> Field {
@@ -102,14 +129,14 @@ impl Form {
     pub const KEYS: &'static [Key] = &[
         help("↑↓/jk", "select field"),
         help("enter/e", "edit field"),
-        help("←→", "change device"),
+        help("←→", "change augment, schedule, device"),
     ];
 
     pub fn on_key(&mut self, code: KeyCode) {
         if let Some(draft) = &mut self.draft {
             match code {
                 KeyCode::Enter => {
-                    self.texts[self.selected.index()] = draft.trim().to_string();
+                    self.values[self.selected.index()] = draft.trim().to_string();
                     self.draft = None;
                     self.error = self.hyper().err().map(|e| e.to_string());
                 }
@@ -125,23 +152,25 @@ impl Form {
             return;
         }
         let at = self.selected.index();
-        match code {
-            KeyCode::Up | KeyCode::Char('k') => self.selected = Field::ALL[at.saturating_sub(1)],
-            KeyCode::Down | KeyCode::Char('j') => {
+        let choices = self.selected.choices();
+        match (code, choices) {
+            (KeyCode::Up | KeyCode::Char('k'), _) => {
+                self.selected = Field::ALL[at.saturating_sub(1)]
+            }
+            (KeyCode::Down | KeyCode::Char('j'), _) => {
                 self.selected = Field::ALL[(at + 1).min(Field::ALL.len() - 1)]
             }
-            KeyCode::Left | KeyCode::Right if self.selected == Field::Device => {
-                let all = DeviceChoice::ALL;
-                let now = all.iter().position(|&d| d == self.device).unwrap_or(0);
+            (KeyCode::Left | KeyCode::Right, Some(all)) => {
+                let now = all.iter().position(|c| *c == self.values[at]).unwrap_or(0);
                 let step = if code == KeyCode::Right {
                     1
                 } else {
                     all.len() - 1
                 };
-                self.device = all[(now + step) % all.len()];
+                self.values[at] = all[(now + step) % all.len()].to_string();
             }
-            KeyCode::Enter | KeyCode::Char('e') if self.selected != Field::Device => {
-                self.draft = Some(self.texts[at].clone())
+            (KeyCode::Enter | KeyCode::Char('e'), None) => {
+                self.draft = Some(self.values[at].clone())
             }
             _ => {}
         }
@@ -154,6 +183,10 @@ impl Form {
             text.parse()
                 .map_err(|_| Error::input(format!("{}: '{text}' is not a number", field.label())))
         }
+        let early_stop = match self.value(Field::EarlyStop) {
+            "off" | "" => None,
+            _ => Some(parse(self, Field::EarlyStop)?),
+        };
         let hyper = Hyper {
             epochs: parse(self, Field::Epochs)?,
             batch_size: parse(self, Field::BatchSize)?,
@@ -161,14 +194,31 @@ impl Form {
             weight_decay: parse(self, Field::WeightDecay)?,
             dropout: parse(self, Field::Dropout)?,
             seed: parse(self, Field::Seed)?,
+            augment: choice(self.value(Field::Augment)),
+            schedule: choice(self.value(Field::Schedule)),
+            label_smoothing: parse(self, Field::LabelSmoothing)?,
+            early_stop,
         };
         hyper.validate()?;
         Ok(hyper)
     }
 
     pub fn device(&self) -> DeviceChoice {
-        self.device
+        choice(self.value(Field::Device))
     }
+}
+
+/// The CLI's name of a choice (`d4`, `cosine`): the form shows what the options take.
+fn name_of<T: ValueEnum>(value: T) -> String {
+    value
+        .to_possible_value()
+        .map_or(String::new(), |v| v.get_name().to_string())
+}
+
+/// A choice from its name; the choices offered are exactly the names, so the default is only
+/// reached for a value the form never holds.
+fn choice<T: ValueEnum + Default>(name: &str) -> T {
+    T::from_str(name, true).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -198,7 +248,7 @@ mod tests {
             "{:?}",
             form.error()
         );
-        for _ in 0..9 {
+        for _ in 0..12 {
             form.on_key(KeyCode::Down);
         }
         assert_eq!(form.selected(), Field::Device);
@@ -207,6 +257,38 @@ mod tests {
         form.on_key(KeyCode::Left);
         form.on_key(KeyCode::Left);
         assert_eq!(form.device(), DeviceChoice::Cuda);
+        let mut form = Form::new(Hyper::default());
+        for _ in 0..6 {
+            form.on_key(KeyCode::Down);
+        }
+        assert_eq!(form.selected(), Field::Augment);
+        form.on_key(KeyCode::Right);
+        form.on_key(KeyCode::Down);
+        form.on_key(KeyCode::Left);
+        form.on_key(KeyCode::Down);
+        form.on_key(KeyCode::Enter);
+        form.on_key(KeyCode::Backspace);
+        for c in "0.01".chars() {
+            form.on_key(KeyCode::Char(c));
+        }
+        form.on_key(KeyCode::Enter);
+        form.on_key(KeyCode::Down);
+        form.on_key(KeyCode::Enter);
+        for _ in 0..3 {
+            form.on_key(KeyCode::Backspace);
+        }
+        form.on_key(KeyCode::Char('5'));
+        form.on_key(KeyCode::Enter);
+        let h = form.hyper().unwrap();
+        assert_eq!(h.augment, crate::types::Augment::D4);
+        assert_eq!(h.schedule, crate::types::Schedule::Cosine);
+        assert_eq!(h.label_smoothing, 0.01);
+        assert_eq!(h.early_stop, Some(5));
+        assert_eq!(
+            Form::new(h.clone()).hyper().unwrap(),
+            h,
+            "the form shows what it reads"
+        );
     }
 
     #[test]
