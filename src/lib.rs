@@ -12,6 +12,7 @@ pub mod types;
 // The ML core.
 pub mod checkpoint;
 pub mod cross_validation;
+pub mod cuda;
 pub mod data;
 pub mod evaluation;
 pub mod inference;

@@ -180,6 +180,14 @@ fn keep_freed_memory_for_reuse() {
 fn main() -> ExitCode {
     keep_freed_memory_for_reuse();
     let cli = Cli::parse();
+    // CUDA only for what may train or evaluate, and before any tensor work (see cuda.rs):
+    // `--version`, `watch`, `synth`, `groups` and `show` never map the CUDA libraries.
+    match &cli.command {
+        None => lnmc::cuda::prepare(false),
+        Some(Command::Train(args)) => lnmc::cuda::prepare(args.device == DeviceChoice::Cpu),
+        Some(Command::Eval(args)) => lnmc::cuda::prepare(args.device == DeviceChoice::Cpu),
+        Some(_) => {}
+    }
     if let Ok(threads) = std::thread::available_parallelism() {
         tch::set_num_threads(threads.get() as i32);
     }

@@ -139,9 +139,20 @@ impl DeviceChoice {
     pub fn pick(self) -> Result<Device> {
         match self {
             DeviceChoice::Cpu => Ok(Device::Cpu),
-            DeviceChoice::Auto => Ok(Device::cuda_if_available()),
-            DeviceChoice::Cuda if tch::Cuda::is_available() => Ok(Device::Cuda(0)),
-            DeviceChoice::Cuda => Err(Error::input("--device cuda: no CUDA device is visible")),
+            DeviceChoice::Auto => {
+                crate::cuda::prepare(false);
+                Ok(Device::cuda_if_available())
+            }
+            DeviceChoice::Cuda => {
+                if !crate::cuda::gpu_visible() {
+                    return Err(Error::input("--device cuda: no CUDA device is visible"));
+                }
+                crate::cuda::load()?;
+                match tch::Cuda::is_available() {
+                    true => Ok(Device::Cuda(0)),
+                    false => Err(Error::input("--device cuda: no CUDA device is visible")),
+                }
+            }
         }
     }
 }
