@@ -55,11 +55,15 @@ def rescale(patch):
 
 
 def prepare(path):
-    import h5py  # here, so that lnmc's tests can import ConvNet without h5py
+    if path.endswith(".npz"):  # `lnmc synth --out FILE.npz`, for a Python without h5py
+        with np.load(path) as f:
+            images, labels = f["ct_slices"], f["slice_class"].reshape(-1)
+    else:
+        import h5py  # here, so that lnmc's tests can import ConvNet without h5py
 
-    with h5py.File(path, "r") as f:
-        images = f["ct_slices"][:]
-        labels = f["slice_class"][:].reshape(-1)
+        with h5py.File(path, "r") as f:
+            images = f["ct_slices"][:]
+            labels = f["slice_class"][:].reshape(-1)
     images = np.stack([rescale(p.astype(np.float64)) for p in images])
     perm = np.random.RandomState(42).permutation(len(labels))
     n_val = math.ceil(0.2 * len(labels))
@@ -79,6 +83,8 @@ def main():
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--weight-decay", type=float, default=3e-4)
     ap.add_argument("--dropout", type=float, default=0.3)
+    # cuda: the model on the GPU, fed batch by batch from the CPU DataLoader, as upstream does.
+    ap.add_argument("--device", default="cpu")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -92,7 +98,8 @@ def main():
         TensorDataset(x[train_idx], y[train_idx]), batch_size=64, shuffle=True, num_workers=0
     )
     val_loader = DataLoader(TensorDataset(x[val_idx], y[val_idx]), batch_size=64)
-    model = ConvNet(args.dropout)
+    device = torch.device(args.device)
+    model = ConvNet(args.dropout).to(device)
     criterion = nn.CrossEntropyLoss()
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
 
@@ -105,6 +112,7 @@ def main():
         model.train()
         running = 0.0
         for images, labels in train_loader:
+            images, labels = images.to(device), labels.to(device)
             optimizer.zero_grad()
             loss = criterion(model(images), labels)
             loss.backward()
@@ -115,6 +123,7 @@ def main():
         val_loss, correct = 0.0, 0
         with torch.no_grad():
             for images, labels in val_loader:
+                images, labels = images.to(device), labels.to(device)
                 out = model(images)
                 val_loss += criterion(out, labels).item() * len(labels)
                 correct += (out.argmax(1) == labels).sum().item()
@@ -139,7 +148,9 @@ def main():
     t = time.perf_counter()
     with torch.no_grad():
         for (images,) in DataLoader(TensorDataset(x), batch_size=64):
-            model(images)
+            model(images.to(device))
+    if device.type == "cuda":
+        torch.cuda.synchronize()
     inference_seconds = time.perf_counter() - t
 
     print(
@@ -152,6 +163,8 @@ def main():
                 "inference_seconds": inference_seconds,
                 "inference_samples": len(y),
                 "threads": torch.get_num_threads(),
+                "device": str(device),
+                "peak_gpu_bytes": torch.cuda.max_memory_allocated() if device.type == "cuda" else 0,
             }
         )
     )

@@ -622,3 +622,48 @@ fn recipe_options_are_recorded_and_work() {
         "{err}"
     );
 }
+
+/// `synth --out FILE.npz` writes the same arrays as the HDF5 file, in NumPy's format.
+#[test]
+fn synth_writes_numpy_npz_with_the_same_arrays() {
+    let dir = tempfile::tempdir().unwrap();
+    ok(
+        dir.path(),
+        &["synth", "--out", "s.h5", "--n", "12", "--with-ids"],
+    );
+    ok(
+        dir.path(),
+        &["synth", "--out", "s.npz", "--n", "12", "--with-ids"],
+    );
+    let data = lnmc::data::reader::read(&dir.path().join("s.h5")).unwrap();
+    let mut zip =
+        zip::ZipArchive::new(std::fs::File::open(dir.path().join("s.npz")).unwrap()).unwrap();
+    let mut member = |name: &str| {
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut zip.by_name(name).unwrap(), &mut bytes).unwrap();
+        let header_len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
+        (
+            String::from_utf8(bytes[10..10 + header_len].to_vec()).unwrap(),
+            bytes[10 + header_len..].to_vec(),
+        )
+    };
+    let (header, pixels) = member("ct_slices.npy");
+    assert!(
+        header.contains("'<i2'") && header.contains("(12, 64, 64)"),
+        "{header}"
+    );
+    let pixels: Vec<f32> = pixels
+        .chunks_exact(2)
+        .map(|c| i16::from_le_bytes([c[0], c[1]]) as f32)
+        .collect();
+    assert_eq!(pixels, data.images);
+    let (header, labels) = member("slice_class.npy");
+    assert!(header.contains("(12, 1)"), "{header}");
+    assert_eq!(labels, data.labels);
+    let (_, ids) = member("nodule_id.npy");
+    let ids: Vec<i64> = ids
+        .chunks_exact(8)
+        .map(|c| i64::from_le_bytes(c.try_into().unwrap()))
+        .collect();
+    assert_eq!(Some(ids), data.groups);
+}

@@ -93,11 +93,16 @@ pub fn in_memory(options: &Options, path: &Path) -> Dataset {
     }
 }
 
-/// Writes the set to `path` atomically (a temporary file renamed into place).
+/// Writes the set to `path` atomically (a temporary file renamed into place): HDF5, or NumPy's
+/// `.npz` when the name ends so (for Python without h5py, such as bench/reference.py on a lent
+/// GPU machine).
 pub fn write(path: &Path, options: &Options) -> Result<()> {
     let data = generate(options);
     let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-    let result = write_hdf5(&tmp, options, &data);
+    let result = match path.extension().is_some_and(|e| e == "npz") {
+        true => write_npz(&tmp, options, &data).map_err(|e| e.to_string()),
+        false => write_hdf5(&tmp, options, &data).map_err(|e| e.to_string()),
+    };
     if let Err(e) = result {
         let _ = std::fs::remove_file(&tmp);
         return Err(Error::runtime(format!(
@@ -106,6 +111,43 @@ pub fn write(path: &Path, options: &Options) -> Result<()> {
         )));
     }
     std::fs::rename(&tmp, path).at(path, "write")
+}
+
+/// `ct_slices` (N, 64, 64) int16, `slice_class` (N, 1) uint8 and, with ids, `nodule_id` (N,)
+/// int64, each a .npy member of an uncompressed zip, as `numpy.savez` writes them.
+fn write_npz(path: &Path, options: &Options, data: &Synthetic) -> std::io::Result<()> {
+    use std::io::Write;
+    let n = data.labels.len();
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(path)?);
+    let stored = zip::write::FileOptions::default()
+        .compression_method(zip::CompressionMethod::Stored)
+        .large_file(true);
+    let mut member = |name: &str, descr: &str, shape: &str, bytes: Vec<u8>| {
+        let mut header =
+            format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
+        while (10 + header.len() + 1) % 64 != 0 {
+            header.push(' ');
+        }
+        header.push('\n');
+        zip.start_file(format!("{name}.npy"), stored)?;
+        zip.write_all(b"\x93NUMPY\x01\x00")?;
+        zip.write_all(&(header.len() as u16).to_le_bytes())?;
+        zip.write_all(header.as_bytes())?;
+        zip.write_all(&bytes)
+    };
+    let images = data.images.iter().flat_map(|v| v.to_le_bytes()).collect();
+    member(IMAGES, "<i2", &format!("({n}, {SIDE}, {SIDE})"), images)?;
+    member(LABELS, "|u1", &format!("({n}, 1)"), data.labels.clone())?;
+    if options.with_ids {
+        let ids = data
+            .nodule_ids
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        member("nodule_id", "<i8", &format!("({n},)"), ids)?;
+    }
+    zip.finish()?;
+    Ok(())
 }
 
 fn write_hdf5(path: &Path, options: &Options, data: &Synthetic) -> hdf5::Result<()> {
