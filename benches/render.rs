@@ -7,6 +7,7 @@ mod common;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use lnmc::data::synth;
+use lnmc::explain::Explanation;
 use lnmc::train::Event;
 use lnmc::tui::app::App;
 use lnmc::tui::image::{halfblocks, PatchImages};
@@ -24,7 +25,7 @@ fn main() {
         with_ids: false,
     };
     let data = synth::in_memory(&options, "dataset/synthetic.hdf5".as_ref());
-    let mut app = App::new(data, PatchImages::new(halfblocks()));
+    let mut app = App::new(data, PatchImages::new(halfblocks()), Vec::new());
     let split = app.split().clone();
     app.update(Message::Train(Event::Started {
         run: "bench".into(),
@@ -89,6 +90,45 @@ fn main() {
             }
             terminal.draw(|f| view::draw(f, &app)).expect("draw");
         });
+        println!("{name:<9} {}", common::summary(times));
+    }
+    // The worst case of paging: a new patch (a new large image and thumbnail) every frame,
+    // plain and with the class-activation overlay drawn over each.
+    let key = |code| Message::Key(KeyEvent::new(code, KeyModifiers::NONE));
+    app.update(key(KeyCode::Char('2')));
+    for overlay in [false, true] {
+        if overlay {
+            app.update(key(KeyCode::Char('c')));
+            let maps = (0..200)
+                .map(|i| {
+                    let map = (0..256)
+                        .map(|k| ((k * 37 + i) % 41) as f32 / 10.0 - 2.0)
+                        .collect();
+                    let e = Explanation {
+                        map,
+                        height: 16,
+                        width: 16,
+                        logits: [0.1, 0.4],
+                        bias_difference: 0.0,
+                    };
+                    (i, e)
+                })
+                .collect();
+            app.update(Message::Explained {
+                checkpoint: "bench.safetensors".into(),
+                result: Ok(maps),
+            });
+        }
+        app.update(key(KeyCode::Char('g')));
+        let times = common::time_ms(5, 190, |_| {
+            app.update(key(KeyCode::Right));
+            terminal.draw(|f| view::draw(f, &app)).expect("draw");
+        });
+        let name = if overlay {
+            "overlay, new patch each frame"
+        } else {
+            "dataset, new patch each frame"
+        };
         println!("{name:<9} {}", common::summary(times));
     }
 }

@@ -31,6 +31,7 @@ pub struct Request {
 
 #[derive(Debug, Clone)]
 pub struct Evaluation {
+    pub checkpoint: PathBuf,
     pub metrics: Metrics,
     /// Patches evaluated, with their label and probability of malignancy.
     pub indices: Vec<usize>,
@@ -125,6 +126,7 @@ pub fn evaluate(request: &Request) -> Result<Evaluation> {
         BOOTSTRAP_SEED,
     );
     Ok(Evaluation {
+        checkpoint: request.checkpoint.clone(),
         metrics: metrics::metrics(&truth, &scores),
         slice_level,
         groups,

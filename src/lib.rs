@@ -15,6 +15,7 @@ pub mod cross_validation;
 pub mod cuda;
 pub mod data;
 pub mod evaluation;
+pub mod explain;
 pub mod inference;
 pub mod metrics;
 pub mod model;

@@ -9,9 +9,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use lnmc::data::intensity::Intensity;
 use lnmc::data::split::{self, SplitKind, SLICE_LEVEL_WARNING};
-use lnmc::data::{self, groups, reader, synth, Dataset};
+use lnmc::data::{self, groups, reader, review, synth};
 use lnmc::error::{Error, Result};
-use lnmc::patch_image::{self, Window};
+use lnmc::explain::Explainer;
+use lnmc::patch_image;
 use lnmc::run::Ending;
 use lnmc::train::{self, Control, Event, Start};
 use lnmc::tui::image::ProtocolChoice;
@@ -70,12 +71,27 @@ enum Command {
         run: Option<PathBuf>,
     },
     /// Print one patch in the terminal, with its label.
-    Show {
-        #[arg(long)]
-        data: Option<PathBuf>,
-        #[arg(long)]
-        index: usize,
-    },
+    Show(ShowArgs),
+}
+
+#[derive(Args)]
+struct ShowArgs {
+    #[arg(long)]
+    data: Option<PathBuf>,
+    #[arg(long, required_unless_present = "flagged")]
+    index: Option<usize>,
+    /// Also the checkpoint's P(malignant) and logits for the patch.
+    #[arg(long)]
+    checkpoint: Option<PathBuf>,
+    /// Overlay the checkpoint's class-activation map (red: towards malignant, blue: benign).
+    #[arg(long, requires = "checkpoint")]
+    cam: bool,
+    /// Write the picture to this PNG file instead of printing it.
+    #[arg(long, value_name = "FILE.png")]
+    out: Option<PathBuf>,
+    /// List the patches flagged as doubtful labels (FILE.review.csv).
+    #[arg(long, conflicts_with = "index")]
+    flagged: bool,
 }
 
 #[derive(Args)]
@@ -129,6 +145,10 @@ struct TrainArgs {
     /// NAME/fold-K, then runs/NAME/cv.json. Run the same command again to go on after a stop.
     #[arg(long, value_name = "K")]
     folds: Option<usize>,
+    /// Leave out of training and validation the patches flagged as doubtful labels in the
+    /// dashboard (FILE.review.csv); config.json records how many.
+    #[arg(long)]
+    exclude_flagged: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -178,6 +198,9 @@ fn keep_freed_memory_for_reuse() {
 }
 
 fn main() -> ExitCode {
+    // A closed pipe (`lnmc eval | head -1`) ends the program quietly, as it does other Unix
+    // tools, instead of a panic in println!.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     keep_freed_memory_for_reuse();
     let cli = Cli::parse();
     // CUDA only for what may train or evaluate, and before any tensor work (see cuda.rs):
@@ -216,9 +239,7 @@ fn main() -> ExitCode {
         }) => groups_cmd(data.as_deref(), max_difference),
         Some(Command::Train(args)) => train_cmd(args),
         Some(Command::Eval(args)) => eval_cmd(args),
-        Some(Command::Show { data, index }) => data::resolve(data.as_deref())
-            .and_then(|p| reader::read(&p))
-            .and_then(|d| show_cmd(&d, index, patch_image::LUNG)),
+        Some(Command::Show(args)) => show_cmd(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -309,6 +330,7 @@ fn train_cmd(args: TrainArgs) -> Result<u8> {
         intensity: args.intensity,
         split: args.split,
         fold: None,
+        exclude_flagged: args.exclude_flagged,
         name: args.run,
         runs_root: run::RUNS.into(),
         checkpoint_root: run::CHECKPOINTS.into(),
@@ -473,8 +495,26 @@ fn eval_cmd(args: EvalArgs) -> Result<u8> {
 }
 
 /// `lnmc show`: one patch in a plain shell with viuer (kitty/iTerm2/sixel when the terminal has
-/// them, coloured half blocks otherwise).
-fn show_cmd(data: &Dataset, index: usize, window: Window) -> Result<u8> {
+/// them, coloured half blocks otherwise), or the list of flagged patches.
+fn show_cmd(args: ShowArgs) -> Result<u8> {
+    let path = data::resolve(args.data.as_deref())?;
+    let data = reader::read(&path)?;
+    if args.flagged {
+        let flags = review::read(&path, data.len())?;
+        println!(
+            "{} patches flagged in {}",
+            flags.len(),
+            review::path(&path).display()
+        );
+        for f in flags {
+            println!(
+                "{:>7}  label {}  {}  {}",
+                f.index, data.labels[f.index], f.time, f.note
+            );
+        }
+        return Ok(0);
+    }
+    let index = args.index.unwrap_or_default();
     if index >= data.len() {
         return Err(Error::file(
             &data.path,
@@ -484,16 +524,55 @@ fn show_cmd(data: &Dataset, index: usize, window: Window) -> Result<u8> {
             ),
         ));
     }
-    println!("{}", patch_image::describe(data, index));
+    println!("{}", patch_image::describe(&data, index));
+    let grey = patch_image::image(&data, index, patch_image::LUNG);
+    let mut picture = image::DynamicImage::ImageLuma8(grey.clone());
+    if let Some(checkpoint) = &args.checkpoint {
+        let explainer = Explainer::load(checkpoint)?;
+        let e = explainer
+            .explain(&[data.patch(index)], data.height, data.width)
+            .remove(0);
+        println!(
+            "{} · P(malignant) {:.3} · logits benign {:.3} malignant {:.3}",
+            checkpoint.display(),
+            e.probability(),
+            e.logits[0],
+            e.logits[1]
+        );
+        if args.cam {
+            let scale = e.scale();
+            println!(
+                "class-activation map: red towards malignant, blue towards benign, full colour at ±{scale:.3} log-odds per cell; mean {:+.3} + bias {:+.3} = logit difference {:+.3}",
+                e.map.iter().map(|&v| v as f64).sum::<f64>() / e.map.len() as f64,
+                e.bias_difference,
+                e.logits[1] - e.logits[0]
+            );
+            picture = image::DynamicImage::ImageRgb8(patch_image::overlay(
+                &grey, &e.map, e.height, e.width, scale,
+            ));
+        }
+    }
+    if let Some(out) = &args.out {
+        let mut png = Vec::new();
+        picture
+            .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+            .map_err(|e| Error::runtime(format!("cannot encode the picture ({e})")))?;
+        if out
+            .parent()
+            .is_some_and(|d| !d.as_os_str().is_empty() && !d.is_dir())
+        {
+            return Err(Error::file(out, "its directory does not exist"));
+        }
+        lnmc::files::write_atomic(out, &png)?;
+        println!("wrote {}", out.display());
+        return Ok(0);
+    }
     let config = viuer::Config {
         absolute_offset: false,
         width: Some(data.width as u32),
         ..Default::default()
     };
-    viuer::print(
-        &image::DynamicImage::ImageLuma8(patch_image::image(data, index, window)),
-        &config,
-    )
-    .map_err(|e| Error::runtime(format!("cannot draw the patch ({e})")))?;
+    viuer::print(&picture, &config)
+        .map_err(|e| Error::runtime(format!("cannot draw the patch ({e})")))?;
     Ok(0)
 }

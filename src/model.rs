@@ -88,9 +88,10 @@ impl ConvNet {
     }
 }
 
-impl nn::ModuleT for ConvNet {
-    /// `xs`: (batch, 1, H, W) normalised patches. Returns (batch, 2) logits.
-    fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
+impl ConvNet {
+    /// The 64 feature maps after the last pool (batch, 64, H/4, W/4): what the global average
+    /// pool and the linear layer turn into logits.
+    pub fn features(&self, xs: &Tensor, train: bool) -> Tensor {
         // relu(maxpool(x)) == maxpool(relu(x)), values and gradients alike (ReLU is monotonic),
         // so the ReLUs before a pool run on the pooled, 4× smaller tensor. The others work in
         // place: a convolution's backward needs its input, not its output.
@@ -107,6 +108,34 @@ impl nn::ModuleT for ConvNet {
             .max_pool2d_default(2)
             .relu_()
             .dropout(self.dropout, train)
+    }
+
+    /// The class-activation map of the log-odds, exact for this network (Zhou et al. 2016):
+    /// logit₁ − logit₀ = (b₁ − b₀) + mean over (i, j) of M(i, j), with
+    /// M(i, j) = Σ_k (w₁ₖ − w₀ₖ) · A_k(i, j) and A the maps of `features`. Returns M as
+    /// (batch, H/4, W/4) and the logits (batch, 2), from one forward pass without dropout.
+    pub fn class_activation(&self, xs: &Tensor) -> (Tensor, Tensor) {
+        let a = self.features(xs, false);
+        let logits = a
+            .mean_dim(&[2i64, 3][..], false, tch::Kind::Float)
+            .apply(&self.fc);
+        let w = &self.fc.ws;
+        let dw = (w.get(1) - w.get(0)).view([1, -1, 1, 1]);
+        let map = (a * dw).sum_dim_intlist(&[1i64][..], false, tch::Kind::Float);
+        (map, logits)
+    }
+
+    /// b₁ − b₀ of the linear layer: the log-odds of a patch whose map is zero everywhere.
+    pub fn bias_difference(&self) -> f64 {
+        let b = self.fc.bs.as_ref().expect("the linear layer has a bias");
+        (b.get(1) - b.get(0)).double_value(&[])
+    }
+}
+
+impl nn::ModuleT for ConvNet {
+    /// `xs`: (batch, 1, H, W) normalised patches. Returns (batch, 2) logits.
+    fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
+        self.features(xs, train)
             .mean_dim(&[2i64, 3][..], false, tch::Kind::Float)
             .apply(&self.fc)
     }
@@ -116,6 +145,29 @@ impl nn::ModuleT for ConvNet {
 mod tests {
     use super::*;
     use tch::nn::ModuleT;
+
+    #[test]
+    fn the_class_activation_map_sums_to_the_log_odds() {
+        tch::manual_seed(7);
+        let vs = nn::VarStore::new(tch::Device::Cpu);
+        let net = ConvNet::new(&vs.root(), 0.3);
+        let xs = Tensor::randn([5, 1, 64, 64], (tch::Kind::Float, tch::Device::Cpu));
+        let (map, logits) = net.class_activation(&xs);
+        assert_eq!(map.size(), vec![5, 16, 16]);
+        let plain = net.forward_t(&xs, false);
+        assert!(
+            plain.allclose(&logits, 1e-6, 1e-6, false),
+            "same forward pass"
+        );
+        let means =
+            Vec::<f64>::try_from(map.mean_dim(&[1i64, 2][..], false, tch::Kind::Double)).unwrap();
+        let logits = Vec::<f32>::try_from(logits.flatten(0, -1)).unwrap();
+        for (k, mean) in means.iter().enumerate() {
+            let diff = (logits[2 * k + 1] - logits[2 * k]) as f64;
+            let sum = mean + net.bias_difference();
+            assert!((sum - diff).abs() < 1e-4, "patch {k}: {sum} vs {diff}");
+        }
+    }
 
     #[test]
     fn has_upstream_parameter_names_and_count() {

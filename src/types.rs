@@ -181,6 +181,10 @@ pub struct RunConfig {
     /// Cross-validation: this run trains fold k of K (1-based) as its validation side.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fold: Option<[usize; 2]>,
+    /// `--exclude-flagged`: how many patches flagged as doubtful labels were left out of
+    /// training and validation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub excluded_flagged: Option<usize>,
     pub train_samples: usize,
     pub val_samples: usize,
     pub hyper: Hyper,

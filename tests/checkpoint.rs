@@ -34,6 +34,7 @@ fn info() -> Info {
             },
             split: SplitKind::Stratified,
             fold: None,
+            excluded_flagged: None,
             split_seed: 3,
             train_samples: 8,
             val_samples: 2,

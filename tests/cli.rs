@@ -667,3 +667,103 @@ fn synth_writes_numpy_npz_with_the_same_arrays() {
         .collect();
     assert_eq!(Some(ids), data.groups);
 }
+
+/// `show --cam` writes the overlay picture for a report; `show --flagged` lists the review
+/// flags; `train --exclude-flagged` leaves them out and says how many in config.json; a review
+/// file that is not lnmc's is refused in one line and left as it is.
+#[test]
+fn class_activation_pictures_and_review_flags_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    synth(dir.path(), 60);
+    ok(
+        dir.path(),
+        &[&TRAIN[..], &["--epochs", "1", "--run", "m"]].concat(),
+    );
+    let text = ok(
+        dir.path(),
+        &[
+            "show",
+            "--data",
+            "data.h5",
+            "--index",
+            "3",
+            "--checkpoint",
+            "checkpoint/m/best.safetensors",
+            "--cam",
+            "--out",
+            "cam.png",
+        ],
+    );
+    assert!(
+        text.contains("P(malignant)") && text.contains("logit difference"),
+        "{text}"
+    );
+    let png = image::open(dir.path().join("cam.png")).unwrap().to_rgb8();
+    assert_eq!(png.dimensions(), (64, 64));
+    assert!(png.pixels().any(|p| p[0] != p[2]), "no colour over the CT");
+    let err = input_error(
+        dir.path(),
+        &[
+            "show",
+            "--data",
+            "data.h5",
+            "--index",
+            "3",
+            "--checkpoint",
+            "checkpoint/m/best.safetensors",
+            "--out",
+            "nowhere/x.png",
+        ],
+    );
+    assert!(
+        err.contains("nowhere/x.png: its directory does not exist"),
+        "{err}"
+    );
+
+    let data = dir.path().join("data.h5");
+    lnmc::data::review::set(&data, 60, 7, Some("halo")).unwrap();
+    lnmc::data::review::set(&data, 60, 12, Some("")).unwrap();
+    let listed = ok(dir.path(), &["show", "--data", "data.h5", "--flagged"]);
+    assert!(listed.starts_with("2 patches flagged in"), "{listed}");
+    assert!(listed.contains("halo"), "{listed}");
+    ok(
+        dir.path(),
+        &[
+            &TRAIN[..],
+            &["--epochs", "1", "--run", "clean", "--exclude-flagged"],
+        ]
+        .concat(),
+    );
+    let config: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("runs/clean/config.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(config["excluded_flagged"], 2);
+    let split: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("runs/clean/split.json")).unwrap(),
+    )
+    .unwrap();
+    let used: Vec<u64> = ["train", "val"]
+        .iter()
+        .flat_map(|s| {
+            split[s]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i.as_u64().unwrap())
+        })
+        .collect();
+    assert_eq!(used.len(), 58);
+    assert!(!used.contains(&7) && !used.contains(&12));
+
+    std::fs::write(dir.path().join("data.h5.review.csv"), "something else\n").unwrap();
+    let err = input_error(dir.path(), &["show", "--data", "data.h5", "--flagged"]);
+    assert!(
+        err.contains("data.h5.review.csv: not an lnmc review file"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("data.h5.review.csv")).unwrap(),
+        "something else\n"
+    );
+}

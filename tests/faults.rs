@@ -510,6 +510,7 @@ fn the_end_record_says_how_a_run_ended() {
             intensity: Default::default(),
             split: Some(lnmc::data::split::SplitKind::Stratified),
             fold: None,
+            exclude_flagged: false,
             name: Some(name.into()),
             runs_root: dir.path().join("runs"),
             checkpoint_root: dir.path().join("checkpoint"),

@@ -24,7 +24,7 @@ fn app() -> App {
         with_ids: false,
     };
     let data = synth::in_memory(&options, "dataset/synthetic.hdf5".as_ref());
-    App::new(data, PatchImages::new(halfblocks()))
+    App::new(data, PatchImages::new(halfblocks()), Vec::new())
 }
 
 fn key(app: &mut App, code: KeyCode) -> Effect {
@@ -148,6 +148,7 @@ fn fake_evaluation(app: &App) -> Evaluation {
         })
         .collect();
     Evaluation {
+        checkpoint: "checkpoint/demo/best.safetensors".into(),
         ci: lnmc::metrics::bootstrap(&labels, &scores, None, 200, 1),
         metrics: lnmc::metrics::metrics(&labels, &scores),
         indices,
@@ -335,7 +336,7 @@ fn footers_and_help_come_from_the_key_lists() {
     let mut app = app();
     for (tab, hinted) in [
         ('1', vec!["s", "p", "x", "1-4/tab", "?", "q"]),
-        ('2', vec!["←→/jk", "/", "f", "v", "?", "q"]),
+        ('2', vec!["←→/jk", "/", "f", "v", "c", "x", "?", "q"]),
         ('3', vec!["↑↓/jk", "enter", "a", "m", "?", "q"]),
         ('4', vec!["↑↓/jk", "enter", "space", "?", "q"]),
     ] {
@@ -470,5 +471,108 @@ fn watch_shows_complete_rows_only_and_a_dead_writer_as_stopped() {
     assert_eq!(
         runs(&dir.path().join("runs"))[0].status,
         Status::Interrupted
+    );
+}
+
+/// `x` flags the shown patch with a note (written through an effect), `f` reaches the flagged
+/// filter, the facts show the note, and `x` again takes the flag away.
+#[test]
+fn review_flags_from_the_dataset_tab() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_file = dir.path().join("d.h5");
+    let mut app = app();
+    key(&mut app, KeyCode::Char('2'));
+    key(&mut app, KeyCode::Right);
+    assert_eq!(
+        key(&mut app, KeyCode::Char('x')),
+        Effect::None,
+        "a note prompt opens"
+    );
+    assert!(format!("{}", render(&app, 160, 48).backend()).contains("flag: note"));
+    for c in "halo, re-check".chars() {
+        key(&mut app, KeyCode::Char(c));
+    }
+    let Effect::Flag {
+        index, note, rows, ..
+    } = key(&mut app, KeyCode::Enter)
+    else {
+        panic!("enter does not save the flag");
+    };
+    assert_eq!(
+        (index, note.as_deref(), rows),
+        (1, Some("halo, re-check"), 30)
+    );
+    // The event loop writes the file and hands back what it holds.
+    let flags = lnmc::data::review::set(&data_file, rows, index, note.as_deref());
+    app.update(Message::Flags(flags));
+    let screen = format!("{}", render(&app, 160, 48).backend());
+    assert!(screen.contains("flagged halo, re-check"), "{screen}");
+    for _ in 0..3 {
+        key(&mut app, KeyCode::Char('f'));
+    }
+    assert_eq!(app.dataset().browser().visible, vec![1], "flagged filter");
+    let Effect::Flag { note: None, .. } = key(&mut app, KeyCode::Char('x')) else {
+        panic!("x on a flagged patch does not unflag it");
+    };
+}
+
+/// `c` with nothing evaluated says why there is no overlay; after an evaluation it asks for the
+/// maps of the patch and its neighbours, and draws them in colour: red where the map pushes
+/// towards malignant.
+#[test]
+fn the_overlay_explains_with_the_evaluated_checkpoint() {
+    let mut app = app();
+    key(&mut app, KeyCode::Char('2'));
+    assert_eq!(key(&mut app, KeyCode::Char('c')), Effect::None);
+    let screen = format!("{}", render(&app, 160, 48).backend());
+    assert!(screen.contains("no checkpoint: evaluate one"), "{screen}");
+    evaluated(&mut app, "checkpoint/demo/best.safetensors");
+    let Effect::Explain {
+        checkpoint,
+        patches,
+        height,
+        ..
+    } = key(&mut app, KeyCode::Right)
+    else {
+        panic!("no maps asked for");
+    };
+    assert_eq!(
+        checkpoint,
+        std::path::PathBuf::from("checkpoint/demo/best.safetensors")
+    );
+    assert!(patches.iter().any(|(i, p)| *i == 1 && p.len() == 64 * 64) && height == 64);
+    let maps = patches
+        .iter()
+        .map(|(i, _)| {
+            (
+                *i,
+                lnmc::explain::Explanation {
+                    map: vec![1.5; 16 * 16],
+                    height: 16,
+                    width: 16,
+                    logits: [-0.5, 1.0],
+                    bias_difference: 0.0,
+                },
+            )
+        })
+        .collect();
+    app.update(Message::Explained {
+        checkpoint,
+        result: Ok(maps),
+    });
+    let terminal = render(&app, 160, 48);
+    let screen = format!("{}", terminal.backend());
+    assert!(screen.contains("P(malignant) 0.818"), "{screen}");
+    assert!(screen.contains("±1.50 log-odds"), "{screen}");
+    let reddish = terminal
+        .backend()
+        .buffer()
+        .content()
+        .iter()
+        .filter(|c| matches!(c.fg, ratatui::style::Color::Rgb(r, _, b) if r as u16 > b as u16 + 40))
+        .count();
+    assert!(
+        reddish > 500,
+        "the patch is not tinted towards malignant: {reddish} cells"
     );
 }

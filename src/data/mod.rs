@@ -4,6 +4,7 @@
 pub mod groups;
 pub mod intensity;
 pub mod reader;
+pub mod review;
 pub mod rng;
 pub mod split;
 pub mod synth;

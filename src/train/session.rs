@@ -10,7 +10,7 @@ use tch::{Device, Kind, Tensor};
 use crate::checkpoint::{self, Checkpoint};
 use crate::data::intensity::Intensity;
 use crate::data::split::{Split, SplitKind};
-use crate::data::{self, reader};
+use crate::data::{self, reader, review};
 use crate::error::{Error, Result};
 use crate::inference::{index_tensor, tensors};
 use crate::run::{self, MetricsLog, RunDir};
@@ -37,6 +37,8 @@ pub struct Request {
     pub split: Option<SplitKind>,
     /// Cross-validation: validate on fold k of K (1-based), `split` then being unused.
     pub fold: Option<[usize; 2]>,
+    /// Leave the patches flagged in the data's review file out of training and validation.
+    pub exclude_flagged: bool,
     pub name: Option<String>,
     pub runs_root: PathBuf,
     pub checkpoint_root: PathBuf,
@@ -92,7 +94,20 @@ fn prepare_new(request: Request) -> Result<Session> {
     let kind = request
         .split
         .unwrap_or_else(|| SplitKind::default_for(&data));
-    let split = Split::recompute(kind, request.hyper.seed, request.fold, &data)?;
+    let mut split = Split::recompute(kind, request.hyper.seed, request.fold, &data)?;
+    let excluded_flagged = match request.exclude_flagged {
+        true => {
+            let flagged: std::collections::HashSet<usize> =
+                review::read(&request.data, data.len())?
+                    .into_iter()
+                    .map(|f| f.index)
+                    .collect();
+            split.train.retain(|i| !flagged.contains(i));
+            split.val.retain(|i| !flagged.contains(i));
+            Some(flagged.len())
+        }
+        false => None,
+    };
     let (images, labels) = tensors(&data, &request.intensity, device);
     let prepare_seconds = started.elapsed().as_secs_f64();
     let name = request.name.unwrap_or_else(run::timestamp);
@@ -118,6 +133,7 @@ fn prepare_new(request: Request) -> Result<Session> {
         split: split.kind,
         split_seed: split.seed,
         fold: split.fold,
+        excluded_flagged,
         train_samples: split.train.len(),
         val_samples: split.val.len(),
         hyper: request.hyper,

@@ -12,6 +12,7 @@ use super::keys::{help, hint, Key};
 use super::message::{Effect, Message, Reply};
 use super::runs_tab::RunsTab;
 use super::train_tab::TrainTab;
+use crate::data::review::Flag;
 use crate::data::split::{Split, SplitKind};
 use crate::data::Dataset;
 use crate::train::Event;
@@ -58,7 +59,7 @@ pub struct App {
 const SWITCH: Key = help("1-4/tab", "switch tab");
 
 impl App {
-    pub fn new(data: Dataset, images: PatchImages) -> App {
+    pub fn new(data: Dataset, images: PatchImages, flags: Vec<Flag>) -> App {
         // The split a new run would get, shown by the Dataset tab's train/val filter until a
         // run brings its own.
         let kind = SplitKind::default_for(&data);
@@ -72,7 +73,7 @@ impl App {
         App {
             tab: Tab::Train,
             overlay: Overlay::None,
-            dataset: DatasetTab::new(&data, images),
+            dataset: DatasetTab::new(&data, images, flags),
             train: TrainTab::new(),
             evaluate: EvaluateTab::default(),
             runs: RunsTab::default(),
@@ -115,11 +116,7 @@ impl App {
 
     /// What the Dataset tab reads besides its own state.
     pub fn dataset_context(&self) -> Context<'_> {
-        Context {
-            data: &self.data,
-            split: &self.split,
-            evaluation: self.evaluate.last(),
-        }
+        context(&self.data, &self.split, &self.evaluate)
     }
 
     /// The one place the dashboard's state changes.
@@ -161,17 +158,42 @@ impl App {
                 Some(dir) => Effect::Follow(dir.clone()),
                 None => Effect::None,
             },
+            Message::Explained { checkpoint, result } => match result {
+                Ok(maps) => {
+                    self.dataset.explained(checkpoint, maps);
+                    // The user may have paged on while these were computed.
+                    let cx = context(&self.data, &self.split, &self.evaluate);
+                    match self.dataset.explain_missing(&cx) {
+                        Reply::Effect(effect) => effect,
+                        _ => Effect::None,
+                    }
+                }
+                Err(e) => {
+                    self.dataset.set_problem(e.to_string());
+                    self.train.log(format!("overlay: {e}"));
+                    Effect::None
+                }
+            },
+            Message::Flags(result) => {
+                match result {
+                    Ok(flags) => {
+                        let cx = context(&self.data, &self.split, &self.evaluate);
+                        self.dataset.set_flags(flags, &cx);
+                    }
+                    Err(e) => {
+                        self.dataset.set_problem(format!("flag not saved: {e}"));
+                        self.train.log(format!("flag not saved: {e}"));
+                    }
+                }
+                Effect::None
+            }
         }
     }
 
     fn set_split(&mut self, split: Split) {
         if split != self.split {
             self.split = split;
-            let cx = Context {
-                data: &self.data,
-                split: &self.split,
-                evaluation: self.evaluate.last(),
-            };
+            let cx = context(&self.data, &self.split, &self.evaluate);
             self.dataset.refilter(&cx);
         }
     }
@@ -258,13 +280,8 @@ impl App {
         let reply = match self.tab {
             Tab::Train => self.train.on_key(code, &self.data),
             Tab::Dataset => {
-                let cx = Context {
-                    data: &self.data,
-                    split: &self.split,
-                    evaluation: self.evaluate.last(),
-                };
-                self.dataset.on_key(code, &cx);
-                Reply::Done
+                let cx = context(&self.data, &self.split, &self.evaluate);
+                self.dataset.on_key(code, &cx)
             }
             Tab::Evaluate => self.evaluate.on_key(code, &self.data),
             Tab::Runs => self.runs.on_key(code),
@@ -273,12 +290,26 @@ impl App {
             Reply::Done => Effect::None,
             Reply::Effect(effect) => effect,
             Reply::BrowseMisclassified => {
-                if let Some((_, evaluation)) = self.evaluate.last() {
-                    self.dataset.show_misclassified(evaluation);
-                    self.tab = Tab::Dataset;
+                let Some((_, evaluation)) = self.evaluate.last() else {
+                    return Effect::None;
+                };
+                self.tab = Tab::Dataset;
+                let cx = context(&self.data, &self.split, &self.evaluate);
+                match self.dataset.show_misclassified(evaluation, &cx) {
+                    Reply::Effect(effect) => effect,
+                    _ => Effect::None,
                 }
-                Effect::None
             }
         }
+    }
+}
+
+/// What the Dataset tab reads besides its own state, from the app's other parts.
+fn context<'a>(data: &'a Dataset, split: &'a Split, evaluate: &'a EvaluateTab) -> Context<'a> {
+    Context {
+        data,
+        split,
+        evaluation: evaluate.last(),
+        checkpoint: evaluate.checkpoint(),
     }
 }

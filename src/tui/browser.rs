@@ -16,6 +16,17 @@ pub enum ClassFilter {
     Malignant,
     /// Wrong predictions of the last evaluation, most confident first.
     Misclassified,
+    /// Patches flagged as doubtful labels.
+    Flagged,
+}
+
+/// What the filters choose among.
+pub struct Sets<'a> {
+    pub data: &'a Dataset,
+    pub split: &'a Split,
+    pub evaluation: Option<&'a Evaluation>,
+    /// Flagged patches, in index order.
+    pub flagged: &'a [usize],
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,19 +74,13 @@ impl Browser {
         help("pgup/pgdn", "±10"),
         help("g/G", "first/last"),
         hint("/", "jump to index"),
-        hint("f", "filter class/errors"),
+        hint("f", "filter class/errors/flagged"),
         hint("v", "train/val/all"),
         help("[ ]", "window level"),
         help("{ }", "window width"),
     ];
 
-    pub fn on_key(
-        &mut self,
-        code: KeyCode,
-        data: &Dataset,
-        split: &Split,
-        evaluation: Option<&Evaluation>,
-    ) {
+    pub fn on_key(&mut self, code: KeyCode, sets: &Sets) {
         if let Some(text) = &mut self.jump {
             match code {
                 KeyCode::Char(c) if c.is_ascii_digit() => text.push(c),
@@ -84,7 +89,7 @@ impl Browser {
                 }
                 KeyCode::Enter => {
                     if let Ok(index) = text.parse::<usize>() {
-                        self.go_to(index, data, split, evaluation);
+                        self.go_to(index, sets);
                     }
                     self.jump = None;
                 }
@@ -110,10 +115,17 @@ impl Browser {
                 self.class = match self.class {
                     ClassFilter::All => ClassFilter::Benign,
                     ClassFilter::Benign => ClassFilter::Malignant,
-                    ClassFilter::Malignant if evaluation.is_some() => ClassFilter::Misclassified,
+                    ClassFilter::Malignant if sets.evaluation.is_some() => {
+                        ClassFilter::Misclassified
+                    }
+                    ClassFilter::Malignant | ClassFilter::Misclassified
+                        if !sets.flagged.is_empty() =>
+                    {
+                        ClassFilter::Flagged
+                    }
                     _ => ClassFilter::All,
                 };
-                self.refilter(data, split, evaluation);
+                self.refilter(sets);
             }
             KeyCode::Char('v') => {
                 self.split = match self.split {
@@ -121,7 +133,7 @@ impl Browser {
                     SplitFilter::Train => SplitFilter::Val,
                     SplitFilter::Val => SplitFilter::All,
                 };
-                self.refilter(data, split, evaluation);
+                self.refilter(sets);
             }
             KeyCode::Char('[') => self.window.level -= 50.0,
             KeyCode::Char(']') => self.window.level += 50.0,
@@ -139,24 +151,19 @@ impl Browser {
         self.cursor = 0;
     }
 
-    fn go_to(
-        &mut self,
-        index: usize,
-        data: &Dataset,
-        split: &Split,
-        evaluation: Option<&Evaluation>,
-    ) {
-        if !self.visible.contains(&index) && index < data.len() {
+    fn go_to(&mut self, index: usize, sets: &Sets) {
+        if !self.visible.contains(&index) && index < sets.data.len() {
             self.class = ClassFilter::All;
             self.split = SplitFilter::All;
-            self.refilter(data, split, evaluation);
+            self.refilter(sets);
         }
         if let Some(pos) = self.visible.iter().position(|&i| i == index) {
             self.cursor = pos;
         }
     }
 
-    pub fn refilter(&mut self, data: &Dataset, split: &Split, evaluation: Option<&Evaluation>) {
+    pub fn refilter(&mut self, sets: &Sets) {
+        let (data, split) = (sets.data, sets.split);
         let current = self.current();
         let mut in_split = vec![self.split == SplitFilter::All; data.len()];
         let side = match self.split {
@@ -167,8 +174,9 @@ impl Browser {
         for &i in side.iter().filter(|&&i| i < data.len()) {
             in_split[i] = true;
         }
-        self.visible = match (self.class, evaluation) {
+        self.visible = match (self.class, sets.evaluation) {
             (ClassFilter::Misclassified, Some(e)) => e.misclassified(),
+            (ClassFilter::Flagged, _) => sets.flagged.to_vec(),
             (class, _) => (0..data.len())
                 .filter(|&i| match class {
                     ClassFilter::Benign => data.labels[i] != MALIGNANT,

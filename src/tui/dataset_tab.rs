@@ -7,16 +7,22 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Bar, BarChart, BarGroup, Block, Paragraph, Wrap};
 use ratatui::Frame;
 
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
 use crossterm::event::KeyCode;
 
-use super::browser::{Browser, ClassFilter, SplitFilter};
+use super::browser::{Browser, ClassFilter, Sets, SplitFilter};
 use super::image::PatchImages;
-use super::keys::Key;
+use super::keys::{hint, Key};
+use super::message::{Effect, Reply};
 use super::widgets::{panel, ACCENT};
 use crate::data::groups::group_sizes;
+use crate::data::review::Flag;
 use crate::data::split::{Split, SLICE_LEVEL_WARNING};
 use crate::data::{Dataset, MALIGNANT};
 use crate::evaluation::Evaluation;
+use crate::explain::Explanation;
 use crate::metrics::is_correct;
 
 /// HU histogram bins: 200 HU wide from -1100.
@@ -30,6 +36,9 @@ pub struct Context<'a> {
     pub split: &'a Split,
     /// The last evaluation, with the checkpoint it was made with.
     pub evaluation: Option<&'a (String, Evaluation)>,
+    /// The checkpoint the overlay explains: the one last evaluated, else the one selected in
+    /// the Evaluate tab.
+    pub checkpoint: Option<&'a Path>,
 }
 
 pub struct DatasetTab {
@@ -37,14 +46,34 @@ pub struct DatasetTab {
     images: PatchImages,
     /// Pixel counts per HU bin over the whole set.
     histogram: Vec<u64>,
+    /// `c`: the class-activation overlay on the patch and the thumbnails.
+    overlay: bool,
+    /// Maps of the patches explained so far, and the checkpoint they come from.
+    explained: HashMap<usize, Explanation>,
+    explained_by: Option<PathBuf>,
+    /// Review flags of the data file, by patch.
+    flags: BTreeMap<usize, Flag>,
+    /// The note being typed for a new flag.
+    note: Option<String>,
+    /// The last problem to show in the facts (a failed explanation or flag write).
+    problem: Option<String>,
 }
 
+/// How many patches around the shown one (the thumbnails) are explained ahead.
+const EXPLAIN_AHEAD: usize = 12;
+
 impl DatasetTab {
-    pub fn new(data: &Dataset, images: PatchImages) -> DatasetTab {
+    pub fn new(data: &Dataset, images: PatchImages, flags: Vec<Flag>) -> DatasetTab {
         DatasetTab {
             browser: Browser::new(data),
             images,
             histogram: histogram(data),
+            overlay: false,
+            explained: HashMap::new(),
+            explained_by: None,
+            flags: flags.into_iter().map(|f| (f.index, f)).collect(),
+            note: None,
+            problem: None,
         }
     }
 
@@ -52,28 +81,148 @@ impl DatasetTab {
         &self.browser
     }
 
-    /// The `/` prompt takes every key.
+    pub fn overlay(&self) -> bool {
+        self.overlay
+    }
+
+    pub fn flags(&self) -> impl Iterator<Item = &Flag> {
+        self.flags.values()
+    }
+
+    /// The `/` prompt and the flag note take every key.
     pub fn captures_input(&self) -> bool {
-        self.browser.prompting()
+        self.browser.prompting() || self.note.is_some()
     }
 
     pub fn keys(&self) -> Vec<Key> {
-        Browser::KEYS.to_vec()
+        [Browser::KEYS, Self::KEYS].concat()
     }
 
-    pub fn on_key(&mut self, code: KeyCode, cx: &Context) {
-        let evaluation = cx.evaluation.map(|e| &e.1);
-        self.browser.on_key(code, cx.data, cx.split, evaluation);
+    const KEYS: &'static [Key] = &[hint("c", "CAM overlay"), hint("x", "flag label")];
+
+    pub fn on_key(&mut self, code: KeyCode, cx: &Context) -> Reply {
+        if let Some(note) = &mut self.note {
+            match code {
+                KeyCode::Enter => {
+                    let note = self.note.take().unwrap_or_default();
+                    return match self.browser.current() {
+                        Some(index) => self.flag(cx, index, Some(note)),
+                        None => Reply::Done,
+                    };
+                }
+                KeyCode::Esc => self.note = None,
+                KeyCode::Backspace => {
+                    note.pop();
+                }
+                KeyCode::Char(c) if note.chars().count() < 200 => note.push(c),
+                _ => {}
+            }
+            return Reply::Done;
+        }
+        match code {
+            KeyCode::Char('c') => {
+                self.overlay = !self.overlay;
+                self.problem = None;
+            }
+            KeyCode::Char('x') => match self.browser.current() {
+                Some(index) if self.flags.contains_key(&index) => {
+                    return self.flag(cx, index, None);
+                }
+                Some(_) => self.note = Some(String::new()),
+                None => {}
+            },
+            code => {
+                let flagged: Vec<usize> = self.flags.keys().copied().collect();
+                self.browser.on_key(code, &sets(cx, &flagged));
+            }
+        }
+        self.explain_missing(cx)
+    }
+
+    fn flag(&mut self, cx: &Context, index: usize, note: Option<String>) -> Reply {
+        Reply::Effect(Effect::Flag {
+            data: cx.data.path.clone(),
+            rows: cx.data.len(),
+            index,
+            note,
+        })
+    }
+
+    /// Takes in the flags as the file now holds them.
+    pub fn set_flags(&mut self, flags: Vec<Flag>, cx: &Context) {
+        self.flags = flags.into_iter().map(|f| (f.index, f)).collect();
+        if self.browser.class == ClassFilter::Flagged {
+            self.refilter(cx);
+        }
+    }
+
+    pub fn set_problem(&mut self, problem: String) {
+        self.problem = Some(problem);
+    }
+
+    /// Takes in maps computed for `checkpoint`.
+    pub fn explained(&mut self, checkpoint: PathBuf, maps: Vec<(usize, Explanation)>) {
+        if self.explained_by.as_ref() != Some(&checkpoint) {
+            self.explained.clear();
+            self.explained_by = Some(checkpoint);
+        }
+        self.explained.extend(maps);
+    }
+
+    /// With the overlay on: the maps still missing for the shown patch and its neighbours, as
+    /// an effect (computed off the event loop, they come back as a message).
+    pub fn explain_missing(&mut self, cx: &Context) -> Reply {
+        if !self.overlay {
+            return Reply::Done;
+        }
+        let Some(checkpoint) = cx.checkpoint else {
+            self.problem = Some("no checkpoint: evaluate one in the Evaluate tab".into());
+            return Reply::Done;
+        };
+        if self.explained_by.as_deref() != Some(checkpoint) {
+            self.explained.clear();
+            self.explained_by = Some(checkpoint.to_path_buf());
+        }
+        let b = &self.browser;
+        let from = b.cursor.saturating_sub(EXPLAIN_AHEAD / 2);
+        let wanted: Vec<usize> = b
+            .visible
+            .iter()
+            .skip(from)
+            .take(EXPLAIN_AHEAD + 1)
+            .copied()
+            .filter(|i| !self.explained.contains_key(i))
+            .collect();
+        if wanted.is_empty() {
+            return Reply::Done;
+        }
+        Reply::Effect(Effect::Explain {
+            checkpoint: checkpoint.to_path_buf(),
+            patches: wanted
+                .into_iter()
+                .map(|i| (i, cx.data.patch(i).to_vec()))
+                .collect(),
+            height: cx.data.height,
+            width: cx.data.width,
+        })
     }
 
     /// The filters again, after the split or the evaluation changed.
     pub fn refilter(&mut self, cx: &Context) {
-        let evaluation = cx.evaluation.map(|e| &e.1);
-        self.browser.refilter(cx.data, cx.split, evaluation);
+        let flagged: Vec<usize> = self.flags.keys().copied().collect();
+        self.browser.refilter(&sets(cx, &flagged));
     }
 
-    pub fn show_misclassified(&mut self, evaluation: &Evaluation) {
+    /// The misclassified patches of `evaluation`, overlay on: what drove each error.
+    pub fn show_misclassified(&mut self, evaluation: &Evaluation, cx: &Context) -> Reply {
         self.browser.show_misclassified(evaluation);
+        self.overlay = true;
+        self.explain_missing(cx)
+    }
+
+    /// The map drawn over `index`, when the overlay is on and it is known.
+    fn map_of(&self, index: usize) -> Option<&Explanation> {
+        self.overlay.then(|| self.explained.get(&index)).flatten()
     }
 
     pub fn draw(&self, frame: &mut Frame, area: Rect, cx: &Context) {
@@ -98,15 +247,23 @@ impl DatasetTab {
         let block = panel(&format!("patch {index} · {}", self.images.protocol_name()));
         let inner = block.inner(image);
         frame.render_widget(block, image);
-        self.images
-            .render(frame, inner, cx.data, index, self.browser.window);
+        self.images.render(
+            frame,
+            inner,
+            cx.data,
+            index,
+            self.browser.window,
+            self.map_of(index),
+        );
+        let info_lines = self.info_lines(cx, index);
+        let info_height = (info_lines.len() as u16 + 2).max(9);
         let [info, summary, histogram] = Layout::vertical([
-            Constraint::Length(9),
+            Constraint::Length(info_height),
             Constraint::Length(7),
             Constraint::Min(0),
         ])
         .areas(facts);
-        draw_info(frame, info, &self.browser, cx, index);
+        frame.render_widget(Paragraph::new(info_lines).block(panel("patch facts")), info);
         draw_summary(frame, summary, cx);
         draw_histogram(frame, histogram, &self.histogram);
         if thumbs_height > 0 {
@@ -130,77 +287,127 @@ impl DatasetTab {
             } else {
                 Style::new().dark_gray()
             };
+            let flag = if self.flags.contains_key(&index) {
+                " ⚑"
+            } else {
+                ""
+            };
             let block = Block::bordered()
                 .border_style(style)
-                .title(format!("{index}"));
+                .title(format!("{index}{flag}"));
             let inner = block.inner(cell);
             frame.render_widget(block, cell);
-            self.images.render(frame, inner, data, index, window);
+            self.images
+                .render(frame, inner, data, index, window, self.map_of(index));
         }
     }
-}
 
-fn draw_info(frame: &mut Frame, area: Rect, b: &Browser, cx: &Context, index: usize) {
-    let data = cx.data;
-    let (min, max, mean) = data.patch_stats(index);
-    let label = if data.labels[index] == MALIGNANT {
-        Span::styled("malignant (1)", Style::new().fg(Color::Red).bold())
-    } else {
-        Span::styled("benign (0)", Style::new().fg(Color::Green).bold())
-    };
-    let side = if cx.split.val.contains(&index) {
-        "val"
-    } else {
-        "train"
-    };
-    let mut lines = vec![
-        Line::from(vec!["label   ".dark_gray(), label]),
-        Line::from(vec!["split   ".dark_gray(), Span::raw(side)]),
-        Line::from(vec![
-            "HU      ".dark_gray(),
-            Span::raw(format!("{min:.0} … {max:.0}, mean {mean:.0}")),
-        ]),
-        Line::from(vec![
-            "window  ".dark_gray(),
-            Span::raw(format!(
-                "level {:.0}, width {:.0}",
-                b.window.level, b.window.width
-            )),
-        ]),
-        Line::from(vec![
-            "showing ".dark_gray(),
-            Span::raw(format!(
-                "{} of {} · {} · {}",
-                b.cursor + 1,
-                b.visible.len(),
-                class_name(b.class),
-                split_name(b.split)
-            )),
-        ]),
-    ];
-    if let Some((name, e)) = cx.evaluation {
-        if let Some(k) = e.position(index) {
-            let p = e.scores[k];
-            let verdict = if is_correct(e.labels[k], p) {
-                "correct".green()
-            } else {
-                "wrong".red().bold()
-            };
-            lines.push(Line::from(vec![
-                "model   ".dark_gray(),
-                Span::raw(format!("P(malignant) {p:.3} ")),
-                verdict,
-            ]));
-            lines.push(Line::from(format!("        by {name}").dark_gray()));
+    /// The facts of patch `index`: label, split, intensities, window, filters, the model's
+    /// verdict, its flag, the overlay's legend and whatever prompt is open.
+    fn info_lines(&self, cx: &Context, index: usize) -> Vec<Line<'static>> {
+        let b = &self.browser;
+        let data = cx.data;
+        let (min, max, mean) = data.patch_stats(index);
+        let label = if data.labels[index] == MALIGNANT {
+            Span::styled("malignant (1)", Style::new().fg(Color::Red).bold())
+        } else {
+            Span::styled("benign (0)", Style::new().fg(Color::Green).bold())
+        };
+        let side = if cx.split.val.contains(&index) {
+            "val"
+        } else {
+            "train"
+        };
+        let mut lines = vec![
+            Line::from(vec!["label   ".dark_gray(), label]),
+            Line::from(vec!["split   ".dark_gray(), Span::raw(side)]),
+            Line::from(vec![
+                "HU      ".dark_gray(),
+                Span::raw(format!("{min:.0} … {max:.0}, mean {mean:.0}")),
+            ]),
+            Line::from(vec![
+                "window  ".dark_gray(),
+                Span::raw(format!(
+                    "level {:.0}, width {:.0}",
+                    b.window.level, b.window.width
+                )),
+            ]),
+            Line::from(vec![
+                "showing ".dark_gray(),
+                Span::raw(format!(
+                    "{} of {} · {} · {}",
+                    b.cursor + 1,
+                    b.visible.len(),
+                    class_name(b.class),
+                    split_name(b.split)
+                )),
+            ]),
+        ];
+        if let Some((name, e)) = cx.evaluation {
+            if let Some(k) = e.position(index) {
+                let p = e.scores[k];
+                let verdict = if is_correct(e.labels[k], p) {
+                    "correct".green()
+                } else {
+                    "wrong".red().bold()
+                };
+                lines.push(Line::from(vec![
+                    "model   ".dark_gray(),
+                    Span::raw(format!("P(malignant) {p:.3} ")),
+                    verdict,
+                ]));
+                lines.push(Line::from(format!("        by {name}").dark_gray()));
+            }
         }
+        if let Some(flag) = self.flags.get(&index) {
+            lines.push(Line::from(vec![
+                "flagged ".fg(Color::Yellow),
+                Span::raw(format!("{} · {}", flag.note, flag.time)),
+            ]));
+        }
+        if let Some(e) = self.map_of(index) {
+            let by = self
+                .explained_by
+                .as_ref()
+                .map_or(String::new(), |p| p.display().to_string());
+            lines.push(Line::from(vec![
+                "CAM     ".dark_gray(),
+                Span::raw(format!(
+                    "P(malignant) {:.3} · logits {:.2} / {:.2}",
+                    e.probability(),
+                    e.logits[0],
+                    e.logits[1]
+                )),
+            ]));
+            lines.push(Line::from(vec![
+                "        ".into(),
+                "■ malignant".fg(Color::Rgb(255, 48, 32)),
+                " ".into(),
+                "■ benign".fg(Color::Rgb(32, 120, 255)),
+                Span::raw(format!(" ±{:.2} log-odds", e.scale())),
+            ]));
+            lines.push(Line::from(format!("        by {by}").dark_gray()));
+        } else if self.overlay {
+            let why = self.problem.clone().unwrap_or_else(|| "computing…".into());
+            lines.push(Line::from(vec!["CAM     ".dark_gray(), Span::raw(why)]));
+        }
+        if let Some(text) = &b.jump {
+            lines.push(Line::from(vec![
+                "jump to ".fg(ACCENT),
+                Span::raw(format!("{text}▏")),
+            ]));
+        }
+        if let Some(note) = &self.note {
+            lines.push(Line::from(vec![
+                "flag: note (enter saves, esc cancels) ".fg(Color::Yellow)
+            ]));
+            lines.push(Line::from(format!("{note}▏")));
+        }
+        if let (Some(problem), false) = (&self.problem, self.overlay) {
+            lines.push(Line::from(problem.clone().red()));
+        }
+        lines
     }
-    if let Some(text) = &b.jump {
-        lines.push(Line::from(vec![
-            "jump to ".fg(ACCENT),
-            Span::raw(format!("{text}▏")),
-        ]));
-    }
-    frame.render_widget(Paragraph::new(lines).block(panel("patch facts")), area);
 }
 
 fn class_name(c: ClassFilter) -> &'static str {
@@ -209,6 +416,7 @@ fn class_name(c: ClassFilter) -> &'static str {
         ClassFilter::Benign => "benign",
         ClassFilter::Malignant => "malignant",
         ClassFilter::Misclassified => "misclassified",
+        ClassFilter::Flagged => "flagged",
     }
 }
 
@@ -295,4 +503,13 @@ fn draw_histogram(frame: &mut Frame, area: Rect, histogram: &[u64]) {
         .bar_gap(1)
         .bar_style(Style::new().fg(ACCENT));
     frame.render_widget(chart, area);
+}
+
+fn sets<'a>(cx: &'a Context, flagged: &'a [usize]) -> Sets<'a> {
+    Sets {
+        data: cx.data,
+        split: cx.split,
+        evaluation: cx.evaluation.map(|e| &e.1),
+        flagged,
+    }
 }

@@ -1,6 +1,8 @@
 //! Evaluate tab: checkpoints on disk, and the metrics, confusion matrix and ROC curve of the
 //! one evaluated last.
 
+use std::path::Path;
+
 use crossterm::event::KeyCode;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Style, Stylize};
@@ -34,6 +36,17 @@ pub struct EvaluateTab {
 impl EvaluateTab {
     pub fn last(&self) -> Option<&(String, Evaluation)> {
         self.last.as_ref()
+    }
+
+    /// The checkpoint other tabs explain with: the one evaluated last, else the one selected.
+    pub fn checkpoint(&self) -> Option<&Path> {
+        match &self.last {
+            Some((_, e)) => Some(&e.checkpoint),
+            None => self
+                .checkpoints
+                .get(self.selected)
+                .map(|c| c.path.as_path()),
+        }
     }
 
     pub fn set_checkpoints(&mut self, checkpoints: Vec<CheckpointEntry>) {

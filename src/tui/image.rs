@@ -13,6 +13,7 @@ use ratatui_image::protocol::StatefulProtocol;
 use ratatui_image::{FontSize, Resize, StatefulImage};
 
 use crate::data::Dataset;
+use crate::explain::Explanation;
 use crate::patch_image::{self, Window};
 
 /// `--image-protocol`.
@@ -65,7 +66,8 @@ pub fn halfblocks() -> Picker {
     picker
 }
 
-type CacheKey = (usize, u64, u64, u16, u16);
+/// Patch, window level and width, drawing area, and whether a map is drawn over it.
+type CacheKey = (usize, u64, u64, u16, u16, bool);
 
 /// Encoded images of recently shown patches.
 pub struct PatchImages {
@@ -101,6 +103,7 @@ impl PatchImages {
         data: &Dataset,
         index: usize,
         window: Window,
+        map: Option<&Explanation>,
     ) {
         let mut cache = self.cache.borrow_mut();
         if cache.len() > 64 {
@@ -112,10 +115,21 @@ impl PatchImages {
             window.width.to_bits(),
             area.width,
             area.height,
+            map.is_some(),
         );
         let picker = &self.picker;
         let protocol = cache.entry(key).or_insert_with(|| {
-            let image = image::DynamicImage::ImageLuma8(patch_image::image(data, index, window));
+            let grey = patch_image::image(data, index, window);
+            let image = match map {
+                Some(e) => image::DynamicImage::ImageRgb8(patch_image::overlay(
+                    &grey,
+                    &e.map,
+                    e.height,
+                    e.width,
+                    e.scale(),
+                )),
+                None => image::DynamicImage::ImageLuma8(grey),
+            };
             picker.new_resize_protocol(image)
         });
         frame.render_stateful_widget(

@@ -5,8 +5,10 @@ use std::path::PathBuf;
 
 use crossterm::event::KeyEvent;
 
+use crate::data::review::Flag;
 use crate::error::Result;
 use crate::evaluation::{self, Evaluation};
+use crate::explain::Explanation;
 use crate::run::catalog::{CheckpointEntry, Followed, RunEntry};
 use crate::train;
 
@@ -28,6 +30,13 @@ pub enum Message {
     Followed(Option<Followed>),
     /// Time to read a followed run again.
     FollowTick,
+    /// The result of `Effect::Explain`.
+    Explained {
+        checkpoint: PathBuf,
+        result: Result<Vec<(usize, Explanation)>>,
+    },
+    /// The result of `Effect::Flag`: every flag as the file now holds them.
+    Flags(Result<Vec<Flag>>),
 }
 
 /// A side effect for the event loop: the only way the dashboard starts work or touches disk.
@@ -43,6 +52,20 @@ pub enum Effect {
     Rescan,
     /// Read a run written by another process again (`lnmc watch`).
     Follow(PathBuf),
+    /// Class-activation maps of these raw patches (index, pixels) by `checkpoint`.
+    Explain {
+        checkpoint: PathBuf,
+        patches: Vec<(usize, Vec<f32>)>,
+        height: usize,
+        width: usize,
+    },
+    /// Flag patch `index` of `data` as a doubtful label with a note, or unflag it (None).
+    Flag {
+        data: PathBuf,
+        rows: usize,
+        index: usize,
+        note: Option<String>,
+    },
 }
 
 /// What a tab's key handler asks of the app beyond its own state.

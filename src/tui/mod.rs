@@ -33,9 +33,10 @@ use ratatui::Terminal;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
-use crate::data::{self, reader};
+use crate::data::{self, reader, review};
 use crate::error::{Error, Result};
 use crate::evaluation;
+use crate::explain::Explainer;
 use crate::run::catalog::{self, Followed};
 use crate::run::{CHECKPOINTS, RUNS};
 use crate::train::{self, Control};
@@ -71,6 +72,7 @@ pub fn run(options: Options) -> Result<()> {
         (None, None) => data::resolve(None)?,
     };
     let data = reader::read(&path)?;
+    let flags = review::read(&path, data.len())?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -81,7 +83,7 @@ pub fn run(options: Options) -> Result<()> {
     let mut terminal = ratatui::init();
     let _restore = RestoreOnDrop;
     let picker = image::picker(options.protocol);
-    let mut app = App::new(data, image::PatchImages::new(picker));
+    let mut app = App::new(data, image::PatchImages::new(picker), flags);
     if let Some(dir) = watch {
         app.update(Message::Followed(Followed::read(&dir)));
     }
@@ -217,6 +219,8 @@ struct Effects {
     tx: UnboundedSender<Message>,
     control: Option<Arc<Control>>,
     worker: Option<std::thread::JoinHandle<()>>,
+    /// The checkpoint loaded for the overlay, kept between requests.
+    explainer: Arc<std::sync::Mutex<Option<Explainer>>>,
 }
 
 impl Effects {
@@ -225,6 +229,7 @@ impl Effects {
             tx,
             control: None,
             worker: None,
+            explainer: Arc::default(),
         }
     }
 
@@ -261,6 +266,30 @@ impl Effects {
                 }
                 None
             }
+            Effect::Explain {
+                checkpoint,
+                patches,
+                height,
+                width,
+            } => {
+                let (tx, explainer) = (self.tx.clone(), Arc::clone(&self.explainer));
+                tokio::task::spawn_blocking(move || {
+                    let result = explain(&explainer, &checkpoint, &patches, height, width);
+                    let _ = tx.send(Message::Explained { checkpoint, result });
+                });
+                None
+            }
+            Effect::Flag {
+                data,
+                rows,
+                index,
+                note,
+            } => Some(Message::Flags(review::set(
+                &data,
+                rows,
+                index,
+                note.as_deref(),
+            ))),
             Effect::Evaluate(request) => {
                 let checkpoint = request.checkpoint.display().to_string();
                 let tx = self.tx.clone();
@@ -287,4 +316,22 @@ impl Effects {
             let _ = handle.join();
         }
     }
+}
+
+/// Maps of `patches` by `checkpoint`, loading it unless it is the one loaded already.
+fn explain(
+    loaded: &std::sync::Mutex<Option<Explainer>>,
+    checkpoint: &Path,
+    patches: &[(usize, Vec<f32>)],
+    height: usize,
+    width: usize,
+) -> Result<Vec<(usize, crate::explain::Explanation)>> {
+    let mut loaded = loaded.lock().unwrap_or_else(|e| e.into_inner());
+    if loaded.as_ref().is_none_or(|e| e.checkpoint != checkpoint) {
+        *loaded = Some(Explainer::load(checkpoint)?);
+    }
+    let explainer = loaded.as_ref().expect("loaded above");
+    let raw: Vec<&[f32]> = patches.iter().map(|(_, p)| p.as_slice()).collect();
+    let maps = explainer.explain(&raw, height, width);
+    Ok(patches.iter().map(|(i, _)| *i).zip(maps).collect())
 }

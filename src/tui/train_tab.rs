@@ -228,6 +228,7 @@ impl TrainTab {
             intensity: Intensity::default(),
             split: None,
             fold: None,
+            exclude_flagged: false,
             name: None,
             runs_root: RUNS.into(),
             checkpoint_root: CHECKPOINTS.into(),
