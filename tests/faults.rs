@@ -560,3 +560,27 @@ fn a_missing_checkpoint_is_called_a_checkpoint() {
     assert!(stderr.contains("checkpoint"), "{stderr}");
     assert!(!stderr.contains("all_patches"), "{stderr}");
 }
+
+/// A loss that stops being a number ends the run with one line and never reaches a checkpoint
+/// (it used to save NaN weights as best and exit 0).
+#[test]
+fn a_nan_loss_stops_the_run_and_saves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    synth(dir.path(), 60);
+    let out = train_command(dir.path(), "nan", 3, 16)
+        .args(["--lr", "1e6"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("loss became NaN at epoch 1 batch"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("last good checkpoint: none"), "{stderr}");
+    assert!(!dir.path().join("checkpoint/nan/best.safetensors").exists());
+    assert!(metrics_rows(dir.path(), "nan").is_empty());
+    let entry = lnmc::run::catalog::RunEntry::read(&dir.path().join("runs/nan")).unwrap();
+    assert!(matches!(entry.status, lnmc::run::Status::Failed(ref m) if m.contains("NaN")));
+}

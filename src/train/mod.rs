@@ -187,7 +187,7 @@ fn run_epochs(s: &mut Session, control: &Control, emit: &mut dyn FnMut(Event)) -
         prepare_seconds: s.prepare_seconds,
     });
     for epoch in s.completed + 1..=s.config.hyper.epochs {
-        let Some(fit) = model.train_epoch(s, epoch, control, emit) else {
+        let Some(fit) = model.train_epoch(s, epoch, control, emit)? else {
             emit(Event::Stopped {
                 epoch: epoch - 1,
                 run_dir: s.run.dir.clone(),

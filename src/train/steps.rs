@@ -58,14 +58,16 @@ impl Model {
     }
 
     /// One pass over the training split in shuffled batches, reporting each batch's loss.
-    /// None when `control.stop` was set before a batch.
+    /// None when `control.stop` was set before a batch; an error when the loss stops being a
+    /// number (the epoch is then never saved: best.safetensors and last.safetensors keep the
+    /// last good weights).
     pub(super) fn train_epoch(
         &mut self,
         s: &Session,
         epoch: usize,
         control: &Control,
         emit: &mut dyn FnMut(Event),
-    ) -> Option<Fit> {
+    ) -> Result<Option<Fit>> {
         let started = Instant::now();
         let hyper = &s.config.hyper;
         let (n_train, bs, batches) = (s.split.train.len(), hyper.batch_size, s.batches());
@@ -87,7 +89,7 @@ impl Model {
                 std::thread::sleep(Duration::from_millis(50));
             }
             if control.stop.load(Ordering::Relaxed) {
-                return None;
+                return Ok(None);
             }
             let len = bs.min(n_train - batch * bs);
             let idx = order.narrow(0, (batch * bs) as i64, len as i64);
@@ -123,6 +125,21 @@ impl Model {
                     Vec::<f32>::try_from(Tensor::stack(&pending, 0).to_device(Device::Cpu))
                         .expect("float losses");
                 let first = batch + 1 - losses.len();
+                if let Some(k) = losses.iter().position(|l| !l.is_finite()) {
+                    let what = if losses[k].is_nan() {
+                        "NaN"
+                    } else {
+                        "infinite"
+                    };
+                    let last_good = match s.completed {
+                        0 => "none (no epoch completed)".to_string(),
+                        n => format!("{} (epoch {n})", s.run.last().display()),
+                    };
+                    return Err(Error::input(format!(
+                        "loss became {what} at epoch {epoch} batch {}; last good checkpoint: {last_good} (a smaller --lr may help)",
+                        first + k + 1
+                    )));
+                }
                 let seen = (batch * bs + len) as f64;
                 let rate = seen / started.elapsed().as_secs_f64();
                 for (k, loss) in losses.into_iter().enumerate() {
@@ -137,13 +154,13 @@ impl Model {
                 pending.clear();
             }
         }
-        Some(Fit {
+        Ok(Some(Fit {
             lr: self.adam.lr,
             loss: loss_sum.double_value(&[]) / n_train as f64,
             accuracy: correct.int64_value(&[]) as f64 / n_train as f64,
             seconds: started.elapsed().as_secs_f64(),
             started,
-        })
+        }))
     }
 
     /// The epoch's record: its fit, and the metrics on the validation split.
