@@ -174,6 +174,10 @@ impl App {
                     Effect::None
                 }
             },
+            Message::Note(line) => {
+                self.train.log(line);
+                Effect::None
+            }
             Message::Flags(result) => {
                 match result {
                     Ok(flags) => {

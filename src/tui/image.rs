@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use image::imageops::FilterType;
 use ratatui::layout::Rect;
 use ratatui::Frame;
-use ratatui_image::picker::{Picker, ProtocolType};
+use ratatui_image::picker::{Capability, Picker, ProtocolType};
 use ratatui_image::protocol::StatefulProtocol;
 use ratatui_image::{FontSize, Resize, StatefulImage};
 
@@ -26,33 +26,141 @@ pub enum ProtocolChoice {
     Iterm2,
 }
 
-/// Chooses the picker: a terminal query for `auto` (it must run before the event stream starts
-/// reading stdin), else the protocol asked for.
-pub fn picker(choice: ProtocolChoice) -> Picker {
+/// Chooses the picker and says why: a terminal query for `auto` (it must run in raw mode,
+/// before the event stream starts reading stdin), else the protocol asked for.
+pub fn picker(choice: ProtocolChoice) -> (Picker, String) {
     // Inside tmux or screen the graphics protocols rarely pass through, and a query that the
     // multiplexer leaves unanswered keeps ratatui-image's reader thread blocked on stdin,
     // where it would swallow the user's first key: go straight to half blocks.
     let multiplexed = ["TMUX", "STY"]
         .iter()
         .any(|v| std::env::var_os(v).is_some());
-    let mut picker = match choice {
-        ProtocolChoice::Halfblocks => return halfblocks(),
-        ProtocolChoice::Auto if multiplexed => return halfblocks(),
-        _ => match Picker::from_query_stdio() {
-            Ok(picker) if picker.protocol_type() != ProtocolType::Halfblocks => picker,
-            _ => halfblocks(),
-        },
-    };
     let forced = match choice {
+        ProtocolChoice::Auto if multiplexed => {
+            return (halfblocks(), "inside tmux/screen: half blocks".into())
+        }
+        ProtocolChoice::Auto => None,
+        ProtocolChoice::Halfblocks => {
+            return (halfblocks(), "half blocks (--image-protocol)".into())
+        }
         ProtocolChoice::Sixel => Some(ProtocolType::Sixel),
         ProtocolChoice::Kitty => Some(ProtocolType::Kitty),
         ProtocolChoice::Iterm2 => Some(ProtocolType::Iterm2),
-        _ => None,
+    };
+    let version = if forced.is_none() {
+        query_version()
+    } else {
+        None
+    };
+    let Ok(mut picker) = Picker::from_query_stdio() else {
+        return (
+            halfblocks(),
+            "the terminal did not answer: half blocks".into(),
+        );
     };
     if let Some(protocol) = forced {
         picker.set_protocol_type(protocol);
+        return (picker, format!("{} (--image-protocol)", name(protocol)));
     }
-    picker
+    let sixel = picker.capabilities().contains(&Capability::Sixel);
+    let (protocol, reason) = decide(picker.protocol_type(), sixel, version.as_deref());
+    match protocol {
+        ProtocolType::Halfblocks => (halfblocks(), reason),
+        protocol => {
+            picker.set_protocol_type(protocol);
+            (picker, reason)
+        }
+    }
+}
+
+/// The oldest kitty whose graphics protocol has the Unicode placeholders (`U=1`) that
+/// ratatui-image places its images with; older ones draw empty boxes instead.
+const KITTY_PLACEHOLDERS: (u32, u32) = (0, 28);
+
+/// What to draw with, given what the terminal's answers suggest (`detected`), whether it
+/// reported sixel, and its XTVERSION answer (`kitty(0.26.5)`, `XTerm(379)`): never a protocol
+/// it cannot draw, falling back to sixel, then half blocks.
+pub fn decide(
+    detected: ProtocolType,
+    sixel: bool,
+    version: Option<&str>,
+) -> (ProtocolType, String) {
+    let who = version.unwrap_or("the terminal");
+    let kitty = version.and_then(kitty_version);
+    match (detected, kitty) {
+        (ProtocolType::Kitty, Some(v)) if v < KITTY_PLACEHOLDERS => {
+            let (fallback, how) = match sixel {
+                true => (ProtocolType::Sixel, "sixel"),
+                false => (ProtocolType::Halfblocks, "half blocks"),
+            };
+            let reason = format!(
+                "kitty {}.{}: no placeholders (need ≥ 0.{}), using {how}",
+                v.0, v.1, KITTY_PLACEHOLDERS.1
+            );
+            (fallback, reason)
+        }
+        (ProtocolType::Halfblocks, _) => (
+            ProtocolType::Halfblocks,
+            format!("{who} reports no graphics protocol: half blocks"),
+        ),
+        (protocol, _) => (protocol, format!("{who} speaks {}", name(protocol))),
+    }
+}
+
+/// (major, minor) from `kitty(0.26.5)`.
+fn kitty_version(answer: &str) -> Option<(u32, u32)> {
+    let inner = answer.strip_prefix("kitty(")?.strip_suffix(')')?;
+    let mut parts = inner.split('.').map(|p| p.parse::<u32>().ok());
+    Some((parts.next()??, parts.next()??))
+}
+
+fn name(protocol: ProtocolType) -> &'static str {
+    match protocol {
+        ProtocolType::Halfblocks => "half blocks",
+        ProtocolType::Sixel => "sixel",
+        ProtocolType::Kitty => "kitty",
+        ProtocolType::Iterm2 => "iterm2",
+    }
+}
+
+/// The terminal's XTVERSION answer (CSI > 0 q → DCS > | text ST), e.g. `kitty(0.26.5)`. A
+/// device-attributes query follows it, which every terminal answers, so a terminal that ignores
+/// XTVERSION costs no wait beyond its round trip; none at all after 500 ms.
+fn query_version() -> Option<String> {
+    use std::io::{Read, Write};
+    let mut out = std::io::stdout();
+    out.write_all(b"\x1b[>0q\x1b[c").ok()?;
+    out.flush().ok()?;
+    let mut got = Vec::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(500);
+    let mut stdin = std::io::stdin();
+    while std::time::Instant::now() < deadline {
+        let mut fd = libc::pollfd {
+            fd: 0,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd, a bounded timeout.
+        if unsafe { libc::poll(&mut fd, 1, 50) } <= 0 {
+            continue;
+        }
+        let mut byte = [0u8; 64];
+        let n = stdin.read(&mut byte).ok()?;
+        got.extend_from_slice(&byte[..n]);
+        // The device attributes answer (CSI ? … c) comes last.
+        if let Some(start) = find(&got, b"\x1b[?") {
+            if got[start..].contains(&b'c') {
+                break;
+            }
+        }
+    }
+    let start = find(&got, b"\x1bP>|")? + 4;
+    let end = start + find(&got[start..], b"\x1b\\")?;
+    Some(String::from_utf8_lossy(&got[start..end]).into_owned())
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 /// A half-block picker whose "font" is one pixel wide and two high, i.e. one cell per half-block
@@ -137,5 +245,47 @@ impl PatchImages {
             area,
             protocol,
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kitty_without_placeholders_falls_back_and_says_why() {
+        let (p, why) = decide(ProtocolType::Kitty, false, Some("kitty(0.26.5)"));
+        assert_eq!(p, ProtocolType::Halfblocks);
+        assert_eq!(
+            why,
+            "kitty 0.26: no placeholders (need ≥ 0.28), using half blocks"
+        );
+        assert_eq!(
+            decide(ProtocolType::Kitty, true, Some("kitty(0.27.1)")).0,
+            ProtocolType::Sixel
+        );
+        assert_eq!(
+            decide(ProtocolType::Kitty, false, Some("kitty(0.28.0)")).0,
+            ProtocolType::Kitty
+        );
+        assert_eq!(
+            decide(ProtocolType::Kitty, false, Some("kitty(0.35.2)")).1,
+            "kitty(0.35.2) speaks kitty"
+        );
+        assert_eq!(
+            decide(ProtocolType::Sixel, true, Some("XTerm(379)")).1,
+            "XTerm(379) speaks sixel"
+        );
+        assert_eq!(
+            decide(ProtocolType::Kitty, false, None).0,
+            ProtocolType::Kitty,
+            "WezTerm, Ghostty…"
+        );
+        assert_eq!(
+            decide(ProtocolType::Halfblocks, false, None).0,
+            ProtocolType::Halfblocks
+        );
+        assert_eq!(kitty_version("kitty(0.26.5)"), Some((0, 26)));
+        assert_eq!(kitty_version("XTerm(379)"), None);
     }
 }

@@ -37,6 +37,8 @@ pub enum Message {
     },
     /// The result of `Effect::Flag`: every flag as the file now holds them.
     Flags(Result<Vec<Flag>>),
+    /// A line for the log (how images are drawn, say).
+    Note(String),
 }
 
 /// A side effect for the event loop: the only way the dashboard starts work or touches disk.

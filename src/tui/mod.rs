@@ -82,8 +82,9 @@ pub fn run(options: Options) -> Result<()> {
     // guard restores them on every other way out.
     let mut terminal = ratatui::init();
     let _restore = RestoreOnDrop;
-    let picker = image::picker(options.protocol);
+    let (picker, why) = image::picker(options.protocol);
     let mut app = App::new(data, image::PatchImages::new(picker), flags);
+    app.update(Message::Note(format!("images: {why}")));
     if let Some(dir) = watch {
         app.update(Message::Followed(Followed::read(&dir)));
     }
