@@ -30,6 +30,7 @@ fn main() {
     app.update(Message::Train(Event::Started {
         run: "bench".into(),
         device: "cpu".into(),
+        precision: "fp32 (asked for)".into(),
         synthetic: true,
         split,
         first_epoch: 1,

@@ -44,6 +44,7 @@ pub fn start(template: &Request, k: usize, folds: usize) -> Option<Start> {
             run_dir: dir,
             epochs: None,
             device: template.device,
+            precision: template.precision,
         }),
     }
 }
@@ -102,6 +103,7 @@ pub fn summarise(dir: &Path, folds: usize, device: DeviceChoice) -> Result<Summa
             all: false,
             intensity: None,
             tta: false,
+            precision: Default::default(),
             device,
         })?;
         labels.extend(e.labels);

@@ -13,7 +13,7 @@ use crate::inference;
 use crate::metrics::{self, Intervals, Metrics};
 use crate::model::ConvNet;
 use crate::run;
-use crate::types::DeviceChoice;
+use crate::types::{DeviceChoice, Precision};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Request {
@@ -25,6 +25,7 @@ pub struct Request {
     /// Default: the checkpoint's, else the per-patch percentile rescale.
     pub intensity: Option<Intensity>,
     pub device: DeviceChoice,
+    pub precision: Precision,
     /// Score each patch as the mean probability over its 8 symmetries.
     pub tta: bool,
 }
@@ -44,6 +45,8 @@ pub struct Evaluation {
     pub origin: String,
     /// The forward passes alone, data loading excluded.
     pub inference_seconds: f64,
+    /// What the convolutions computed in, and why.
+    pub precision: String,
     /// The validation split is slice-level: neighbouring slices of a nodule were trained on.
     pub slice_level: bool,
     /// Nodule of each evaluated patch, when the data has groups.
@@ -91,8 +94,10 @@ pub fn evaluate(request: &Request) -> Result<Evaluation> {
         .unwrap_or_default();
     let device = request.device.pick()?;
     let mut vs = tch::nn::VarStore::new(device);
-    let net = ConvNet::new(&vs.root(), 0.0);
+    let mut net = ConvNet::new(&vs.root(), 0.0);
     checkpoint::restore(&mut vs, &ckpt, &request.checkpoint)?;
+    let (compute, precision) = request.precision.resolve(device);
+    net.set_precision(compute);
     let (indices, split_name, slice_level) = match request.all {
         true => ((0..data.len()).collect(), "all patches".to_string(), false),
         false => validation_indices(info, &data, &data_path)?,
@@ -146,6 +151,7 @@ pub fn evaluate(request: &Request) -> Result<Evaluation> {
             None => "PyTorch state_dict".into(),
         },
         inference_seconds,
+        precision,
     })
 }
 

@@ -16,7 +16,7 @@ use lnmc::patch_image;
 use lnmc::run::Ending;
 use lnmc::train::{self, Control, Event, Start};
 use lnmc::tui::image::ProtocolChoice;
-use lnmc::types::{Augment, DeviceChoice, Hyper, Schedule};
+use lnmc::types::{Augment, DeviceChoice, Hyper, Precision, Schedule};
 use lnmc::{cross_validation, evaluation, run, tui};
 
 #[derive(Parser)]
@@ -128,6 +128,10 @@ struct TrainArgs {
     early_stop: Option<usize>,
     #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
     device: DeviceChoice,
+    /// Convolutions in bf16 (master weights, loss and Adam in fp32): `auto` where the hardware
+    /// computes bf16 natively (CUDA; CPUs with AMX-BF16 or AVX512-BF16).
+    #[arg(long, value_enum, default_value_t = Precision::Auto)]
+    precision: Precision,
     /// Run name (default: a UTC timestamp).
     #[arg(long)]
     run: Option<String>,
@@ -178,6 +182,8 @@ struct EvalArgs {
     /// symmetries.
     #[arg(long)]
     tta: bool,
+    #[arg(long, value_enum, default_value_t = Precision::Auto)]
+    precision: Precision,
 }
 
 fn parse_intensity(text: &str) -> std::result::Result<Intensity, String> {
@@ -310,6 +316,7 @@ fn train_cmd(args: TrainArgs) -> Result<u8> {
             run_dir,
             epochs: args.epochs,
             device: args.device,
+            precision: args.precision,
         });
     }
     let mut request = train::Request {
@@ -327,6 +334,7 @@ fn train_cmd(args: TrainArgs) -> Result<u8> {
             early_stop: args.early_stop,
         },
         device: args.device,
+        precision: args.precision,
         intensity: args.intensity,
         split: args.split,
         fold: None,
@@ -434,6 +442,7 @@ fn eval_cmd(args: EvalArgs) -> Result<u8> {
         all: matches!(args.split, EvalSplit::All),
         intensity: args.intensity,
         device: args.device,
+        precision: args.precision,
         tta: args.tta,
     };
     let e = evaluation::evaluate(&request)?;

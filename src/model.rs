@@ -24,6 +24,8 @@ pub struct ConvNet {
     conv4: nn::Conv2D,
     fc: nn::Linear,
     dropout: f64,
+    /// What the convolutions compute in: fp32, or bf16 on fp32 master weights.
+    compute: tch::Kind,
 }
 
 /// PyTorch's default initialisation for Conv2d and Linear (kaiming_uniform with a = √5),
@@ -76,6 +78,7 @@ impl ConvNet {
                 },
             ),
             dropout,
+            compute: tch::Kind::Float,
         };
         tch::no_grad(|| {
             for conv in [&net.conv1, &net.conv2, &net.conv3, &net.conv4] {
@@ -95,19 +98,38 @@ impl ConvNet {
         // relu(maxpool(x)) == maxpool(relu(x)), values and gradients alike (ReLU is monotonic),
         // so the ReLUs before a pool run on the pooled, 4× smaller tensor. The others work in
         // place: a convolution's backward needs its input, not its output.
-        channels_last(xs)
-            .apply(&self.conv1)
+        let conv = |x: Tensor, c: &nn::Conv2D| self.conv(&x, c);
+        let x = channels_last(xs).to_kind(self.compute);
+        let x = conv(conv(x, &self.conv1).relu_(), &self.conv2)
+            .max_pool2d_default(2)
             .relu_()
-            .apply(&self.conv2)
+            .dropout(self.dropout, train);
+        conv(conv(x, &self.conv3).relu_(), &self.conv4)
             .max_pool2d_default(2)
             .relu_()
             .dropout(self.dropout, train)
-            .apply(&self.conv3)
-            .relu_()
-            .apply(&self.conv4)
-            .max_pool2d_default(2)
-            .relu_()
-            .dropout(self.dropout, train)
+    }
+
+    /// Computes the convolutions in `kind` (bf16: on bf16 copies of the fp32 weights, whose
+    /// gradients flow back to them in fp32, as autocast does); `features` then hands the
+    /// pooled maps to the linear layer in fp32.
+    pub fn set_precision(&mut self, kind: tch::Kind) {
+        self.compute = kind;
+    }
+
+    fn conv(&self, x: &Tensor, c: &nn::Conv2D) -> Tensor {
+        if self.compute == tch::Kind::Float {
+            return x.apply(c);
+        }
+        let bias = c.bs.as_ref().map(|b| b.to_kind(self.compute));
+        x.conv2d(
+            &c.ws.to_kind(self.compute),
+            bias.as_ref(),
+            [1, 1],
+            [1, 1],
+            [1, 1],
+            1,
+        )
     }
 
     /// The class-activation map of the log-odds, exact for this network (Zhou et al. 2016):
@@ -115,7 +137,7 @@ impl ConvNet {
     /// M(i, j) = Σ_k (w₁ₖ − w₀ₖ) · A_k(i, j) and A the maps of `features`. Returns M as
     /// (batch, H/4, W/4) and the logits (batch, 2), from one forward pass without dropout.
     pub fn class_activation(&self, xs: &Tensor) -> (Tensor, Tensor) {
-        let a = self.features(xs, false);
+        let a = self.features(xs, false).to_kind(tch::Kind::Float);
         let logits = a
             .mean_dim(&[2i64, 3][..], false, tch::Kind::Float)
             .apply(&self.fc);
@@ -145,6 +167,27 @@ impl nn::ModuleT for ConvNet {
 mod tests {
     use super::*;
     use tch::nn::ModuleT;
+
+    #[test]
+    fn bf16_convolutions_stay_close_to_fp32_and_train_fp32_weights() {
+        tch::manual_seed(5);
+        let vs = nn::VarStore::new(tch::Device::Cpu);
+        let mut net = ConvNet::new(&vs.root(), 0.0);
+        let xs = Tensor::randn([4, 1, 32, 32], (tch::Kind::Float, tch::Device::Cpu));
+        let fp32 = net.forward_t(&xs, false);
+        net.set_precision(tch::Kind::BFloat16);
+        let bf16 = net.forward_t(&xs, false);
+        assert_eq!(bf16.kind(), tch::Kind::Float, "logits come back in fp32");
+        let diff = (&bf16 - &fp32).abs().max().double_value(&[]);
+        assert!(diff > 0.0, "not computed in bf16");
+        assert!(diff < 0.05, "bf16 logits far from fp32: {diff}");
+        // Gradients reach the fp32 master weights.
+        let loss = net.forward_t(&xs, true).sum(tch::Kind::Float);
+        loss.backward();
+        let grad = net.conv1.ws.grad();
+        assert_eq!(grad.kind(), tch::Kind::Float);
+        assert!(grad.abs().sum(tch::Kind::Double).double_value(&[]) > 0.0);
+    }
 
     #[test]
     fn the_class_activation_map_sums_to_the_log_odds() {

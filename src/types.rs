@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
-use tch::Device;
+use tch::{Device, Kind};
 
 use crate::data::intensity::Intensity;
 use crate::data::split::SplitKind;
@@ -157,6 +157,58 @@ impl DeviceChoice {
     }
 }
 
+/// The arithmetic of convolutions and matmuls. Master weights, the loss, softmax, the metrics
+/// and Adam stay in fp32 whatever is chosen.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Precision {
+    /// bf16 where the hardware computes it natively (CUDA GPUs; CPUs with AMX-BF16 or
+    /// AVX512-BF16), fp32 elsewhere.
+    #[default]
+    Auto,
+    Fp32,
+    Bf16,
+}
+
+impl Precision {
+    /// The precision to compute in on `device`, and why (for the start line).
+    pub fn resolve(self, device: Device) -> (Kind, String) {
+        match self {
+            Precision::Fp32 => (Kind::Float, "fp32 (asked for)".into()),
+            Precision::Bf16 => (Kind::BFloat16, "bf16 (asked for)".into()),
+            Precision::Auto => match device {
+                Device::Cuda(_) => (Kind::BFloat16, "bf16 (CUDA)".into()),
+                _ => match cpu_bf16() {
+                    Some(flag) => (Kind::BFloat16, format!("bf16 (the CPU has {flag})")),
+                    None => (Kind::Float, "fp32 (the CPU has no native bf16)".into()),
+                },
+            },
+        }
+    }
+}
+
+/// "fp32" or "bf16".
+pub fn precision_name(kind: Kind) -> &'static str {
+    match kind {
+        Kind::BFloat16 => "bf16",
+        _ => "fp32",
+    }
+}
+
+/// The CPU flag that makes bf16 fast here: AMX-BF16 (Xeon) or AVX512-BF16 (Xeon, EPYC Zen 4).
+fn cpu_bf16() -> Option<&'static str> {
+    let info = std::fs::read_to_string("/proc/cpuinfo").ok()?;
+    let flags = info.lines().find(|l| l.starts_with("flags"))?;
+    let has = |f: &str| flags.split_whitespace().any(|w| w == f);
+    if has("amx_bf16") {
+        Some("AMX-BF16")
+    } else if has("avx512_bf16") {
+        Some("AVX512-BF16")
+    } else {
+        None
+    }
+}
+
 /// "cpu" or "cuda:N", as runs record and screens show it.
 pub fn device_name(device: Device) -> String {
     match device {
@@ -189,7 +241,14 @@ pub struct RunConfig {
     pub val_samples: usize,
     pub hyper: Hyper,
     pub device: String,
+    /// "fp32" or "bf16": what convolutions computed in (absent: fp32, lnmc before 0.2).
+    #[serde(default = "fp32")]
+    pub precision: String,
     pub threads: usize,
+}
+
+fn fp32() -> String {
+    "fp32".into()
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -40,6 +40,7 @@ fn info() -> Info {
             val_samples: 2,
             hyper: Hyper::default(),
             device: "cpu".into(),
+            precision: "fp32".into(),
             threads: 1,
         },
         epoch: 7,

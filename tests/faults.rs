@@ -507,6 +507,7 @@ fn the_end_record_says_how_a_run_ended() {
                 ..Default::default()
             },
             device: lnmc::types::DeviceChoice::Cpu,
+            precision: lnmc::types::Precision::Fp32,
             intensity: Default::default(),
             split: Some(lnmc::data::split::SplitKind::Stratified),
             fold: None,

@@ -72,6 +72,7 @@ fn run_events() -> Vec<Event> {
         Event::Started {
             run: "demo".into(),
             device: "cpu".into(),
+            precision: "fp32 (asked for)".into(),
             synthetic: true,
             split: demo_split(),
             first_epoch: 1,
@@ -159,6 +160,7 @@ fn fake_evaluation(app: &App) -> Evaluation {
         split_name: "val split of run demo".into(),
         origin: "run demo, epoch 2".into(),
         inference_seconds: 0.01,
+        precision: "fp32".into(),
         slice_level: true,
         groups: None,
         nodule: None,
@@ -311,6 +313,7 @@ fn keys_switch_tabs_open_help_and_ask_before_quitting_a_run() {
     app.update(Message::Train(Event::Started {
         run: "r".into(),
         device: "cpu".into(),
+        precision: "fp32 (asked for)".into(),
         synthetic: true,
         split: demo_split(),
         first_epoch: 1,

@@ -33,6 +33,8 @@ pub enum Event {
     Started {
         run: String,
         device: String,
+        /// What the convolutions compute in and why ("bf16 (the CPU has AMX-BF16)").
+        precision: String,
         synthetic: bool,
         /// The train/validation split the run uses.
         split: Split,
@@ -76,14 +78,14 @@ impl Event {
     /// None for the frequent progress events.
     pub fn line(&self) -> Option<String> {
         Some(match self {
-            Event::Started { run, device, synthetic, split, first_epoch, epochs, prepare_seconds, .. } => {
+            Event::Started { run, device, precision, synthetic, split, first_epoch, epochs, prepare_seconds, .. } => {
                 let kind = if *synthetic { "synthetic" } else { "real" };
                 let warning = match split.kind.is_slice_level() {
                     true => format!(" · {SLICE_LEVEL_WARNING}"),
                     false => String::new(),
                 };
                 format!(
-                    "run {run} · {kind} data · {} train / {} val · device {device} · epochs {first_epoch}–{epochs} · data ready in {prepare_seconds:.2}s{warning}",
+                    "run {run} · {kind} data · {} train / {} val · device {device} · {precision} · epochs {first_epoch}–{epochs} · data ready in {prepare_seconds:.2}s{warning}",
                     split.train.len(),
                     split.val.len()
                 )
@@ -179,6 +181,7 @@ fn run_epochs(s: &mut Session, control: &Control, emit: &mut dyn FnMut(Event)) -
     emit(Event::Started {
         run: s.run.name.clone(),
         device: crate::types::device_name(s.device),
+        precision: s.compute.1.clone(),
         synthetic: s.config.data.synthetic,
         split: s.split.clone(),
         first_epoch: s.completed + 1,

@@ -14,7 +14,9 @@ use crate::data::{self, reader, review};
 use crate::error::{Error, Result};
 use crate::inference::{index_tensor, tensors};
 use crate::run::{self, MetricsLog, RunDir};
-use crate::types::{device_name, DataInfo, DeviceChoice, EpochRecord, Hyper, RunConfig};
+use crate::types::{
+    device_name, precision_name, DataInfo, DeviceChoice, EpochRecord, Hyper, Precision, RunConfig,
+};
 
 /// What to train: a new run or the continuation of one.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,6 +26,7 @@ pub enum Start {
         run_dir: PathBuf,
         epochs: Option<usize>,
         device: DeviceChoice,
+        precision: Precision,
     },
 }
 
@@ -32,6 +35,7 @@ pub struct Request {
     pub data: PathBuf,
     pub hyper: Hyper,
     pub device: DeviceChoice,
+    pub precision: Precision,
     pub intensity: Intensity,
     /// None: `SplitKind::default_for` the data.
     pub split: Option<SplitKind>,
@@ -49,6 +53,8 @@ pub struct Session {
     pub run: RunDir,
     pub config: RunConfig,
     pub(super) device: Device,
+    /// What the convolutions compute in, and why it was chosen.
+    pub(super) compute: (Kind, String),
     pub(super) images: Tensor,
     pub(super) labels: Tensor,
     /// The same labels on the host, for the validation metrics.
@@ -82,13 +88,15 @@ pub fn prepare(start: Start) -> Result<Session> {
             run_dir,
             epochs,
             device,
-        } => prepare_resume(&run_dir, epochs, device),
+            precision,
+        } => prepare_resume(&run_dir, epochs, device, precision),
     }
 }
 
 fn prepare_new(request: Request) -> Result<Session> {
     request.hyper.validate()?;
     let device = request.device.pick()?;
+    let compute = request.precision.resolve(device);
     let started = Instant::now();
     let data = reader::read(&request.data)?;
     let kind = request
@@ -138,6 +146,7 @@ fn prepare_new(request: Request) -> Result<Session> {
         val_samples: split.val.len(),
         hyper: request.hyper,
         device: device_name(device),
+        precision: precision_name(compute.0).into(),
         threads: tch::get_num_threads() as usize,
     };
     run.write_config(&config)?;
@@ -145,6 +154,7 @@ fn prepare_new(request: Request) -> Result<Session> {
     assemble(
         run,
         config,
+        compute,
         prepare_seconds,
         (images, labels),
         (data.labels, data.groups),
@@ -153,13 +163,19 @@ fn prepare_new(request: Request) -> Result<Session> {
     )
 }
 
-fn prepare_resume(run_dir: &Path, epochs: Option<usize>, choice: DeviceChoice) -> Result<Session> {
+fn prepare_resume(
+    run_dir: &Path,
+    epochs: Option<usize>,
+    choice: DeviceChoice,
+    precision: Precision,
+) -> Result<Session> {
     let (run, mut config) = RunDir::open(run_dir)?;
     if let Some(epochs) = epochs {
         config.hyper.epochs = epochs;
     }
     config.hyper.validate()?;
     let device = choice.pick()?;
+    let compute = precision.resolve(device);
     let started = Instant::now();
     let data = reader::read(&config.data.path)?;
     if data::sha256(&config.data.path)? != config.data.sha256 {
@@ -191,10 +207,12 @@ fn prepare_resume(run_dir: &Path, epochs: Option<usize>, choice: DeviceChoice) -
         false => None,
     };
     config.device = device_name(device);
+    config.precision = precision_name(compute.0).into();
     run.write_config(&config)?;
     assemble(
         run,
         config,
+        compute,
         prepare_seconds,
         tensors,
         (data.labels, data.groups),
@@ -207,6 +225,7 @@ fn prepare_resume(run_dir: &Path, epochs: Option<usize>, choice: DeviceChoice) -
 fn assemble(
     run: RunDir,
     config: RunConfig,
+    compute: (Kind, String),
     prepare_seconds: f64,
     (images, labels): (Tensor, Tensor),
     (host_labels, groups): (Vec<u8>, Option<Vec<i64>>),
@@ -226,6 +245,7 @@ fn assemble(
         run,
         config,
         device: images.device(),
+        compute,
         images,
         labels,
         host_labels,

@@ -43,7 +43,8 @@ impl Model {
         let hyper = &s.config.hyper;
         tch::manual_seed(hyper.seed as i64);
         let mut vs = nn::VarStore::new(s.device);
-        let net = ConvNet::new(&vs.root(), hyper.dropout);
+        let mut net = ConvNet::new(&vs.root(), hyper.dropout);
+        net.set_precision(s.compute.0);
         let mut adam = Adam::new(&vs, hyper.lr, hyper.weight_decay);
         if let Some(ckpt) = &s.resume {
             let last = s.run.last();

@@ -99,6 +99,7 @@ impl EvaluateTab {
                         all: self.all,
                         intensity: None,
                         tta: false,
+                        precision: Default::default(),
                         device: DeviceChoice::Auto,
                     }));
                 }

@@ -5,7 +5,7 @@ use crossterm::event::KeyCode;
 
 use super::keys::{help, Key};
 use crate::error::{Error, Result};
-use crate::types::{DeviceChoice, Hyper};
+use crate::types::{DeviceChoice, Hyper, Precision};
 use clap::ValueEnum;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,10 +21,11 @@ pub enum Field {
     LabelSmoothing,
     EarlyStop,
     Device,
+    Precision,
 }
 
 impl Field {
-    pub const ALL: [Field; 11] = [
+    pub const ALL: [Field; 12] = [
         Field::Epochs,
         Field::BatchSize,
         Field::Lr,
@@ -36,6 +37,7 @@ impl Field {
         Field::LabelSmoothing,
         Field::EarlyStop,
         Field::Device,
+        Field::Precision,
     ];
 
     pub fn label(self) -> &'static str {
@@ -51,6 +53,7 @@ impl Field {
             Field::LabelSmoothing => "smoothing",
             Field::EarlyStop => "early stop",
             Field::Device => "device",
+            Field::Precision => "precision",
         }
     }
 
@@ -60,6 +63,7 @@ impl Field {
             Field::Augment => Some(&["none", "d4"]),
             Field::Schedule => Some(&["constant", "cosine"]),
             Field::Device => Some(&["auto", "cpu", "cuda"]),
+            Field::Precision => Some(&["auto", "fp32", "bf16"]),
             _ => None,
         }
     }
@@ -94,7 +98,7 @@ impl Form {
                 Field::Schedule => name_of(h.schedule),
                 Field::LabelSmoothing => h.label_smoothing.to_string(),
                 Field::EarlyStop => h.early_stop.map_or("off".into(), |n| n.to_string()),
-                Field::Device => "auto".into(),
+                Field::Device | Field::Precision => "auto".into(),
             })
             .collect();
         Form {
@@ -129,7 +133,7 @@ impl Form {
     pub const KEYS: &'static [Key] = &[
         help("↑↓/jk", "select field"),
         help("enter/e", "edit field"),
-        help("←→", "change augment, schedule, device"),
+        help("←→", "change augment, schedule, device, precision"),
     ];
 
     pub fn on_key(&mut self, code: KeyCode) {
@@ -206,6 +210,10 @@ impl Form {
     pub fn device(&self) -> DeviceChoice {
         choice(self.value(Field::Device))
     }
+
+    pub fn precision(&self) -> Precision {
+        choice(self.value(Field::Precision))
+    }
 }
 
 /// The CLI's name of a choice (`d4`, `cosine`): the form shows what the options take.
@@ -251,6 +259,8 @@ mod tests {
         for _ in 0..12 {
             form.on_key(KeyCode::Down);
         }
+        assert_eq!(form.selected(), Field::Precision);
+        form.on_key(KeyCode::Up);
         assert_eq!(form.selected(), Field::Device);
         form.on_key(KeyCode::Right);
         assert_eq!(form.device(), DeviceChoice::Cpu);

@@ -225,6 +225,7 @@ impl TrainTab {
             data: data.path.clone(),
             hyper,
             device: self.form.device(),
+            precision: self.form.precision(),
             intensity: Intensity::default(),
             split: None,
             fold: None,
