@@ -102,12 +102,14 @@ pub fn evaluate(request: &Request) -> Result<Evaluation> {
         true => ((0..data.len()).collect(), "all patches".to_string(), false),
         false => validation_indices(info, &data, &data_path)?,
     };
-    let (images, labels) = inference::tensors(&data, &intensity, device);
+    // Only the patches evaluated become tensors (a fifth of the set for the val split).
+    let (images, labels) = inference::tensors_of(&data, &indices, &intensity, device);
+    let positions: Vec<usize> = (0..indices.len()).collect();
     let started = Instant::now();
     let scores: Vec<f64> = if request.tta {
-        inference::predict_tta(&net, &images, &indices, inference::BATCH)
+        inference::predict_tta(&net, &images, &positions, inference::BATCH)
     } else {
-        let (logits, _) = inference::predict(&net, &images, &labels, &indices, inference::BATCH);
+        let (logits, _) = inference::predict(&net, &images, &labels, &positions, inference::BATCH);
         logits
             .iter()
             .map(|&l| metrics::malignant_probability(l))

@@ -26,6 +26,25 @@ pub fn tensors(data: &Dataset, intensity: &Intensity, device: Device) -> (Tensor
     (images, Tensor::from_slice(&labels).to_device(device))
 }
 
+/// `tensors` of the patches `indices` alone, in that order.
+pub fn tensors_of(
+    data: &Dataset,
+    indices: &[usize],
+    intensity: &Intensity,
+    device: Device,
+) -> (Tensor, Tensor) {
+    let pixels = data.pixels();
+    let mut raw = Vec::with_capacity(indices.len() * pixels);
+    for &i in indices {
+        raw.extend_from_slice(data.patch(i));
+    }
+    let normalised = intensity.apply(&raw, pixels);
+    let shape = [indices.len() as i64, 1, data.height as i64, data.width as i64];
+    let images = Tensor::from_slice(&normalised).view(shape).to_device(device);
+    let labels: Vec<i64> = indices.iter().map(|&i| data.labels[i] as i64).collect();
+    (images, Tensor::from_slice(&labels).to_device(device))
+}
+
 /// Logits for the patches `images[indices]`, in batches, without gradients or dropout.
 /// Returns (logits as (benign, malignant) pairs, summed cross-entropy against `labels`).
 pub fn predict(
