@@ -39,8 +39,15 @@ pub fn tensors_of(
         raw.extend_from_slice(data.patch(i));
     }
     let normalised = intensity.apply(&raw, pixels);
-    let shape = [indices.len() as i64, 1, data.height as i64, data.width as i64];
-    let images = Tensor::from_slice(&normalised).view(shape).to_device(device);
+    let shape = [
+        indices.len() as i64,
+        1,
+        data.height as i64,
+        data.width as i64,
+    ];
+    let images = Tensor::from_slice(&normalised)
+        .view(shape)
+        .to_device(device);
     let labels: Vec<i64> = indices.iter().map(|&i| data.labels[i] as i64).collect();
     (images, Tensor::from_slice(&labels).to_device(device))
 }

@@ -126,11 +126,15 @@ fn feed_run(app: &mut App) {
     for event in run_events() {
         let last = event.is_last();
         let effect = app.update(Message::Train(event));
-        assert_eq!(
-            effect == Effect::Rescan,
-            last,
-            "rescan after the run, only then"
-        );
+        if last {
+            let expected = Effect::All(vec![
+                Effect::Rescan,
+                Effect::Notify("lnmc: demo finished · best val acc 83.00 %".into()),
+            ]);
+            assert_eq!(effect, expected, "rescan and tell when the run ends");
+        } else {
+            assert_eq!(effect, Effect::None);
+        }
     }
 }
 
@@ -475,6 +479,25 @@ fn watch_shows_complete_rows_only_and_a_dead_writer_as_stopped() {
         runs(&dir.path().join("runs"))[0].status,
         Status::Interrupted
     );
+
+    // A writer alive (the lock names this test's process), then gone with its end record:
+    // the watcher is told.
+    std::fs::write(run.join("lock"), std::process::id().to_string()).unwrap();
+    assert_eq!(
+        app.update(Message::Followed(Followed::read(&run))),
+        Effect::None
+    );
+    assert_eq!(app.train().progress().status, Some(Status::Running));
+    std::fs::remove_file(run.join("lock")).unwrap();
+    std::fs::write(
+        run.join("end.json"),
+        r#"{"ended":"finished","epoch":1,"time":"t"}"#,
+    )
+    .unwrap();
+    let Effect::Notify(text) = app.update(Message::Followed(Followed::read(&run))) else {
+        panic!("the end of a watched run is not announced");
+    };
+    assert!(text.starts_with("lnmc: w finished"), "{text}");
 }
 
 /// `x` flags the shown patch with a note (written through an effect), `f` reaches the flagged
@@ -577,5 +600,19 @@ fn the_overlay_explains_with_the_evaluated_checkpoint() {
     assert!(
         reddish > 500,
         "the patch is not tinted towards malignant: {reddish} cells"
+    );
+}
+
+#[test]
+fn notifications_ring_and_reach_the_terminal_through_tmux() {
+    let plain = lnmc::tui::notification("lnmc: r failed: disk; full\n", false);
+    assert_eq!(
+        plain,
+        "\x07\x1b]9;lnmc: r failed: disk full\x07\x1b]777;notify;lnmc;lnmc: r failed: disk full\x07"
+    );
+    let wrapped = lnmc::tui::notification("done", true);
+    assert!(
+        wrapped.starts_with("\x1bPtmux;\x07\x1b\\\x1bPtmux;\x1b\x1b]9;done\x07\x1b\\"),
+        "{wrapped:?}"
     );
 }

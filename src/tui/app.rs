@@ -15,6 +15,7 @@ use super::train_tab::TrainTab;
 use crate::data::review::Flag;
 use crate::data::split::{Split, SplitKind};
 use crate::data::Dataset;
+use crate::run::Status;
 use crate::train::Event;
 use crate::types::Hyper;
 
@@ -129,11 +130,10 @@ impl App {
                     self.set_split(split.clone());
                 }
                 self.train.on_train_event(event);
-                // A run that ended changed runs/ and checkpoint/.
-                if last {
-                    Effect::Rescan
-                } else {
-                    Effect::None
+                // A run that ended changed runs/ and checkpoint/, and its user wants to know.
+                match last {
+                    true => Effect::All(vec![Effect::Rescan, self.ended_notice()]),
+                    false => Effect::None,
                 }
             }
             Message::Evaluated { checkpoint, result } => {
@@ -150,8 +150,18 @@ impl App {
                 if let Some(split) = &followed.split {
                     self.set_split(split.clone());
                 }
+                let was_running = self.train.progress().status == Some(Status::Running);
                 self.train.follow(followed);
-                Effect::None
+                let ended = self
+                    .train
+                    .progress()
+                    .status
+                    .as_ref()
+                    .is_some_and(Status::has_ended);
+                match was_running && ended {
+                    true => self.ended_notice(),
+                    false => Effect::None,
+                }
             }
             Message::Followed(None) => Effect::None,
             Message::FollowTick => match &self.train.progress().followed {
@@ -192,6 +202,21 @@ impl App {
                 Effect::None
             }
         }
+    }
+
+    /// The bell and a desktop notification for the run that just ended.
+    fn ended_notice(&self) -> Effect {
+        let p = self.train.progress();
+        let run = p.run.as_deref().unwrap_or("run");
+        let how = match &p.status {
+            Some(Status::Failed(message)) => format!("failed: {message}"),
+            Some(status) => status.label().to_string(),
+            None => "ended".to_string(),
+        };
+        let best = p.best().map_or(String::new(), |b| {
+            format!(" · best val acc {:.2} %", 100.0 * b.val_acc)
+        });
+        Effect::Notify(format!("lnmc: {run} {how}{best}"))
     }
 
     fn set_split(&mut self, split: Split) {

@@ -46,6 +46,10 @@ pub enum Message {
 pub enum Effect {
     None,
     Quit,
+    /// Several, in order.
+    All(Vec<Effect>),
+    /// Ring the bell and raise a desktop notification through the terminal.
+    Notify(String),
     StartTraining(train::Request),
     SetPaused(bool),
     StopTraining,

@@ -237,6 +237,16 @@ impl Effects {
     fn run(&mut self, effect: Effect, app: &mut App) {
         let reply = match effect {
             Effect::None | Effect::Quit => None,
+            Effect::All(effects) => {
+                for effect in effects {
+                    self.run(effect, app);
+                }
+                None
+            }
+            Effect::Notify(text) => {
+                notify(&text);
+                None
+            }
             Effect::Rescan => Some(Message::Catalog {
                 runs: catalog::runs(Path::new(RUNS)),
                 checkpoints: catalog::checkpoints(Path::new(CHECKPOINTS)),
@@ -316,6 +326,40 @@ impl Effects {
         if let Some(handle) = self.worker.take() {
             let _ = handle.join();
         }
+    }
+}
+
+/// The bell, then OSC 9 (iTerm2, kitty, WezTerm, Windows Terminal…) and OSC 777 (VTE, foot,
+/// urxvt…) desktop notifications; terminals ignore the one they do not know. Inside tmux each
+/// is wrapped in its passthrough so it reaches the outer terminal (tmux needs
+/// `allow-passthrough on`). Both travel over SSH like any output.
+fn notify(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout();
+    if !out.is_terminal() {
+        return;
+    }
+    let _ = out.write_all(notification(text, std::env::var_os("TMUX").is_some()).as_bytes());
+    let _ = out.flush();
+}
+
+/// The bytes of `notify`.
+pub fn notification(text: &str, tmux: bool) -> String {
+    let text: String = text
+        .chars()
+        .filter(|c| !c.is_control() && *c != ';')
+        .collect();
+    let sequences = [
+        "\x07".to_string(),
+        format!("\x1b]9;{text}\x07"),
+        format!("\x1b]777;notify;lnmc;{text}\x07"),
+    ];
+    match tmux {
+        false => sequences.concat(),
+        true => sequences
+            .iter()
+            .map(|s| format!("\x1bPtmux;{}\x1b\\", s.replace('\x1b', "\x1b\x1b")))
+            .collect(),
     }
 }
 
