@@ -93,9 +93,62 @@ fn main() {
         });
         println!("{name:<9} {}", common::summary(times));
     }
+    // The Runs tab with 20 runs of 150 epochs marked and laid over each other, smoothed.
+    let config: lnmc::types::RunConfig =
+        serde_json::from_str(include_str!("../tests/fixtures/config.json")).expect("config");
+    let runs = (0..20)
+        .map(|k| {
+            let mut config = config.clone();
+            config.hyper.seed = k;
+            lnmc::run::catalog::RunEntry {
+                name: format!("run-{k}"),
+                path: format!("runs/run-{k}").into(),
+                config: Some(config),
+                history: (1..=150)
+                    .map(|e| EpochRecord {
+                        epoch: e,
+                        train_loss: 0.7 / (1.0 + e as f64 / (10.0 + k as f64)),
+                        train_acc: 0.9,
+                        val_loss: 0.75 / (1.0 + e as f64 / (12.0 + k as f64)),
+                        val_acc: 0.85,
+                        val_f1: 0.8,
+                        val_auc: 0.9,
+                        val_nodule_acc: None,
+                        val_nodule_f1: None,
+                        val_nodule_auc: None,
+                        lr: 1e-3,
+                        seconds: 60.0,
+                        samples_per_s: 90.0,
+                    })
+                    .collect(),
+                status: lnmc::run::Status::Finished,
+                modified: std::time::SystemTime::UNIX_EPOCH,
+                folds: Vec::new(),
+            }
+        })
+        .collect();
+    let key = |code| Message::Key(KeyEvent::new(code, KeyModifiers::NONE));
+    app.update(key(KeyCode::Char('4')));
+    app.update(Message::Catalog {
+        runs,
+        checkpoints: Vec::new(),
+    });
+    for _ in 0..20 {
+        app.update(key(KeyCode::Char(' ')));
+        app.update(key(KeyCode::Down));
+    }
+    app.update(key(KeyCode::Char('s')));
+    let times = common::time_ms(20, FRAMES, |_| {
+        terminal.draw(|f| view::draw(f, &app)).expect("draw");
+    });
+    println!(
+        "{:<9} {}",
+        "runs, 20 overlaid (train+val loss, smoothed)",
+        common::summary(times)
+    );
+
     // The worst case of paging: a new patch (a new large image and thumbnail) every frame,
     // plain and with the class-activation overlay drawn over each.
-    let key = |code| Message::Key(KeyEvent::new(code, KeyModifiers::NONE));
     app.update(key(KeyCode::Char('2')));
     for overlay in [false, true] {
         if overlay {

@@ -11,6 +11,7 @@ pub mod types;
 
 // The ML core.
 pub mod checkpoint;
+pub mod compare;
 pub mod cross_validation;
 pub mod cuda;
 pub mod data;

@@ -70,8 +70,34 @@ enum Command {
         /// runs/NAME (default: the newest run under runs/).
         run: Option<PathBuf>,
     },
+    /// Every epoch of chosen runs as one long CSV table, and/or their chart as SVG.
+    Export(ExportArgs),
     /// Print one patch in the terminal, with its label.
     Show(ShowArgs),
+}
+
+#[derive(Args)]
+struct ExportArgs {
+    /// runs/NAME directories (a cross-validation stands for its folds); default: every run
+    /// under runs/.
+    runs: Vec<PathBuf>,
+    /// The long table (run, epoch, metric, value, then each setting as a column).
+    #[arg(long, value_name = "FILE.csv")]
+    csv: Option<PathBuf>,
+    /// The chart of --metric over the runs.
+    #[arg(long, value_name = "FILE.svg")]
+    plot: Option<PathBuf>,
+    /// loss, val_acc, val_f1, val_auc, val_nodule_acc, val_nodule_auc or lr.
+    #[arg(long, default_value = "loss")]
+    metric: String,
+    /// EMA smoothing weight in [0, 1) (never applied to lr).
+    #[arg(long)]
+    smooth: Option<f64>,
+    #[arg(long)]
+    log_y: bool,
+    /// x by wall time (minutes) instead of epoch.
+    #[arg(long)]
+    wall_time: bool,
 }
 
 #[derive(Args)]
@@ -246,6 +272,7 @@ fn main() -> ExitCode {
         Some(Command::Train(args)) => train_cmd(args),
         Some(Command::Eval(args)) => eval_cmd(args),
         Some(Command::Show(args)) => show_cmd(args),
+        Some(Command::Export(args)) => export_cmd(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -500,6 +527,89 @@ fn eval_cmd(args: EvalArgs) -> Result<u8> {
     println!("confusion   {:>14} {:>14}", "pred benign", "pred malignant");
     println!("  benign    {tn:>14} {fp:>14}");
     println!("  malignant {fn_:>14} {tp:>14}");
+    Ok(0)
+}
+
+fn export_cmd(args: ExportArgs) -> Result<u8> {
+    use lnmc::compare::{self, ChartOptions, Metric, XAxis};
+    use lnmc::run::catalog::{self, RunEntry};
+    if args.csv.is_none() && args.plot.is_none() {
+        return Err(Error::input(
+            "lnmc export: say what to write: --csv FILE and/or --plot FILE.svg",
+        ));
+    }
+    let metric = Metric::parse(&args.metric).ok_or_else(|| {
+        let names: Vec<&str> = Metric::ALL.iter().map(|m| m.name()).collect();
+        Error::input(format!(
+            "--metric {}: one of {}",
+            args.metric,
+            names.join(", ")
+        ))
+    })?;
+    if let Some(w) = args.smooth.filter(|w| !(0.0..1.0).contains(w)) {
+        return Err(Error::input(format!("--smooth {w}: must be in [0, 1)")));
+    }
+    let mut entries: Vec<RunEntry> = Vec::new();
+    let found = match args.runs.is_empty() {
+        true => catalog::runs(Path::new(run::RUNS)),
+        false => args
+            .runs
+            .iter()
+            .map(|p| {
+                RunEntry::read(p)
+                    .or_else(|| RunEntry::read_cross_validation(p))
+                    .ok_or_else(|| Error::file(p, "not an lnmc run (no config.json, no folds)"))
+            })
+            .collect::<Result<Vec<_>>>()?,
+    };
+    for entry in found {
+        match entry.is_cross_validation() {
+            true => entries.extend(entry.folds),
+            false => entries.push(entry),
+        }
+    }
+    let runs: Vec<&RunEntry> = entries.iter().collect();
+    let check_dir = |path: &Path| match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() && !d.is_dir() => {
+            Err(Error::file(path, "its directory does not exist"))
+        }
+        _ => Ok(()),
+    };
+    if let Some(path) = &args.csv {
+        check_dir(path)?;
+    }
+    if let Some(path) = &args.plot {
+        check_dir(path)?;
+        if path.extension().is_none_or(|e| e != "svg") {
+            return Err(Error::file(
+                path,
+                "the chart is written as SVG: name it FILE.svg",
+            ));
+        }
+    }
+    if let Some(path) = &args.csv {
+        lnmc::files::write_atomic(path, &compare::long_table(&runs))?;
+        println!("wrote {} ({} runs)", path.display(), runs.len());
+    }
+    if let Some(path) = &args.plot {
+        let chart = ChartOptions {
+            metric,
+            smoothing: args.smooth,
+            log_y: args.log_y,
+            x: if args.wall_time {
+                XAxis::WallMinutes
+            } else {
+                XAxis::Epoch
+            },
+        };
+        lnmc::files::write_atomic(path, compare::svg(&runs, &chart).as_bytes())?;
+        println!(
+            "wrote {} ({} of {} runs)",
+            path.display(),
+            metric.name(),
+            runs.len()
+        );
+    }
     Ok(0)
 }
 

@@ -767,3 +767,62 @@ fn class_activation_pictures_and_review_flags_from_the_command_line() {
         "something else\n"
     );
 }
+
+/// `lnmc export`: every epoch of the chosen runs in one long table with their settings as
+/// columns, the chart as SVG naming what the runs differ in; bad requests in one line.
+#[test]
+fn export_writes_a_long_table_and_a_chart() {
+    let dir = tempfile::tempdir().unwrap();
+    synth(dir.path(), 60);
+    ok(
+        dir.path(),
+        &[&TRAIN[..], &["--epochs", "2", "--run", "a"]].concat(),
+    );
+    ok(
+        dir.path(),
+        &[
+            &TRAIN[..],
+            &["--epochs", "2", "--run", "b", "--lr", "0.002"],
+        ]
+        .concat(),
+    );
+    let said = ok(
+        dir.path(),
+        &[
+            "export", "runs/a", "runs/b", "--csv", "all.csv", "--plot", "loss.svg", "--smooth",
+            "0.5",
+        ],
+    );
+    assert!(said.contains("wrote all.csv (2 runs)"), "{said}");
+    let mut csv = csv::Reader::from_path(dir.path().join("all.csv")).unwrap();
+    let header: Vec<String> = csv.headers().unwrap().iter().map(str::to_owned).collect();
+    assert_eq!(&header[..4], ["run", "epoch", "metric", "value"]);
+    let lr = header.iter().position(|h| h == "lr").unwrap();
+    let rows: Vec<csv::StringRecord> = csv.records().map(Result::unwrap).collect();
+    let val_acc: Vec<&csv::StringRecord> = rows.iter().filter(|r| &r[2] == "val_acc").collect();
+    assert_eq!(val_acc.len(), 4, "2 runs × 2 epochs");
+    assert_eq!((&val_acc[2][0], &val_acc[2][lr]), ("b", "0.002"));
+    let svg = std::fs::read_to_string(dir.path().join("loss.svg")).unwrap();
+    assert!(
+        svg.starts_with("<svg")
+            && svg.contains("a train (lr 0.001)")
+            && svg.contains("b val (lr 0.002)"),
+        "{svg}"
+    );
+    let err = input_error(dir.path(), &["export", "runs/nope", "--csv", "x.csv"]);
+    assert!(err.contains("runs/nope: not an lnmc run"), "{err}");
+    let err = input_error(dir.path(), &["export", "--plot", "missing/x.svg"]);
+    assert!(
+        err.contains("missing/x.svg: its directory does not exist"),
+        "{err}"
+    );
+    let err = input_error(
+        dir.path(),
+        &["export", "--csv", "x.csv", "--metric", "speed"],
+    );
+    assert!(
+        err.contains("--metric speed: one of loss, val_acc"),
+        "{err}"
+    );
+    assert!(!dir.path().join("x.csv").exists(), "half a request written");
+}

@@ -12,6 +12,7 @@ use lnmc::run::Status;
 use lnmc::train::Event;
 use lnmc::tui::app::{App, Overlay, Tab};
 use lnmc::tui::image::{halfblocks, PatchImages};
+use lnmc::tui::message::Reply;
 use lnmc::tui::{event_loop, view, Effect, Message, Signals};
 use lnmc::types::EpochRecord;
 use ratatui::backend::TestBackend;
@@ -345,7 +346,22 @@ fn footers_and_help_come_from_the_key_lists() {
         ('1', vec!["s", "p", "x", "1-4/tab", "?", "q"]),
         ('2', vec!["←→/jk", "/", "f", "v", "c", "x", "?", "q"]),
         ('3', vec!["↑↓/jk", "enter", "a", "m", "?", "q"]),
-        ('4', vec!["↑↓/jk", "enter", "space", "?", "q"]),
+        (
+            '4',
+            vec![
+                "↑↓/jk",
+                "enter",
+                "space",
+                "m",
+                "s",
+                "l",
+                "w",
+                "/",
+                "e",
+                "?",
+                "q",
+            ],
+        ),
     ] {
         key(&mut app, KeyCode::Char(tab));
         let keys = app.keys();
@@ -615,4 +631,63 @@ fn notifications_ring_and_reach_the_terminal_through_tmux() {
         wrapped.starts_with("\x1bPtmux;\x07\x1b\\\x1bPtmux;\x1b\x1b]9;done\x07\x1b\\"),
         "{wrapped:?}"
     );
+}
+
+/// Runs laid over each other: any number marked, the metric, smoothing and log scale chosen by
+/// key, the legend naming the setting the runs differ in, a name filter, and `e` exporting.
+#[test]
+fn runs_tab_compares_any_number_of_runs() {
+    use lnmc::run::catalog::RunEntry;
+    use lnmc::tui::runs_tab::RunsTab;
+    let config = |lr: f64| {
+        let mut c: lnmc::types::RunConfig =
+            serde_json::from_str(include_str!("fixtures/config.json")).unwrap();
+        c.hyper.lr = lr;
+        c
+    };
+    let entry = |name: &str, lr: f64| RunEntry {
+        name: name.into(),
+        path: format!("runs/{name}").into(),
+        config: Some(config(lr)),
+        history: (1..=150)
+            .map(|e| record(e, 0.7 / (1.0 + e as f64 / (20.0 * lr * 1e3)), 0.8))
+            .collect(),
+        status: Status::Finished,
+        modified: std::time::SystemTime::UNIX_EPOCH,
+        folds: Vec::new(),
+    };
+    let mut tab = RunsTab::default();
+    tab.set_runs(vec![
+        entry("fast", 0.002),
+        entry("slow", 0.001),
+        entry("other", 0.001),
+    ]);
+    for _ in 0..2 {
+        tab.on_key(KeyCode::Char(' '));
+        tab.on_key(KeyCode::Down);
+    }
+    tab.on_key(KeyCode::Char(' '));
+    assert_eq!(tab.marked().len(), 3);
+    tab.on_key(KeyCode::Char('s'));
+    tab.on_key(KeyCode::Char('l'));
+    let mut terminal = Terminal::new(TestBackend::new(160, 48)).unwrap();
+    terminal.draw(|f| tab.draw(f, f.area())).unwrap();
+    let screen = format!("{}", terminal.backend());
+    assert!(
+        screen.contains("loss · smoothed 0.6 · log y · 3 runs"),
+        "{screen}"
+    );
+    assert!(screen.contains("fast train (lr 0.002)"), "{screen}");
+    tab.on_key(KeyCode::Char('m'));
+    let Reply::Effect(Effect::Export { runs, chart }) = tab.on_key(KeyCode::Char('e')) else {
+        panic!("e does not export");
+    };
+    assert_eq!(runs.len(), 3);
+    assert_eq!(chart.metric, lnmc::compare::Metric::ValAcc);
+    tab.on_key(KeyCode::Char('/'));
+    for c in "sl".chars() {
+        tab.on_key(KeyCode::Char(c));
+    }
+    tab.on_key(KeyCode::Enter);
+    assert_eq!(tab.rows().len(), 1, "filtered by name");
 }

@@ -267,7 +267,8 @@ impl App {
         let typing = match self.tab {
             Tab::Train => self.train.captures_input(),
             Tab::Dataset => self.dataset.captures_input(),
-            _ => false,
+            Tab::Runs => self.runs.captures_input(),
+            Tab::Evaluate => false,
         };
         if typing {
             return self.on_tab_key(key.code);

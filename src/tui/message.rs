@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use crossterm::event::KeyEvent;
 
+use crate::compare::ChartOptions;
 use crate::data::review::Flag;
 use crate::error::Result;
 use crate::evaluation::{self, Evaluation};
@@ -64,6 +65,12 @@ pub enum Effect {
         patches: Vec<(usize, Vec<f32>)>,
         height: usize,
         width: usize,
+    },
+    /// Write the marked runs' epochs (runs.csv) and their chart (METRIC.svg) into a new
+    /// `runs/export-TIME/`.
+    Export {
+        runs: Vec<PathBuf>,
+        chart: ChartOptions,
     },
     /// Flag patch `index` of `data` as a doubtful label with a note, or unflag it (None).
     Flag {

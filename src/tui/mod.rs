@@ -290,6 +290,24 @@ impl Effects {
                 });
                 None
             }
+            Effect::Export { runs, chart } => {
+                let entries: Vec<_> = runs
+                    .iter()
+                    .filter_map(|p| catalog::RunEntry::read(p))
+                    .collect();
+                let refs: Vec<_> = entries.iter().collect();
+                Some(Message::Note(
+                    match crate::compare::export_to(Path::new(RUNS), &refs, &chart) {
+                        Ok(folder) => format!(
+                            "exported {} runs to {}/ (runs.csv, {}.svg)",
+                            refs.len(),
+                            folder.display(),
+                            chart.metric.name()
+                        ),
+                        Err(e) => format!("export failed: {e}"),
+                    },
+                ))
+            }
             Effect::Flag {
                 data,
                 rows,

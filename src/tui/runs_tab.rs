@@ -1,5 +1,6 @@
-//! Runs tab: every run on disk (and upstream loss files) in a table; the curves of the
-//! selected one, or of two marked ones laid over each other.
+//! Runs tab: every run on disk (and upstream loss files) in a table, filtered by name; any
+//! number of them marked and laid over each other for one metric, by epoch or wall time,
+//! smoothed or raw, on a linear or log scale, the legend naming what the runs differ in.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -7,16 +8,29 @@ use std::path::PathBuf;
 use crossterm::event::KeyCode;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Style, Stylize};
-use ratatui::widgets::{Row, Table, TableState};
+use ratatui::symbols::Marker;
+use ratatui::text::Line;
+use ratatui::widgets::{Axis, Chart, Dataset, GraphType, Paragraph, Row, Table, TableState};
 use ratatui::Frame;
 
 use super::keys::{help, hint, Key};
 use super::message::{Effect, Reply};
-use super::widgets::{loss_chart, panel, ACCENT};
+use super::widgets::{axis_labels, panel, ACCENT};
+use crate::compare::{self, ChartOptions, Metric, XAxis};
 use crate::run::catalog::RunEntry;
-use crate::types::EpochRecord;
 
-#[derive(Default)]
+/// Colours of the marked runs, in marking order.
+const PALETTE: [Color; 8] = [
+    Color::Yellow,
+    Color::Magenta,
+    Color::LightGreen,
+    Color::LightBlue,
+    Color::LightRed,
+    Color::Cyan,
+    Color::White,
+    Color::LightYellow,
+];
+
 pub struct RunsTab {
     runs: Vec<RunEntry>,
     /// Cross-validations opened into their folds.
@@ -25,7 +39,36 @@ pub struct RunsTab {
     selected: usize,
     /// Runs marked for the overlay, by directory (rows move when a cross-validation opens).
     marked: Vec<PathBuf>,
+    metric: Metric,
+    /// EMA weight when smoothing is on.
+    smoothing: Option<f64>,
+    log_y: bool,
+    x: XAxis,
+    /// Only runs whose name contains this; Some while typing it.
+    filter: String,
+    typing: bool,
 }
+
+impl Default for RunsTab {
+    fn default() -> Self {
+        RunsTab {
+            runs: Vec::new(),
+            expanded: HashSet::new(),
+            selected: 0,
+            marked: Vec::new(),
+            metric: Metric::Loss,
+            smoothing: None,
+            log_y: false,
+            x: XAxis::Epoch,
+            filter: String::new(),
+            typing: false,
+        }
+    }
+}
+
+/// The EMA weight smoothing starts at, and its steps.
+const SMOOTHING: f64 = 0.6;
+const SMOOTHING_STEP: f64 = 0.1;
 
 impl RunsTab {
     pub fn runs(&self) -> &[RunEntry] {
@@ -37,16 +80,35 @@ impl RunsTab {
         self.selected = self.selected.min(self.rows().len().saturating_sub(1));
     }
 
-    /// The rows shown: every run, and under each opened cross-validation its folds (depth 1).
+    /// The rows shown: every run the filter lets through, and under each opened
+    /// cross-validation its folds (depth 1).
     pub fn rows(&self) -> Vec<(&RunEntry, usize)> {
         let mut rows = Vec::new();
-        for run in &self.runs {
+        for run in self.runs.iter().filter(|r| r.name.contains(&self.filter)) {
             rows.push((run, 0));
             if self.expanded.contains(&run.path) {
                 rows.extend(run.folds.iter().map(|f| (f, 1)));
             }
         }
         rows
+    }
+
+    /// The marked runs, in marking order.
+    pub fn marked(&self) -> Vec<&RunEntry> {
+        let all: Vec<&RunEntry> = self
+            .runs
+            .iter()
+            .flat_map(|r| std::iter::once(r).chain(&r.folds))
+            .collect();
+        self.marked
+            .iter()
+            .filter_map(|p| all.iter().find(|r| &r.path == p).copied())
+            .collect()
+    }
+
+    /// The name filter takes every key while it is typed.
+    pub fn captures_input(&self) -> bool {
+        self.typing
     }
 
     pub fn keys(&self) -> Vec<Key> {
@@ -56,12 +118,31 @@ impl RunsTab {
     const KEYS: &'static [Key] = &[
         hint("↑↓/jk", "select run"),
         hint("enter", "show curves"),
-        hint("space", "overlay (two runs)"),
+        hint("space", "mark for overlay"),
+        hint("m", "metric"),
+        hint("s", "smooth"),
+        help("+/-", "more/less smoothing"),
+        hint("l", "log y"),
+        hint("w", "x: epoch/wall time"),
+        hint("/", "filter"),
+        hint("e", "export marked"),
         help("enter", "open/close a cross-validation's folds"),
         help("r", "rescan"),
     ];
 
     pub fn on_key(&mut self, code: KeyCode) -> Reply {
+        if self.typing {
+            match code {
+                KeyCode::Enter | KeyCode::Esc => self.typing = false,
+                KeyCode::Backspace => {
+                    self.filter.pop();
+                }
+                KeyCode::Char(c) => self.filter.push(c),
+                _ => {}
+            }
+            self.selected = self.selected.min(self.rows().len().saturating_sub(1));
+            return Reply::Done;
+        }
         let rows = self.rows();
         let selected = rows
             .get(self.selected)
@@ -81,14 +162,56 @@ impl RunsTab {
             }
             (KeyCode::Enter, Some((path, false))) => self.marked = vec![path],
             (KeyCode::Char(' '), Some((path, false))) => {
-                if let Some(pos) = self.marked.iter().position(|m| *m == path) {
-                    self.marked.remove(pos);
-                } else {
-                    self.marked.push(path);
-                    if self.marked.len() > 2 {
-                        self.marked.remove(0);
+                match self.marked.iter().position(|m| *m == path) {
+                    Some(pos) => {
+                        self.marked.remove(pos);
                     }
+                    None => self.marked.push(path),
                 }
+            }
+            (KeyCode::Char('m'), _) => {
+                let at = Metric::ALL
+                    .iter()
+                    .position(|&m| m == self.metric)
+                    .unwrap_or(0);
+                self.metric = Metric::ALL[(at + 1) % Metric::ALL.len()];
+            }
+            (KeyCode::Char('s'), _) => {
+                self.smoothing = match self.smoothing {
+                    Some(_) => None,
+                    None => Some(SMOOTHING),
+                }
+            }
+            (KeyCode::Char('+'), _) => {
+                self.smoothing = Some((self.smoothing.unwrap_or(0.0) + SMOOTHING_STEP).min(0.95))
+            }
+            (KeyCode::Char('-'), _) => {
+                self.smoothing = self
+                    .smoothing
+                    .map(|w| w - SMOOTHING_STEP)
+                    .filter(|&w| w > 0.01)
+            }
+            (KeyCode::Char('l'), _) => self.log_y = !self.log_y,
+            (KeyCode::Char('w'), _) => {
+                self.x = match self.x {
+                    XAxis::Epoch => XAxis::WallMinutes,
+                    XAxis::WallMinutes => XAxis::Epoch,
+                }
+            }
+            (KeyCode::Char('/'), _) => {
+                self.typing = true;
+                self.filter.clear();
+            }
+            (KeyCode::Char('e'), _) if !self.marked.is_empty() => {
+                return Reply::Effect(Effect::Export {
+                    runs: self.marked.clone(),
+                    chart: ChartOptions {
+                        metric: self.metric,
+                        smoothing: self.smoothing,
+                        log_y: self.log_y,
+                        x: self.x,
+                    },
+                })
             }
             (KeyCode::Char('r'), _) => return Reply::Effect(Effect::Rescan),
             _ => {}
@@ -101,6 +224,11 @@ impl RunsTab {
         let table_height = (shown.len() as u16 + 3).clamp(4, area.height / 2);
         let [table, chart] =
             Layout::vertical([Constraint::Length(table_height), Constraint::Min(0)]).areas(area);
+        let title = match (self.typing, self.filter.is_empty()) {
+            (true, _) => format!("runs · filter: {}▏", self.filter),
+            (false, false) => format!("runs · filter: {}", self.filter),
+            (false, true) => "runs".to_string(),
+        };
         let rows: Vec<Row> = shown
             .iter()
             .map(|&(r, depth)| {
@@ -176,29 +304,143 @@ impl RunsTab {
         frame.render_stateful_widget(
             Table::new(rows, widths)
                 .header(header)
-                .block(panel("runs"))
+                .block(panel(&title))
                 .row_highlight_style(Style::new().fg(Color::Black).bg(ACCENT)),
             table,
             &mut state,
         );
-        let everything = self
-            .runs
-            .iter()
-            .flat_map(|r| std::iter::once(r).chain(&r.folds));
-        let chosen: Vec<(&str, &[EpochRecord])> = everything
-            .filter(|r| self.marked.contains(&r.path))
-            .map(|r| (r.name.as_str(), &r.history[..]))
-            .collect();
-        if chosen.is_empty() {
+        self.draw_chart(frame, chart);
+    }
+
+    fn draw_chart(&self, frame: &mut Frame, area: Rect) {
+        let runs = self.marked();
+        if runs.is_empty() {
             frame.render_widget(
-                ratatui::widgets::Paragraph::new(
-                    "enter shows a run's curves, space marks two to overlay".dark_gray(),
+                Paragraph::new(
+                    "enter shows a run's curves, space marks more to lay over it".dark_gray(),
                 )
                 .block(panel("curves")),
-                chart,
+                area,
             );
-        } else {
-            loss_chart(frame, chart, "loss per epoch", &chosen);
+            return;
         }
+        let configs: Vec<_> = runs.iter().map(|r| r.config.as_ref()).collect();
+        let differences = compare::differences(&configs);
+        let smoothing = self.smoothing.filter(|_| self.metric.smoothable());
+        let scale = |y: f64| if self.log_y { y.max(1e-12).log10() } else { y };
+        // (legend, colour, faint raw curve?, points)
+        let mut series: Vec<(String, Color, bool, Vec<(f64, f64)>)> = Vec::new();
+        let mut raw_points: Vec<(f64, f64)> = Vec::new();
+        for (k, run) in runs.iter().enumerate() {
+            let colour = PALETTE[k % PALETTE.len()];
+            for (part, value) in self.metric.curves() {
+                let raw = compare::points(&run.history, value, self.x);
+                let mut name = run.name.clone();
+                if !part.is_empty() {
+                    name = format!("{name} {part}");
+                }
+                if !differences[k].is_empty() {
+                    name = format!("{name} ({})", differences[k]);
+                }
+                let shade = |c: Color| if part == "val" { lighter(c) } else { c };
+                let to_scale =
+                    |pts: Vec<(f64, f64)>| pts.into_iter().map(|(x, y)| (x, scale(y))).collect();
+                match smoothing {
+                    Some(w) => {
+                        raw_points.extend(to_scale(raw.clone()));
+                        series.push((name, shade(colour), false, to_scale(compare::ema(&raw, w))));
+                    }
+                    None => series.push((name, shade(colour), false, to_scale(raw))),
+                }
+            }
+        }
+        // Every raw curve behind the smoothed ones as one layer of faint dots: each dataset is
+        // a canvas layer of its own, and 20 runs' raw curves as 40 layers took 3 ms a frame.
+        if !raw_points.is_empty() {
+            series.push((String::new(), Color::DarkGray, true, raw_points));
+        }
+        let xs = series.iter().flat_map(|s| s.3.iter().map(|p| p.0));
+        let x_max = xs.fold(1.0f64, f64::max);
+        let ys: Vec<f64> = series
+            .iter()
+            .flat_map(|s| s.3.iter().map(|p| p.1))
+            .collect();
+        let (lo, hi) = ys
+            .iter()
+            .fold((f64::MAX, f64::MIN), |(a, b), &y| (a.min(y), b.max(y)));
+        let (lo, hi) = if lo > hi { (0.0, 1.0) } else { (lo, hi) };
+        let pad = ((hi - lo) * 0.05).max(1e-6);
+        let y = [lo - pad, hi + pad];
+        // Raw curves first, so the smoothed ones are drawn over them.
+        series.sort_by_key(|s| !s.2);
+        let datasets: Vec<Dataset> = series
+            .iter()
+            .map(|(name, colour, raw, pts)| {
+                // The raw curve behind a smoothed one as dots: fainter, and cheaper to draw.
+                let kind = if *raw {
+                    GraphType::Scatter
+                } else {
+                    GraphType::Line
+                };
+                let d = Dataset::default()
+                    .marker(Marker::Braille)
+                    .graph_type(kind)
+                    .style(Style::new().fg(*colour))
+                    .data(pts);
+                if name.is_empty() {
+                    d
+                } else {
+                    d.name(name.clone())
+                }
+            })
+            .collect();
+        let y_labels: Vec<Line> = match self.log_y {
+            true => [y[0], (y[0] + y[1]) / 2.0, y[1]]
+                .iter()
+                .map(|v| Line::from(format!("{:.3}", 10f64.powf(*v))))
+                .collect(),
+            false => axis_labels(y[0], y[1], 3),
+        };
+        let x_title = match self.x {
+            XAxis::Epoch => "epoch",
+            XAxis::WallMinutes => "minutes",
+        };
+        let x_min = if self.x == XAxis::Epoch { 1.0 } else { 0.0 };
+        let title = format!(
+            "{}{}{} · {} runs",
+            self.metric.name(),
+            smoothing.map_or(String::new(), |w| format!(" · smoothed {w:.1}")),
+            if self.log_y { " · log y" } else { "" },
+            runs.len()
+        );
+        let chart = Chart::new(datasets)
+            .block(panel(&title))
+            .x_axis(
+                Axis::default()
+                    .title(x_title)
+                    .bounds([x_min, x_max.max(x_min + 1.0)])
+                    .labels([
+                        Line::from(format!("{x_min:.0}")),
+                        Line::from(format!("{x_max:.0}")),
+                    ]),
+            )
+            .y_axis(Axis::default().bounds(y).labels(y_labels))
+            .legend_position(Some(ratatui::widgets::LegendPosition::TopRight))
+            .hidden_legend_constraints((Constraint::Percentage(60), Constraint::Percentage(60)));
+        frame.render_widget(chart, area);
+    }
+}
+
+/// The validation curve's shade of a run's colour.
+fn lighter(c: Color) -> Color {
+    match c {
+        Color::Yellow => Color::LightYellow,
+        Color::Magenta => Color::LightMagenta,
+        Color::LightGreen => Color::Green,
+        Color::LightBlue => Color::Blue,
+        Color::LightRed => Color::Red,
+        Color::Cyan => Color::LightCyan,
+        Color::White => Color::Gray,
+        other => other,
     }
 }

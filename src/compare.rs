@@ -1,0 +1,399 @@
+//! Runs side by side: which metric, over epochs or wall time, smoothed or raw, on a linear or
+//! log scale; the hyper-parameters in which runs differ; and every epoch of every run as one
+//! long table. What the Runs tab draws and `lnmc export` writes.
+
+use crate::run::catalog::RunEntry;
+use crate::types::{EpochRecord, RunConfig};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metric {
+    /// Train and validation loss together.
+    Loss,
+    ValAcc,
+    ValF1,
+    ValAuc,
+    NoduleAcc,
+    NoduleAuc,
+    Lr,
+}
+
+impl Metric {
+    pub const ALL: [Metric; 7] = [
+        Metric::Loss,
+        Metric::ValAcc,
+        Metric::ValF1,
+        Metric::ValAuc,
+        Metric::NoduleAcc,
+        Metric::NoduleAuc,
+        Metric::Lr,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::Loss => "loss",
+            Metric::ValAcc => "val_acc",
+            Metric::ValF1 => "val_f1",
+            Metric::ValAuc => "val_auc",
+            Metric::NoduleAcc => "val_nodule_acc",
+            Metric::NoduleAuc => "val_nodule_auc",
+            Metric::Lr => "lr",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Metric> {
+        Metric::ALL.into_iter().find(|m| m.name() == name)
+    }
+
+    /// The curves of this metric: (suffix, value of an epoch); two for the loss.
+    pub fn curves(self) -> Vec<(&'static str, fn(&EpochRecord) -> Option<f64>)> {
+        match self {
+            Metric::Loss => vec![
+                ("train", |r| Some(r.train_loss)),
+                ("val", |r| Some(r.val_loss)),
+            ],
+            Metric::ValAcc => vec![("", |r| Some(r.val_acc))],
+            Metric::ValF1 => vec![("", |r| Some(r.val_f1))],
+            Metric::ValAuc => vec![("", |r| Some(r.val_auc))],
+            Metric::NoduleAcc => vec![("", |r| r.val_nodule_acc)],
+            Metric::NoduleAuc => vec![("", |r| r.val_nodule_auc)],
+            Metric::Lr => vec![("", |r| Some(r.lr))],
+        }
+    }
+
+    /// The learning rate is a setting, not a noisy measurement: never smoothed.
+    pub fn smoothable(self) -> bool {
+        self != Metric::Lr
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum XAxis {
+    #[default]
+    Epoch,
+    /// Minutes since the run started (the sum of its epochs' wall times).
+    WallMinutes,
+}
+
+/// The points (x, value) of one curve of a history; epochs without a finite value are left out.
+pub fn points(
+    history: &[EpochRecord],
+    value: fn(&EpochRecord) -> Option<f64>,
+    x: XAxis,
+) -> Vec<(f64, f64)> {
+    let mut minutes = 0.0;
+    let mut out = Vec::with_capacity(history.len());
+    for r in history {
+        minutes += r.seconds / 60.0;
+        let x = match x {
+            XAxis::Epoch => r.epoch as f64,
+            XAxis::WallMinutes => minutes,
+        };
+        if let Some(v) = value(r).filter(|v| v.is_finite()) {
+            out.push((x, v));
+        }
+    }
+    out
+}
+
+/// Exponential moving average with TensorBoard's debiasing (the first points are not pulled
+/// towards zero); `weight` in [0, 1): 0 leaves the curve as it is.
+pub fn ema(points: &[(f64, f64)], weight: f64) -> Vec<(f64, f64)> {
+    let mut last = 0.0;
+    let mut debias = 1.0;
+    points
+        .iter()
+        .map(|&(x, y)| {
+            last = last * weight + (1.0 - weight) * y;
+            debias *= weight;
+            (x, last / (1.0 - debias).max(f64::MIN_POSITIVE))
+        })
+        .collect()
+}
+
+/// For each run, the settings in which the runs differ ("lr 0.001, seed 1"), empty when they
+/// agree on everything or a run has no config.
+pub fn differences(configs: &[Option<&RunConfig>]) -> Vec<String> {
+    let described: Vec<Vec<(&'static str, String)>> = configs
+        .iter()
+        .map(|c| c.map(settings).unwrap_or_default())
+        .collect();
+    let keys: Vec<&'static str> = described
+        .iter()
+        .flat_map(|d| d.iter().map(|(k, _)| *k))
+        .fold(Vec::new(), |mut keys, k| {
+            if !keys.contains(&k) {
+                keys.push(k);
+            }
+            keys
+        });
+    let value = |d: &Vec<(&'static str, String)>, key: &str| {
+        d.iter().find(|(k, _)| *k == key).map(|(_, v)| v.clone())
+    };
+    let differing: Vec<&str> = keys
+        .into_iter()
+        .filter(|k| {
+            let first = value(&described[0], k);
+            described.iter().any(|d| value(d, k) != first)
+        })
+        .collect();
+    described
+        .iter()
+        .map(|d| {
+            differing
+                .iter()
+                .filter_map(|k| value(d, k).map(|v| format!("{k} {v}")))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .collect()
+}
+
+/// The settings a run is known by, as (name, value) texts.
+pub fn settings(c: &RunConfig) -> Vec<(&'static str, String)> {
+    let h = &c.hyper;
+    vec![
+        ("epochs", h.epochs.to_string()),
+        ("batch_size", h.batch_size.to_string()),
+        ("lr", h.lr.to_string()),
+        ("weight_decay", h.weight_decay.to_string()),
+        ("dropout", h.dropout.to_string()),
+        ("seed", h.seed.to_string()),
+        ("augment", format!("{:?}", h.augment).to_lowercase()),
+        ("schedule", format!("{:?}", h.schedule).to_lowercase()),
+        ("label_smoothing", h.label_smoothing.to_string()),
+        (
+            "early_stop",
+            h.early_stop.map_or("off".into(), |n| n.to_string()),
+        ),
+        ("split", format!("{:?}", c.split).to_lowercase()),
+        ("intensity", intensity_name(&c.intensity)),
+        ("precision", c.precision.clone()),
+        ("device", c.device.clone()),
+    ]
+}
+
+/// `hu:-1000,400`, `percentile:2,98`: as `--intensity` takes it.
+fn intensity_name(i: &crate::data::intensity::Intensity) -> String {
+    use crate::data::intensity::Intensity;
+    match i {
+        Intensity::Percentile { low, high } => format!("percentile:{low},{high}"),
+        Intensity::Hu { low, high } => format!("hu:{low},{high}"),
+    }
+}
+
+/// Every epoch of every run, one metric value a row (run, epoch, metric, value), then each
+/// setting as a column of its own, the same on every row of a run.
+pub fn long_table(runs: &[&RunEntry]) -> Vec<u8> {
+    let setting_names: Vec<&'static str> = runs
+        .iter()
+        .find_map(|r| {
+            r.config
+                .as_ref()
+                .map(|c| settings(c).into_iter().map(|(k, _)| k).collect())
+        })
+        .unwrap_or_default();
+    let mut out = csv::Writer::from_writer(Vec::new());
+    let mut header = vec!["run", "epoch", "metric", "value"];
+    header.extend(&setting_names);
+    out.write_record(&header).expect("in-memory csv");
+    let columns: [(&str, fn(&EpochRecord) -> Option<f64>); 12] = [
+        ("train_loss", |r| Some(r.train_loss)),
+        ("train_acc", |r| Some(r.train_acc)),
+        ("val_loss", |r| Some(r.val_loss)),
+        ("val_acc", |r| Some(r.val_acc)),
+        ("val_f1", |r| Some(r.val_f1)),
+        ("val_auc", |r| Some(r.val_auc)),
+        ("val_nodule_acc", |r| r.val_nodule_acc),
+        ("val_nodule_f1", |r| r.val_nodule_f1),
+        ("val_nodule_auc", |r| r.val_nodule_auc),
+        ("lr", |r| Some(r.lr)),
+        ("seconds", |r| Some(r.seconds)),
+        ("samples_per_s", |r| Some(r.samples_per_s)),
+    ];
+    for run in runs {
+        let values: Vec<String> = match &run.config {
+            Some(c) => settings(c).into_iter().map(|(_, v)| v).collect(),
+            None => vec![String::new(); setting_names.len()],
+        };
+        for r in &run.history {
+            for (metric, get) in columns {
+                let Some(value) = get(r).filter(|v| v.is_finite()) else {
+                    continue;
+                };
+                let mut record = vec![
+                    run.name.clone(),
+                    r.epoch.to_string(),
+                    metric.to_string(),
+                    value.to_string(),
+                ];
+                record.extend(values.iter().cloned());
+                out.write_record(&record).expect("in-memory csv");
+            }
+        }
+    }
+    out.into_inner().expect("in-memory csv")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ema_is_debiased_and_zero_weight_is_the_identity() {
+        let pts = [(1.0, 1.0), (2.0, 0.0), (3.0, 1.0)];
+        assert_eq!(ema(&pts, 0.0), pts.to_vec());
+        let smooth = ema(&pts, 0.5);
+        assert!(
+            (smooth[0].1 - 1.0).abs() < 1e-12,
+            "first point kept: {smooth:?}"
+        );
+        assert!((smooth[1].1 - 1.0 / 3.0).abs() < 1e-12, "{smooth:?}");
+        // 0.5·(0.5·(0.5·1) + 0.5·0) + 0.5·1 = 0.625, over 1 − 0.5³.
+        assert!((smooth[2].1 - 0.625 / 0.875).abs() < 1e-12, "{smooth:?}");
+    }
+}
+
+/// Writes `runs.csv` (the long table) and `METRIC.svg` (the chart) of `runs` into a new
+/// `dir/export-TIME/`, each file atomically; returns the folder.
+pub fn export_to(
+    dir: &std::path::Path,
+    runs: &[&RunEntry],
+    chart: &ChartOptions,
+) -> crate::error::Result<std::path::PathBuf> {
+    use crate::error::IoContext;
+    let folder = dir.join(format!("export-{}", crate::files::timestamp()));
+    std::fs::create_dir_all(&folder).at(&folder, "create directory")?;
+    crate::files::write_atomic(&folder.join("runs.csv"), &long_table(runs))?;
+    let svg_name = format!("{}.svg", chart.metric.name());
+    crate::files::write_atomic(&folder.join(svg_name), svg(runs, chart).as_bytes())?;
+    Ok(folder)
+}
+
+/// How a chart is drawn: the Runs tab's choices, and `lnmc export --plot`'s options.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ChartOptions {
+    pub metric: Metric,
+    /// EMA weight; never applied to the learning rate.
+    pub smoothing: Option<f64>,
+    pub log_y: bool,
+    pub x: XAxis,
+}
+
+/// The chart as an SVG document: axes, a legend naming each run and what it differs in, a
+/// title; the raw curve faint behind the smoothed one.
+pub fn svg(runs: &[&RunEntry], options: &ChartOptions) -> String {
+    use plotters::prelude::*;
+    let configs: Vec<_> = runs.iter().map(|r| r.config.as_ref()).collect();
+    let differences = differences(&configs);
+    let smoothing = options.smoothing.filter(|_| options.metric.smoothable());
+    let palette = [
+        RGBColor(230, 159, 0),
+        RGBColor(86, 180, 233),
+        RGBColor(0, 158, 115),
+        RGBColor(213, 94, 0),
+        RGBColor(0, 114, 178),
+        RGBColor(204, 121, 167),
+        RGBColor(120, 120, 120),
+        RGBColor(240, 228, 66),
+    ];
+    let mut curves: Vec<(String, RGBColor, Vec<(f64, f64)>, Vec<(f64, f64)>)> = Vec::new();
+    for (k, run) in runs.iter().enumerate() {
+        for (part, value) in options.metric.curves() {
+            let raw = points(&run.history, value, options.x);
+            let smooth = smoothing.map_or_else(|| raw.clone(), |w| ema(&raw, w));
+            let mut name = run.name.clone();
+            if !part.is_empty() {
+                name.push(' ');
+                name.push_str(part);
+            }
+            if !differences[k].is_empty() {
+                name = format!("{name} ({})", differences[k]);
+            }
+            let colour = palette[k % palette.len()];
+            curves.push((name, colour, raw, smooth));
+        }
+    }
+    let all = curves.iter().flat_map(|c| c.2.iter().chain(&c.3));
+    let (mut x1, mut y0, mut y1) = (1.0f64, f64::MAX, f64::MIN);
+    for &(x, y) in all {
+        x1 = x1.max(x);
+        y0 = y0.min(y);
+        y1 = y1.max(y);
+    }
+    if y0 > y1 {
+        (y0, y1) = (0.0, 1.0);
+    }
+    let x0 = if options.x == XAxis::Epoch { 1.0 } else { 0.0 };
+    let mut text = String::new();
+    {
+        let root = SVGBackend::with_string(&mut text, (960, 600)).into_drawing_area();
+        let _ = root.fill(&WHITE);
+        let title = format!(
+            "{}{}{}",
+            options.metric.name(),
+            smoothing.map_or(String::new(), |w| format!(" (EMA {w:.2})")),
+            if options.log_y { ", log scale" } else { "" }
+        );
+        let x_label = match options.x {
+            XAxis::Epoch => "epoch",
+            XAxis::WallMinutes => "minutes",
+        };
+        macro_rules! draw {
+            ($chart:expr) => {{
+                let mut chart = $chart;
+                let _ = chart
+                    .configure_mesh()
+                    .light_line_style(RGBColor(240, 240, 240))
+                    .bold_line_style(RGBColor(210, 210, 210))
+                    .x_desc(x_label)
+                    .y_desc(options.metric.name())
+                    .draw();
+                for (name, colour, raw, smooth) in &curves {
+                    if smoothing.is_some() {
+                        let faint = colour.mix(0.25);
+                        let _ = chart.draw_series(LineSeries::new(raw.iter().copied(), faint));
+                    }
+                    let _ = chart
+                        .draw_series(LineSeries::new(
+                            smooth.iter().copied(),
+                            colour.stroke_width(2),
+                        ))
+                        .map(|s| {
+                            let c = *colour;
+                            s.label(name.clone()).legend(move |(x, y)| {
+                                PathElement::new(vec![(x, y), (x + 20, y)], c)
+                            })
+                        });
+                }
+                let _ = chart
+                    .configure_series_labels()
+                    .background_style(WHITE.mix(0.8))
+                    .border_style(BLACK)
+                    .draw();
+            }};
+        }
+        let builder = || {
+            let mut b = ChartBuilder::on(&root);
+            b.caption(title.clone(), ("sans-serif", 22))
+                .margin(16)
+                .x_label_area_size(40)
+                .y_label_area_size(60);
+            b
+        };
+        let pad = ((y1 - y0) * 0.05).max(1e-9);
+        if options.log_y {
+            let lo = y0.max(1e-12) * 0.9;
+            if let Ok(chart) =
+                builder().build_cartesian_2d(x0..x1.max(x0 + 1.0), (lo..y1 * 1.1).log_scale())
+            {
+                draw!(chart);
+            }
+        } else if let Ok(chart) =
+            builder().build_cartesian_2d(x0..x1.max(x0 + 1.0), (y0 - pad)..(y1 + pad))
+        {
+            draw!(chart);
+        }
+        let _ = root.present();
+    }
+    text
+}
