@@ -66,8 +66,10 @@ enum Command {
     /// Exact dataset-level metrics of a checkpoint (lnmc .safetensors or PyTorch .pth).
     Eval(EvalArgs),
     /// Open the dashboard on a run written by another process (e.g. `train --headless`).
+    /// A directory of runs (runs/, a sweep's folder) shows them all as a live table; Enter
+    /// follows one.
     Watch {
-        /// runs/NAME (default: the newest run under runs/).
+        /// runs/NAME, or a directory of runs (default: the newest run under runs/).
         run: Option<PathBuf>,
     },
     /// Every epoch of chosen runs as one long CSV table, and/or their chart as SVG.
@@ -256,7 +258,10 @@ fn main() -> ExitCode {
         Some(Command::Watch { run }) => tui::run(tui::Options {
             data: cli.data,
             protocol: cli.image_protocol,
-            watch: Some(run.unwrap_or_else(|| PathBuf::from(run::RUNS))),
+            watch: Some(match run {
+                Some(dir) => tui::Watch::Run(dir),
+                None => tui::Watch::Newest,
+            }),
         })
         .map(|()| 0),
         Some(Command::Synth {

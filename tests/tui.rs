@@ -691,3 +691,50 @@ fn runs_tab_compares_any_number_of_runs() {
     tab.on_key(KeyCode::Enter);
     assert_eq!(tab.rows().len(), 1, "filtered by name");
 }
+
+/// `lnmc watch DIR`: every run in DIR as a live table (recent val loss, progress), read again
+/// every second; Enter follows one in the Train tab.
+#[test]
+fn watching_a_directory_shows_a_live_table() {
+    use lnmc::run::catalog::RunEntry;
+    let mut app = app();
+    assert_eq!(
+        app.update(Message::WatchAll("sweep".into())),
+        Effect::Rescan
+    );
+    assert_eq!(app.tab(), Tab::Runs);
+    assert_eq!(app.runs_root(), std::path::Path::new("sweep"));
+    let config: lnmc::types::RunConfig =
+        serde_json::from_str(include_str!("fixtures/config.json")).unwrap();
+    let entry = |name: &str, epochs: usize| RunEntry {
+        name: name.into(),
+        path: format!("sweep/{name}").into(),
+        config: Some(config.clone()),
+        history: (1..=epochs)
+            .map(|e| record(e, 0.9 - 0.1 * e as f64, 0.8))
+            .collect(),
+        status: Status::Running,
+        modified: std::time::SystemTime::UNIX_EPOCH,
+        folds: Vec::new(),
+    };
+    app.update(Message::Catalog {
+        runs: vec![entry("job-1", 2), entry("job-2", 1)],
+        checkpoints: Vec::new(),
+    });
+    let screen = format!("{}", render(&app, 160, 48).backend());
+    assert!(
+        screen.contains("recent val loss") && screen.contains("█▁"),
+        "{screen}"
+    );
+    assert!(screen.contains("2/2"), "{screen}");
+    assert_eq!(
+        app.update(Message::FollowTick),
+        Effect::Rescan,
+        "read again every second"
+    );
+    assert_eq!(
+        key(&mut app, KeyCode::Enter),
+        Effect::Follow("sweep/job-1".into())
+    );
+    assert_eq!(app.tab(), Tab::Train);
+}

@@ -113,6 +113,11 @@ impl RunDir {
         write_json(&self.dir.join(SPLIT), split)
     }
 
+    /// Tells readers on other machines that the writer is alive (see `lock`).
+    pub fn heartbeat(&self) {
+        self._lock.beat();
+    }
+
     /// Appends a line to the run's log.txt.
     pub fn log(&self, line: &str) {
         append_log(&self.dir.join(LOG), line);

@@ -126,6 +126,7 @@ impl Model {
                     Vec::<f32>::try_from(Tensor::stack(&pending, 0).to_device(Device::Cpu))
                         .expect("float losses");
                 let first = batch + 1 - losses.len();
+                s.run.heartbeat();
                 if let Some(k) = losses.iter().position(|l| !l.is_finite()) {
                     let what = if losses[k].is_nan() {
                         "NaN"

@@ -3,6 +3,8 @@
 //! outside (start training, evaluate, read runs from disk) leaves as an `Effect` for the event
 //! loop. No terminal and no I/O here, so all of it is testable.
 
+use std::path::{Path, PathBuf};
+
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::dataset_tab::{Context, DatasetTab};
@@ -53,6 +55,10 @@ pub struct App {
     dataset: DatasetTab,
     evaluate: EvaluateTab,
     runs: RunsTab,
+    /// Where the Runs tab lists runs from: runs/, or the directory `lnmc watch DIR` follows.
+    runs_root: PathBuf,
+    /// `lnmc watch DIR`: the runs in it are read again every second.
+    watching_all: bool,
 }
 
 /// Switching tabs is hinted in the footer of the first tab only, the one a user sees first:
@@ -78,6 +84,8 @@ impl App {
             train: TrainTab::new(),
             evaluate: EvaluateTab::default(),
             runs: RunsTab::default(),
+            runs_root: PathBuf::from(crate::run::RUNS),
+            watching_all: false,
             data,
             split,
         }
@@ -113,6 +121,10 @@ impl App {
 
     pub fn runs(&self) -> &RunsTab {
         &self.runs
+    }
+
+    pub fn runs_root(&self) -> &Path {
+        &self.runs_root
     }
 
     /// What the Dataset tab reads besides its own state.
@@ -164,10 +176,22 @@ impl App {
                 }
             }
             Message::Followed(None) => Effect::None,
-            Message::FollowTick => match &self.train.progress().followed {
-                Some(dir) => Effect::Follow(dir.clone()),
-                None => Effect::None,
-            },
+            Message::FollowTick => {
+                let follow = self.train.progress().followed.clone().map(Effect::Follow);
+                let rescan = self.watching_all.then_some(Effect::Rescan);
+                match (follow, rescan) {
+                    (Some(f), Some(r)) => Effect::All(vec![f, r]),
+                    (Some(e), None) | (None, Some(e)) => e,
+                    (None, None) => Effect::None,
+                }
+            }
+            Message::WatchAll(dir) => {
+                self.runs_root = dir;
+                self.watching_all = true;
+                self.runs.set_live(true);
+                self.tab = Tab::Runs;
+                Effect::Rescan
+            }
             Message::Explained { checkpoint, result } => match result {
                 Ok(maps) => {
                     self.dataset.explained(checkpoint, maps);
@@ -319,6 +343,10 @@ impl App {
         match reply {
             Reply::Done => Effect::None,
             Reply::Effect(effect) => effect,
+            Reply::Open(run) => {
+                self.tab = Tab::Train;
+                Effect::Follow(run)
+            }
             Reply::BrowseMisclassified => {
                 let Some((_, evaluation)) = self.evaluate.last() else {
                     return Effect::None;

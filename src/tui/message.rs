@@ -40,6 +40,8 @@ pub enum Message {
     Flags(Result<Vec<Flag>>),
     /// A line for the log (how images are drawn, say).
     Note(String),
+    /// `lnmc watch DIR`: every run in DIR as a live table.
+    WatchAll(PathBuf),
 }
 
 /// A side effect for the event loop: the only way the dashboard starts work or touches disk.
@@ -88,4 +90,6 @@ pub enum Reply {
     Effect(Effect),
     /// Open the Dataset tab on the misclassified patches of the last evaluation.
     BrowseMisclassified,
+    /// Open this run in the Train tab and follow it.
+    Open(PathBuf),
 }

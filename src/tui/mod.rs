@@ -51,8 +51,18 @@ const FOLLOW: Duration = Duration::from_secs(1);
 pub struct Options {
     pub data: Option<PathBuf>,
     pub protocol: image::ProtocolChoice,
-    /// `lnmc watch`: follow this run directory instead of training.
-    pub watch: Option<PathBuf>,
+    /// `lnmc watch`: follow runs written by other processes instead of training.
+    pub watch: Option<Watch>,
+}
+
+/// What `lnmc watch` follows.
+pub enum Watch {
+    /// The newest run under runs/.
+    Newest,
+    /// runs/NAME.
+    Run(PathBuf),
+    /// Every run in a directory, as a live table (a sweep, a Slurm job array).
+    All(PathBuf),
 }
 
 pub fn run(options: Options) -> Result<()> {
@@ -61,15 +71,23 @@ pub fn run(options: Options) -> Result<()> {
             "not a terminal: the dashboard needs one; to train without a screen use `lnmc train --headless` (e.g. under nohup)",
         ));
     }
-    let watch = match options.watch {
-        Some(dir) => Some(resolve_watch(&dir)?),
-        None => None,
+    let (watch, watch_all) = match options.watch {
+        Some(Watch::Newest) => (Some(resolve_watch(Path::new(RUNS))?), None),
+        Some(Watch::Run(dir)) if dir.join(crate::run::CONFIG).exists() => (Some(dir), None),
+        Some(Watch::Run(dir) | Watch::All(dir)) => {
+            // A directory of runs: the live table, on the data of its newest run.
+            let newest = resolve_watch(&dir)?;
+            let data = crate::run::read_config(&newest)?.data.path;
+            (None, Some((dir, data)))
+        }
+        None => (None, None),
     };
     // Read everything that can fail before the screen changes, so errors print normally.
-    let path = match (&options.data, &watch) {
-        (Some(p), _) => p.clone(),
-        (None, Some(dir)) => crate::run::read_config(dir)?.data.path,
-        (None, None) => data::resolve(None)?,
+    let path = match (&options.data, &watch, &watch_all) {
+        (Some(p), _, _) => p.clone(),
+        (None, Some(dir), _) => crate::run::read_config(dir)?.data.path,
+        (None, None, Some((_, data))) => data.clone(),
+        (None, None, None) => data::resolve(None)?,
     };
     let data = reader::read(&path)?;
     let flags = review::read(&path, data.len())?;
@@ -87,6 +105,9 @@ pub fn run(options: Options) -> Result<()> {
     app.update(Message::Note(format!("images: {why}")));
     if let Some(dir) = watch {
         app.update(Message::Followed(Followed::read(&dir)));
+    }
+    if let Some((dir, _)) = watch_all {
+        app.update(Message::WatchAll(dir));
     }
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Message>();
     runtime.block_on(async {
@@ -248,7 +269,7 @@ impl Effects {
                 None
             }
             Effect::Rescan => Some(Message::Catalog {
-                runs: catalog::runs(Path::new(RUNS)),
+                runs: catalog::runs(app.runs_root()),
                 checkpoints: catalog::checkpoints(Path::new(CHECKPOINTS)),
             }),
             Effect::Follow(dir) => Some(Message::Followed(Followed::read(&dir))),

@@ -47,6 +47,8 @@ pub struct RunsTab {
     /// Only runs whose name contains this; Some while typing it.
     filter: String,
     typing: bool,
+    /// `lnmc watch DIR`: a live table, where Enter follows a run in the Train tab.
+    live: bool,
 }
 
 impl Default for RunsTab {
@@ -62,6 +64,7 @@ impl Default for RunsTab {
             x: XAxis::Epoch,
             filter: String::new(),
             typing: false,
+            live: false,
         }
     }
 }
@@ -106,6 +109,10 @@ impl RunsTab {
             .collect()
     }
 
+    pub fn set_live(&mut self, live: bool) {
+        self.live = live;
+    }
+
     /// The name filter takes every key while it is typed.
     pub fn captures_input(&self) -> bool {
         self.typing
@@ -127,6 +134,7 @@ impl RunsTab {
         hint("/", "filter"),
         hint("e", "export marked"),
         help("enter", "open/close a cross-validation's folds"),
+        help("o", "follow in the Train tab (lnmc watch DIR: enter)"),
         help("r", "rescan"),
     ];
 
@@ -160,6 +168,8 @@ impl RunsTab {
                     self.expanded.insert(path);
                 }
             }
+            (KeyCode::Enter, Some((path, false))) if self.live => return Reply::Open(path),
+            (KeyCode::Char('o'), Some((path, false))) => return Reply::Open(path),
             (KeyCode::Enter, Some((path, false))) => self.marked = vec![path],
             (KeyCode::Char(' '), Some((path, false))) => {
                 match self.marked.iter().position(|m| *m == path) {
@@ -274,6 +284,14 @@ impl RunsTab {
                         f1(best.map(|b| b.val_f1)),
                     )
                 };
+                // Live, a run's recent validation loss and its progress matter more than its date.
+                let (date, epochs) = match (self.live, &r.config) {
+                    (true, Some(c)) => (
+                        sparkline(r.history.iter().map(|h| h.val_loss)),
+                        format!("{}/{}", r.history.len(), c.hyper.epochs),
+                    ),
+                    _ => (date, epochs),
+                };
                 Row::new(vec![
                     name,
                     date,
@@ -288,7 +306,7 @@ impl RunsTab {
             .collect();
         let widths = [
             Constraint::Min(14),
-            Constraint::Length(15),
+            Constraint::Length(16),
             Constraint::Length(6),
             Constraint::Length(8),
             Constraint::Length(7),
@@ -296,8 +314,9 @@ impl RunsTab {
             Constraint::Length(9),
             Constraint::Length(9),
         ];
+        let when = if self.live { "recent val loss" } else { "date" };
         let header = Row::new(vec![
-            "run", "date", "epochs", "best acc", "F1", "device", "duration", "status",
+            "run", when, "epochs", "best acc", "F1", "device", "duration", "status",
         ])
         .style(Style::new().fg(ACCENT).bold());
         let mut state = TableState::default().with_selected(Some(self.selected));
@@ -429,6 +448,23 @@ impl RunsTab {
             .hidden_legend_constraints((Constraint::Percentage(60), Constraint::Percentage(60)));
         frame.render_widget(chart, area);
     }
+}
+
+/// The last 15 values as a line of block characters, lowest ▁ to highest █.
+fn sparkline(values: impl Iterator<Item = f64>) -> String {
+    let values: Vec<f64> = values.filter(|v| v.is_finite()).collect();
+    let recent = &values[values.len().saturating_sub(15)..];
+    let (lo, hi) = recent
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(a, b), &v| (a.min(v), b.max(v)));
+    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    recent
+        .iter()
+        .map(|&v| {
+            let t = if hi > lo { (v - lo) / (hi - lo) } else { 0.5 };
+            BARS[((t * 7.0).round() as usize).min(7)]
+        })
+        .collect()
 }
 
 /// The validation curve's shade of a run's colour.
