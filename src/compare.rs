@@ -283,6 +283,54 @@ pub struct ChartOptions {
 /// title; the raw curve faint behind the smoothed one.
 pub fn svg(runs: &[&RunEntry], options: &ChartOptions) -> String {
     use plotters::prelude::*;
+    register_font();
+    let mut text = String::new();
+    {
+        let root = SVGBackend::with_string(&mut text, SIZE).into_drawing_area();
+        draw(&root, runs, options);
+    }
+    text
+}
+
+/// The same chart as a PNG image (text in the embedded DejaVu Sans, so no system font is
+/// needed).
+pub fn png(runs: &[&RunEntry], options: &ChartOptions) -> crate::error::Result<Vec<u8>> {
+    use plotters::prelude::*;
+    register_font();
+    let mut pixels = vec![0u8; (SIZE.0 * SIZE.1 * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut pixels, SIZE).into_drawing_area();
+        draw(&root, runs, options);
+    }
+    let image = image::RgbImage::from_raw(SIZE.0, SIZE.1, pixels).expect("size × 3 bytes");
+    let mut bytes = Vec::new();
+    image
+        .write_to(
+            &mut std::io::Cursor::new(&mut bytes),
+            image::ImageFormat::Png,
+        )
+        .map_err(|e| crate::error::Error::runtime(format!("cannot encode the chart ({e})")))?;
+    Ok(bytes)
+}
+
+const SIZE: (u32, u32) = (960, 600);
+
+/// Text is laid out (and, in PNG, drawn) with the embedded DejaVu Sans, for SVG and PNG alike.
+fn register_font() {
+    static FONT: std::sync::Once = std::sync::Once::new();
+    FONT.call_once(|| {
+        let font = dejavu::sans::regular();
+        let _ =
+            plotters::style::register_font("sans-serif", plotters::style::FontStyle::Normal, font);
+    });
+}
+
+fn draw<DB: plotters::prelude::DrawingBackend>(
+    root: &plotters::prelude::DrawingArea<DB, plotters::coord::Shift>,
+    runs: &[&RunEntry],
+    options: &ChartOptions,
+) {
+    use plotters::prelude::*;
     let configs: Vec<_> = runs.iter().map(|r| r.config.as_ref()).collect();
     let differences = differences(&configs);
     let smoothing = options.smoothing.filter(|_| options.metric.smoothable());
@@ -296,7 +344,9 @@ pub fn svg(runs: &[&RunEntry], options: &ChartOptions) -> String {
         RGBColor(120, 120, 120),
         RGBColor(240, 228, 66),
     ];
-    let mut curves: Vec<(String, RGBColor, Vec<(f64, f64)>, Vec<(f64, f64)>)> = Vec::new();
+    // (legend, colour, dashed (the validation loss), raw, smoothed)
+    type Curve = (String, RGBColor, bool, Vec<(f64, f64)>, Vec<(f64, f64)>);
+    let mut curves: Vec<Curve> = Vec::new();
     for (k, run) in runs.iter().enumerate() {
         for (part, value) in options.metric.curves() {
             let raw = points(&run.history, value, options.x);
@@ -309,13 +359,11 @@ pub fn svg(runs: &[&RunEntry], options: &ChartOptions) -> String {
             if !differences[k].is_empty() {
                 name = format!("{name} ({})", differences[k]);
             }
-            let colour = palette[k % palette.len()];
-            curves.push((name, colour, raw, smooth));
+            curves.push((name, palette[k % palette.len()], part == "val", raw, smooth));
         }
     }
-    let all = curves.iter().flat_map(|c| c.2.iter().chain(&c.3));
     let (mut x1, mut y0, mut y1) = (1.0f64, f64::MAX, f64::MIN);
-    for &(x, y) in all {
+    for &(x, y) in curves.iter().flat_map(|c| c.3.iter().chain(&c.4)) {
         x1 = x1.max(x);
         y0 = y0.min(y);
         y1 = y1.max(y);
@@ -324,76 +372,73 @@ pub fn svg(runs: &[&RunEntry], options: &ChartOptions) -> String {
         (y0, y1) = (0.0, 1.0);
     }
     let x0 = if options.x == XAxis::Epoch { 1.0 } else { 0.0 };
-    let mut text = String::new();
-    {
-        let root = SVGBackend::with_string(&mut text, (960, 600)).into_drawing_area();
-        let _ = root.fill(&WHITE);
-        let title = format!(
-            "{}{}{}",
-            options.metric.name(),
-            smoothing.map_or(String::new(), |w| format!(" (EMA {w:.2})")),
-            if options.log_y { ", log scale" } else { "" }
-        );
-        let x_label = match options.x {
-            XAxis::Epoch => "epoch",
-            XAxis::WallMinutes => "minutes",
-        };
-        macro_rules! draw {
-            ($chart:expr) => {{
-                let mut chart = $chart;
-                let _ = chart
-                    .configure_mesh()
-                    .light_line_style(RGBColor(240, 240, 240))
-                    .bold_line_style(RGBColor(210, 210, 210))
-                    .x_desc(x_label)
-                    .y_desc(options.metric.name())
-                    .draw();
-                for (name, colour, raw, smooth) in &curves {
-                    if smoothing.is_some() {
-                        let faint = colour.mix(0.25);
-                        let _ = chart.draw_series(LineSeries::new(raw.iter().copied(), faint));
-                    }
-                    let _ = chart
-                        .draw_series(LineSeries::new(
-                            smooth.iter().copied(),
-                            colour.stroke_width(2),
-                        ))
-                        .map(|s| {
-                            let c = *colour;
-                            s.label(name.clone()).legend(move |(x, y)| {
-                                PathElement::new(vec![(x, y), (x + 20, y)], c)
-                            })
-                        });
+    let x1 = x1.max(x0 + 1.0);
+    let _ = root.fill(&WHITE);
+    let title = format!(
+        "{}{}{}",
+        options.metric.name(),
+        smoothing.map_or(String::new(), |w| format!(" (EMA {w:.2})")),
+        if options.log_y { ", log scale" } else { "" }
+    );
+    let x_label = match options.x {
+        XAxis::Epoch => "epoch",
+        XAxis::WallMinutes => "minutes",
+    };
+    let mut builder = ChartBuilder::on(root);
+    builder
+        .caption(title, ("sans-serif", 22))
+        .margin(16)
+        .x_label_area_size(40)
+        .y_label_area_size(60);
+    // Both scales draw the same way; only the coordinate type differs.
+    macro_rules! plot {
+        ($chart:expr) => {{
+            let mut chart = $chart;
+            let _ = chart
+                .configure_mesh()
+                .light_line_style(RGBColor(240, 240, 240))
+                .bold_line_style(RGBColor(210, 210, 210))
+                .x_desc(x_label)
+                .y_desc(options.metric.name())
+                .draw();
+            for (name, colour, dashed, raw, smooth) in &curves {
+                if smoothing.is_some() {
+                    let _ =
+                        chart.draw_series(LineSeries::new(raw.iter().copied(), colour.mix(0.25)));
                 }
-                let _ = chart
-                    .configure_series_labels()
-                    .background_style(WHITE.mix(0.8))
-                    .border_style(BLACK)
-                    .draw();
-            }};
-        }
-        let builder = || {
-            let mut b = ChartBuilder::on(&root);
-            b.caption(title.clone(), ("sans-serif", 22))
-                .margin(16)
-                .x_label_area_size(40)
-                .y_label_area_size(60);
-            b
-        };
-        let pad = ((y1 - y0) * 0.05).max(1e-9);
-        if options.log_y {
-            let lo = y0.max(1e-12) * 0.9;
-            if let Ok(chart) =
-                builder().build_cartesian_2d(x0..x1.max(x0 + 1.0), (lo..y1 * 1.1).log_scale())
-            {
-                draw!(chart);
+                let c = *colour;
+                let drawn = match dashed {
+                    true => chart.draw_series(DashedLineSeries::new(
+                        smooth.iter().copied(),
+                        8,
+                        5,
+                        c.stroke_width(2),
+                    )),
+                    false => chart
+                        .draw_series(LineSeries::new(smooth.iter().copied(), c.stroke_width(2))),
+                };
+                let _ = drawn.map(|s| {
+                    s.label(name.clone())
+                        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c))
+                });
             }
-        } else if let Ok(chart) =
-            builder().build_cartesian_2d(x0..x1.max(x0 + 1.0), (y0 - pad)..(y1 + pad))
-        {
-            draw!(chart);
-        }
-        let _ = root.present();
+            let _ = chart
+                .configure_series_labels()
+                .background_style(WHITE.mix(0.8))
+                .border_style(BLACK)
+                .draw();
+        }};
     }
-    text
+    if options.log_y {
+        let lo = y0.max(1e-12) * 0.9;
+        if let Ok(chart) = builder.build_cartesian_2d(x0..x1, (lo..y1 * 1.1).log_scale()) {
+            plot!(chart);
+        }
+    } else {
+        let pad = ((y1 - y0) * 0.05).max(1e-9);
+        if let Ok(chart) = builder.build_cartesian_2d(x0..x1, (y0 - pad)..(y1 + pad)) {
+            plot!(chart);
+        }
+    }
+    let _ = root.present();
 }

@@ -87,7 +87,7 @@ struct ExportArgs {
     #[arg(long, value_name = "FILE.csv")]
     csv: Option<PathBuf>,
     /// The chart of --metric over the runs.
-    #[arg(long, value_name = "FILE.svg")]
+    #[arg(long, value_name = "FILE.svg|FILE.png")]
     plot: Option<PathBuf>,
     /// loss, val_acc, val_f1, val_auc, val_nodule_acc, val_nodule_auc or lr.
     #[arg(long, default_value = "loss")]
@@ -585,10 +585,10 @@ fn export_cmd(args: ExportArgs) -> Result<u8> {
     }
     if let Some(path) = &args.plot {
         check_dir(path)?;
-        if path.extension().is_none_or(|e| e != "svg") {
+        if !path.extension().is_some_and(|e| e == "svg" || e == "png") {
             return Err(Error::file(
                 path,
-                "the chart is written as SVG: name it FILE.svg",
+                "the chart is written as SVG or PNG: name it FILE.svg or FILE.png",
             ));
         }
     }
@@ -607,7 +607,11 @@ fn export_cmd(args: ExportArgs) -> Result<u8> {
                 XAxis::Epoch
             },
         };
-        lnmc::files::write_atomic(path, compare::svg(&runs, &chart).as_bytes())?;
+        let bytes = match path.extension().is_some_and(|e| e == "png") {
+            true => compare::png(&runs, &chart)?,
+            false => compare::svg(&runs, &chart).into_bytes(),
+        };
+        lnmc::files::write_atomic(path, &bytes)?;
         println!(
             "wrote {} ({} of {} runs)",
             path.display(),

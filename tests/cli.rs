@@ -809,6 +809,21 @@ fn export_writes_a_long_table_and_a_chart() {
             && svg.contains("b val (lr 0.002)"),
         "{svg}"
     );
+    ok(
+        dir.path(),
+        &[
+            "export", "--plot", "acc.png", "--metric", "val_acc", "--log-y",
+        ],
+    );
+    let png = image::open(dir.path().join("acc.png")).unwrap().to_rgb8();
+    assert_eq!(png.dimensions(), (960, 600));
+    assert!(
+        png.pixels()
+            .filter(|p| p[0] != p[1] || p[1] != p[2])
+            .count()
+            > 500,
+        "no coloured curves"
+    );
     let err = input_error(dir.path(), &["export", "runs/nope", "--csv", "x.csv"]);
     assert!(err.contains("runs/nope: not an lnmc run"), "{err}");
     let err = input_error(dir.path(), &["export", "--plot", "missing/x.svg"]);
