@@ -46,17 +46,10 @@ impl Metric {
 
     /// The curves of this metric: (suffix, value of an epoch); two for the loss.
     pub fn curves(self) -> Vec<(&'static str, fn(&EpochRecord) -> Option<f64>)> {
+        let column = |name| EpochRecord::column(name).expect("a metrics.csv column").1;
         match self {
-            Metric::Loss => vec![
-                ("train", |r| Some(r.train_loss)),
-                ("val", |r| Some(r.val_loss)),
-            ],
-            Metric::ValAcc => vec![("", |r| Some(r.val_acc))],
-            Metric::ValF1 => vec![("", |r| Some(r.val_f1))],
-            Metric::ValAuc => vec![("", |r| Some(r.val_auc))],
-            Metric::NoduleAcc => vec![("", |r| r.val_nodule_acc)],
-            Metric::NoduleAuc => vec![("", |r| r.val_nodule_auc)],
-            Metric::Lr => vec![("", |r| Some(r.lr))],
+            Metric::Loss => vec![("train", column("train_loss")), ("val", column("val_loss"))],
+            metric => vec![("", column(metric.name()))],
         }
     }
 
@@ -196,27 +189,13 @@ pub fn long_table(runs: &[&RunEntry]) -> Vec<u8> {
     let mut header = vec!["run", "epoch", "metric", "value"];
     header.extend(&setting_names);
     out.write_record(&header).expect("in-memory csv");
-    let columns: [(&str, fn(&EpochRecord) -> Option<f64>); 12] = [
-        ("train_loss", |r| Some(r.train_loss)),
-        ("train_acc", |r| Some(r.train_acc)),
-        ("val_loss", |r| Some(r.val_loss)),
-        ("val_acc", |r| Some(r.val_acc)),
-        ("val_f1", |r| Some(r.val_f1)),
-        ("val_auc", |r| Some(r.val_auc)),
-        ("val_nodule_acc", |r| r.val_nodule_acc),
-        ("val_nodule_f1", |r| r.val_nodule_f1),
-        ("val_nodule_auc", |r| r.val_nodule_auc),
-        ("lr", |r| Some(r.lr)),
-        ("seconds", |r| Some(r.seconds)),
-        ("samples_per_s", |r| Some(r.samples_per_s)),
-    ];
     for run in runs {
         let values: Vec<String> = match &run.config {
             Some(c) => settings(c).into_iter().map(|(_, v)| v).collect(),
             None => vec![String::new(); setting_names.len()],
         };
         for r in &run.history {
-            for (metric, get) in columns {
+            for (metric, get) in EpochRecord::COLUMNS {
                 let Some(value) = get(r).filter(|v| v.is_finite()) else {
                     continue;
                 };

@@ -145,14 +145,17 @@ pub fn read_summary(dir: &Path) -> Option<Summary> {
 
 /// Mean and sample standard deviation of each validation metric over the folds.
 fn spread(per_fold: &[EpochRecord]) -> (BTreeMap<String, f64>, BTreeMap<String, f64>) {
-    let columns: [(&str, fn(&EpochRecord) -> Option<f64>); 6] = [
-        ("val_acc", |r| Some(r.val_acc)),
-        ("val_f1", |r| Some(r.val_f1)),
-        ("val_auc", |r| Some(r.val_auc)),
-        ("val_nodule_acc", |r| r.val_nodule_acc),
-        ("val_nodule_f1", |r| r.val_nodule_f1),
-        ("val_nodule_auc", |r| r.val_nodule_auc),
+    let names = [
+        "val_acc",
+        "val_f1",
+        "val_auc",
+        "val_nodule_acc",
+        "val_nodule_f1",
+        "val_nodule_auc",
     ];
+    let columns = EpochRecord::COLUMNS
+        .into_iter()
+        .filter(|(n, _)| names.contains(n));
     let (mut mean, mut sd) = (BTreeMap::new(), BTreeMap::new());
     for (name, get) in columns {
         let values: Option<Vec<f64>> = per_fold.iter().map(get).collect();

@@ -291,7 +291,32 @@ pub struct EpochRecord {
     pub samples_per_s: f64,
 }
 
+/// A metric column of metrics.csv: its name, and its value in a record (None where it was not
+/// measured).
+pub type Column = (&'static str, fn(&EpochRecord) -> Option<f64>);
+
 impl EpochRecord {
+    /// Every measured column, in metrics.csv's order.
+    pub const COLUMNS: [Column; 12] = [
+        ("train_loss", |r| Some(r.train_loss)),
+        ("train_acc", |r| Some(r.train_acc)),
+        ("val_loss", |r| Some(r.val_loss)),
+        ("val_acc", |r| Some(r.val_acc)),
+        ("val_f1", |r| Some(r.val_f1)),
+        ("val_auc", |r| Some(r.val_auc)),
+        ("val_nodule_acc", |r| r.val_nodule_acc),
+        ("val_nodule_f1", |r| r.val_nodule_f1),
+        ("val_nodule_auc", |r| r.val_nodule_auc),
+        ("lr", |r| Some(r.lr)),
+        ("seconds", |r| Some(r.seconds)),
+        ("samples_per_s", |r| Some(r.samples_per_s)),
+    ];
+
+    /// The column called `name`.
+    pub fn column(name: &str) -> Option<Column> {
+        Self::COLUMNS.into_iter().find(|(n, _)| *n == name)
+    }
+
     /// The best epoch of a history: highest validation accuracy, the earliest on a tie. The
     /// one rule behind best.safetensors, the status panel and the Runs table.
     pub fn best(history: &[EpochRecord]) -> Option<&EpochRecord> {

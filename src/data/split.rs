@@ -158,14 +158,7 @@ fn assign_folds(labels: &[u8], ids: &[i64], folds: usize, seed: u64) -> Vec<usiz
     let mut rng = SplitMix64::new(seed);
     let mut fold_of = vec![0; labels.len()];
     for class in [0u8, 1] {
-        let mut members: std::collections::BTreeMap<i64, Vec<usize>> = Default::default();
-        let mut group_class: std::collections::HashMap<i64, u8> = Default::default();
-        for (i, (&id, &label)) in ids.iter().zip(labels).enumerate() {
-            if *group_class.entry(id).or_insert(label) == class {
-                members.entry(id).or_default().push(i);
-            }
-        }
-        let mut groups: Vec<Vec<usize>> = members.into_values().collect();
+        let mut groups = groups_of_class(labels, ids, class);
         rng.shuffle(&mut groups);
         let mut sizes = vec![0usize; folds];
         for group in groups {
@@ -177,6 +170,19 @@ fn assign_folds(labels: &[u8], ids: &[i64], folds: usize, seed: u64) -> Vec<usiz
         }
     }
     fold_of
+}
+
+/// The rows of each group of `class`, groups in id order. Each group belongs to the class of
+/// its first patch, so a group is never cut in two.
+fn groups_of_class(labels: &[u8], ids: &[i64], class: u8) -> Vec<Vec<usize>> {
+    let mut members: std::collections::BTreeMap<i64, Vec<usize>> = Default::default();
+    let mut group_class: std::collections::HashMap<i64, u8> = Default::default();
+    for (i, (&id, &label)) in ids.iter().zip(labels).enumerate() {
+        if *group_class.entry(id).or_insert(label) == class {
+            members.entry(id).or_default().push(i);
+        }
+    }
+    members.into_values().collect()
 }
 
 /// `sklearn.model_selection.train_test_split(range(n), test_size=0.2, random_state=42)`:
@@ -196,17 +202,9 @@ fn grouped(labels: &[u8], ids: &[i64], seed: u64) -> (Vec<usize>, Vec<usize>) {
     let mut rng = SplitMix64::new(seed);
     let mut in_val = vec![false; labels.len()];
     for class in [0u8, 1] {
-        // Each group lands in the class of its first patch, so a group is never cut in two.
-        let mut members: std::collections::BTreeMap<i64, Vec<usize>> = Default::default();
-        let mut group_class: std::collections::HashMap<i64, u8> = Default::default();
-        for (i, (&id, &label)) in ids.iter().zip(labels).enumerate() {
-            if *group_class.entry(id).or_insert(label) == class {
-                members.entry(id).or_default().push(i);
-            }
-        }
-        let total: usize = members.values().map(Vec::len).sum();
+        let mut groups = groups_of_class(labels, ids, class);
+        let total: usize = groups.iter().map(Vec::len).sum();
         let target = (VAL_FRACTION * total as f64).round() as usize;
-        let mut groups: Vec<Vec<usize>> = members.into_values().collect();
         rng.shuffle(&mut groups);
         let mut taken = 0;
         for group in groups {
