@@ -732,6 +732,14 @@ fn watching_a_directory_shows_a_live_table() {
         Effect::Rescan,
         "read again every second"
     );
+    app.update(Message::Exported(
+        "exported 2 runs to sweep/export-1/".into(),
+    ));
+    let screen = format!("{}", render(&app, 160, 48).backend());
+    assert!(
+        screen.contains("runs · exported 2 runs to sweep/export-1/"),
+        "{screen}"
+    );
     assert_eq!(
         key(&mut app, KeyCode::Enter),
         Effect::Follow("sweep/job-1".into())

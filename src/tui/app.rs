@@ -212,6 +212,11 @@ impl App {
                 self.train.log(line);
                 Effect::None
             }
+            Message::Exported(line) => {
+                self.runs.set_notice(line.clone());
+                self.train.log(line);
+                Effect::None
+            }
             Message::Flags(result) => {
                 match result {
                     Ok(flags) => {

@@ -40,6 +40,8 @@ pub enum Message {
     Flags(Result<Vec<Flag>>),
     /// A line for the log (how images are drawn, say).
     Note(String),
+    /// What `Effect::Export` wrote, or why it could not.
+    Exported(String),
     /// `lnmc watch DIR`: every run in DIR as a live table.
     WatchAll(PathBuf),
 }

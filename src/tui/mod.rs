@@ -317,8 +317,8 @@ impl Effects {
                     .filter_map(|p| catalog::RunEntry::read(p))
                     .collect();
                 let refs: Vec<_> = entries.iter().collect();
-                Some(Message::Note(
-                    match crate::compare::export_to(Path::new(RUNS), &refs, &chart) {
+                Some(Message::Exported(
+                    match crate::compare::export_to(app.runs_root(), &refs, &chart) {
                         Ok(folder) => format!(
                             "exported {} runs to {}/ (runs.csv, {}.svg)",
                             refs.len(),

@@ -49,6 +49,8 @@ pub struct RunsTab {
     typing: bool,
     /// `lnmc watch DIR`: a live table, where Enter follows a run in the Train tab.
     live: bool,
+    /// The outcome of the last export, shown under the table.
+    notice: Option<String>,
 }
 
 impl Default for RunsTab {
@@ -65,6 +67,7 @@ impl Default for RunsTab {
             filter: String::new(),
             typing: false,
             live: false,
+            notice: None,
         }
     }
 }
@@ -107,6 +110,10 @@ impl RunsTab {
             .iter()
             .filter_map(|p| all.iter().find(|r| &r.path == p).copied())
             .collect()
+    }
+
+    pub fn set_notice(&mut self, notice: String) {
+        self.notice = Some(notice);
     }
 
     pub fn set_live(&mut self, live: bool) {
@@ -234,11 +241,14 @@ impl RunsTab {
         let table_height = (shown.len() as u16 + 3).clamp(4, area.height / 2);
         let [table, chart] =
             Layout::vertical([Constraint::Length(table_height), Constraint::Min(0)]).areas(area);
-        let title = match (self.typing, self.filter.is_empty()) {
+        let mut title = match (self.typing, self.filter.is_empty()) {
             (true, _) => format!("runs · filter: {}▏", self.filter),
             (false, false) => format!("runs · filter: {}", self.filter),
             (false, true) => "runs".to_string(),
         };
+        if let Some(notice) = &self.notice {
+            title = format!("{title} · {notice}");
+        }
         let rows: Vec<Row> = shown
             .iter()
             .map(|&(r, depth)| {
