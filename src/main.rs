@@ -522,6 +522,10 @@ fn eval_cmd(args: EvalArgs) -> Result<u8> {
         "            (95 % bootstrap intervals, {} resamples of {}s)",
         e.ci.resamples, e.ci.unit
     );
+    println!(
+        "imbalance   balanced accuracy {:.4} · PR AUC {:.4} · sensitivity at 90 % / 95 % specificity {:.4} / {:.4}",
+        m.balanced_accuracy, m.pr_auc, m.sensitivity_at_specificity_90, m.sensitivity_at_specificity_95
+    );
     if let Some(n) = &e.nodule {
         println!(
             "nodules     {} (mean probability of their slices): accuracy {:.4} f1 {:.4} roc auc {:.4}",

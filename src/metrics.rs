@@ -36,6 +36,19 @@ pub struct Metrics {
     pub specificity: f64,
     pub f1: f64,
     pub auc: f64,
+    /// The mean of recall and specificity: 0.5 for a model that always says the majority class,
+    /// however rare the positives.
+    #[serde(default)]
+    pub balanced_accuracy: f64,
+    /// Area under the precision-recall curve (average precision, as scikit-learn computes it):
+    /// what stays meaningful when positives are rare.
+    #[serde(default)]
+    pub pr_auc: f64,
+    /// The best sensitivity (recall) at a threshold keeping specificity ≥ 90 % and ≥ 95 %.
+    #[serde(default)]
+    pub sensitivity_at_specificity_90: f64,
+    #[serde(default)]
+    pub sensitivity_at_specificity_95: f64,
     /// [[tn, fp], [fn, tp]]: rows are the truth, columns the prediction.
     pub confusion: [[u64; 2]; 2],
     pub n: u64,
@@ -53,11 +66,23 @@ pub fn metrics(labels: &[u8], scores: &[f64]) -> Metrics {
     let ratio = |num: f64, den: f64| if den > 0.0 { num / den } else { 0.0 };
     let precision = ratio(tp, tp + fp);
     let recall = ratio(tp, tp + fn_);
+    let specificity = ratio(tn, tn + fp);
+    let roc = roc_curve(labels, scores);
+    let sensitivity_at = |spec: f64| {
+        roc.iter()
+            .filter(|(fpr, _)| *fpr <= 1.0 - spec + 1e-12)
+            .map(|(_, tpr)| *tpr)
+            .fold(0.0, f64::max)
+    };
     Metrics {
+        balanced_accuracy: (recall + specificity) / 2.0,
+        pr_auc: average_precision(labels, scores),
+        sensitivity_at_specificity_90: sensitivity_at(0.90),
+        sensitivity_at_specificity_95: sensitivity_at(0.95),
         accuracy: ratio(tp + tn, tp + tn + fp + fn_),
         precision,
         recall,
-        specificity: ratio(tn, tn + fp),
+        specificity,
         f1: ratio(2.0 * tp, 2.0 * tp + fp + fn_),
         auc: roc_auc(labels, scores),
         confusion,
@@ -105,6 +130,32 @@ pub fn roc_auc(labels: &[u8], scores: &[f64]) -> f64 {
         start = end;
     }
     (rank_sum - positives * (positives + 1.0) / 2.0) / (positives * negatives)
+}
+
+/// Average precision: Σ over thresholds (from the highest score down, ties together) of the
+/// recall gained times the precision there (scikit-learn's `average_precision_score`); NaN
+/// without positives.
+pub fn average_precision(labels: &[u8], scores: &[f64]) -> f64 {
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+    let positives = labels.iter().filter(|&&l| l == MALIGNANT).count() as f64;
+    if positives == 0.0 {
+        return f64::NAN;
+    }
+    let (mut tp, mut seen, mut last_recall, mut ap) = (0.0, 0.0, 0.0, 0.0);
+    for (k, &i) in order.iter().enumerate() {
+        seen += 1.0;
+        if labels[i] == MALIGNANT {
+            tp += 1.0;
+        }
+        let last_of_tie = order.get(k + 1).is_none_or(|&j| scores[j] != scores[i]);
+        if last_of_tie {
+            let recall = tp / positives;
+            ap += (recall - last_recall) * (tp / seen);
+            last_recall = recall;
+        }
+    }
+    ap
 }
 
 /// Points of the ROC curve, (false-positive rate, true-positive rate), from (0,0) to (1,1).
@@ -244,6 +295,28 @@ mod tests {
         assert!((m.f1 - 2.0 * 0.6 * 0.75 / 1.35).abs() < 1e-12);
         // Positive/negative pairs ranked correctly: 20 of 24 (sklearn.metrics.roc_auc_score).
         assert!((m.auc - 20.0 / 24.0).abs() < 1e-12, "auc {}", m.auc);
+    }
+
+    #[test]
+    fn imbalance_metrics_match_scikit_learn() {
+        // sklearn: average_precision_score([1,0,1,1,0,0], [.9,.8,.7,.6,.2,.1]) = 0.8055…
+        let labels = [1, 0, 1, 1, 0, 0];
+        let scores = [0.9, 0.8, 0.7, 0.6, 0.2, 0.1];
+        let ap = average_precision(&labels, &scores);
+        assert!(
+            (ap - (1.0 / 3.0 * 1.0 + 1.0 / 3.0 * 2.0 / 3.0 + 1.0 / 3.0 * 3.0 / 4.0)).abs() < 1e-12
+        );
+        let m = metrics(&labels, &scores);
+        assert_eq!(m.pr_auc, ap);
+        assert!((m.balanced_accuracy - (1.0 + 2.0 / 3.0) / 2.0).abs() < 1e-12);
+        // Specificity ≥ 90 % allows no false positive: only the top patch is called malignant.
+        assert!((m.sensitivity_at_specificity_90 - 1.0 / 3.0).abs() < 1e-12);
+        // A model that calls everything benign on 1-in-100 positives: 99 % accurate, 0.5 balanced.
+        let mut rare = vec![0u8; 99];
+        rare.push(1);
+        let m = metrics(&rare, &[0.1; 100]);
+        assert!((m.accuracy - 0.99).abs() < 1e-12);
+        assert_eq!(m.balanced_accuracy, 0.5);
     }
 
     #[test]

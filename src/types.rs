@@ -247,6 +247,10 @@ pub struct RunConfig {
     pub threads: usize,
 }
 
+fn nan() -> f64 {
+    f64::NAN
+}
+
 fn fp32() -> String {
     "fp32".into()
 }
@@ -274,6 +278,12 @@ pub struct EpochRecord {
     pub val_acc: f64,
     pub val_f1: f64,
     pub val_auc: f64,
+    /// Balanced accuracy and PR-AUC of the validation: what stays meaningful when one class
+    /// is rare (absent, hence NaN, in the files of lnmc before them).
+    #[serde(default = "nan")]
+    pub val_bal_acc: f64,
+    #[serde(default = "nan")]
+    pub val_pr_auc: f64,
     /// Validation scored per nodule (the mean probability of its slices), when the data has
     /// nodule groups; empty in metrics.csv otherwise and in the files of lnmc 0.1.0.
     #[serde(default)]
@@ -297,13 +307,15 @@ pub type Column = (&'static str, fn(&EpochRecord) -> Option<f64>);
 
 impl EpochRecord {
     /// Every measured column, in metrics.csv's order.
-    pub const COLUMNS: [Column; 12] = [
+    pub const COLUMNS: [Column; 14] = [
         ("train_loss", |r| Some(r.train_loss)),
         ("train_acc", |r| Some(r.train_acc)),
         ("val_loss", |r| Some(r.val_loss)),
         ("val_acc", |r| Some(r.val_acc)),
         ("val_f1", |r| Some(r.val_f1)),
         ("val_auc", |r| Some(r.val_auc)),
+        ("val_bal_acc", |r| Some(r.val_bal_acc)),
+        ("val_pr_auc", |r| Some(r.val_pr_auc)),
         ("val_nodule_acc", |r| r.val_nodule_acc),
         ("val_nodule_f1", |r| r.val_nodule_f1),
         ("val_nodule_auc", |r| r.val_nodule_auc),
@@ -342,6 +354,8 @@ mod tests {
             val_acc,
             val_f1: 0.5,
             val_auc: 0.5,
+            val_bal_acc: 0.5,
+            val_pr_auc: 0.5,
             val_nodule_acc: None,
             val_nodule_f1: None,
             val_nodule_auc: None,

@@ -119,7 +119,7 @@ fn trains_saves_and_evaluates_the_same_accuracy() {
     let mut lines = csv.lines();
     assert_eq!(
         lines.next(),
-        Some("epoch,train_loss,train_acc,val_loss,val_acc,val_f1,val_auc,val_nodule_acc,val_nodule_f1,val_nodule_auc,lr,seconds,samples_per_s")
+        Some("epoch,train_loss,train_acc,val_loss,val_acc,val_f1,val_auc,val_bal_acc,val_pr_auc,val_nodule_acc,val_nodule_f1,val_nodule_auc,lr,seconds,samples_per_s")
     );
     let best = lines
         .map(|l| l.split(',').nth(4).unwrap().parse::<f64>().unwrap())
@@ -260,7 +260,7 @@ fn inferred_groups_give_a_nodule_split_and_nodule_metrics() {
         "a nodule on both sides"
     );
     let rows = common::metrics_rows(dir.path(), "after");
-    let nodule_acc: f64 = rows[0].split(',').nth(7).unwrap().parse().unwrap();
+    let nodule_acc: f64 = rows[0].split(',').nth(9).unwrap().parse().unwrap();
     assert!((0.0..=1.0).contains(&nodule_acc), "{rows:?}");
 
     let json = ok(
@@ -561,7 +561,7 @@ fn recipe_options_are_recorded_and_work() {
     assert_eq!(config["hyper"]["label_smoothing"], 0.1);
     let lrs: Vec<f64> = rows(dir.path(), "r1")
         .iter()
-        .map(|r| r.split(',').nth(10).unwrap().parse().unwrap())
+        .map(|r| r.split(',').nth(12).unwrap().parse().unwrap())
         .collect();
     assert!(
         lrs[0] > lrs[1] && lrs[1] > lrs[2] && lrs[2] < 0.2 * lrs[0],

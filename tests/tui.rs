@@ -58,6 +58,8 @@ fn record(epoch: usize, loss: f64, acc: f64) -> EpochRecord {
         val_acc: acc,
         val_f1: acc - 0.05,
         val_auc: acc + 0.03,
+        val_bal_acc: f64::NAN,
+        val_pr_auc: f64::NAN,
         val_nodule_acc: None,
         val_nodule_f1: None,
         val_nodule_auc: None,

@@ -188,6 +188,8 @@ pub fn upstream_losses(path: &Path) -> Option<Vec<EpochRecord>> {
                 val_acc: f64::NAN,
                 val_f1: f64::NAN,
                 val_auc: f64::NAN,
+                val_bal_acc: f64::NAN,
+                val_pr_auc: f64::NAN,
                 val_nodule_acc: None,
                 val_nodule_f1: None,
                 val_nodule_auc: None,

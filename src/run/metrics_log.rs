@@ -52,7 +52,7 @@ impl MetricsLog {
 }
 
 fn csv_header() -> String {
-    "epoch,train_loss,train_acc,val_loss,val_acc,val_f1,val_auc,val_nodule_acc,val_nodule_f1,val_nodule_auc,lr,seconds,samples_per_s\n"
+    "epoch,train_loss,train_acc,val_loss,val_acc,val_f1,val_auc,val_bal_acc,val_pr_auc,val_nodule_acc,val_nodule_f1,val_nodule_auc,lr,seconds,samples_per_s\n"
         .to_string()
 }
 

@@ -186,6 +186,8 @@ impl Model {
             val_acc: m.accuracy,
             val_f1: m.f1,
             val_auc: m.auc,
+            val_bal_acc: m.balanced_accuracy,
+            val_pr_auc: m.pr_auc,
             val_nodule_acc: nodules.as_ref().map(|n| n.accuracy),
             val_nodule_f1: nodules.as_ref().map(|n| n.f1),
             val_nodule_auc: nodules.as_ref().map(|n| n.auc),

@@ -154,7 +154,7 @@ impl EvaluateTab {
             return;
         };
         let [numbers, roc] =
-            Layout::vertical([Constraint::Length(12), Constraint::Min(0)]).areas(result);
+            Layout::vertical([Constraint::Length(13), Constraint::Min(0)]).areas(result);
         // Wide screens give the metrics room for their intervals; narrow ones keep the
         // confusion matrix whole.
         let share = if result.width >= 100 { 60 } else { 50 };
@@ -182,6 +182,11 @@ impl EvaluateTab {
             }
             lines.push(Line::from(spans));
         }
+        lines.push(Line::from(vec![
+            Span::raw(format!("{:<12}", "bal. acc")),
+            format!("{:.4}", m.balanced_accuracy).bold(),
+            format!(" · PR AUC {:.3}", m.pr_auc).dark_gray(),
+        ]));
         if let Some(n) = &e.nodule {
             lines.push(Line::from(vec![
                 Span::raw(format!("{:<12}", format!("{} nodules", n.n))),
