@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::split::SplitKind;
 use crate::error::{Error, Result};
 use crate::evaluation::{self, RESAMPLES};
-use crate::files::{read_json, write_json};
+use crate::files::write_json;
 use crate::metrics::{self, Intervals, Metrics};
 use crate::run::catalog::RunEntry;
 use crate::run::{Status, CONFIG, CV_SUMMARY};
@@ -137,10 +137,6 @@ pub fn summarise(dir: &Path, folds: usize, device: DeviceChoice) -> Result<Summa
     };
     write_json(&dir.join(CV_SUMMARY), &summary)?;
     Ok(summary)
-}
-
-pub fn read_summary(dir: &Path) -> Option<Summary> {
-    read_json(&dir.join(CV_SUMMARY)).ok()
 }
 
 /// Mean and sample standard deviation of each validation metric over the folds.

@@ -88,6 +88,15 @@ fn round_trip_restores_weights_and_metadata() {
         (7, 42, 0.875)
     );
     assert_eq!(meta.config, info().config);
+    // The header alone says the same, for listings that must not read the tensors.
+    let header_only = checkpoint::read_info(&path).unwrap();
+    assert_eq!((header_only.epoch, header_only.config), (7, info().config));
+    let pth =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ConvNet_11.pth");
+    assert!(
+        checkpoint::read_info(&pth).is_none(),
+        "a PyTorch file has no lnmc header"
+    );
 
     let (mut other_vs, other) = model(2);
     let x = Tensor::randn([3, 1, 64, 64], tch::kind::FLOAT_CPU);

@@ -66,6 +66,23 @@ pub fn save(path: &Path, tensors: &[(String, Tensor)], info: &Info) -> Result<()
     write_atomic(path, &bytes)
 }
 
+/// The lnmc metadata of a safetensors checkpoint, read from its header alone (the tensors are
+/// not read): what a listing of checkpoints needs, cheap enough to repeat every second.
+/// None for a PyTorch file, a file without lnmc metadata, or one that is not a checkpoint.
+pub fn read_info(path: &Path) -> Option<Info> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path).ok()?;
+    let mut len = [0u8; 8];
+    file.read_exact(&mut len).ok()?;
+    // safetensors caps its header at 100 MB; anything larger is not one.
+    let len = u64::from_le_bytes(len).min(100_000_000) as usize;
+    let mut header = vec![0u8; len];
+    file.read_exact(&mut header).ok()?;
+    let header: serde_json::Value = serde_json::from_slice(&header).ok()?;
+    let json = header.get("__metadata__")?.get(INFO_KEY)?.as_str()?;
+    serde_json::from_str(json).ok()
+}
+
 /// Reads an lnmc safetensors file or a PyTorch state_dict, told apart by their first bytes.
 pub fn load(path: &Path) -> Result<Checkpoint> {
     check_is_file(

@@ -28,7 +28,7 @@ pub fn checkpoints(root: &Path) -> Vec<CheckpointEntry> {
         }
         let (name, modified) = name_and_time(&path);
         let (label, val_accuracy) = match ext {
-            "safetensors" => match checkpoint::load(&path).ok().and_then(|c| c.info) {
+            "safetensors" => match checkpoint::read_info(&path) {
                 Some(info) => (
                     format!("{} · {name} · epoch {}", info.config.name, info.epoch),
                     Some(info.val_accuracy),
