@@ -8,6 +8,7 @@ mod common;
 
 use lnmc::data::intensity::Intensity;
 use lnmc::data::synth;
+use lnmc::inference::Patches;
 use lnmc::metrics;
 use lnmc::model::channels_last;
 use tch::{Device, Kind, Tensor};
@@ -17,6 +18,7 @@ fn main() {
         n: 6691,
         seed: 0,
         with_ids: false,
+        ..Default::default()
     };
     let data = synth::in_memory(&options, "synthetic.hdf5".as_ref());
     println!(
@@ -28,19 +30,19 @@ fn main() {
 
     let rescale = Intensity::default();
     let times = common::time_ms(2, 20, |_| {
-        std::hint::black_box(rescale.apply(&data.images, data.pixels()));
+        std::hint::black_box(rescale.windows(&data.pixels, data.pixels()));
     });
     println!(
-        "rescale, whole set (2–98 percentile)  {}",
+        "windows, whole set (2–98 percentile)  {}",
         common::summary(times)
     );
 
-    let shape = [data.len() as i64, 1, data.height as i64, data.width as i64];
-    let images = Tensor::from_slice(&data.images).reshape(shape);
+    let mut data = data;
+    let patches = Patches::new(&mut data, &rescale, Device::Cpu).expect("pixels in memory");
     let order = Tensor::randperm(data.len() as i64, (Kind::Int64, Device::Cpu));
     let times = common::time_ms(10, 1000, |i| {
         let idx = order.narrow(0, (i * 64 % (data.len() - 64)) as i64, 64);
-        let _ = std::hint::black_box(channels_last(&images.index_select(0, &idx)));
+        let _ = std::hint::black_box(channels_last(&patches.batch(&idx)));
     });
     println!(
         "training batch of 64 (index_select)   {}",

@@ -23,6 +23,7 @@ fn main() {
         n: 200,
         seed: 0,
         with_ids: false,
+        ..Default::default()
     };
     let data = synth::in_memory(&options, "dataset/synthetic.hdf5".as_ref());
     let mut app = App::new(data, PatchImages::new(halfblocks()), Vec::new());

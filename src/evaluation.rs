@@ -9,7 +9,7 @@ use crate::data::intensity::Intensity;
 use crate::data::split::{self, Split};
 use crate::data::{self, reader, Dataset};
 use crate::error::Result;
-use crate::inference;
+use crate::inference::{self, Patches};
 use crate::metrics::{self, Intervals, Metrics};
 use crate::model::ConvNet;
 use crate::run;
@@ -87,7 +87,7 @@ pub fn evaluate(request: &Request) -> Result<Evaluation> {
         (None, Some(i)) if i.config.data.path.exists() => i.config.data.path.clone(),
         (None, _) => data::default_path()?,
     };
-    let data = reader::read(&data_path)?;
+    let mut data = reader::read(&data_path)?;
     let intensity = request
         .intensity
         .or(info.map(|i| i.config.intensity))
@@ -102,14 +102,13 @@ pub fn evaluate(request: &Request) -> Result<Evaluation> {
         true => ((0..data.len()).collect(), "all patches".to_string(), false),
         false => validation_indices(info, &data, &data_path)?,
     };
-    // Only the patches evaluated become tensors (a fifth of the set for the val split).
-    let (images, labels) = inference::tensors_of(&data, &indices, &intensity, device);
-    let positions: Vec<usize> = (0..indices.len()).collect();
+    // The set as stored, rescaled batch by batch: no normalised copy of it.
+    let patches = Patches::new(&mut data, &intensity, device)?;
     let started = Instant::now();
     let scores: Vec<f64> = if request.tta {
-        inference::predict_tta(&net, &images, &positions, inference::BATCH)
+        inference::predict_tta(&net, &patches, &indices, inference::BATCH)
     } else {
-        let (logits, _) = inference::predict(&net, &images, &labels, &positions, inference::BATCH);
+        let (logits, _) = inference::predict(&net, &patches, &indices, inference::BATCH);
         logits
             .iter()
             .map(|&l| metrics::malignant_probability(l))

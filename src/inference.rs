@@ -1,75 +1,130 @@
-//! The model applied to patches: the normalised patches as tensors, and batched prediction
-//! without gradients. Used by validation during training and by checkpoint evaluation.
+//! The patches as the model sees them, and the model applied to them: `Patches` holds the set
+//! on the device as stored and rescales each batch when it is assembled; batched prediction
+//! without gradients serves validation during training and checkpoint evaluation.
 
 use tch::nn::ModuleT;
 use tch::{Device, Kind, Tensor};
 
-use crate::data::intensity::Intensity;
-use crate::data::Dataset;
+use crate::data::intensity::{Intensity, Windows};
+use crate::data::{Dataset, Pixels};
+use crate::error::{Error, Result};
 
 /// Batch size for inference. Not bigger: past 64 patches the activations outgrow the CPU's
 /// caches and throughput falls (measured: 256 and 1024 are slower on 2 EPYC cores).
 pub const BATCH: usize = 64;
 
-/// The normalised patches as an (N, 1, H, W) float tensor and the labels as int64, on `device`.
-pub fn tensors(data: &Dataset, intensity: &Intensity, device: Device) -> (Tensor, Tensor) {
-    let shape = [data.len() as i64, 1, data.height as i64, data.width as i64];
-    let images = Tensor::empty(shape, (Kind::Float, Device::Cpu));
-    // Rescaled straight into the tensor's memory: no second 110 MB copy of the upstream set.
-    // SAFETY: `images` is a new contiguous float tensor of exactly data.images.len() values,
-    // owned here and not shared until this slice is gone.
-    let out =
-        unsafe { std::slice::from_raw_parts_mut(images.data_ptr() as *mut f32, data.images.len()) };
-    intensity.apply_into(&data.images, out, data.pixels());
-    let images = images.to_device(device);
-    let labels: Vec<i64> = data.labels.iter().map(|&l| l as i64).collect();
-    (images, Tensor::from_slice(&labels).to_device(device))
+/// The whole set on the device, raw (2 bytes a pixel for int16 data), with each patch's
+/// intensity window. On the CPU the tensor is the data set's own memory, not a copy; on a GPU
+/// the pixels are copied there once and the host's copy is freed. Memory thus stays at the
+/// data's own size, where a normalised float copy would take twice that.
+pub struct Patches {
+    /// (N, 1, H, W), int16 or float. Declared before `_host`, whose memory it may view, so
+    /// that it is dropped first.
+    raw: Tensor,
+    /// (N, 1, 1, 1) float64: each patch's window.
+    low: Tensor,
+    high: Tensor,
+    /// (N,) int64.
+    pub labels: Tensor,
+    /// The memory `raw` views on the CPU.
+    _host: Option<Pixels>,
 }
 
-/// `tensors` of the patches `indices` alone, in that order.
-pub fn tensors_of(
-    data: &Dataset,
-    indices: &[usize],
-    intensity: &Intensity,
-    device: Device,
-) -> (Tensor, Tensor) {
-    let pixels = data.pixels();
-    let mut raw = Vec::with_capacity(indices.len() * pixels);
-    for &i in indices {
-        raw.extend_from_slice(data.patch(i));
+impl Patches {
+    /// Takes the pixels out of `data` (which keeps its labels and groups) and computes the
+    /// windows of `intensity` once, on every core.
+    pub fn new(data: &mut Dataset, intensity: &Intensity, device: Device) -> Result<Patches> {
+        let per_patch = data.pixels();
+        let pixels = data.take_pixels();
+        let Windows { low, high } = intensity.windows(&pixels, per_patch);
+        let shape = [data.len() as i64, 1, data.height as i64, data.width as i64];
+        let (pointer, kind) = match &pixels {
+            Pixels::I16(v) => (v.as_ptr() as *const u8, Kind::Int16),
+            Pixels::F32(v) => (v.as_ptr() as *const u8, Kind::Float),
+            Pixels::Lazy(_) => return Err(Error::runtime("patches must be read into memory")),
+        };
+        if data.len() * per_patch * kind.elt_size_in_bytes() != pixels.bytes() {
+            return Err(Error::runtime("pixel count does not match the patch shape"));
+        }
+        let strides = [per_patch as i64, per_patch as i64, data.width as i64, 1];
+        // SAFETY: `pointer` addresses `pixels`, a live Vec of exactly N×H×W values of `kind`
+        // (checked above); the tensor never outlives it: on the CPU `_host` keeps the Vec for
+        // as long as `raw` exists, elsewhere `to_device` copies before the Vec is dropped.
+        let view = unsafe { Tensor::from_blob(pointer, &shape, &strides, kind, Device::Cpu) };
+        let (raw, host) = match device {
+            Device::Cpu => (view, Some(pixels)),
+            _ => (view.to_device(device), None),
+        };
+        let column = |v: Vec<f64>| Tensor::from_slice(&v).view([-1, 1, 1, 1]).to_device(device);
+        let labels: Vec<i64> = data.labels.iter().map(|&l| l as i64).collect();
+        Ok(Patches {
+            raw,
+            low: column(low),
+            high: column(high),
+            labels: Tensor::from_slice(&labels).to_device(device),
+            _host: host,
+        })
     }
-    let normalised = intensity.apply(&raw, pixels);
-    let shape = [
-        indices.len() as i64,
-        1,
-        data.height as i64,
-        data.width as i64,
-    ];
-    let images = Tensor::from_slice(&normalised)
-        .view(shape)
-        .to_device(device);
-    let labels: Vec<i64> = indices.iter().map(|&i| data.labels[i] as i64).collect();
-    (images, Tensor::from_slice(&labels).to_device(device))
+
+    pub fn device(&self) -> Device {
+        self.raw.device()
+    }
+
+    /// The patches `idx` (an int64 tensor on the device), rescaled: (len, 1, H, W) float.
+    /// The arithmetic is `intensity::rescale`'s, in float64, operation for operation, so the
+    /// values are bit for bit those of rescaling on the host.
+    pub fn batch(&self, idx: &Tensor) -> Tensor {
+        let raw = self.raw.index_select(0, idx).to_kind(Kind::Double);
+        let low = self.low.index_select(0, idx);
+        let high = self.high.index_select(0, idx);
+        let span = &high - &low;
+        let scaled = (raw.clamp_tensor(Some(&low), Some(&high)) - &low) / &span * 2.0 - 1.0;
+        // An empty window (a constant patch) gives zeros, not a division by zero.
+        scaled
+            .where_scalarother(&span.gt(0.0), 0.0)
+            .to_kind(Kind::Float)
+    }
+
+    /// Mean and standard deviation of the rescaled pixels of the patches `indices`, from at
+    /// most `max_patches` of them spread evenly (all of them on upstream-sized sets).
+    pub fn normalised_stats(&self, indices: &[usize], max_patches: usize) -> (f64, f64) {
+        let step = indices.len().div_ceil(max_patches.max(1)).max(1);
+        let chosen: Vec<usize> = indices.iter().step_by(step).copied().collect();
+        let (mut sum, mut squares, mut count) = (0.0f64, 0.0f64, 0usize);
+        for chunk in chosen.chunks(1024) {
+            let xs = self
+                .batch(&index_tensor(chunk, self.device()))
+                .to_kind(Kind::Double);
+            sum += xs.sum(Kind::Double).double_value(&[]);
+            squares += xs.square().sum(Kind::Double).double_value(&[]);
+            count += xs.numel();
+        }
+        let n = count.max(2) as f64;
+        let mean = sum / n;
+        (
+            mean,
+            ((squares - n * mean * mean) / (n - 1.0)).max(0.0).sqrt(),
+        )
+    }
 }
 
-/// Logits for the patches `images[indices]`, in batches, without gradients or dropout.
-/// Returns (logits as (benign, malignant) pairs, summed cross-entropy against `labels`).
+/// Logits for the patches `indices`, in batches, without gradients or dropout.
+/// Returns (logits as (benign, malignant) pairs, summed cross-entropy against the labels).
 pub fn predict(
     net: &impl ModuleT,
-    images: &Tensor,
-    labels: &Tensor,
+    patches: &Patches,
     indices: &[usize],
     batch: usize,
 ) -> (Vec<[f32; 2]>, f64) {
     let _guard = tch::no_grad_guard();
-    let device = images.device();
+    let device = patches.device();
     let mut outs = Vec::with_capacity(indices.len().div_ceil(batch.max(1)));
     let mut loss_sum = Tensor::zeros([], (Kind::Double, device));
     for chunk in indices.chunks(batch.max(1)) {
         let idx = index_tensor(chunk, device);
-        let out = net.forward_t(&images.index_select(0, &idx), false);
+        let out = net.forward_t(&patches.batch(&idx), false);
         let loss = out.cross_entropy_loss::<Tensor>(
-            &labels.index_select(0, &idx),
+            &patches.labels.index_select(0, &idx),
             None,
             tch::Reduction::Sum,
             -100,
@@ -88,19 +143,19 @@ pub fn predict(
     (logits, loss_sum.double_value(&[]))
 }
 
-/// The probability of malignancy of the patches `images[indices]`, averaged over their
+/// The probability of malignancy of the patches `indices`, averaged over their
 /// shape-preserving symmetries (test-time augmentation), without gradients or dropout.
 pub fn predict_tta(
     net: &impl ModuleT,
-    images: &Tensor,
+    patches: &Patches,
     indices: &[usize],
     batch: usize,
 ) -> Vec<f64> {
     let _guard = tch::no_grad_guard();
-    let device = images.device();
+    let device = patches.device();
     let mut outs = Vec::with_capacity(indices.len().div_ceil(batch.max(1)));
     for chunk in indices.chunks(batch.max(1)) {
-        let xs = images.index_select(0, &index_tensor(chunk, device));
+        let xs = patches.batch(&index_tensor(chunk, device));
         let views = crate::symmetry::all(&xs);
         let count = views.len() as f64;
         let sum = views

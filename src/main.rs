@@ -16,7 +16,7 @@ use lnmc::patch_image;
 use lnmc::run::Ending;
 use lnmc::train::{self, Control, Event, Start};
 use lnmc::tui::image::ProtocolChoice;
-use lnmc::types::{Augment, DeviceChoice, Hyper, Precision, Schedule};
+use lnmc::types::{Augment, Balance, DeviceChoice, Hyper, Precision, Schedule};
 use lnmc::{cross_validation, evaluation, run, tui};
 
 #[derive(Parser)]
@@ -49,6 +49,10 @@ enum Command {
         /// Also write a per-patch `nodule_id` dataset (enables --split group).
         #[arg(long)]
         with_ids: bool,
+        /// Share of malignant patches (default: upstream's 2526/6691 ≈ 0.378; ≈ 0.002 is like a
+        /// LUNA16 candidate file).
+        #[arg(long, default_value_t = synth::Options::default().positive_rate)]
+        positive_rate: f64,
     },
     /// Infer which rows are slices of one nodule (for files without nodule ids) and write them
     /// beside the data as FILE.groups.csv; splits then hold out whole nodules.
@@ -145,6 +149,10 @@ struct TrainArgs {
     /// `d4`: each patch in a random one of the square's 8 symmetries (turns, flips).
     #[arg(long, value_enum, default_value_t = Augment::None)]
     augment: Augment,
+    /// For a rare class: `weighted` loss (each class weighs the same in total) or class-balanced
+    /// `sample`-ing (with replacement); `none` as upstream
+    #[arg(long, value_enum, default_value_t = Balance::None)]
+    balance: Balance,
     /// `cosine`: linear warm-up over the first 5 % of steps, then cosine decay to zero.
     #[arg(long, value_enum, default_value_t = Schedule::Constant)]
     schedule: Schedule,
@@ -269,7 +277,8 @@ fn main() -> ExitCode {
             n,
             seed,
             with_ids,
-        }) => synth_cmd(&out, n, seed, with_ids),
+            positive_rate,
+        }) => synth_cmd(&out, n, seed, with_ids, positive_rate),
         Some(Command::Groups {
             data,
             max_difference,
@@ -288,16 +297,30 @@ fn main() -> ExitCode {
     }
 }
 
-fn synth_cmd(out: &Path, n: usize, seed: u64, with_ids: bool) -> Result<u8> {
+fn synth_cmd(out: &Path, n: usize, seed: u64, with_ids: bool, positive_rate: f64) -> Result<u8> {
     if n < 2 {
         return Err(Error::input(
             "--n: need at least 2 patches (one of each class)",
         ));
     }
-    synth::write(out, &synth::Options { n, seed, with_ids })?;
+    if !(positive_rate > 0.0 && positive_rate < 1.0) {
+        return Err(Error::input(format!(
+            "--positive-rate {positive_rate}: must be between 0 and 1 (exclusive)"
+        )));
+    }
+    let options = synth::Options {
+        n,
+        seed,
+        with_ids,
+        positive_rate,
+    };
+    let started = std::time::Instant::now();
+    synth::write(out, &options)?;
     println!(
-        "wrote {n} synthetic patches to {} (seed {seed})",
-        out.display()
+        "wrote {n} synthetic patches ({} malignant) to {} (seed {seed}) in {:.1}s",
+        options.malignant(),
+        out.display(),
+        started.elapsed().as_secs_f64()
     );
     Ok(0)
 }
@@ -318,7 +341,7 @@ fn groups_cmd(path: Option<&Path>, max_difference: f64) -> Result<u8> {
         );
         return Ok(0);
     }
-    let ids = groups::infer(&data, max_difference);
+    let ids = groups::infer(&data, max_difference)?;
     let sidecar = groups::write_sidecar(&path, &data::sha256(&path)?, &ids)?;
     println!("{}", groups::describe(&ids));
     println!("wrote {}", sidecar.display());
@@ -361,6 +384,7 @@ fn train_cmd(args: TrainArgs) -> Result<u8> {
             dropout: args.dropout,
             seed: args.seed,
             augment: args.augment,
+            balance: args.balance,
             schedule: args.schedule,
             label_smoothing: args.label_smoothing,
             early_stop: args.early_stop,
@@ -630,7 +654,8 @@ fn export_cmd(args: ExportArgs) -> Result<u8> {
 /// them, coloured half blocks otherwise), or the list of flagged patches.
 fn show_cmd(args: ShowArgs) -> Result<u8> {
     let path = data::resolve(args.data.as_deref())?;
-    let data = reader::read(&path)?;
+    // One patch is read, not the file.
+    let data = reader::open(&path)?;
     if args.flagged {
         let flags = review::read(&path, data.len())?;
         println!(
@@ -656,13 +681,13 @@ fn show_cmd(args: ShowArgs) -> Result<u8> {
             ),
         ));
     }
-    println!("{}", patch_image::describe(&data, index));
-    let grey = patch_image::image(&data, index, patch_image::LUNG);
+    println!("{}", patch_image::describe(&data, index)?);
+    let grey = patch_image::image(&data, index, patch_image::LUNG)?;
     let mut picture = image::DynamicImage::ImageLuma8(grey.clone());
     if let Some(checkpoint) = &args.checkpoint {
         let explainer = Explainer::load(checkpoint)?;
         let e = explainer
-            .explain(&[data.patch(index)], data.height, data.width)
+            .explain(&[&data.patch(index)?], data.height, data.width)
             .remove(0);
         println!(
             "{} · P(malignant) {:.3} · logits benign {:.3} malignant {:.3}",

@@ -2,6 +2,7 @@
 //! description of a patch. `lnmc show` prints them in a plain shell, the dashboard draws them.
 
 use crate::data::{Dataset, MALIGNANT};
+use crate::error::Result;
 
 /// A CT display window: HU `level` ± `width` / 2 maps to black…white.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -25,29 +26,31 @@ impl Window {
     }
 }
 
-pub fn image(data: &Dataset, index: usize, window: Window) -> image::GrayImage {
+pub fn image(data: &Dataset, index: usize, window: Window) -> Result<image::GrayImage> {
     let pixels = data
-        .patch(index)
+        .patch(index)?
         .iter()
         .map(|&hu| window.grey(hu))
         .collect();
-    image::GrayImage::from_raw(data.width as u32, data.height as u32, pixels)
-        .expect("patch has width × height pixels")
+    Ok(
+        image::GrayImage::from_raw(data.width as u32, data.height as u32, pixels)
+            .expect("patch has width × height pixels"),
+    )
 }
 
 /// "patch 12 of 6691 · malignant (1) · synthetic · HU -903…212, mean -640"
-pub fn describe(data: &Dataset, index: usize) -> String {
-    let (min, max, mean) = data.patch_stats(index);
+pub fn describe(data: &Dataset, index: usize) -> Result<String> {
+    let (min, max, mean) = data.patch_stats(index)?;
     let label = if data.labels[index] == MALIGNANT {
         "malignant (1)"
     } else {
         "benign (0)"
     };
-    format!(
+    Ok(format!(
         "patch {index} of {} · {label} · {} data · HU {min:.0}…{max:.0}, mean {mean:.0}",
         data.len(),
         data.source_kind()
-    )
+    ))
 }
 
 /// Colours of the overlay: towards malignant (M > 0) and towards benign (M < 0).

@@ -33,6 +33,23 @@ pub struct Hyper {
     /// Stop when validation AUC has not improved for this many epochs.
     #[serde(default)]
     pub early_stop: Option<usize>,
+    #[serde(default)]
+    pub balance: Balance,
+}
+
+/// How training treats a rare class (candidate files hold ≈ 1 malignant patch in 500).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Balance {
+    /// As upstream: every patch weighs the same; each epoch is a shuffle of the training split.
+    #[default]
+    None,
+    /// The loss weighs each class by N / (2 × its count in the training split): both classes
+    /// weigh the same in total.
+    Weighted,
+    /// Each epoch draws as many patches as the training split holds, with replacement, both
+    /// classes equally likely: the rare class is seen as often as the common one.
+    Sample,
 }
 
 /// Training-time augmentation.
@@ -72,6 +89,7 @@ impl Default for Hyper {
             schedule: Schedule::Constant,
             label_smoothing: 0.0,
             early_stop: None,
+            balance: Balance::None,
         }
     }
 }

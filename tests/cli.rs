@@ -92,7 +92,8 @@ fn synth_is_deterministic_and_has_the_upstream_schema() {
     // Malignant rows first, in the upstream proportion (2526 of 6691).
     assert_eq!(data.class_counts(), (37, 23));
     assert!(data.labels[..23].iter().all(|&l| l == 1));
-    let hu = &data.images;
+    let hu = data.pixel_sample(usize::MAX).unwrap();
+    assert_eq!(hu.len(), 60 * 64 * 64);
     assert!(hu.iter().all(|&v| (-1024.0..=3000.0).contains(&v)));
 }
 
@@ -656,7 +657,7 @@ fn synth_writes_numpy_npz_with_the_same_arrays() {
         .chunks_exact(2)
         .map(|c| i16::from_le_bytes([c[0], c[1]]) as f32)
         .collect();
-    assert_eq!(pixels, data.images);
+    assert_eq!(pixels, data.pixel_sample(usize::MAX).unwrap());
     let (header, labels) = member("slice_class.npy");
     assert!(header.contains("(12, 1)"), "{header}");
     assert_eq!(labels, data.labels);
@@ -840,4 +841,96 @@ fn export_writes_a_long_table_and_a_chart() {
         "{err}"
     );
     assert!(!dir.path().join("x.csv").exists(), "half a request written");
+}
+
+#[test]
+fn rare_positives_train_with_balanced_loss_or_sampling() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = ok(
+        dir.path(),
+        &[
+            "synth",
+            "--out",
+            "rare.h5",
+            "--n",
+            "300",
+            "--positive-rate",
+            "0.05",
+        ],
+    );
+    assert!(out.contains("(15 malignant)"), "{out}");
+    for balance in ["weighted", "sample"] {
+        let run = format!("rare-{balance}");
+        #[rustfmt::skip]
+        ok(dir.path(), &[
+            "train", "--headless", "--data", "rare.h5", "--epochs", "1", "--run", &run,
+            "--balance", balance,
+        ]);
+        let config =
+            std::fs::read_to_string(dir.path().join("runs").join(&run).join("config.json"))
+                .unwrap();
+        assert!(
+            config.contains(&format!("\"balance\": \"{balance}\"")),
+            "{config}"
+        );
+        // The metrics that stay meaningful with rare positives are logged every epoch.
+        assert_eq!(rows(dir.path(), &run).len(), 1);
+    }
+    let msg = input_error(
+        dir.path(),
+        &["synth", "--out", "x.h5", "--positive-rate", "1.5"],
+    );
+    assert!(msg.contains("--positive-rate 1.5"), "{msg}");
+    assert!(!dir.path().join("x.h5").exists());
+}
+
+#[test]
+fn a_file_too_large_for_memory_is_refused_before_loading_with_the_estimate() {
+    let dir = tempfile::tempdir().unwrap();
+    synth(dir.path(), 100);
+    let refused = |args: &[&str]| {
+        let out = lnmc()
+            .current_dir(dir.path())
+            .env("LNMC_MEMORY_AVAILABLE", "500000000")
+            .args(args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+        stderr
+    };
+    #[rustfmt::skip]
+    let msg = refused(&["train", "--headless", "--data", "data.h5", "--epochs", "1", "--run", "big"]);
+    assert!(
+        msg.contains("data.h5: too large for this machine's memory"),
+        "{msg}"
+    );
+    // 100 patches × 4096 pixels × 2 bytes + 64 bytes each + 1 GiB.
+    assert!(
+        msg.contains("needs ≈ 1.07 GB") && msg.contains("0.50 GB available"),
+        "{msg}"
+    );
+    assert!(!dir.path().join("runs/big").exists(), "a run was started");
+    refused(&[
+        "eval",
+        "--checkpoint",
+        fixture("ConvNet_11.pth").to_str().unwrap(),
+        "--data",
+        "data.h5",
+    ]);
+    // Showing one patch reads one patch: no estimate stands in the way.
+    let out = lnmc()
+        .current_dir(dir.path())
+        .env("LNMC_MEMORY_AVAILABLE", "500000000")
+        .args([
+            "show", "--data", "data.h5", "--index", "3", "--out", "p.png",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -496,6 +496,7 @@ fn the_end_record_says_how_a_run_ended() {
             n: 40,
             seed: 1,
             with_ids: false,
+            ..Default::default()
         },
     )
     .unwrap();

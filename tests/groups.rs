@@ -12,10 +12,11 @@ fn score(seed: u64, n: usize) -> (f64, Vec<usize>, usize, usize) {
         n,
         seed,
         with_ids: true,
+        ..Default::default()
     };
     let data = synth::in_memory(&options, "mem.h5".as_ref());
     let truth = data.groups.clone().unwrap();
-    let inferred = groups::infer(&data, MAX_DIFFERENCE);
+    let inferred = groups::infer(&data, MAX_DIFFERENCE).unwrap();
     let (mut same, mut joined) = (0, 0);
     for i in 1..n {
         if truth[i] == truth[i - 1] {

@@ -3,7 +3,8 @@
 mod common;
 
 use common::{valid_file, H5};
-use lnmc::data::reader::read;
+use lnmc::data::reader::{open, read};
+use lnmc::data::Pixels;
 use lnmc::error::ErrorKind;
 
 fn error_of(path: &std::path::Path) -> String {
@@ -30,7 +31,13 @@ fn reads_the_upstream_schema() {
     let data = read(&path).unwrap();
     assert_eq!((data.len(), data.height, data.width), (6, 16, 16));
     assert_eq!(data.labels, vec![1, 0, 1, 0, 1, 0]);
-    assert_eq!(data.patch(1)[0], ((256 * 37) % 1400) as f32 - 1000.0);
+    assert_eq!(
+        data.patch(1).unwrap()[0],
+        ((256 * 37) % 1400) as f32 - 1000.0
+    );
+    // int16 stays int16: 2 bytes a pixel in memory, as on disk.
+    assert!(matches!(data.pixels, Pixels::I16(_)));
+    assert_eq!(data.pixels.bytes(), 6 * 16 * 16 * 2);
     assert!(!data.synthetic);
     assert!(data.groups.is_none());
 }
@@ -47,9 +54,68 @@ fn accepts_flat_labels_float_images_other_sizes_and_extra_datasets() {
         .done();
     let data = read(&path).unwrap();
     assert_eq!((data.height, data.width), (20, 24));
-    assert_eq!(data.patch(3)[1], (3.0 * 480.0 + 1.0) * 0.5);
+    assert_eq!(data.patch(3).unwrap()[1], (3.0 * 480.0 + 1.0) * 0.5);
+    // Halves cannot be held in int16 without changing them: they stay f32.
+    assert!(matches!(data.pixels, Pixels::F32(_)));
     assert_eq!(data.labels, vec![0, 1, 1, 0]);
     assert_eq!(data.groups, Some(vec![7, 7, 8, 9]));
+}
+
+#[test]
+fn whole_number_floats_are_held_in_two_bytes_unless_a_later_block_has_fractions() {
+    let dir = tempfile::tempdir().unwrap();
+    // More patches than one conversion block (4096), the fraction only in the last patch.
+    let n = 4100;
+    let mut pixels: Vec<f64> = (0..n * 256).map(|i| (i % 2000) as f64 - 1000.0).collect();
+    let whole = H5::create(dir.path(), "whole.h5")
+        .add("ct_slices", &[n, 16, 16], &pixels)
+        .add("slice_class", &[n], &vec![0u8, 1].repeat(n / 2))
+        .done();
+    *pixels.last_mut().unwrap() = 0.25;
+    let mixed = H5::create(dir.path(), "mixed.h5")
+        .add("ct_slices", &[n, 16, 16], &pixels)
+        .add("slice_class", &[n], &vec![0u8, 1].repeat(n / 2))
+        .done();
+    let whole = read(&whole).unwrap();
+    assert!(matches!(whole.pixels, Pixels::I16(_)));
+    let mixed = read(&mixed).unwrap();
+    assert!(matches!(mixed.pixels, Pixels::F32(_)));
+    for data in [&whole, &mixed] {
+        let values = data.pixel_sample(usize::MAX).unwrap();
+        assert_eq!(values.len(), pixels.len());
+        let differ = values
+            .iter()
+            .zip(&pixels)
+            .filter(|(a, b)| **a as f64 != **b)
+            .count();
+        assert_eq!(
+            differ,
+            usize::from(data.pixels.bytes() == n * 256 * 2),
+            "values changed"
+        );
+    }
+}
+
+#[test]
+fn a_lazily_opened_file_reads_the_same_patches_and_holds_no_pixels() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = valid_file(dir.path(), "ok.h5", 40, 16);
+    let read = read(&path).unwrap();
+    let lazy = open(&path).unwrap();
+    assert_eq!(lazy.pixels.bytes(), 0);
+    assert_eq!(
+        (lazy.len(), lazy.labels.clone()),
+        (read.len(), read.labels.clone())
+    );
+    for i in [0, 17, 39] {
+        assert_eq!(lazy.patch(i).unwrap(), read.patch(i).unwrap());
+        assert_eq!(lazy.patch_stats(i).unwrap(), read.patch_stats(i).unwrap());
+    }
+    // The histogram's sample: every 3rd patch from the first, in one strided read.
+    let sample = lazy.pixel_sample(14).unwrap();
+    assert_eq!(sample, read.pixel_sample(14).unwrap());
+    assert_eq!(sample.len(), 14 * 256);
+    assert_eq!(sample[256..512], read.patch(3).unwrap()[..]);
 }
 
 #[test]

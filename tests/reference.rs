@@ -8,7 +8,7 @@ use std::process::Command;
 
 use common::{fixture, read_npy, venv_python, write_npy};
 use lnmc::data::intensity::Intensity;
-use lnmc::data::synth;
+use lnmc::data::{synth, Dataset, Pixels};
 use lnmc::{checkpoint, inference, model};
 
 /// Raw patches: synthetic nodules plus the edge cases (a constant patch, two-valued patches).
@@ -17,6 +17,7 @@ fn raw_patches() -> (Vec<f32>, usize) {
         n: 12,
         seed: 3,
         with_ids: false,
+        ..Default::default()
     });
     let mut raw: Vec<f32> = set.images.iter().map(|&v| v as f32).collect();
     raw.extend(std::iter::repeat_n(-700.0, 4096));
@@ -71,10 +72,37 @@ fn preprocessing_and_upstream_checkpoint_match_numpy_and_pytorch() {
     let mut vs = tch::nn::VarStore::new(tch::Device::Cpu);
     let net = model::ConvNet::new(&vs.root(), 0.3);
     checkpoint::restore(&mut vs, &ckpt, &pth).unwrap();
-    let images = tch::Tensor::from_slice(&ours).reshape([n as i64, 1, 64, 64]);
-    let labels = tch::Tensor::zeros([n as i64], tch::kind::INT64_CPU);
+    // Training and evaluation rescale each batch as it is assembled, on the device: the values
+    // must be bit for bit the host's, whether the set is held as float or as int16.
     let indices: Vec<usize> = (0..n).collect();
-    let (logits, _) = inference::predict(&net, &images, &labels, &indices, 4);
+    let as_f32 = Pixels::F32(raw.clone());
+    let as_i16 = Pixels::I16(raw.iter().map(|&v| v as i16).collect());
+    let mut patches = Vec::new();
+    for pixels in [as_f32, as_i16] {
+        let mut data = Dataset {
+            path: "raw".into(),
+            synthetic: true,
+            height: 64,
+            width: 64,
+            pixels,
+            labels: vec![0; n],
+            groups: None,
+            groups_inferred: false,
+        };
+        let p =
+            inference::Patches::new(&mut data, &Intensity::default(), tch::Device::Cpu).unwrap();
+        let idx = inference::index_tensor(&indices, tch::Device::Cpu);
+        let batched = Vec::<f32>::try_from(p.batch(&idx).flatten(0, -1)).unwrap();
+        assert!(
+            batched
+                .iter()
+                .zip(&ours)
+                .all(|(a, b)| a.to_bits() == b.to_bits()),
+            "batch assembly rescales differently from the host"
+        );
+        patches.push(p);
+    }
+    let (logits, _) = inference::predict(&net, &patches[1], &indices, 4);
     let flat: Vec<f32> = logits.iter().flatten().copied().collect();
     assert_eq!(flat.len(), torch_logits.len());
     let worst = flat

@@ -11,7 +11,7 @@ fn dataset(labels: Vec<u8>, groups: Option<Vec<i64>>) -> Dataset {
         synthetic: true,
         height: 16,
         width: 16,
-        images: vec![0.0; labels.len() * 256],
+        pixels: lnmc::data::Pixels::I16(vec![0; labels.len() * 256]),
         labels,
         groups,
         groups_inferred: false,

@@ -23,6 +23,7 @@ fn app() -> App {
         n: 30,
         seed: 2,
         with_ids: false,
+        ..Default::default()
     };
     let data = synth::in_memory(&options, "dataset/synthetic.hdf5".as_ref());
     App::new(data, PatchImages::new(halfblocks()), Vec::new())

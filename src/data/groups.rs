@@ -46,38 +46,46 @@ pub fn difference(a: &[f32], b: &[f32]) -> f64 {
 
 /// A nodule id per row, counting from 0 in row order; neighbours of one label that differ by
 /// at most `max_difference` share one.
-pub fn infer(data: &Dataset, max_difference: f64) -> Vec<i64> {
+pub fn infer(data: &Dataset, max_difference: f64) -> Result<Vec<i64>> {
     let n = data.len();
-    // The correlations are independent: spread them over the cores.
+    let differ =
+        |a: usize, b: usize| -> Result<f64> { Ok(difference(&data.patch(a)?, &data.patch(b)?)) };
+    // The comparisons are independent: spread them over the cores.
     let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
     let mut joined = vec![false; n.saturating_sub(1)];
     let chunk = joined.len().div_ceil(threads).max(1);
     std::thread::scope(|scope| {
-        for (c, part) in joined.chunks_mut(chunk).enumerate() {
-            scope.spawn(move || {
-                for (k, join) in part.iter_mut().enumerate() {
-                    let i = c * chunk + k;
-                    *join = data.labels[i] == data.labels[i + 1]
-                        && difference(data.patch(i), data.patch(i + 1)) <= max_difference;
-                }
-            });
-        }
-    });
+        let handles: Vec<_> = joined
+            .chunks_mut(chunk)
+            .enumerate()
+            .map(|(c, part)| {
+                scope.spawn(move || -> Result<()> {
+                    for (k, join) in part.iter_mut().enumerate() {
+                        let i = c * chunk + k;
+                        *join = data.labels[i] == data.labels[i + 1]
+                            && differ(i, i + 1)? <= max_difference;
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .try_for_each(|h| h.join().expect("comparison threads do not panic"))
+    })?;
     // A chain of look-alike neighbours would otherwise grow without end: a row also has to
     // stay within REACH × max_difference of its group's first row.
     let mut ids = Vec::with_capacity(n);
     let (mut id, mut first) = (0, 0);
     for i in 0..n {
-        let stays = i > 0
-            && joined[i - 1]
-            && difference(data.patch(first), data.patch(i)) <= REACH * max_difference;
+        let stays = i > 0 && joined[i - 1] && differ(first, i)? <= REACH * max_difference;
         if i > 0 && !stays {
             id += 1;
             first = i;
         }
         ids.push(id);
     }
-    ids
+    Ok(ids)
 }
 
 /// "1823 nodules from 6691 patches; slices per nodule: 1: 460, 2: 455, …"

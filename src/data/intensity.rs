@@ -12,8 +12,11 @@
 //! than a division by zero. The alternative is a fixed HU window, the same for every patch:
 //! `out = (clip(patch, lo, hi) - lo) / (hi - lo) * 2 - 1`.
 
+use std::cmp::Ordering;
+
 use serde::{Deserialize, Serialize};
 
+use super::Pixels;
 use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -78,24 +81,83 @@ impl Intensity {
     fn apply_serial(&self, raw: &[f32], out: &mut [f32], pixels: usize) {
         let mut scratch = Vec::with_capacity(pixels);
         for (patch, dst) in raw.chunks(pixels).zip(out.chunks_mut(pixels)) {
-            let (low, high) = match *self {
-                Intensity::Percentile { low, high } => {
-                    scratch.clear();
-                    scratch.extend_from_slice(patch);
-                    (
-                        percentile(&mut scratch, low),
-                        percentile(&mut scratch, high),
-                    )
-                }
-                Intensity::Hu { low, high } => (low, high),
-            };
+            let (low, high) = self.window(patch, &mut scratch, f32::total_cmp);
             rescale(patch, dst, low, high);
         }
     }
+
+    /// The window (low, high) of one patch: its percentiles, or the fixed HU window.
+    fn window<T: Copy + Into<f64>>(
+        &self,
+        patch: &[T],
+        scratch: &mut Vec<T>,
+        order: fn(&T, &T) -> Ordering,
+    ) -> (f64, f64) {
+        match *self {
+            Intensity::Percentile { low, high } => {
+                scratch.clear();
+                scratch.extend_from_slice(patch);
+                (
+                    percentile_by(scratch, low, order),
+                    percentile_by(scratch, high, order),
+                )
+            }
+            Intensity::Hu { low, high } => (low, high),
+        }
+    }
+
+    /// Every patch's window, computed once, on every core. A batch is then rescaled when it
+    /// is assembled (`inference::Patches`), with `rescale`'s arithmetic: the set is never
+    /// held normalised (4 bytes a pixel) beside its raw values.
+    pub fn windows(&self, pixels: &Pixels, per_patch: usize) -> Windows {
+        match pixels {
+            Pixels::I16(v) => self.windows_of(v, per_patch, i16::cmp),
+            Pixels::F32(v) => self.windows_of(v, per_patch, f32::total_cmp),
+            Pixels::Lazy(_) => unreachable!("windows are computed for pixels in memory"),
+        }
+    }
+
+    fn windows_of<T: Copy + Into<f64> + Send + Sync>(
+        &self,
+        values: &[T],
+        per_patch: usize,
+        order: fn(&T, &T) -> Ordering,
+    ) -> Windows {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let patches = values.len() / per_patch.max(1);
+        let per_thread = patches.div_ceil(threads).max(1) * per_patch;
+        let parts: Vec<Vec<(f64, f64)>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = values
+                .chunks(per_thread)
+                .map(|part| {
+                    scope.spawn(move || {
+                        let mut scratch = Vec::with_capacity(per_patch);
+                        part.chunks(per_patch)
+                            .map(|patch| self.window(patch, &mut scratch, order))
+                            .collect()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("window threads do not panic"))
+                .collect()
+        });
+        let (low, high) = parts.into_iter().flatten().unzip();
+        Windows { low, high }
+    }
+}
+
+/// Per patch, the intensities that map to -1 and to 1 (`rescale`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Windows {
+    pub low: Vec<f64>,
+    pub high: Vec<f64>,
 }
 
 /// Maps [low, high] linearly onto [-1, 1], clipping outside; zeros when the window is empty.
-fn rescale(patch: &[f32], out: &mut [f32], low: f64, high: f64) {
+/// `inference::Patches::batch` does the same, operation for operation, on tensors.
+pub fn rescale(patch: &[f32], out: &mut [f32], low: f64, high: f64) {
     if high <= low {
         out.fill(0.0);
         return;
@@ -111,16 +173,31 @@ fn rescale(patch: &[f32], out: &mut [f32], low: f64, high: f64) {
 /// selection instead of a full sort. Reorders `values`. Selecting among f32 gives the same
 /// order statistics as among their f64 images, and the interpolation is done in f64.
 pub fn percentile(values: &mut [f32], q: f64) -> f64 {
+    percentile_by(values, q, f32::total_cmp)
+}
+
+/// `percentile` of any values that widen exactly to f64 (int16 patches are selected as
+/// stored: the same order statistics as their float images, found faster).
+fn percentile_by<T: Copy + Into<f64>>(
+    values: &mut [T],
+    q: f64,
+    order: fn(&T, &T) -> Ordering,
+) -> f64 {
     let last = values.len() - 1;
     let rank = q / 100.0 * last as f64;
     let below = (rank.floor() as usize).min(last);
     let fraction = rank - below as f64;
-    let (_, &mut v0, above) = values.select_nth_unstable_by(below, f32::total_cmp);
-    let v0 = v0 as f64;
+    let (_, &mut v0, above) = values.select_nth_unstable_by(below, order);
+    let v0: f64 = v0.into();
     if below == last {
         return v0;
     }
-    let v1 = above.iter().copied().fold(f32::INFINITY, f32::min) as f64;
+    let v1: f64 = above
+        .iter()
+        .copied()
+        .min_by(order)
+        .expect("values above the rank")
+        .into();
     // numpy's _lerp: exact at both ends, computed from the nearer end.
     let diff = v1 - v0;
     if fraction >= 0.5 {

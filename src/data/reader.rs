@@ -4,24 +4,83 @@
 use std::path::Path;
 
 use hdf5::types::{IntSize, TypeDescriptor};
+use ndarray::s;
 
-use super::{check_is_file, groups, Dataset, GROUP_DATASETS, IMAGES, LABELS, SYNTHETIC_ATTR};
+use super::{
+    check_is_file, groups, memory, Dataset, Pixels, GROUP_DATASETS, IMAGES, LABELS, SYNTHETIC_ATTR,
+};
 use crate::error::{Error, Result};
 
 /// Smallest patch side the ConvNet's two 2×2 poolings can take with room to spare.
 pub const MIN_SIDE: usize = 16;
+/// Patches converted per HDF5 read when the stored type is not int16: the whole file is never
+/// held twice (once as read, once converted).
+const BLOCK: usize = 4096;
 
-/// Reads the file and, when it has no ids of its own, the groups `lnmc groups` inferred for it.
+/// Reads the file into memory and, when it has no ids of its own, the groups `lnmc groups`
+/// inferred for it. Refuses, before reading the pixels, a file that would not fit in memory.
 pub fn read(path: &Path) -> Result<Dataset> {
-    read_with(path, true)
+    read_with(path, true, Load::Memory)
 }
 
 /// Reads the file alone, ignoring any groups sidecar (for `lnmc groups`, which replaces it).
 pub fn read_without_sidecar(path: &Path) -> Result<Dataset> {
-    read_with(path, false)
+    read_with(path, false, Load::Memory)
 }
 
-fn read_with(path: &Path, use_sidecar: bool) -> Result<Dataset> {
+/// Checks the file and reads its labels and groups, leaving the pixels in the file to be read
+/// patch by patch (the dashboard and `lnmc show`: a 6 GB file opens in well under a second).
+pub fn open(path: &Path) -> Result<Dataset> {
+    read_with(path, true, Load::Lazily)
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Load {
+    Memory,
+    Lazily,
+}
+
+/// The pixels left in the file: read a patch, or a sample, when asked for.
+#[derive(Debug)]
+pub struct Lazy {
+    images: hdf5::Dataset,
+    /// Stored as int16: read as such (HDF5's own conversion to float is slower).
+    int16: bool,
+}
+
+impl Lazy {
+    pub(super) fn patch(&self, path: &Path, index: usize) -> Result<Vec<f32>> {
+        let read = match self.int16 {
+            true => self
+                .images
+                .read_slice_2d::<i16, _>(s![index, .., ..])
+                .map(|a| a.iter().map(|&v| f32::from(v)).collect()),
+            false => self
+                .images
+                .read_slice_2d::<f32, _>(s![index, .., ..])
+                .map(|a| a.iter().copied().collect()),
+        };
+        read.map_err(|e| Error::file(path, format!("patch {index} unreadable ({e})")))
+    }
+
+    /// Every `step`-th patch from the first, in one strided read.
+    pub(super) fn every(&self, path: &Path, step: usize) -> Result<Vec<f32>> {
+        let step = step as isize;
+        let read = match self.int16 {
+            true => self
+                .images
+                .read_slice::<i16, _, ndarray::Ix3>(s![..;step, .., ..])
+                .map(|a| a.iter().map(|&v| f32::from(v)).collect()),
+            false => self
+                .images
+                .read_slice::<f32, _, ndarray::Ix3>(s![..;step, .., ..])
+                .map(|a| a.iter().copied().collect()),
+        };
+        read.map_err(|e| Error::file(path, format!("dataset '{IMAGES}' unreadable ({e})")))
+    }
+}
+
+fn read_with(path: &Path, use_sidecar: bool, load: Load) -> Result<Dataset> {
     check_is_file(path)?;
     let fail = |msg: String| Error::file(path, msg);
     // The library's own error stack goes to stderr by default; our messages say it better.
@@ -59,36 +118,18 @@ fn read_with(path: &Path, use_sidecar: bool) -> Result<Dataset> {
             "dataset '{IMAGES}' has {height}x{width} patches, need at least {MIN_SIDE}x{MIN_SIDE}"
         )));
     }
-    let unreadable = |e: hdf5::Error| fail(format!("dataset '{IMAGES}' unreadable ({e})"));
-    let (is_float, pixels): (bool, Vec<f32>) = match dtype_of(&images, path, IMAGES)? {
-        // int16 is the upstream file's type: reading it as stored and widening here is ~4× faster
-        // than HDF5's own int16 → float conversion.
-        TypeDescriptor::Integer(IntSize::U2) => {
-            let stored: Vec<i16> = images.read_raw().map_err(unreadable)?;
-            (false, stored.into_iter().map(f32::from).collect())
+    let stored = dtype_of(&images, path, IMAGES)?;
+    let int16 = match stored {
+        TypeDescriptor::Integer(IntSize::U2) => true,
+        TypeDescriptor::Integer(_) | TypeDescriptor::Unsigned(_) | TypeDescriptor::Float(_) => {
+            false
         }
-        TypeDescriptor::Integer(_) | TypeDescriptor::Unsigned(_) => {
-            (false, images.read_raw().map_err(unreadable)?)
-        }
-        TypeDescriptor::Float(_) => (true, images.read_raw().map_err(unreadable)?),
         other => {
             return Err(fail(format!(
                 "dataset '{IMAGES}' has type {other}, expected numbers"
             )))
         }
     };
-    if is_float {
-        if let Some(bad) = pixels.iter().position(|v| !v.is_finite()) {
-            let per = height * width;
-            return Err(fail(format!(
-                "dataset '{IMAGES}' has a non-finite pixel ({}) in patch {} at ({}, {})",
-                pixels[bad],
-                bad / per,
-                bad % per / width,
-                bad % width
-            )));
-        }
-    }
 
     let label_values = read_ids(&open(LABELS)?, path, LABELS, n)?;
     if let Some(i) = label_values.iter().position(|&l| l != 0 && l != 1) {
@@ -130,16 +171,81 @@ fn read_with(path: &Path, use_sidecar: bool) -> Result<Dataset> {
         .attr_names()
         .map(|a| a.iter().any(|a| a == SYNTHETIC_ATTR))
         .unwrap_or(false);
+    let pixels = match load {
+        Load::Lazily => Pixels::Lazy(Lazy { images, int16 }),
+        Load::Memory => {
+            // Floats may hold fractions, which keep 4 bytes a pixel: count on that.
+            let bytes_per_pixel = if matches!(stored, TypeDescriptor::Float(_)) {
+                4
+            } else {
+                2
+            };
+            memory::check(path, n, height * width, bytes_per_pixel)?;
+            load_pixels(&images, int16, path, [n, height, width])?
+        }
+    };
 
     Ok(Dataset {
         path: path.to_path_buf(),
         synthetic,
         height,
         width,
-        images: pixels,
+        pixels,
         labels,
         groups,
         groups_inferred,
+    })
+}
+
+/// All pixels in memory: int16 as stored; anything else converted block by block, to int16
+/// while every value so far is a whole number that fits, else to f32.
+fn load_pixels(
+    images: &hdf5::Dataset,
+    int16: bool,
+    path: &Path,
+    [n, height, width]: [usize; 3],
+) -> Result<Pixels> {
+    let unreadable =
+        |e: hdf5::Error| Error::file(path, format!("dataset '{IMAGES}' unreadable ({e})"));
+    if int16 {
+        return Ok(Pixels::I16(images.read_raw().map_err(unreadable)?));
+    }
+    let per = height * width;
+    let mut whole: Vec<i16> = Vec::with_capacity(n * per);
+    let mut fractional: Option<Vec<f32>> = None;
+    for start in (0..n).step_by(BLOCK) {
+        let end = (start + BLOCK).min(n);
+        let block = images
+            .read_slice::<f32, _, ndarray::Ix3>(s![start..end, .., ..])
+            .map_err(unreadable)?;
+        let block = block.as_slice().expect("a fresh array is contiguous");
+        if let Some(bad) = block.iter().position(|v| !v.is_finite()) {
+            return Err(Error::file(
+                path,
+                format!(
+                    "dataset '{IMAGES}' has a non-finite pixel ({}) in patch {} at ({}, {})",
+                    block[bad],
+                    start + bad / per,
+                    bad % per / width,
+                    bad % width
+                ),
+            ));
+        }
+        let fits = |v: &f32| v.fract() == 0.0 && (-32768.0..=32767.0).contains(v);
+        if fractional.is_none() && !block.iter().all(fits) {
+            let mut wide = Vec::with_capacity(n * per);
+            wide.extend(whole.drain(..).map(f32::from));
+            whole.shrink_to_fit();
+            fractional = Some(wide);
+        }
+        match &mut fractional {
+            Some(wide) => wide.extend_from_slice(block),
+            None => whole.extend(block.iter().map(|&v| v as i16)),
+        }
+    }
+    Ok(match fractional {
+        Some(wide) => Pixels::F32(wide),
+        None => Pixels::I16(whole),
     })
 }
 

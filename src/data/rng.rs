@@ -19,6 +19,14 @@ impl SplitMix64 {
         z ^ (z >> 31)
     }
 
+    /// Moves on by `draws` values without computing them: the stream is a counter, so a
+    /// worker can start where a sequential generator would be after them.
+    pub fn skip(&mut self, draws: u64) {
+        self.0 = self
+            .0
+            .wrapping_add(draws.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    }
+
     /// Uniform in [0, 1).
     pub fn unit(&mut self) -> f64 {
         (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)

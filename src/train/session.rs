@@ -5,18 +5,21 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use tch::{Device, Kind, Tensor};
+use tch::{Device, Kind};
 
 use crate::checkpoint::{self, Checkpoint};
 use crate::data::intensity::Intensity;
 use crate::data::split::{Split, SplitKind};
 use crate::data::{self, reader, review};
 use crate::error::{Error, Result};
-use crate::inference::{index_tensor, tensors};
+use crate::inference::Patches;
 use crate::run::{self, MetricsLog, RunDir};
 use crate::types::{
     device_name, precision_name, DataInfo, DeviceChoice, EpochRecord, Hyper, Precision, RunConfig,
 };
+
+/// Training patches the normalised mean and deviation in config.json are computed from.
+const STATS_SAMPLE: usize = 8192;
 
 /// What to train: a new run or the continuation of one.
 #[derive(Debug, Clone, PartialEq)]
@@ -55,9 +58,9 @@ pub struct Session {
     pub(super) device: Device,
     /// What the convolutions compute in, and why it was chosen.
     pub(super) compute: (Kind, String),
-    pub(super) images: Tensor,
-    pub(super) labels: Tensor,
-    /// The same labels on the host, for the validation metrics.
+    /// The set on the device, raw, rescaled batch by batch.
+    pub(super) patches: Patches,
+    /// The labels on the host, for the validation metrics.
     pub(super) host_labels: Vec<u8>,
     /// Nodule of each patch, when the data has groups: validation is also scored per nodule.
     pub(super) groups: Option<Vec<i64>>,
@@ -98,7 +101,7 @@ fn prepare_new(request: Request) -> Result<Session> {
     let device = request.device.pick()?;
     let compute = request.precision.resolve(device);
     let started = Instant::now();
-    let data = reader::read(&request.data)?;
+    let mut data = reader::read(&request.data)?;
     let kind = request
         .split
         .unwrap_or_else(|| SplitKind::default_for(&data));
@@ -116,11 +119,13 @@ fn prepare_new(request: Request) -> Result<Session> {
         }
         false => None,
     };
-    let (images, labels) = tensors(&data, &request.intensity, device);
+    let sha256 = data::sha256(&request.data)?;
+    let patches = Patches::new(&mut data, &request.intensity, device)?;
     let prepare_seconds = started.elapsed().as_secs_f64();
     let name = request.name.unwrap_or_else(run::timestamp);
     let run = RunDir::create(&request.runs_root, &request.checkpoint_root, &name)?;
-    let train_pixels = images.index_select(0, &index_tensor(&split.train, device));
+    // Descriptive only: exact on upstream-sized sets, from an even sample on big ones.
+    let (normalised_mean, normalised_std) = patches.normalised_stats(&split.train, STATS_SAMPLE);
     let config = RunConfig {
         lnmc_version: env!("CARGO_PKG_VERSION").into(),
         name: name.clone(),
@@ -129,13 +134,13 @@ fn prepare_new(request: Request) -> Result<Session> {
         checkpoint_dir: run.checkpoints.clone(),
         data: DataInfo {
             path: std::fs::canonicalize(&request.data).unwrap_or(request.data.clone()),
-            sha256: data::sha256(&request.data)?,
+            sha256,
             synthetic: data.synthetic,
             samples: data.len(),
             height: data.height,
             width: data.width,
-            normalised_mean: train_pixels.mean(Kind::Double).double_value(&[]),
-            normalised_std: train_pixels.std(true).double_value(&[]),
+            normalised_mean,
+            normalised_std,
         },
         intensity: request.intensity,
         split: split.kind,
@@ -156,7 +161,7 @@ fn prepare_new(request: Request) -> Result<Session> {
         config,
         compute,
         prepare_seconds,
-        (images, labels),
+        patches,
         (data.labels, data.groups),
         split,
         None,
@@ -177,7 +182,7 @@ fn prepare_resume(
     let device = choice.pick()?;
     let compute = precision.resolve(device);
     let started = Instant::now();
-    let data = reader::read(&config.data.path)?;
+    let mut data = reader::read(&config.data.path)?;
     if data::sha256(&config.data.path)? != config.data.sha256 {
         return Err(Error::file(
             &config.data.path,
@@ -199,7 +204,7 @@ fn prepare_resume(
             "indexes patches the data does not have",
         ));
     }
-    let tensors = tensors(&data, &config.intensity, device);
+    let patches = Patches::new(&mut data, &config.intensity, device)?;
     let prepare_seconds = started.elapsed().as_secs_f64();
     // Killed before the first epoch ended: nothing to resume from, start the run afresh.
     let resume = match run.last().exists() {
@@ -214,7 +219,7 @@ fn prepare_resume(
         config,
         compute,
         prepare_seconds,
-        tensors,
+        patches,
         (data.labels, data.groups),
         split,
         resume,
@@ -227,7 +232,7 @@ fn assemble(
     config: RunConfig,
     compute: (Kind, String),
     prepare_seconds: f64,
-    (images, labels): (Tensor, Tensor),
+    patches: Patches,
     (host_labels, groups): (Vec<u8>, Option<Vec<i64>>),
     split: Split,
     resume: Option<Checkpoint>,
@@ -244,10 +249,9 @@ fn assemble(
     Ok(Session {
         run,
         config,
-        device: images.device(),
+        device: patches.device(),
         compute,
-        images,
-        labels,
+        patches,
         host_labels,
         groups,
         split,

@@ -15,10 +15,40 @@ use crate::metrics::{self, malignant_probability};
 use crate::model::ConvNet;
 use crate::optim::{scheduled_lr, Adam};
 use crate::symmetry;
-use crate::types::{Augment, EpochRecord};
+use crate::types::{Augment, Balance, EpochRecord};
 
 /// Batches between two reads of the training loss from the device.
 const READBACK: usize = 8;
+
+/// (benign, malignant) patches among `indices`, each at least 1 (a weight's denominator).
+fn class_counts(indices: &[usize], labels: &[u8]) -> [usize; 2] {
+    let malignant = indices.iter().filter(|&&i| labels[i] == 1).count();
+    [(indices.len() - malignant).max(1), malignant.max(1)]
+}
+
+/// `Balance::Weighted`'s loss weights: N / (2 × count) per class.
+fn class_weights(train: &[usize], labels: &[u8]) -> [f32; 2] {
+    class_counts(train, labels).map(|c| train.len() as f32 / (2 * c) as f32)
+}
+
+/// The patches of one epoch, in order, from the generator as seeded for the epoch: a shuffle
+/// of the training split, or for `Balance::Sample` as many draws with replacement, each class
+/// equally likely.
+fn epoch_order(balance: Balance, train: &[usize], labels: &[u8]) -> Tensor {
+    let n = train.len() as i64;
+    let positions = match balance {
+        Balance::Sample => {
+            let counts = class_counts(train, labels);
+            let weights: Vec<f64> = train
+                .iter()
+                .map(|&i| 1.0 / counts[labels[i] as usize] as f64)
+                .collect();
+            Tensor::from_slice(&weights).multinomial(n, true)
+        }
+        Balance::None | Balance::Weighted => Tensor::randperm(n, (Kind::Int64, Device::Cpu)),
+    };
+    index_tensor(train, Device::Cpu).index_select(0, &positions)
+}
 
 pub(super) struct Model {
     vs: nn::VarStore,
@@ -75,11 +105,10 @@ impl Model {
         // Seeding per epoch makes the shuffle and the dropout masks of epoch k the same whether
         // the run got there in one go or through a resume.
         tch::manual_seed(hyper.seed as i64 * 1_000_003 + epoch as i64);
-        let order = index_tensor(&s.split.train, Device::Cpu).index_select(
-            0,
-            &Tensor::randperm(n_train as i64, (Kind::Int64, Device::Cpu)),
-        );
-        let order = order.to_device(s.device);
+        let order = epoch_order(hyper.balance, &s.split.train, &s.host_labels).to_device(s.device);
+        let class_weights = (hyper.balance == Balance::Weighted).then(|| {
+            Tensor::from_slice(&class_weights(&s.split.train, &s.host_labels)).to_device(s.device)
+        });
         // Losses and hits stay on the device and are read back every READBACK batches: on a GPU
         // a read per step would stall the queue of kernels.
         let mut loss_sum = Tensor::zeros([], (Kind::Double, s.device));
@@ -94,18 +123,22 @@ impl Model {
             }
             let len = bs.min(n_train - batch * bs);
             let idx = order.narrow(0, (batch * bs) as i64, len as i64);
-            let ys = s.labels.index_select(0, &idx);
-            let mut xs = s.images.index_select(0, &idx);
+            let ys = s.patches.labels.index_select(0, &idx);
+            let mut xs = s.patches.batch(&idx);
             if hyper.augment == Augment::D4 {
                 xs = symmetry::random(&xs);
             }
             let logits = self.net.forward_t(&xs, true);
-            let loss = match hyper.label_smoothing {
+            let loss = match (hyper.label_smoothing, &class_weights) {
                 // Upstream's loss, kept as it was so that its runs reproduce bit for bit.
-                0.0 => logits.cross_entropy_for_logits(&ys),
-                eps => {
-                    logits.cross_entropy_loss::<Tensor>(&ys, None, tch::Reduction::Mean, -100, eps)
-                }
+                (0.0, None) => logits.cross_entropy_for_logits(&ys),
+                (eps, weights) => logits.cross_entropy_loss(
+                    &ys,
+                    weights.as_ref(),
+                    tch::Reduction::Mean,
+                    -100,
+                    eps,
+                ),
             };
             self.adam.lr = scheduled_lr(
                 hyper.schedule,
@@ -169,7 +202,7 @@ impl Model {
     pub(super) fn validate(&self, s: &Session, epoch: usize, fit: &Fit) -> EpochRecord {
         let val = &s.split.val;
         let (logits, val_loss_sum) =
-            inference::predict(&self.net, &s.images, &s.labels, val, inference::BATCH);
+            inference::predict(&self.net, &s.patches, val, inference::BATCH);
         let scores: Vec<f64> = logits.iter().map(|&l| malignant_probability(l)).collect();
         let val_labels: Vec<u8> = val.iter().map(|&i| s.host_labels[i]).collect();
         let m = metrics::metrics(&val_labels, &scores);
@@ -219,5 +252,44 @@ impl Model {
         }
         weights.extend(self.adam.state());
         checkpoint::save(&s.run.last(), &weights, &info)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A training split of 1000 patches, 10 of them malignant (labels of rows 0..1200).
+    fn rare() -> (Vec<usize>, Vec<u8>) {
+        let labels: Vec<u8> = (0..1200).map(|i| u8::from(i % 100 == 0)).collect();
+        ((100..1100).collect(), labels)
+    }
+
+    #[test]
+    fn class_weights_make_both_classes_weigh_the_same() {
+        let (train, labels) = rare();
+        let [benign, malignant] = class_weights(&train, &labels);
+        assert_eq!(malignant, 50.0);
+        assert!((benign * 990.0 - malignant * 10.0).abs() < 1e-3);
+    }
+
+    #[test]
+    fn sampling_draws_both_classes_equally_and_shuffling_keeps_each_patch_once() {
+        let (train, labels) = rare();
+        tch::manual_seed(3);
+        let sampled = Vec::<i64>::try_from(epoch_order(Balance::Sample, &train, &labels)).unwrap();
+        assert_eq!(sampled.len(), train.len());
+        assert!(sampled.iter().all(|&i| train.contains(&(i as usize))));
+        let malignant = sampled.iter().filter(|&&i| labels[i as usize] == 1).count();
+        assert!(
+            (400..600).contains(&malignant),
+            "{malignant} of 1000 malignant"
+        );
+
+        let mut shuffled =
+            Vec::<i64>::try_from(epoch_order(Balance::None, &train, &labels)).unwrap();
+        assert_ne!(shuffled, (100..1100).collect::<Vec<i64>>(), "not shuffled");
+        shuffled.sort();
+        assert_eq!(shuffled, (100..1100).collect::<Vec<i64>>());
     }
 }

@@ -18,6 +18,7 @@ pub enum Field {
     Seed,
     Augment,
     Schedule,
+    Balance,
     LabelSmoothing,
     EarlyStop,
     Device,
@@ -25,7 +26,7 @@ pub enum Field {
 }
 
 impl Field {
-    pub const ALL: [Field; 12] = [
+    pub const ALL: [Field; 13] = [
         Field::Epochs,
         Field::BatchSize,
         Field::Lr,
@@ -34,6 +35,7 @@ impl Field {
         Field::Seed,
         Field::Augment,
         Field::Schedule,
+        Field::Balance,
         Field::LabelSmoothing,
         Field::EarlyStop,
         Field::Device,
@@ -50,6 +52,7 @@ impl Field {
             Field::Seed => "seed",
             Field::Augment => "augment",
             Field::Schedule => "schedule",
+            Field::Balance => "balance",
             Field::LabelSmoothing => "smoothing",
             Field::EarlyStop => "early stop",
             Field::Device => "device",
@@ -62,6 +65,7 @@ impl Field {
         match self {
             Field::Augment => Some(&["none", "d4"]),
             Field::Schedule => Some(&["constant", "cosine"]),
+            Field::Balance => Some(&["none", "weighted", "sample"]),
             Field::Device => Some(&["auto", "cpu", "cuda"]),
             Field::Precision => Some(&["auto", "fp32", "bf16"]),
             _ => None,
@@ -96,6 +100,7 @@ impl Form {
                 Field::Seed => h.seed.to_string(),
                 Field::Augment => name_of(h.augment),
                 Field::Schedule => name_of(h.schedule),
+                Field::Balance => name_of(h.balance),
                 Field::LabelSmoothing => h.label_smoothing.to_string(),
                 Field::EarlyStop => h.early_stop.map_or("off".into(), |n| n.to_string()),
                 Field::Device | Field::Precision => "auto".into(),
@@ -133,7 +138,7 @@ impl Form {
     pub const KEYS: &'static [Key] = &[
         help("↑↓/jk", "select field"),
         help("enter/e", "edit field"),
-        help("←→", "change augment, schedule, device, precision"),
+        help("←→", "change augment, schedule, balance, device, precision"),
     ];
 
     pub fn on_key(&mut self, code: KeyCode) {
@@ -200,6 +205,7 @@ impl Form {
             seed: parse(self, Field::Seed)?,
             augment: choice(self.value(Field::Augment)),
             schedule: choice(self.value(Field::Schedule)),
+            balance: choice(self.value(Field::Balance)),
             label_smoothing: parse(self, Field::LabelSmoothing)?,
             early_stop,
         };
@@ -276,6 +282,9 @@ mod tests {
         form.on_key(KeyCode::Down);
         form.on_key(KeyCode::Left);
         form.on_key(KeyCode::Down);
+        assert_eq!(form.selected(), Field::Balance);
+        form.on_key(KeyCode::Right);
+        form.on_key(KeyCode::Down);
         form.on_key(KeyCode::Enter);
         form.on_key(KeyCode::Backspace);
         for c in "0.01".chars() {
@@ -292,6 +301,7 @@ mod tests {
         let h = form.hyper().unwrap();
         assert_eq!(h.augment, crate::types::Augment::D4);
         assert_eq!(h.schedule, crate::types::Schedule::Cosine);
+        assert_eq!(h.balance, crate::types::Balance::Weighted);
         assert_eq!(h.label_smoothing, 0.01);
         assert_eq!(h.early_stop, Some(5));
         assert_eq!(

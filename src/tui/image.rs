@@ -225,9 +225,17 @@ impl PatchImages {
             area.height,
             map.is_some(),
         );
-        let picker = &self.picker;
-        let protocol = cache.entry(key).or_insert_with(|| {
-            let grey = patch_image::image(data, index, window);
+        if !cache.contains_key(&key) {
+            // Read from the file when the set was opened lazily: it may have become unreadable.
+            let grey = match patch_image::image(data, index, window) {
+                Ok(grey) => grey,
+                Err(e) => {
+                    let text = ratatui::widgets::Paragraph::new(e.to_string())
+                        .wrap(ratatui::widgets::Wrap { trim: true });
+                    frame.render_widget(text, area);
+                    return;
+                }
+            };
             let image = match map {
                 Some(e) => image::DynamicImage::ImageRgb8(patch_image::overlay(
                     &grey,
@@ -238,8 +246,9 @@ impl PatchImages {
                 )),
                 None => image::DynamicImage::ImageLuma8(grey),
             };
-            picker.new_resize_protocol(image)
-        });
+            cache.insert(key, self.picker.new_resize_protocol(image));
+        }
+        let protocol = cache.get_mut(&key).expect("inserted above");
         frame.render_stateful_widget(
             StatefulImage::default().resize(Resize::Scale(Some(FilterType::Nearest))),
             area,

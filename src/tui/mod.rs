@@ -89,7 +89,9 @@ pub fn run(options: Options) -> Result<()> {
         (None, None, Some((_, data))) => data.clone(),
         (None, None, None) => data::resolve(None)?,
     };
-    let data = reader::read(&path)?;
+    // Patches are read as they are shown: a file of any size opens at once, and training,
+    // which reads it whole in its worker, holds the only copy of the pixels.
+    let data = reader::open(&path)?;
     let flags = review::read(&path, data.len())?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
