@@ -37,6 +37,8 @@ fn main() {
         first_epoch: 1,
         epochs: 150,
         prepare_seconds: 0.5,
+        data_bytes: 1_638_400,
+        data_pixels: 819_200,
         batches: 84,
     }));
     for epoch in 1..=150 {

@@ -70,6 +70,11 @@ impl Patches {
         self.raw.device()
     }
 
+    /// Bytes the pixels take on the device.
+    pub fn bytes(&self) -> u64 {
+        (self.raw.numel() * self.raw.kind().elt_size_in_bytes()) as u64
+    }
+
     /// The patches `idx` (an int64 tensor on the device), rescaled: (len, 1, H, W) float.
     /// The arithmetic is `intensity::rescale`'s, in float64, operation for operation, so the
     /// values are bit for bit those of rescaling on the host.

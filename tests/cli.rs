@@ -908,7 +908,7 @@ fn a_file_too_large_for_memory_is_refused_before_loading_with_the_estimate() {
     );
     // 100 patches × 4096 pixels × 2 bytes + 64 bytes each + 1 GiB.
     assert!(
-        msg.contains("needs ≈ 1.07 GB") && msg.contains("0.50 GB available"),
+        msg.contains("needs ≈ 1.07 GB") && msg.contains("500.0 MB available"),
         "{msg}"
     );
     assert!(!dir.path().join("runs/big").exists(), "a run was started");

@@ -82,6 +82,8 @@ fn run_events() -> Vec<Event> {
             first_epoch: 1,
             epochs: 3,
             prepare_seconds: 0.5,
+            data_bytes: 1_638_400,
+            data_pixels: 819_200,
             batches: 4,
         },
         Event::Batch {
@@ -327,6 +329,8 @@ fn keys_switch_tabs_open_help_and_ask_before_quitting_a_run() {
         first_epoch: 1,
         epochs: 1,
         prepare_seconds: 0.5,
+        data_bytes: 1_638_400,
+        data_pixels: 819_200,
         batches: 1,
     }));
     assert_eq!(key(&mut app, KeyCode::Char('p')), Effect::SetPaused(true));

@@ -58,9 +58,9 @@ pub fn check(path: &Path, patches: usize, pixels: usize, bytes_per_pixel: usize)
             path,
             format!(
                 "too large for this machine's memory: needs ≈ {} ({patches} patches × {pixels} pixels × {bytes_per_pixel} bytes + {} for lnmc itself), {} available; use a machine with more memory or a subset of the file",
-                gigabytes(need),
-                gigabytes(FIXED_BYTES),
-                gigabytes(have)
+                size(need),
+                size(FIXED_BYTES),
+                size(have)
             ),
         )),
         _ => Ok(()),
@@ -81,8 +81,12 @@ pub fn peak_rss() -> Option<u64> {
     Some(kb * 1024)
 }
 
-pub fn gigabytes(bytes: u64) -> String {
-    format!("{:.2} GB", bytes as f64 / 1e9)
+/// "6.14 GB", "54.8 MB".
+pub fn size(bytes: u64) -> String {
+    match bytes as f64 {
+        b if b >= 1e9 => format!("{:.2} GB", b / 1e9),
+        b => format!("{:.1} MB", b / 1e6),
+    }
 }
 
 #[cfg(test)]

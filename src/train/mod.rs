@@ -43,6 +43,9 @@ pub enum Event {
         batches: usize,
         /// Reading, checking and normalising the data, in seconds.
         prepare_seconds: f64,
+        /// The pixels as held on the device, and how many there are.
+        data_bytes: u64,
+        data_pixels: u64,
     },
     Batch {
         epoch: usize,
@@ -78,16 +81,18 @@ impl Event {
     /// None for the frequent progress events.
     pub fn line(&self) -> Option<String> {
         Some(match self {
-            Event::Started { run, device, precision, synthetic, split, first_epoch, epochs, prepare_seconds, .. } => {
+            Event::Started { run, device, precision, synthetic, split, first_epoch, epochs, prepare_seconds, data_bytes, data_pixels, .. } => {
                 let kind = if *synthetic { "synthetic" } else { "real" };
                 let warning = match split.kind.is_slice_level() {
                     true => format!(" · {SLICE_LEVEL_WARNING}"),
                     false => String::new(),
                 };
                 format!(
-                    "run {run} · {kind} data · {} train / {} val · device {device} · {precision} · epochs {first_epoch}–{epochs} · data ready in {prepare_seconds:.2}s{warning}",
+                    "run {run} · {kind} data · {} train / {} val · device {device} · {precision} · epochs {first_epoch}–{epochs} · data ready in {prepare_seconds:.2}s, {} held ({:.1} bytes a pixel){warning}",
                     split.train.len(),
-                    split.val.len()
+                    split.val.len(),
+                    crate::data::memory::size(*data_bytes),
+                    *data_bytes as f64 / (*data_pixels).max(1) as f64
                 )
             }
             Event::Epoch { record: r, best } => format!(
@@ -188,6 +193,8 @@ fn run_epochs(s: &mut Session, control: &Control, emit: &mut dyn FnMut(Event)) -
         epochs: s.config.hyper.epochs,
         batches: s.batches(),
         prepare_seconds: s.prepare_seconds,
+        data_bytes: s.patches.bytes(),
+        data_pixels: (s.config.data.samples * s.config.data.height * s.config.data.width) as u64,
     });
     for epoch in s.completed + 1..=s.config.hyper.epochs {
         let Some(fit) = model.train_epoch(s, epoch, control, emit)? else {
