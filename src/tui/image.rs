@@ -196,12 +196,7 @@ impl PatchImages {
     }
 
     pub fn protocol_name(&self) -> &'static str {
-        match self.picker.protocol_type() {
-            ProtocolType::Halfblocks => "halfblocks",
-            ProtocolType::Sixel => "sixel",
-            ProtocolType::Kitty => "kitty",
-            ProtocolType::Iterm2 => "iterm2",
-        }
+        name(self.picker.protocol_type())
     }
 
     pub fn render(
