@@ -46,10 +46,29 @@ pub struct Lazy {
     images: hdf5::Dataset,
     /// Stored as int16: read as such (HDF5's own conversion to float is slower).
     int16: bool,
+    /// The last patches read: a frame asks for the shown patch several times (picture,
+    /// thumbnail, intensities).
+    recent: std::sync::Mutex<std::collections::VecDeque<(usize, Vec<f32>)>>,
 }
+
+/// Patches `Lazy` keeps.
+const RECENT: usize = 32;
 
 impl Lazy {
     pub(super) fn patch(&self, path: &Path, index: usize) -> Result<Vec<f32>> {
+        let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, patch)) = recent.iter().find(|(i, _)| *i == index) {
+            return Ok(patch.clone());
+        }
+        let patch = self.read_patch(path, index)?;
+        if recent.len() == RECENT {
+            recent.pop_front();
+        }
+        recent.push_back((index, patch.clone()));
+        Ok(patch)
+    }
+
+    fn read_patch(&self, path: &Path, index: usize) -> Result<Vec<f32>> {
         let read = match self.int16 {
             true => self
                 .images
@@ -172,7 +191,11 @@ fn read_with(path: &Path, use_sidecar: bool, load: Load) -> Result<Dataset> {
         .map(|a| a.iter().any(|a| a == SYNTHETIC_ATTR))
         .unwrap_or(false);
     let pixels = match load {
-        Load::Lazily => Pixels::Lazy(Lazy { images, int16 }),
+        Load::Lazily => Pixels::Lazy(Lazy {
+            images,
+            int16,
+            recent: Default::default(),
+        }),
         Load::Memory => {
             // Floats may hold fractions, which keep 4 bytes a pixel: count on that.
             let bytes_per_pixel = if matches!(stored, TypeDescriptor::Float(_)) {
