@@ -123,9 +123,12 @@ pub fn predict(
 ) -> (Vec<[f32; 2]>, f64) {
     let _guard = tch::no_grad_guard();
     let device = patches.device();
-    let mut outs = Vec::with_capacity(indices.len().div_ceil(batch.max(1)));
+    // Every batch's logits go into one tensor made up front. Keeping each batch's own small
+    // tensor instead pinned the freed activations around it in the heap: RSS grew by up to
+    // 10 MB a batch (3.3 GB more than training on a 300k-patch file's evaluation).
+    let all = Tensor::zeros([indices.len() as i64, 2], (Kind::Float, device));
     let mut loss_sum = Tensor::zeros([], (Kind::Double, device));
-    for chunk in indices.chunks(batch.max(1)) {
+    for (k, chunk) in indices.chunks(batch.max(1)).enumerate() {
         let idx = index_tensor(chunk, device);
         let out = net.forward_t(&patches.batch(&idx), false);
         let loss = out.cross_entropy_loss::<Tensor>(
@@ -136,14 +139,12 @@ pub fn predict(
             0.0,
         );
         loss_sum += loss.to_kind(Kind::Double);
-        outs.push(out);
-    }
-    if outs.is_empty() {
-        return (Vec::new(), 0.0);
+        all.narrow(0, (k * batch.max(1)) as i64, chunk.len() as i64)
+            .copy_(&out);
     }
     // One transfer at the end: a read per batch would make a GPU wait for the host each time.
-    let flat = Vec::<f32>::try_from(Tensor::cat(&outs, 0).to_device(Device::Cpu).flatten(0, -1))
-        .expect("float logits");
+    let flat =
+        Vec::<f32>::try_from(all.to_device(Device::Cpu).flatten(0, -1)).expect("float logits");
     let logits = flat.chunks_exact(2).map(|p| [p[0], p[1]]).collect();
     (logits, loss_sum.double_value(&[]))
 }
@@ -158,8 +159,9 @@ pub fn predict_tta(
 ) -> Vec<f64> {
     let _guard = tch::no_grad_guard();
     let device = patches.device();
-    let mut outs = Vec::with_capacity(indices.len().div_ceil(batch.max(1)));
-    for chunk in indices.chunks(batch.max(1)) {
+    // One tensor for every score, as in `predict`.
+    let all = Tensor::zeros([indices.len() as i64], (Kind::Double, device));
+    for (k, chunk) in indices.chunks(batch.max(1)).enumerate() {
         let xs = patches.batch(&index_tensor(chunk, device));
         let views = crate::symmetry::all(&xs);
         let count = views.len() as f64;
@@ -173,12 +175,10 @@ pub fn predict_tta(
             })
             .reduce(|a, b| a + b)
             .expect("at least one view");
-        outs.push(sum / count);
+        all.narrow(0, (k * batch.max(1)) as i64, chunk.len() as i64)
+            .copy_(&(sum / count));
     }
-    if outs.is_empty() {
-        return Vec::new();
-    }
-    Vec::<f64>::try_from(Tensor::cat(&outs, 0).to_device(Device::Cpu)).expect("double scores")
+    Vec::<f64>::try_from(all.to_device(Device::Cpu)).expect("double scores")
 }
 
 pub fn index_tensor(indices: &[usize], device: Device) -> Tensor {
