@@ -45,7 +45,7 @@ fn main() {
         let _ = std::hint::black_box(channels_last(&patches.batch(&idx)));
     });
     println!(
-        "training batch of 64 (index_select)   {}",
+        "training batch of 64 (index + rescale) {}",
         common::summary(times)
     );
 
