@@ -12,7 +12,7 @@ pub mod synth;
 
 use std::path::{Path, PathBuf};
 
-use crate::error::{IoContext, Result};
+use crate::error::{Error, IoContext, Result};
 
 /// Names of the HDF5 datasets, as in the upstream `all_patches.hdf5`.
 pub const IMAGES: &str = "ct_slices";
@@ -65,9 +65,16 @@ impl Dataset {
     pub fn patch(&self, index: usize) -> Result<Vec<f32>> {
         let p = self.pixels();
         let range = index * p..(index + 1) * p;
+        // Out of range only once `take_pixels` has moved them to the device.
+        let gone = || Error::runtime(format!("patch {index}: pixels no longer held"));
         Ok(match &self.pixels {
-            Pixels::I16(v) => v[range].iter().map(|&x| f32::from(x)).collect(),
-            Pixels::F32(v) => v[range].to_vec(),
+            Pixels::I16(v) => v
+                .get(range)
+                .ok_or_else(gone)?
+                .iter()
+                .map(|&x| f32::from(x))
+                .collect(),
+            Pixels::F32(v) => v.get(range).ok_or_else(gone)?.to_vec(),
             Pixels::Lazy(file) => file.patch(&self.path, index)?,
         })
     }
