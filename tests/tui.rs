@@ -266,6 +266,33 @@ fn dataset_tab_draws_the_patch_in_halfblocks() {
 }
 
 #[test]
+fn a_lazily_opened_file_draws_as_the_same_set_in_memory() {
+    // The dashboard reads patches from the file as it shows them: the screen must be the one
+    // the set held in memory gives, patch, thumbnails, intensities and histogram alike.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("synthetic.hdf5");
+    let options = synth::Options {
+        n: 30,
+        seed: 2,
+        ..Default::default()
+    };
+    synth::write(&path, &options).unwrap();
+    let lazy = lnmc::data::reader::open(&path).unwrap();
+    assert_eq!(lazy.pixels.bytes(), 0, "pixels read up front");
+    let screens: Vec<String> = [lazy, synth::in_memory(&options, &path)]
+        .into_iter()
+        .map(|data| {
+            let mut app = App::new(data, PatchImages::new(halfblocks()), Vec::new());
+            key(&mut app, KeyCode::Char('2'));
+            key(&mut app, KeyCode::Right);
+            format!("{}", render(&app, 160, 48).backend())
+        })
+        .collect();
+    assert!(screens[0].contains("HU "), "{}", screens[0]);
+    assert_eq!(screens[0], screens[1]);
+}
+
+#[test]
 fn evaluate_tab() {
     for (w, h) in [(80, 24), (160, 48)] {
         let mut app = app();
