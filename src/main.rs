@@ -402,7 +402,8 @@ fn train_cmd(args: TrainArgs) -> Result<u8> {
     let Some(folds) = args.folds else {
         return train_headless(Start::New(request));
     };
-    split::check_folds(folds, &reader::read(&request.data)?)?;
+    // Labels and groups are all the check needs: the pixels stay in the file.
+    split::check_folds(folds, &reader::open(&request.data)?)?;
     // Cross-validation: the folds one after another, each an ordinary run under runs/NAME/.
     let name = request.name.take().unwrap_or_else(run::timestamp);
     let (runs_root, checkpoint_root) =
