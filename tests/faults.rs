@@ -489,17 +489,11 @@ fn the_end_record_says_how_a_run_ended() {
     use lnmc::run::Status;
     use lnmc::train::{self, Control, Event, Request, Start};
     let dir = tempfile::tempdir().unwrap();
+    // Written by the binary, as in the other tests here: an HDF5 file written in this process
+    // while a neighbouring test forks could stay locked by the child (HDF5's descriptors are
+    // inherited and carry its lock).
+    synth(dir.path(), 40);
     let data = dir.path().join("d.h5");
-    lnmc::data::synth::write(
-        &data,
-        &lnmc::data::synth::Options {
-            n: 40,
-            seed: 1,
-            with_ids: false,
-            ..Default::default()
-        },
-    )
-    .unwrap();
     let request = |name: &str| {
         Start::New(Request {
             data: data.clone(),

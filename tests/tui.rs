@@ -276,7 +276,18 @@ fn a_lazily_opened_file_draws_as_the_same_set_in_memory() {
         seed: 2,
         ..Default::default()
     };
-    synth::write(&path, &options).unwrap();
+    // Written by the binary: a file written in this process while another test forks could
+    // stay locked by the child (HDF5's descriptors are inherited and carry its lock).
+    let out = common::lnmc()
+        .args(["synth", "--n", "30", "--seed", "2", "--out"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let lazy = lnmc::data::reader::open(&path).unwrap();
     assert_eq!(lazy.pixels.bytes(), 0, "pixels read up front");
     let screens: Vec<String> = [lazy, synth::in_memory(&options, &path)]

@@ -244,22 +244,35 @@ fn write_npz(path: &Path, options: &Options, plan: &Plan) -> std::io::Result<()>
 
 fn write_hdf5(path: &Path, options: &Options, plan: &Plan) -> hdf5::Result<()> {
     let n = plan.slices.len();
-    let file = hdf5::File::create(path)?;
     let labels: Vec<u8> = plan.slices.iter().map(|s| s.malignant as u8).collect();
     let labels = ndarray::ArrayView2::from_shape((n, 1), &labels[..])
         .map_err(|e| hdf5::Error::from(e.to_string()))?;
-    // No modification times in the file: the same seed gives the same bytes.
-    let dataset = || file.new_dataset_builder().obj_track_times(false);
-    let images = dataset()
-        .empty::<i16>()
-        .shape((n, SIDE, SIDE))
-        .create(IMAGES)?;
+    // The file is created once the first block is rendered, so that a set of one block holds
+    // it open only while writing. HDF5 opens files without close-on-exec and locks them: a
+    // process forked meanwhile (by a program using lnmc as a library) would keep the lock and
+    // leave the finished file unreadable until it exits.
+    let mut open: Option<(hdf5::File, hdf5::Dataset)> = None;
     plan.blocks(|first, block| {
+        if open.is_none() {
+            let file = hdf5::File::create(path)?;
+            let images = file
+                .new_dataset_builder()
+                .obj_track_times(false)
+                .empty::<i16>()
+                .shape((n, SIDE, SIDE))
+                .create(IMAGES)?;
+            open = Some((file, images));
+        }
+        let (_, images) = open.as_ref().expect("opened above");
         let rows = block.len() / (SIDE * SIDE);
         let view = ndarray::ArrayView3::from_shape((rows, SIDE, SIDE), block)
             .map_err(|e| hdf5::Error::from(e.to_string()))?;
         images.write_slice(&view, ndarray::s![first..first + rows, .., ..])
     })?;
+    let (file, images) = open.ok_or_else(|| hdf5::Error::from("no patches to write"))?;
+    drop(images);
+    // No modification times in the file: the same seed gives the same bytes.
+    let dataset = || file.new_dataset_builder().obj_track_times(false);
     dataset().with_data(&labels).create(LABELS)?;
     if options.with_ids {
         let ids: Vec<i64> = plan.slices.iter().map(|s| s.nodule as i64).collect();
