@@ -52,6 +52,16 @@ pub fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
         .map_err(|e| Error::file(path, format!("not a valid lnmc file ({e})")))
 }
 
+/// Refuses an output path whose directory does not exist, before anything is computed for it.
+pub fn check_output_dir(path: &Path) -> Result<()> {
+    match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() && !d.is_dir() => {
+            Err(Error::file(path, "its directory does not exist"))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Makes sure `path` can be opened as a `kind` file ("an HDF5 file", "a checkpoint") before a
 /// library whose own messages are long and not about the user's mistake gets it. `missing`
 /// tells the user where such files come from.

@@ -603,17 +603,11 @@ fn export_cmd(args: ExportArgs) -> Result<u8> {
         }
     }
     let runs: Vec<&RunEntry> = entries.iter().collect();
-    let check_dir = |path: &Path| match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() && !d.is_dir() => {
-            Err(Error::file(path, "its directory does not exist"))
-        }
-        _ => Ok(()),
-    };
     if let Some(path) = &args.csv {
-        check_dir(path)?;
+        lnmc::files::check_output_dir(path)?;
     }
     if let Some(path) = &args.plot {
-        check_dir(path)?;
+        lnmc::files::check_output_dir(path)?;
         if !path.extension().is_some_and(|e| e == "svg" || e == "png") {
             return Err(Error::file(
                 path,
@@ -715,12 +709,7 @@ fn show_cmd(args: ShowArgs) -> Result<u8> {
         picture
             .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
             .map_err(|e| Error::runtime(format!("cannot encode the picture ({e})")))?;
-        if out
-            .parent()
-            .is_some_and(|d| !d.as_os_str().is_empty() && !d.is_dir())
-        {
-            return Err(Error::file(out, "its directory does not exist"));
-        }
+        lnmc::files::check_output_dir(out)?;
         lnmc::files::write_atomic(out, &png)?;
         println!("wrote {}", out.display());
         return Ok(0);

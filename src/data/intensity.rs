@@ -56,32 +56,15 @@ impl Intensity {
         Ok(Intensity::Hu { low, high })
     }
 
-    /// The rescaled copy of `raw` (patches of `pixels` values each).
+    /// The rescaled copy of `raw` (patches of `pixels` values each): the windows found on every
+    /// core by `windows`' own code, then each patch mapped by `rescale`.
     pub fn apply(&self, raw: &[f32], pixels: usize) -> Vec<f32> {
+        let Windows { low, high } = self.windows_of(raw, pixels, Intensity::window_f32);
         let mut out = vec![0.0f32; raw.len()];
-        self.apply_into(raw, &mut out, pixels);
-        out
-    }
-
-    /// Rescales `raw` into `out` (same length), on every core: patches are independent.
-    pub fn apply_into(&self, raw: &[f32], out: &mut [f32], pixels: usize) {
-        assert_eq!(raw.len(), out.len(), "one output value per input value");
-        let patches = raw.len() / pixels.max(1);
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let per_thread = patches.div_ceil(threads).max(1) * pixels;
-        std::thread::scope(|scope| {
-            for (src, dst) in raw.chunks(per_thread).zip(out.chunks_mut(per_thread)) {
-                scope.spawn(move || self.apply_serial(src, dst, pixels));
-            }
-        });
-    }
-
-    fn apply_serial(&self, raw: &[f32], out: &mut [f32], pixels: usize) {
-        let mut scratch = Vec::with_capacity(pixels);
-        for (patch, dst) in raw.chunks(pixels).zip(out.chunks_mut(pixels)) {
-            let (low, high) = self.window_f32(patch, &mut scratch);
-            rescale(patch, dst, low, high);
+        for (k, (patch, dst)) in raw.chunks(pixels).zip(out.chunks_mut(pixels)).enumerate() {
+            rescale(patch, dst, low[k], high[k]);
         }
+        out
     }
 
     /// The window (low, high) of one patch: its percentiles, or the fixed HU window.
@@ -158,7 +141,7 @@ pub struct Windows {
 
 /// Maps [low, high] linearly onto [-1, 1], clipping outside; zeros when the window is empty.
 /// `inference::Patches::batch` does the same, operation for operation, on tensors.
-pub fn rescale(patch: &[f32], out: &mut [f32], low: f64, high: f64) {
+fn rescale(patch: &[f32], out: &mut [f32], low: f64, high: f64) {
     if high <= low {
         out.fill(0.0);
         return;
