@@ -26,12 +26,7 @@ pub fn available() -> Option<u64> {
     if let Ok(text) = std::env::var(ENV_AVAILABLE) {
         return text.trim().parse().ok();
     }
-    let system = std::fs::read_to_string("/proc/meminfo").ok().and_then(|m| {
-        m.lines()
-            .find_map(|l| l.strip_prefix("MemAvailable:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-            .map(|kb| kb * 1024)
-    });
+    let system = proc_bytes("/proc/meminfo", "MemAvailable:");
     let read = |p: &str| {
         std::fs::read_to_string(p)
             .ok()
@@ -69,10 +64,15 @@ pub fn check(path: &Path, patches: usize, pixels: usize, bytes_per_pixel: usize)
 
 /// The process's peak resident memory so far (Linux), for the start line and benchmarks.
 pub fn peak_rss() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let kb: u64 = status
+    proc_bytes("/proc/self/status", "VmHWM:")
+}
+
+/// The "KEY:   123 kB" line of a /proc file, in bytes.
+fn proc_bytes(file: &str, key: &str) -> Option<u64> {
+    let text = std::fs::read_to_string(file).ok()?;
+    let kb: u64 = text
         .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .find_map(|l| l.strip_prefix(key))?
         .trim()
         .trim_end_matches("kB")
         .trim()

@@ -9,6 +9,7 @@ use tch::{nn, Device, Kind, Tensor};
 
 use super::{Control, Event, Session};
 use crate::checkpoint::{self, Info};
+use crate::data::MALIGNANT;
 use crate::error::{Error, Result};
 use crate::inference::{self, index_tensor};
 use crate::metrics::{self, malignant_probability};
@@ -22,7 +23,7 @@ const READBACK: usize = 8;
 
 /// (benign, malignant) patches among `indices`, each at least 1 (a weight's denominator).
 fn class_counts(indices: &[usize], labels: &[u8]) -> [usize; 2] {
-    let malignant = indices.iter().filter(|&&i| labels[i] == 1).count();
+    let malignant = indices.iter().filter(|&&i| labels[i] == MALIGNANT).count();
     [(indices.len() - malignant).max(1), malignant.max(1)]
 }
 
