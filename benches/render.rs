@@ -18,6 +18,27 @@ use ratatui::Terminal;
 
 const FRAMES: usize = 1000;
 
+/// An epoch's row with the given losses and fixed metrics.
+fn record(epoch: usize, train_loss: f64, val_loss: f64) -> EpochRecord {
+    EpochRecord {
+        epoch,
+        train_loss,
+        train_acc: 0.9,
+        val_loss,
+        val_acc: 0.85,
+        val_f1: 0.8,
+        val_auc: 0.9,
+        val_bal_acc: f64::NAN,
+        val_pr_auc: f64::NAN,
+        val_nodule_acc: None,
+        val_nodule_f1: None,
+        val_nodule_auc: None,
+        lr: 1e-3,
+        seconds: 60.0,
+        samples_per_s: 90.0,
+    }
+}
+
 fn main() {
     let options = synth::Options {
         n: 200,
@@ -52,23 +73,7 @@ fn main() {
                 samples_per_second: 110.0,
             }));
         }
-        let record = EpochRecord {
-            epoch,
-            train_loss: loss,
-            train_acc: 0.9,
-            val_loss: loss * 1.1,
-            val_acc: 0.85,
-            val_f1: 0.8,
-            val_auc: 0.9,
-            val_bal_acc: f64::NAN,
-            val_pr_auc: f64::NAN,
-            val_nodule_acc: None,
-            val_nodule_f1: None,
-            val_nodule_auc: None,
-            lr: 1e-3,
-            seconds: 60.0,
-            samples_per_s: 90.0,
-        };
+        let record = record(epoch, loss, loss * 1.1);
         app.update(Message::Train(Event::Epoch {
             record,
             best: false,
@@ -110,22 +115,12 @@ fn main() {
                 path: format!("runs/run-{k}").into(),
                 config: Some(config),
                 history: (1..=150)
-                    .map(|e| EpochRecord {
-                        epoch: e,
-                        train_loss: 0.7 / (1.0 + e as f64 / (10.0 + k as f64)),
-                        train_acc: 0.9,
-                        val_loss: 0.75 / (1.0 + e as f64 / (12.0 + k as f64)),
-                        val_acc: 0.85,
-                        val_f1: 0.8,
-                        val_auc: 0.9,
-                        val_bal_acc: f64::NAN,
-                        val_pr_auc: f64::NAN,
-                        val_nodule_acc: None,
-                        val_nodule_f1: None,
-                        val_nodule_auc: None,
-                        lr: 1e-3,
-                        seconds: 60.0,
-                        samples_per_s: 90.0,
+                    .map(|e| {
+                        record(
+                            e,
+                            0.7 / (1.0 + e as f64 / (10.0 + k as f64)),
+                            0.75 / (1.0 + e as f64 / (12.0 + k as f64)),
+                        )
                     })
                     .collect(),
                 status: lnmc::run::Status::Finished,

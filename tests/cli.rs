@@ -6,7 +6,7 @@ mod common;
 use std::path::Path;
 use std::process::Output;
 
-use common::{fixture, lnmc, metrics_rows, valid_file, without_timing};
+use common::{fixture, lnmc, metrics_rows, ok, valid_file, without_timing};
 
 fn run_in(dir: &Path, args: &[&str]) -> Output {
     lnmc()
@@ -14,16 +14,6 @@ fn run_in(dir: &Path, args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("run lnmc")
-}
-
-fn ok(dir: &Path, args: &[&str]) -> String {
-    let out = run_in(dir, args);
-    assert!(
-        out.status.success(),
-        "lnmc {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 /// Asserts exit code 2 and a single-line message; returns it.

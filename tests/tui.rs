@@ -278,16 +278,8 @@ fn a_lazily_opened_file_draws_as_the_same_set_in_memory() {
     };
     // Written by the binary: a file written in this process while another test forks could
     // stay locked by the child (HDF5's descriptors are inherited and carry its lock).
-    let out = common::lnmc()
-        .args(["synth", "--n", "30", "--seed", "2", "--out"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    #[rustfmt::skip]
+    common::ok(dir.path(), &["synth", "--n", "30", "--seed", "2", "--out", "synthetic.hdf5"]);
     let lazy = lnmc::data::reader::open(&path).unwrap();
     assert_eq!(lazy.pixels.bytes(), 0, "pixels read up front");
     let screens: Vec<String> = [lazy, synth::in_memory(&options, &path)]
@@ -463,31 +455,22 @@ fn dataset_filters_and_misclassified_view() {
 #[test]
 fn watch_shows_complete_rows_only_and_a_dead_writer_as_stopped() {
     let dir = tempfile::tempdir().unwrap();
-    let run_in = |args: &[&str]| {
-        let out = common::lnmc()
-            .current_dir(dir.path())
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    run_in(&["synth", "--out", "d.h5", "--n", "40"]);
-    run_in(&[
-        "train",
-        "--headless",
-        "--data",
-        "d.h5",
-        "--epochs",
-        "1",
-        "--run",
-        "w",
-        "--device",
-        "cpu",
-    ]);
+    common::ok(dir.path(), &["synth", "--out", "d.h5", "--n", "40"]);
+    common::ok(
+        dir.path(),
+        &[
+            "train",
+            "--headless",
+            "--data",
+            "d.h5",
+            "--epochs",
+            "1",
+            "--run",
+            "w",
+            "--device",
+            "cpu",
+        ],
+    );
     let run = dir.path().join("runs/w");
     assert_eq!(runs(&dir.path().join("runs"))[0].status, Status::Finished);
     // As if the writer had been planned for 3 epochs and was killed while writing the second

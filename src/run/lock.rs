@@ -125,23 +125,17 @@ mod tests {
         let lock = dir.path().join(LOCK);
         fs::write(&lock, "4242 some-other-node").unwrap();
         assert!(is_locked(dir.path()), "fresh heartbeat from another host");
-        let old = SystemTime::now() - HEARTBEAT_TIMEOUT - Duration::from_secs(5);
-        OpenOptions::new()
-            .append(true)
-            .open(&lock)
-            .unwrap()
-            .set_modified(old)
-            .unwrap();
+        let backdate = || {
+            let old = SystemTime::now() - HEARTBEAT_TIMEOUT - Duration::from_secs(5);
+            let file = OpenOptions::new().append(true).open(&lock).unwrap();
+            file.set_modified(old).unwrap();
+        };
+        backdate();
         assert!(!is_locked(dir.path()), "stale heartbeat");
         let taken = Lock::acquire(&lock).unwrap();
         let text = fs::read_to_string(&lock).unwrap();
         assert_eq!(text, format!("{} {}", std::process::id(), hostname()));
-        OpenOptions::new()
-            .append(true)
-            .open(&lock)
-            .unwrap()
-            .set_modified(old)
-            .unwrap();
+        backdate();
         taken.beat();
         assert!(is_locked(dir.path()), "own pid, own host");
         drop(taken);

@@ -63,6 +63,21 @@ pub fn lnmc() -> std::process::Command {
     std::process::Command::new(env!("CARGO_BIN_EXE_lnmc"))
 }
 
+/// `lnmc ARGS` in `dir`, asserting success; its standard output.
+pub fn ok(dir: &Path, args: &[&str]) -> String {
+    let out = lnmc()
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("run lnmc");
+    assert!(
+        out.status.success(),
+        "lnmc {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
 pub fn venv_python() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python")
 }
