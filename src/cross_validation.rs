@@ -34,8 +34,8 @@ pub fn start(template: &Request, k: usize, folds: usize) -> Option<Start> {
     let dir = template.runs_root.join(fold_name(k));
     if !dir.join(CONFIG).exists() {
         let mut request = template.clone();
-        request.name = Some(fold_name(k));
-        request.fold = Some([k, folds]);
+        request.settings.name = Some(fold_name(k));
+        request.fold = Some(crate::data::split::Fold { k, of: folds });
         return Some(Start::New(request));
     }
     match RunEntry::read(&dir).map(|e| e.status) {
@@ -43,10 +43,45 @@ pub fn start(template: &Request, k: usize, folds: usize) -> Option<Start> {
         _ => Some(Start::Resume {
             run_dir: dir,
             epochs: None,
-            device: template.device,
-            precision: template.precision,
+            device: template.settings.device,
+            precision: template.settings.precision,
         }),
     }
+}
+
+/// Trains the `folds` folds of `request` one after another, each an ordinary run under
+/// runs/NAME/ (going on where an earlier command stopped), through `train_one`, which returns
+/// an exit code; then summarises them. None when a fold did not finish: its code is returned.
+/// `say` gets a line for each fold.
+pub fn train_folds(
+    mut request: Request,
+    folds: usize,
+    train_one: &mut dyn FnMut(Start) -> Result<u8>,
+    say: &mut dyn FnMut(String),
+) -> Result<std::result::Result<Summary, u8>> {
+    // Labels and groups are all the check needs: the pixels stay in the file.
+    crate::data::split::check_folds(folds, &crate::data::reader::open(&request.data)?)?;
+    let name = request
+        .settings
+        .name
+        .take()
+        .unwrap_or_else(crate::run::timestamp);
+    let (runs_root, checkpoint_root) = roots(&request.runs_root, &request.checkpoint_root, &name);
+    request.runs_root = runs_root.clone();
+    request.checkpoint_root = checkpoint_root;
+    for k in 1..=folds {
+        match start(&request, k, folds) {
+            None => say(format!("fold {k} of {folds} finished already")),
+            Some(start) => {
+                say(format!("fold {k} of {folds}"));
+                let code = train_one(start)?;
+                if code != 0 {
+                    return Ok(Err(code));
+                }
+            }
+        }
+    }
+    summarise(&runs_root, folds, request.settings.device).map(Ok)
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -92,12 +92,12 @@ pub fn evaluate(request: &Request) -> Result<Evaluation> {
         .intensity
         .or(info.map(|i| i.config.intensity))
         .unwrap_or_default();
-    let device = request.device.pick()?;
+    let device = crate::compute::device(request.device)?;
     let mut vs = tch::nn::VarStore::new(device);
     let mut net = ConvNet::new(&vs.root(), 0.0);
     checkpoint::restore(&mut vs, &ckpt, &request.checkpoint)?;
-    let (compute, precision) = request.precision.resolve(device);
-    net.set_precision(compute);
+    let compute = crate::compute::Compute::resolve(request.precision, device);
+    net.set_precision(compute.kind);
     let (indices, split_name, slice_level) = match request.all {
         true => ((0..data.len()).collect(), "all patches".to_string(), false),
         false => validation_indices(info, &data, &data_path)?,
@@ -152,7 +152,7 @@ pub fn evaluate(request: &Request) -> Result<Evaluation> {
             None => "PyTorch state_dict".into(),
         },
         inference_seconds,
-        precision,
+        precision: compute.why,
     })
 }
 

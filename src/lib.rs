@@ -1,17 +1,19 @@
 //! lnmc: lung-nodule malignancy classification from CT patches, in one binary.
 //!
-//! The ML core knows nothing of terminals; the headless CLI (`main.rs`) and the dashboard
-//! (`tui`) are two front ends over the same `train::Event` stream. README's "Architecture"
+//! The ML core knows nothing of terminals; the headless CLI (`cli`) and the dashboard (`tui`)
+//! are two front ends over the same `train::Event` stream. README's "Architecture"
 //! section draws the modules and the event flow.
 
 // Leaves: plain types and file handling that every other module may use.
 pub mod error;
 pub mod files;
+pub mod settings;
 pub mod types;
 
 // The ML core.
 pub mod checkpoint;
 pub mod compare;
+pub mod compute;
 pub mod cross_validation;
 pub mod cuda;
 pub mod data;
@@ -25,6 +27,7 @@ pub mod run;
 pub mod symmetry;
 pub mod train;
 
-// What front ends share, and the dashboard.
+// What front ends share, and the two front ends.
+pub mod cli;
 pub mod patch_image;
 pub mod tui;

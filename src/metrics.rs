@@ -90,16 +90,30 @@ pub fn metrics(labels: &[u8], scores: &[f64]) -> Metrics {
     }
 }
 
+/// One metric as every report shows it (`lnmc eval`'s text, the Evaluate tab): its name, its
+/// value and, where one was computed, its 95 % interval.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Row {
+    pub name: &'static str,
+    pub value: f64,
+    pub interval: Option<[f64; 2]>,
+}
+
 impl Metrics {
-    /// The scalar metrics with the names screens show them by (the CLI prints them lower case).
-    pub fn named(&self) -> [(&'static str, f64); 6] {
+    /// The scalar metrics in the order reports list them, each carrying its interval from `ci`.
+    pub fn rows(&self, ci: &Intervals) -> [Row; 6] {
+        let row = |name, value, interval| Row {
+            name,
+            value,
+            interval,
+        };
         [
-            ("accuracy", self.accuracy),
-            ("precision", self.precision),
-            ("recall", self.recall),
-            ("specificity", self.specificity),
-            ("F1", self.f1),
-            ("ROC AUC", self.auc),
+            row("accuracy", self.accuracy, Some(ci.accuracy)),
+            row("precision", self.precision, None),
+            row("recall", self.recall, None),
+            row("specificity", self.specificity, None),
+            row("F1", self.f1, Some(ci.f1)),
+            row("ROC AUC", self.auc, Some(ci.auc)),
         ]
     }
 }

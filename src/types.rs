@@ -1,39 +1,55 @@
-//! The plain types every part of lnmc shares: hyper-parameters, the device choice, a run's
-//! recorded configuration and one epoch's record. A leaf: it imports only `data` (for the
-//! intensity and split kinds) and `error`, so the core, the CLI and the dashboard can all use
-//! it without importing each other.
+//! The plain types every part of lnmc shares: hyper-parameters, the device and precision
+//! choices, a run's recorded configuration and one epoch's record. Plain data: it imports only
+//! `data` (for the intensity and split kinds) and `error`; what opens a device or reads the CPU's
+//! flags lives in `compute`.
 
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
-use tch::{Device, Kind};
 
 use crate::data::intensity::Intensity;
-use crate::data::split::SplitKind;
+use crate::data::split::{Fold, SplitKind};
 use crate::error::{Error, Result};
 
 /// Hyper-parameters, defaulting to upstream's recipe. The options upstream lacks (augment,
-/// schedule, label smoothing, early stop) default to off, and read as off from the config of a
-/// run that predates them.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// schedule, label smoothing, early stop, balance) default to off, and read as off from the
+/// config of a run that predates them. Their flags are derived from these fields (see
+/// `settings`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, clap::Args)]
 pub struct Hyper {
+    #[arg(long, default_value_t = Hyper::default().epochs)]
     pub epochs: usize,
+    #[arg(long, default_value_t = Hyper::default().batch_size)]
     pub batch_size: usize,
+    #[arg(long, default_value_t = Hyper::default().lr)]
     pub lr: f64,
+    #[arg(long, default_value_t = Hyper::default().weight_decay)]
     pub weight_decay: f64,
+    #[arg(long, default_value_t = Hyper::default().dropout)]
     pub dropout: f64,
+    #[arg(long, default_value_t = Hyper::default().seed)]
     pub seed: u64,
+    /// `d4`: each patch in a random one of the square's 8 symmetries (turns, flips).
     #[serde(default)]
+    #[arg(long, value_enum, default_value_t)]
     pub augment: Augment,
+    /// `cosine`: linear warm-up over the first 5 % of steps, then cosine decay to zero.
     #[serde(default)]
+    #[arg(long, value_enum, default_value_t)]
     pub schedule: Schedule,
-    /// Cross-entropy against (1 − ε) on the label and ε/2 on each class.
+    /// Label smoothing ε of the training loss: cross-entropy against (1 − ε) on the label and
+    /// ε/2 on each class.
     #[serde(default)]
+    #[arg(long, default_value_t = Hyper::default().label_smoothing)]
     pub label_smoothing: f64,
-    /// Stop when validation AUC has not improved for this many epochs.
+    /// Stop when validation AUC has not improved for N epochs (the best checkpoint is kept).
     #[serde(default)]
+    #[arg(long, value_name = "N")]
     pub early_stop: Option<usize>,
+    /// For a rare class: `weighted` loss (each class weighs the same in total) or
+    /// class-balanced `sample`-ing (with replacement); `none` as upstream.
     #[serde(default)]
+    #[arg(long, value_enum, default_value_t)]
     pub balance: Balance,
 }
 
@@ -143,38 +159,6 @@ pub enum DeviceChoice {
     Cuda,
 }
 
-impl DeviceChoice {
-    pub const ALL: [DeviceChoice; 3] = [DeviceChoice::Auto, DeviceChoice::Cpu, DeviceChoice::Cuda];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            DeviceChoice::Auto => "auto",
-            DeviceChoice::Cpu => "cpu",
-            DeviceChoice::Cuda => "cuda",
-        }
-    }
-
-    pub fn pick(self) -> Result<Device> {
-        match self {
-            DeviceChoice::Cpu => Ok(Device::Cpu),
-            DeviceChoice::Auto => {
-                crate::cuda::prepare(false);
-                Ok(Device::cuda_if_available())
-            }
-            DeviceChoice::Cuda => {
-                if !crate::cuda::gpu_visible() {
-                    return Err(Error::input("--device cuda: no CUDA device is visible"));
-                }
-                crate::cuda::load()?;
-                match tch::Cuda::is_available() {
-                    true => Ok(Device::Cuda(0)),
-                    false => Err(Error::input("--device cuda: no CUDA device is visible")),
-                }
-            }
-        }
-    }
-}
-
 /// The arithmetic of convolutions and matmuls. Master weights, the loss, softmax, the metrics
 /// and Adam stay in fp32 whatever is chosen.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -186,53 +170,6 @@ pub enum Precision {
     Auto,
     Fp32,
     Bf16,
-}
-
-impl Precision {
-    /// The precision to compute in on `device`, and why (for the start line).
-    pub fn resolve(self, device: Device) -> (Kind, String) {
-        match self {
-            Precision::Fp32 => (Kind::Float, "fp32 (asked for)".into()),
-            Precision::Bf16 => (Kind::BFloat16, "bf16 (asked for)".into()),
-            Precision::Auto => match device {
-                Device::Cuda(_) => (Kind::BFloat16, "bf16 (CUDA)".into()),
-                _ => match cpu_bf16() {
-                    Some(flag) => (Kind::BFloat16, format!("bf16 (the CPU has {flag})")),
-                    None => (Kind::Float, "fp32 (the CPU has no native bf16)".into()),
-                },
-            },
-        }
-    }
-}
-
-/// "fp32" or "bf16".
-pub fn precision_name(kind: Kind) -> &'static str {
-    match kind {
-        Kind::BFloat16 => "bf16",
-        _ => "fp32",
-    }
-}
-
-/// The CPU flag that makes bf16 fast here: AMX-BF16 (Xeon) or AVX512-BF16 (Xeon, EPYC Zen 4).
-fn cpu_bf16() -> Option<&'static str> {
-    let info = std::fs::read_to_string("/proc/cpuinfo").ok()?;
-    let flags = info.lines().find(|l| l.starts_with("flags"))?;
-    let has = |f: &str| flags.split_whitespace().any(|w| w == f);
-    if has("amx_bf16") {
-        Some("AMX-BF16")
-    } else if has("avx512_bf16") {
-        Some("AVX512-BF16")
-    } else {
-        None
-    }
-}
-
-/// "cpu" or "cuda:N", as runs record and screens show it.
-pub fn device_name(device: Device) -> String {
-    match device {
-        Device::Cuda(i) => format!("cuda:{i}"),
-        _ => "cpu".into(),
-    }
 }
 
 /// Everything needed to reproduce a run or to evaluate its checkpoints the same way: a run's
@@ -248,9 +185,9 @@ pub struct RunConfig {
     pub intensity: Intensity,
     pub split: SplitKind,
     pub split_seed: u64,
-    /// Cross-validation: this run trains fold k of K (1-based) as its validation side.
+    /// Cross-validation: the fold this run validates on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fold: Option<[usize; 2]>,
+    pub fold: Option<Fold>,
     /// `--exclude-flagged`: how many patches flagged as doubtful labels were left out of
     /// training and validation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -263,6 +200,24 @@ pub struct RunConfig {
     #[serde(default = "fp32")]
     pub precision: String,
     pub threads: usize,
+}
+
+impl RunConfig {
+    /// The keys of config.json that are facts about a run, not settings it was started with
+    /// (those are in `settings::TABLE`): where it lives, what data it read, how it split, what
+    /// it found. `fold` belongs to `--folds`, which starts a cross-validation of runs.
+    pub const NOT_SETTINGS: &'static [&'static str] = &[
+        "lnmc_version",
+        "created",
+        "run_dir",
+        "checkpoint_dir",
+        "data",
+        "split_seed",
+        "fold",
+        "train_samples",
+        "val_samples",
+        "threads",
+    ];
 }
 
 fn nan() -> f64 {

@@ -16,7 +16,7 @@ fn loading_cuda_support_registers_the_backend() {
     lnmc::cuda::load().expect("a second load is the first one's outcome");
     if !lnmc::cuda::gpu_visible() {
         assert!(!tch::Cuda::is_available());
-        let error = lnmc::types::DeviceChoice::Cuda.pick().unwrap_err();
+        let error = lnmc::compute::device(lnmc::types::DeviceChoice::Cuda).unwrap_err();
         assert!(error.to_string().contains("no CUDA device is visible"));
     }
 }

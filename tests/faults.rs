@@ -497,17 +497,18 @@ fn the_end_record_says_how_a_run_ended() {
     let request = |name: &str| {
         Start::New(Request {
             data: data.clone(),
-            hyper: lnmc::types::Hyper {
-                epochs: 2,
+            settings: lnmc::settings::Settings {
+                hyper: lnmc::types::Hyper {
+                    epochs: 2,
+                    ..Default::default()
+                },
+                device: lnmc::types::DeviceChoice::Cpu,
+                precision: lnmc::types::Precision::Fp32,
+                split: Some(lnmc::data::split::SplitKind::Stratified),
+                name: Some(name.into()),
                 ..Default::default()
             },
-            device: lnmc::types::DeviceChoice::Cpu,
-            precision: lnmc::types::Precision::Fp32,
-            intensity: Default::default(),
-            split: Some(lnmc::data::split::SplitKind::Stratified),
             fold: None,
-            exclude_flagged: false,
-            name: Some(name.into()),
             runs_root: dir.path().join("runs"),
             checkpoint_root: dir.path().join("checkpoint"),
         })

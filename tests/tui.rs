@@ -347,7 +347,7 @@ fn keys_switch_tabs_open_help_and_ask_before_quitting_a_run() {
     let Effect::StartTraining(request) = key(&mut app, KeyCode::Char('s')) else {
         panic!("s does not start training");
     };
-    assert_eq!(request.hyper, lnmc::types::Hyper::default());
+    assert_eq!(request.settings, lnmc::settings::Settings::default());
     assert_eq!(request.data, app.data().path);
     assert_eq!(app.train().progress().status, Some(Status::Running));
     app.update(Message::Train(Event::Started {
@@ -380,13 +380,13 @@ fn keys_switch_tabs_open_help_and_ask_before_quitting_a_run() {
 fn footers_and_help_come_from_the_key_lists() {
     let mut app = app();
     for (tab, hinted) in [
-        ('1', vec!["s", "p", "x", "1-4/tab", "?", "q"]),
-        ('2', vec!["←→/jk", "/", "f", "v", "c", "x", "?", "q"]),
-        ('3', vec!["↑↓/jk", "enter", "a", "m", "?", "q"]),
+        ('1', vec!["s", "p", "x", "1-4", "?", "q"]),
+        ('2', vec!["←→/hl/kj", "/", "f", "v", "c", "x", "?", "q"]),
+        ('3', vec!["↑↓/kj", "enter", "a", "m", "?", "q"]),
         (
             '4',
             vec![
-                "↑↓/jk",
+                "↑↓/kj",
                 "enter",
                 "space",
                 "m",
@@ -402,16 +402,19 @@ fn footers_and_help_come_from_the_key_lists() {
     ] {
         key(&mut app, KeyCode::Char(tab));
         let keys = app.keys();
-        let shown: Vec<&str> = keys.iter().filter(|k| k.hint).map(|k| k.keys).collect();
+        let shown: Vec<String> = keys.iter().filter(|k| k.hint).map(|k| k.label()).collect();
         assert_eq!(shown, hinted, "footer of tab {tab}");
         assert!(
-            keys.iter().any(|k| k.keys == "1-4/tab"),
+            keys.iter().any(|k| k.label() == "1-4")
+                && keys
+                    .iter()
+                    .any(|k| k.label() == "S-tabtab" || k.label() == "S-tab tab"),
             "help of tab {tab}"
         );
         let screen = format!("{}", render(&app, 160, 48).backend());
         let footer = screen.lines().nth(47).unwrap();
         for k in keys.iter().filter(|k| k.hint) {
-            assert!(footer.contains(&format!(" {} ", k.keys)), "{footer}");
+            assert!(footer.contains(&format!(" {} ", k.label())), "{footer}");
         }
     }
 }
@@ -691,13 +694,13 @@ fn runs_tab_compares_any_number_of_runs() {
         entry("other", 0.001),
     ]);
     for _ in 0..2 {
-        tab.on_key(KeyCode::Char(' '));
-        tab.on_key(KeyCode::Down);
+        tab.on_key(KeyCode::Char(' ').into());
+        tab.on_key(KeyCode::Down.into());
     }
-    tab.on_key(KeyCode::Char(' '));
+    tab.on_key(KeyCode::Char(' ').into());
     assert_eq!(tab.marked().len(), 3);
-    tab.on_key(KeyCode::Char('s'));
-    tab.on_key(KeyCode::Char('l'));
+    tab.on_key(KeyCode::Char('s').into());
+    tab.on_key(KeyCode::Char('l').into());
     let mut terminal = Terminal::new(TestBackend::new(160, 48)).unwrap();
     terminal.draw(|f| tab.draw(f, f.area())).unwrap();
     let screen = format!("{}", terminal.backend());
@@ -706,17 +709,18 @@ fn runs_tab_compares_any_number_of_runs() {
         "{screen}"
     );
     assert!(screen.contains("fast train (lr 0.002)"), "{screen}");
-    tab.on_key(KeyCode::Char('m'));
-    let Reply::Effect(Effect::Export { runs, chart }) = tab.on_key(KeyCode::Char('e')) else {
+    tab.on_key(KeyCode::Char('m').into());
+    let Reply::Effect(Effect::Export { runs, chart }) = tab.on_key(KeyCode::Char('e').into())
+    else {
         panic!("e does not export");
     };
     assert_eq!(runs.len(), 3);
     assert_eq!(chart.metric, lnmc::compare::Metric::ValAcc);
-    tab.on_key(KeyCode::Char('/'));
+    tab.on_key(KeyCode::Char('/').into());
     for c in "sl".chars() {
-        tab.on_key(KeyCode::Char(c));
+        tab.on_key(KeyCode::Char(c).into());
     }
-    tab.on_key(KeyCode::Enter);
+    tab.on_key(KeyCode::Enter.into());
     assert_eq!(tab.rows().len(), 1, "filtered by name");
 }
 

@@ -36,24 +36,36 @@ impl Default for Intensity {
 }
 
 impl Intensity {
-    /// Parses the `--intensity` option: `percentile` or `hu:LO,HI`.
+    /// What `--intensity` takes, for messages.
+    pub const EXPECTED: &'static str =
+        "expected 'percentile', 'percentile:LO,HI' or 'hu:LO,HI' (e.g. hu:-1000,400)";
+
+    /// Parses the `--intensity` option: `percentile[:LO,HI]` or `hu:LO,HI`.
     pub fn parse(text: &str) -> Result<Self> {
-        let bad = || {
-            Error::input(format!(
-                "--intensity {text}: expected 'percentile' or 'hu:LO,HI' (e.g. hu:-1000,400)"
-            ))
-        };
+        let bad = || Error::input(format!("--intensity {text}: {}", Intensity::EXPECTED));
         if text == "percentile" {
             return Ok(Intensity::default());
         }
-        let window = text.strip_prefix("hu:").ok_or_else(bad)?;
+        let (kind, window) = text.split_once(':').ok_or_else(bad)?;
         let (lo, hi) = window.split_once(',').ok_or_else(bad)?;
         let low: f64 = lo.trim().parse().map_err(|_| bad())?;
         let high: f64 = hi.trim().parse().map_err(|_| bad())?;
-        if !(low < high) {
-            return Err(bad());
+        match kind {
+            "hu" if low < high => Ok(Intensity::Hu { low, high }),
+            "percentile" if (0.0..high).contains(&low) && high <= 100.0 => {
+                Ok(Intensity::Percentile { low, high })
+            }
+            _ => Err(bad()),
         }
-        Ok(Intensity::Hu { low, high })
+    }
+
+    /// The text `parse` reads back: `percentile`, `percentile:1,99`, `hu:-1000,400`.
+    pub fn name(&self) -> String {
+        match *self {
+            i if i == Intensity::default() => "percentile".into(),
+            Intensity::Percentile { low, high } => format!("percentile:{low},{high}"),
+            Intensity::Hu { low, high } => format!("hu:{low},{high}"),
+        }
     }
 
     /// The rescaled copy of `raw` (patches of `pixels` values each): the windows found on every

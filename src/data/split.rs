@@ -40,13 +40,34 @@ impl SplitKind {
     }
 }
 
+/// Fold `k` of `of` (1-based) of a cross-validation: the part a run validates on. Kept in
+/// config.json and split.json as `[k, of]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "[usize; 2]", into = "[usize; 2]")]
+pub struct Fold {
+    pub k: usize,
+    pub of: usize,
+}
+
+impl From<[usize; 2]> for Fold {
+    fn from([k, of]: [usize; 2]) -> Fold {
+        Fold { k, of }
+    }
+}
+
+impl From<Fold> for [usize; 2] {
+    fn from(f: Fold) -> [usize; 2] {
+        [f.k, f.of]
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Split {
     pub kind: SplitKind,
     pub seed: u64,
-    /// Cross-validation: fold k of K (1-based) is the validation side.
+    /// Cross-validation: the fold that is the validation side.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fold: Option<[usize; 2]>,
+    pub fold: Option<Fold>,
     pub train: Vec<usize>,
     pub val: Vec<usize>,
 }
@@ -92,7 +113,7 @@ impl Split {
         Ok(Split {
             kind: SplitKind::default_for(data),
             seed,
-            fold: Some([k, folds]),
+            fold: Some(Fold { k, of: folds }),
             train,
             val,
         })
@@ -102,11 +123,11 @@ impl Split {
     pub fn recompute(
         kind: SplitKind,
         seed: u64,
-        fold: Option<[usize; 2]>,
+        fold: Option<Fold>,
         data: &Dataset,
     ) -> Result<Split> {
         match fold {
-            Some([k, folds]) => Split::fold(k, folds, seed, data),
+            Some(Fold { k, of }) => Split::fold(k, of, seed, data),
             None => Split::new(kind, seed, data),
         }
     }

@@ -51,11 +51,7 @@ pub struct RunDir {
 impl RunDir {
     /// A new run `runs_root/name`; refuses an existing one (resume it instead).
     pub fn create(runs_root: &Path, checkpoint_root: &Path, name: &str) -> Result<RunDir> {
-        if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
-            return Err(Error::input(format!(
-                "--run {name:?}: a run name is one plain word"
-            )));
-        }
+        check_name(name)?;
         let dir = runs_root.join(name);
         if dir.join(CONFIG).exists() {
             return Err(Error::input(format!(
@@ -126,6 +122,27 @@ impl RunDir {
     /// Records how the run ended, for every reader of the run (see `status`).
     pub fn end(&self, ending: &Ending, epoch: usize) -> Result<()> {
         status::write_end(&self.dir, ending, epoch)
+    }
+}
+
+/// A run name is one plain word: a directory under runs/, never a path.
+pub fn check_name(name: &str) -> Result<()> {
+    match name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
+        true => Err(Error::input(format!(
+            "--run {name:?}: a run name is one plain word"
+        ))),
+        false => Ok(()),
+    }
+}
+
+/// Where a command's run argument points: the path as given when it exists, else the run of
+/// that name under runs/ (`--run bar-1` made `runs/bar-1`, and `bar-1` names it).
+pub fn resolve(given: &Path) -> PathBuf {
+    let bare = given.components().count() == 1;
+    let named = Path::new(RUNS).join(given);
+    match !given.exists() && bare && named.exists() {
+        true => named,
+        false => given.to_path_buf(),
     }
 }
 

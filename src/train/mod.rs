@@ -185,8 +185,8 @@ fn run_epochs(s: &mut Session, control: &Control, emit: &mut dyn FnMut(Event)) -
     let started = Instant::now();
     emit(Event::Started {
         run: s.run.name.clone(),
-        device: crate::types::device_name(s.device),
-        precision: s.compute.1.clone(),
+        device: crate::compute::device_name(s.device),
+        precision: s.compute.why.clone(),
         synthetic: s.config.data.synthetic,
         split: s.split.clone(),
         first_epoch: s.completed + 1,

@@ -5,18 +5,17 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use tch::{Device, Kind};
+use tch::Device;
 
 use crate::checkpoint::{self, Checkpoint};
-use crate::data::intensity::Intensity;
-use crate::data::split::{Split, SplitKind};
+use crate::compute::{self, device_name, Compute};
+use crate::data::split::{Fold, Split, SplitKind};
 use crate::data::{self, reader, review};
 use crate::error::{Error, Result};
 use crate::inference::Patches;
 use crate::run::{self, MetricsLog, RunDir};
-use crate::types::{
-    device_name, precision_name, DataInfo, DeviceChoice, EpochRecord, Hyper, Precision, RunConfig,
-};
+use crate::settings::Settings;
+use crate::types::{DataInfo, DeviceChoice, EpochRecord, Precision, RunConfig};
 
 /// Training patches the normalised mean and deviation in config.json are computed from.
 const STATS_SAMPLE: usize = 8192;
@@ -36,17 +35,10 @@ pub enum Start {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Request {
     pub data: PathBuf,
-    pub hyper: Hyper,
-    pub device: DeviceChoice,
-    pub precision: Precision,
-    pub intensity: Intensity,
-    /// None: `SplitKind::default_for` the data.
-    pub split: Option<SplitKind>,
-    /// Cross-validation: validate on fold k of K (1-based), `split` then being unused.
-    pub fold: Option<[usize; 2]>,
-    /// Leave the patches flagged in the data's review file out of training and validation.
-    pub exclude_flagged: bool,
-    pub name: Option<String>,
+    /// A split of None is `SplitKind::default_for` the data; a name of None a timestamp.
+    pub settings: Settings,
+    /// Cross-validation: validate on this fold, the split's kind then being unused.
+    pub fold: Option<Fold>,
     pub runs_root: PathBuf,
     pub checkpoint_root: PathBuf,
 }
@@ -56,8 +48,7 @@ pub struct Session {
     pub run: RunDir,
     pub config: RunConfig,
     pub(super) device: Device,
-    /// What the convolutions compute in, and why it was chosen.
-    pub(super) compute: (Kind, String),
+    pub(super) compute: Compute,
     /// The set on the device, raw, rescaled batch by batch.
     pub(super) patches: Patches,
     /// The labels on the host, for the validation metrics.
@@ -97,16 +88,17 @@ pub fn prepare(start: Start) -> Result<Session> {
 }
 
 fn prepare_new(request: Request) -> Result<Session> {
-    request.hyper.validate()?;
-    let device = request.device.pick()?;
-    let compute = request.precision.resolve(device);
+    let settings = request.settings;
+    settings.validate()?;
+    let device = compute::device(settings.device)?;
+    let compute = Compute::resolve(settings.precision, device);
     let started = Instant::now();
     let mut data = reader::read(&request.data)?;
-    let kind = request
+    let kind = settings
         .split
         .unwrap_or_else(|| SplitKind::default_for(&data));
-    let mut split = Split::recompute(kind, request.hyper.seed, request.fold, &data)?;
-    let excluded_flagged = match request.exclude_flagged {
+    let mut split = Split::recompute(kind, settings.hyper.seed, request.fold, &data)?;
+    let excluded_flagged = match settings.exclude_flagged {
         true => {
             let flagged: std::collections::HashSet<usize> =
                 review::read(&request.data, data.len())?
@@ -120,9 +112,9 @@ fn prepare_new(request: Request) -> Result<Session> {
         false => None,
     };
     let sha256 = data::sha256(&request.data)?;
-    let patches = Patches::new(&mut data, &request.intensity, device)?;
+    let patches = Patches::new(&mut data, &settings.intensity, device)?;
     let prepare_seconds = started.elapsed().as_secs_f64();
-    let name = request.name.unwrap_or_else(run::timestamp);
+    let name = settings.name.unwrap_or_else(run::timestamp);
     let run = RunDir::create(&request.runs_root, &request.checkpoint_root, &name)?;
     // Descriptive only: exact on upstream-sized sets, from an even sample on big ones.
     let (normalised_mean, normalised_std) = patches.normalised_stats(&split.train, STATS_SAMPLE);
@@ -142,16 +134,16 @@ fn prepare_new(request: Request) -> Result<Session> {
             normalised_mean,
             normalised_std,
         },
-        intensity: request.intensity,
+        intensity: settings.intensity,
         split: split.kind,
         split_seed: split.seed,
         fold: split.fold,
         excluded_flagged,
         train_samples: split.train.len(),
         val_samples: split.val.len(),
-        hyper: request.hyper,
+        hyper: settings.hyper,
         device: device_name(device),
-        precision: precision_name(compute.0).into(),
+        precision: compute.name().into(),
         threads: tch::get_num_threads() as usize,
     };
     run.write_config(&config)?;
@@ -179,8 +171,8 @@ fn prepare_resume(
         config.hyper.epochs = epochs;
     }
     config.hyper.validate()?;
-    let device = choice.pick()?;
-    let compute = precision.resolve(device);
+    let device = compute::device(choice)?;
+    let compute = Compute::resolve(precision, device);
     let started = Instant::now();
     let mut data = reader::read(&config.data.path)?;
     if data::sha256(&config.data.path)? != config.data.sha256 {
@@ -212,7 +204,7 @@ fn prepare_resume(
         false => None,
     };
     config.device = device_name(device);
-    config.precision = precision_name(compute.0).into();
+    config.precision = compute.name().into();
     run.write_config(&config)?;
     assemble(
         run,
@@ -230,7 +222,7 @@ fn prepare_resume(
 fn assemble(
     run: RunDir,
     config: RunConfig,
-    compute: (Kind, String),
+    compute: Compute,
     prepare_seconds: f64,
     patches: Patches,
     (host_labels, groups): (Vec<u8>, Option<Vec<i64>>),

@@ -75,7 +75,7 @@ impl Model {
         tch::manual_seed(hyper.seed as i64);
         let mut vs = nn::VarStore::new(s.device);
         let mut net = ConvNet::new(&vs.root(), hyper.dropout);
-        net.set_precision(s.compute.0);
+        net.set_precision(s.compute.kind);
         let mut adam = Adam::new(&vs, hyper.lr, hyper.weight_decay);
         if let Some(ckpt) = &s.resume {
             let last = s.run.last();

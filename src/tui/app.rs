@@ -10,7 +10,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use super::dataset_tab::{Context, DatasetTab};
 use super::evaluate_tab::EvaluateTab;
 use super::image::PatchImages;
-use super::keys::{help, hint, Key};
+use super::keys::{Key, Keys};
 use super::message::{Effect, Message, Reply};
 use super::runs_tab::RunsTab;
 use super::train_tab::TrainTab;
@@ -63,7 +63,22 @@ pub struct App {
 
 /// Switching tabs is hinted in the footer of the first tab only, the one a user sees first:
 /// the other footers are full at 80 columns.
-const SWITCH: Key = help("1-4/tab", "switch tab");
+/// One key a tab, in `TABS`' order.
+const SWITCH: Key = Key::new(
+    &[
+        KeyCode::Char('1'),
+        KeyCode::Char('2'),
+        KeyCode::Char('3'),
+        KeyCode::Char('4'),
+    ],
+    "switch tab",
+)
+.help();
+const CYCLE: Key = Key::pair(&[KeyCode::BackTab], &[KeyCode::Tab], "previous/next tab").help();
+const HELP: Key = Key::new(&[KeyCode::Char('?')], "help");
+const QUIT: Key = Key::new(&[KeyCode::Char('q')], "quit");
+/// In the quit prompt while a run trains: quit all the same (the run is saved and stopped).
+pub const QUIT_ANYWAY: Key = Key::new(&[KeyCode::Char('s'), KeyCode::Char('y')], "stop and quit");
 
 impl App {
     pub fn new(data: Dataset, images: PatchImages, flags: Vec<Flag>) -> App {
@@ -272,7 +287,7 @@ impl App {
         keys
     }
 
-    const KEYS: &'static [Key] = &[SWITCH, hint("?", "help"), hint("q", "quit")];
+    const KEYS: Keys = &[SWITCH, CYCLE, HELP, QUIT];
 
     fn on_key(&mut self, key: KeyEvent) -> Effect {
         if key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c') {
@@ -280,7 +295,7 @@ impl App {
         }
         match self.overlay {
             Overlay::ConfirmQuit => {
-                if matches!(key.code, KeyCode::Char('s' | 'y')) {
+                if QUIT_ANYWAY.matches(key.code) {
                     return Effect::Quit;
                 }
                 self.overlay = Overlay::None;
@@ -300,20 +315,22 @@ impl App {
             Tab::Evaluate => false,
         };
         if typing {
-            return self.on_tab_key(key.code);
+            return self.on_tab_key(key);
         }
         let count = TABS.len();
         let at = TABS.iter().position(|(t, _)| *t == self.tab).unwrap_or(0);
-        match key.code {
-            KeyCode::Char('q') => self.request_quit(),
-            KeyCode::Char('?') => {
-                self.overlay = Overlay::Help;
-                Effect::None
-            }
-            KeyCode::Char(c @ '1'..='4') => self.switch(TABS[c as usize - '1' as usize].0),
-            KeyCode::Tab => self.switch(TABS[(at + 1) % count].0),
-            KeyCode::BackTab => self.switch(TABS[(at + count - 1) % count].0),
-            code => self.on_tab_key(code),
+        let code = key.code;
+        if QUIT.matches(code) {
+            self.request_quit()
+        } else if HELP.matches(code) {
+            self.overlay = Overlay::Help;
+            Effect::None
+        } else if let Some(k) = SWITCH.codes.iter().position(|&c| c == code) {
+            self.switch(TABS[k].0)
+        } else if let Some(step) = CYCLE.step(code) {
+            self.switch(TABS[(at as i64 + step).rem_euclid(count as i64) as usize].0)
+        } else {
+            self.on_tab_key(key)
         }
     }
 
@@ -335,15 +352,15 @@ impl App {
         }
     }
 
-    fn on_tab_key(&mut self, code: KeyCode) -> Effect {
+    fn on_tab_key(&mut self, key: KeyEvent) -> Effect {
         let reply = match self.tab {
-            Tab::Train => self.train.on_key(code, &self.data),
+            Tab::Train => self.train.on_key(key, &self.data),
             Tab::Dataset => {
                 let cx = context(&self.data, &self.split, &self.evaluate);
-                self.dataset.on_key(code, &cx)
+                self.dataset.on_key(key, &cx)
             }
-            Tab::Evaluate => self.evaluate.on_key(code, &self.data),
-            Tab::Runs => self.runs.on_key(code),
+            Tab::Evaluate => self.evaluate.on_key(key.code, &self.data),
+            Tab::Runs => self.runs.on_key(key),
         };
         match reply {
             Reply::Done => Effect::None,

@@ -3,11 +3,29 @@
 
 use crossterm::event::KeyCode;
 
-use super::keys::{help, hint, Key};
+use super::keys::{Key, Keys, CANCEL, CONFIRM};
 use crate::data::split::Split;
 use crate::data::{Dataset, MALIGNANT};
 use crate::evaluation::Evaluation;
 use crate::patch_image::{Window, LUNG};
+
+const STEP: Key = Key::pair(
+    &[KeyCode::Left, KeyCode::Char('h'), KeyCode::Char('k')],
+    &[KeyCode::Right, KeyCode::Char('l'), KeyCode::Char('j')],
+    "previous/next",
+);
+const PAGE: Key = Key::pair(&[KeyCode::PageUp], &[KeyCode::PageDown], "±10").help();
+const ENDS: Key = Key::pair(
+    &[KeyCode::Char('g'), KeyCode::Home],
+    &[KeyCode::Char('G'), KeyCode::End],
+    "first/last",
+)
+.help();
+const JUMP: Key = Key::new(&[KeyCode::Char('/')], "jump to index");
+const FILTER: Key = Key::new(&[KeyCode::Char('f')], "filter class/errors/flagged");
+const SIDE: Key = Key::new(&[KeyCode::Char('v')], "train/val/all");
+const LEVEL: Key = Key::pair(&[KeyCode::Char('[')], &[KeyCode::Char(']')], "window level").help();
+const WIDTH: Key = Key::pair(&[KeyCode::Char('{')], &[KeyCode::Char('}')], "window width").help();
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClassFilter {
@@ -69,16 +87,7 @@ impl Browser {
         self.jump.is_some()
     }
 
-    pub const KEYS: &'static [Key] = &[
-        hint("←→/jk", "previous/next"),
-        help("pgup/pgdn", "±10"),
-        help("g/G", "first/last"),
-        hint("/", "jump to index"),
-        hint("f", "filter class/errors/flagged"),
-        hint("v", "train/val/all"),
-        help("[ ]", "window level"),
-        help("{ }", "window width"),
-    ];
+    pub const KEYS: Keys = &[STEP, PAGE, ENDS, JUMP, FILTER, SIDE, LEVEL, WIDTH];
 
     pub fn on_key(&mut self, code: KeyCode, sets: &Sets) {
         if let Some(text) = &mut self.jump {
@@ -87,59 +96,49 @@ impl Browser {
                 KeyCode::Backspace => {
                     text.pop();
                 }
-                KeyCode::Enter => {
+                code if CONFIRM.matches(code) => {
                     if let Ok(index) = text.parse::<usize>() {
                         self.go_to(index, sets);
                     }
                     self.jump = None;
                 }
-                KeyCode::Esc => self.jump = None,
+                code if CANCEL.matches(code) => self.jump = None,
                 _ => {}
             }
             return;
         }
-        let last = self.visible.len().saturating_sub(1);
-        match code {
-            KeyCode::Right | KeyCode::Char('l') | KeyCode::Char('j') => {
-                self.cursor = (self.cursor + 1).min(last)
-            }
-            KeyCode::Left | KeyCode::Char('h') | KeyCode::Char('k') => {
-                self.cursor = self.cursor.saturating_sub(1)
-            }
-            KeyCode::PageDown => self.cursor = (self.cursor + 10).min(last),
-            KeyCode::PageUp => self.cursor = self.cursor.saturating_sub(10),
-            KeyCode::Char('g') | KeyCode::Home => self.cursor = 0,
-            KeyCode::Char('G') | KeyCode::End => self.cursor = last,
-            KeyCode::Char('/') => self.jump = Some(String::new()),
-            KeyCode::Char('f') => {
-                self.class = match self.class {
-                    ClassFilter::All => ClassFilter::Benign,
-                    ClassFilter::Benign => ClassFilter::Malignant,
-                    ClassFilter::Malignant if sets.evaluation.is_some() => {
-                        ClassFilter::Misclassified
-                    }
-                    ClassFilter::Malignant | ClassFilter::Misclassified
-                        if !sets.flagged.is_empty() =>
-                    {
-                        ClassFilter::Flagged
-                    }
-                    _ => ClassFilter::All,
-                };
-                self.refilter(sets);
-            }
-            KeyCode::Char('v') => {
-                self.split = match self.split {
-                    SplitFilter::All => SplitFilter::Train,
-                    SplitFilter::Train => SplitFilter::Val,
-                    SplitFilter::Val => SplitFilter::All,
-                };
-                self.refilter(sets);
-            }
-            KeyCode::Char('[') => self.window.level -= 50.0,
-            KeyCode::Char(']') => self.window.level += 50.0,
-            KeyCode::Char('{') => self.window.width = (self.window.width - 100.0).max(100.0),
-            KeyCode::Char('}') => self.window.width += 100.0,
-            _ => {}
+        let last = self.visible.len().saturating_sub(1) as i64;
+        let move_by = |cursor: usize, by: i64| (cursor as i64 + by).clamp(0, last) as usize;
+        if let Some(step) = STEP.step(code) {
+            self.cursor = move_by(self.cursor, step);
+        } else if let Some(step) = PAGE.step(code) {
+            self.cursor = move_by(self.cursor, 10 * step);
+        } else if let Some(step) = ENDS.step(code) {
+            self.cursor = move_by(self.cursor, step * (last + 1));
+        } else if JUMP.matches(code) {
+            self.jump = Some(String::new());
+        } else if FILTER.matches(code) {
+            self.class = match self.class {
+                ClassFilter::All => ClassFilter::Benign,
+                ClassFilter::Benign => ClassFilter::Malignant,
+                ClassFilter::Malignant if sets.evaluation.is_some() => ClassFilter::Misclassified,
+                ClassFilter::Malignant | ClassFilter::Misclassified if !sets.flagged.is_empty() => {
+                    ClassFilter::Flagged
+                }
+                _ => ClassFilter::All,
+            };
+            self.refilter(sets);
+        } else if SIDE.matches(code) {
+            self.split = match self.split {
+                SplitFilter::All => SplitFilter::Train,
+                SplitFilter::Train => SplitFilter::Val,
+                SplitFilter::Val => SplitFilter::All,
+            };
+            self.refilter(sets);
+        } else if let Some(step) = LEVEL.step(code) {
+            self.window.level += 50.0 * step as f64;
+        } else if let Some(step) = WIDTH.step(code) {
+            self.window.width = (self.window.width + 100.0 * step as f64).max(100.0);
         }
     }
 

@@ -10,11 +10,13 @@ use ratatui::Frame;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use crossterm::event::KeyCode;
+use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent};
+use tui_input::backend::crossterm::EventHandler;
+use tui_input::Input as LineEditor;
 
 use super::browser::{Browser, ClassFilter, Sets, SplitFilter};
 use super::image::PatchImages;
-use super::keys::{hint, Key};
+use super::keys::{Key, Keys, CANCEL, CONFIRM};
 use super::message::{Effect, Reply};
 use super::widgets::{panel, ACCENT};
 use crate::data::groups::group_sizes;
@@ -58,13 +60,18 @@ pub struct DatasetTab {
     /// Review flags of the data file, by patch.
     flags: BTreeMap<usize, Flag>,
     /// The note being typed for a new flag.
-    note: Option<String>,
+    note: Option<LineEditor>,
     /// The last problem to show in the facts (a failed explanation or flag write).
     problem: Option<String>,
 }
 
 /// How many patches around the shown one (the thumbnails) are explained ahead.
 const EXPLAIN_AHEAD: usize = 12;
+
+const CAM: Key = Key::new(&[KeyCode::Char('c')], "CAM overlay");
+const FLAG: Key = Key::new(&[KeyCode::Char('x')], "flag label");
+/// The longest note a flag keeps, in characters.
+const NOTE_LENGTH: usize = 200;
 
 impl DatasetTab {
     pub fn new(data: &Dataset, images: PatchImages, flags: Vec<Flag>) -> DatasetTab {
@@ -104,43 +111,40 @@ impl DatasetTab {
         [Browser::KEYS, Self::KEYS].concat()
     }
 
-    const KEYS: &'static [Key] = &[hint("c", "CAM overlay"), hint("x", "flag label")];
+    const KEYS: Keys = &[CAM, FLAG];
 
-    pub fn on_key(&mut self, code: KeyCode, cx: &Context) -> Reply {
+    pub fn on_key(&mut self, key: KeyEvent, cx: &Context) -> Reply {
+        let code = key.code;
         if let Some(note) = &mut self.note {
-            match code {
-                KeyCode::Enter => {
-                    let note = self.note.take().unwrap_or_default();
-                    return match self.browser.current() {
-                        Some(index) => self.flag(cx, index, Some(note)),
-                        None => Reply::Done,
-                    };
-                }
-                KeyCode::Esc => self.note = None,
-                KeyCode::Backspace => {
-                    note.pop();
-                }
-                KeyCode::Char(c) if note.chars().count() < 200 => note.push(c),
-                _ => {}
+            if CONFIRM.matches(code) {
+                let note = self.note.take().map(|n| n.value().to_string());
+                return match self.browser.current() {
+                    Some(index) => self.flag(cx, index, note),
+                    None => Reply::Done,
+                };
+            } else if CANCEL.matches(code) {
+                self.note = None;
+            } else if note.value().chars().count() < NOTE_LENGTH
+                || !matches!(code, KeyCode::Char(_))
+            {
+                note.handle_event(&TermEvent::Key(key));
             }
             return Reply::Done;
         }
-        match code {
-            KeyCode::Char('c') => {
-                self.overlay = !self.overlay;
-                self.problem = None;
-            }
-            KeyCode::Char('x') => match self.browser.current() {
+        if CAM.matches(code) {
+            self.overlay = !self.overlay;
+            self.problem = None;
+        } else if FLAG.matches(code) {
+            match self.browser.current() {
                 Some(index) if self.flags.contains_key(&index) => {
                     return self.flag(cx, index, None);
                 }
-                Some(_) => self.note = Some(String::new()),
+                Some(_) => self.note = Some(LineEditor::default()),
                 None => {}
-            },
-            code => {
-                let flagged: Vec<usize> = self.flags.keys().copied().collect();
-                self.browser.on_key(code, &sets(cx, &flagged));
             }
+        } else {
+            let flagged: Vec<usize> = self.flags.keys().copied().collect();
+            self.browser.on_key(code, &sets(cx, &flagged));
         }
         self.explain_missing(cx)
     }
@@ -403,10 +407,13 @@ impl DatasetTab {
                 Span::raw(format!("{text}▏")),
             ]));
         }
-        if let Some(note) = &self.note {
-            lines.push(Line::from(vec![
-                "flag: note (enter saves, esc cancels) ".fg(Color::Yellow)
-            ]));
+        if let Some(note) = self.note.as_ref().map(|n| n.value()) {
+            lines.push(Line::from(vec![format!(
+                "flag: note ({} saves, {} cancels) ",
+                CONFIRM.label(),
+                CANCEL.label()
+            )
+            .fg(Color::Yellow)]));
             lines.push(Line::from(format!("{note}▏")));
         }
         if let (Some(problem), false) = (&self.problem, self.overlay) {

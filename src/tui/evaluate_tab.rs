@@ -11,7 +11,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Axis, Chart, Dataset, GraphType, List, ListItem, ListState, Paragraph};
 use ratatui::Frame;
 
-use super::keys::{help, hint, Key};
+use super::keys::{Key, Keys, RESCAN, SELECT};
 use super::message::{Effect, Reply};
 use super::widgets::{axis_labels, panel, ACCENT, VAL_COLOUR};
 use crate::data::split::SLICE_LEVEL_WARNING;
@@ -21,6 +21,10 @@ use crate::evaluation::{self, Evaluation};
 use crate::metrics::roc_curve;
 use crate::run::catalog::CheckpointEntry;
 use crate::types::DeviceChoice;
+
+const EVALUATE: Key = Key::new(&[KeyCode::Enter], "evaluate");
+const SCOPE: Key = Key::new(&[KeyCode::Char('a')], "val split / all");
+const BROWSE_ERRORS: Key = Key::new(&[KeyCode::Char('m')], "browse misclassified");
 
 #[derive(Default)]
 pub struct EvaluateTab {
@@ -74,38 +78,37 @@ impl EvaluateTab {
         Self::KEYS.to_vec()
     }
 
-    const KEYS: &'static [Key] = &[
-        hint("↑↓/jk", "select checkpoint"),
-        hint("enter", "evaluate"),
-        hint("a", "val split / all"),
-        hint("m", "browse misclassified"),
-        help("r", "rescan"),
+    const KEYS: Keys = &[
+        SELECT.doing("select checkpoint"),
+        EVALUATE,
+        SCOPE,
+        BROWSE_ERRORS,
+        RESCAN,
     ];
 
     pub fn on_key(&mut self, code: KeyCode, data: &Patches) -> Reply {
-        match code {
-            KeyCode::Up | KeyCode::Char('k') => self.selected = self.selected.saturating_sub(1),
-            KeyCode::Down | KeyCode::Char('j') => {
-                self.selected = (self.selected + 1).min(self.checkpoints.len().saturating_sub(1))
+        let last = self.checkpoints.len().saturating_sub(1) as i64;
+        if let Some(step) = SELECT.step(code) {
+            self.selected = (self.selected as i64 + step).clamp(0, last) as usize;
+        } else if SCOPE.matches(code) {
+            self.all = !self.all;
+        } else if RESCAN.matches(code) {
+            return Reply::Effect(Effect::Rescan);
+        } else if EVALUATE.matches(code) && !self.evaluating {
+            if let Some(entry) = self.checkpoints.get(self.selected) {
+                self.evaluating = true;
+                return Reply::Effect(Effect::Evaluate(evaluation::Request {
+                    checkpoint: entry.path.clone(),
+                    data: Some(data.path.clone()),
+                    all: self.all,
+                    intensity: None,
+                    tta: false,
+                    precision: Default::default(),
+                    device: DeviceChoice::Auto,
+                }));
             }
-            KeyCode::Char('a') => self.all = !self.all,
-            KeyCode::Char('r') => return Reply::Effect(Effect::Rescan),
-            KeyCode::Enter if !self.evaluating => {
-                if let Some(entry) = self.checkpoints.get(self.selected) {
-                    self.evaluating = true;
-                    return Reply::Effect(Effect::Evaluate(evaluation::Request {
-                        checkpoint: entry.path.clone(),
-                        data: Some(data.path.clone()),
-                        all: self.all,
-                        intensity: None,
-                        tta: false,
-                        precision: Default::default(),
-                        device: DeviceChoice::Auto,
-                    }));
-                }
-            }
-            KeyCode::Char('m') if self.last.is_some() => return Reply::BrowseMisclassified,
-            _ => {}
+        } else if BROWSE_ERRORS.matches(code) && self.last.is_some() {
+            return Reply::BrowseMisclassified;
         }
         Reply::Done
     }
@@ -127,7 +130,10 @@ impl EvaluateTab {
             })
             .collect();
         let scope = if self.all { "all patches" } else { "val split" };
-        let title = format!("checkpoints · enter evaluates on the {scope}");
+        let title = format!(
+            "checkpoints · {} evaluates on the {scope}",
+            EVALUATE.label()
+        );
         let list_widget = if items.is_empty() {
             List::new(vec![ListItem::new(
                 "none yet: train a run, or copy a .pth into checkpoint/",
@@ -145,10 +151,9 @@ impl EvaluateTab {
         );
 
         let Some((name, e)) = &self.last else {
-            let text = if self.evaluating {
-                "evaluating…"
-            } else {
-                "select a checkpoint and press enter"
+            let text = match self.evaluating {
+                true => "evaluating…".to_string(),
+                false => format!("select a checkpoint and press {}", EVALUATE.label()),
             };
             frame.render_widget(Paragraph::new(text).block(panel("result")), result);
             return;
@@ -165,19 +170,13 @@ impl EvaluateTab {
             Line::from(name.as_str().bold()),
             Line::from(format!("{} · n {}", e.split_name, m.n).dark_gray()),
         ];
-        let interval = |label: &str| match label {
-            "accuracy" => Some(e.ci.accuracy),
-            "F1" => Some(e.ci.f1),
-            "ROC AUC" => Some(e.ci.auc),
-            _ => None,
-        };
-        for (label, value) in m.named() {
+        for row in m.rows(&e.ci) {
             let mut spans = vec![
-                Span::raw(format!("{label:<12}")),
-                format!("{value:.4}").bold(),
+                Span::raw(format!("{:<12}", row.name)),
+                format!("{:.4}", row.value).bold(),
             ];
             // The intervals where there is room for them: 80 columns show the values alone.
-            if let (Some([lo, hi]), true) = (interval(label), metrics.width >= 36) {
+            if let (Some([lo, hi]), true) = (row.interval, metrics.width >= 36) {
                 spans.push(format!(" [{lo:.3}, {hi:.3}]").dark_gray());
             }
             lines.push(Line::from(spans));
@@ -268,7 +267,7 @@ fn draw_confusion(frame: &mut Frame, area: Rect, c: [[u64; 2]; 2]) {
             cell(c[1][1], true),
         ]),
         Line::from(""),
-        Line::from("m: browse errors".dark_gray()),
+        Line::from(format!("{}: browse errors", BROWSE_ERRORS.label()).dark_gray()),
     ];
     frame.render_widget(
         Paragraph::new(lines).block(panel("confusion (rows: truth)")),

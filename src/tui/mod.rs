@@ -65,12 +65,8 @@ pub enum Watch {
     All(PathBuf),
 }
 
-pub fn run(options: Options) -> Result<()> {
-    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
-        return Err(Error::input(
-            "not a terminal: the dashboard needs one; to train without a screen use `lnmc train --headless` (e.g. under nohup)",
-        ));
-    }
+/// Opens the dashboard and runs it until the user quits.
+pub fn dashboard(options: Options) -> Result<()> {
     let (watch, watch_all) = match options.watch {
         Some(Watch::Newest) => (Some(resolve_watch(Path::new(RUNS))?), None),
         Some(Watch::Run(dir)) if dir.join(crate::run::CONFIG).exists() => (Some(dir), None),
@@ -93,6 +89,12 @@ pub fn run(options: Options) -> Result<()> {
     // which reads it whole in its worker, holds the only copy of the pixels.
     let data = reader::open(&path)?;
     let flags = review::read(&path, data.len())?;
+    // Last of the checks: what to show is known to exist, so a wrong name is told as such.
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        return Err(Error::input(
+            "not a terminal: the dashboard needs one; to train without a screen use `lnmc train --headless` (e.g. under nohup)",
+        ));
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -175,7 +177,7 @@ pub async fn event_loop<B: Backend>(
     let mut follow_tick = tokio::time::interval(FOLLOW);
     let mut effects = Effects::new(tx);
     let mut dirty = true;
-    effects.run(Effect::Rescan, app);
+    effects.perform(Effect::Rescan, app);
     loop {
         let mut draw_now = false;
         let message = tokio::select! {
@@ -210,7 +212,7 @@ pub async fn event_loop<B: Backend>(
                 Effect::None => {}
                 effect => {
                     dirty = true;
-                    effects.run(effect, app);
+                    effects.perform(effect, app);
                 }
             }
         }
@@ -257,12 +259,12 @@ impl Effects {
         }
     }
 
-    fn run(&mut self, effect: Effect, app: &mut App) {
+    fn perform(&mut self, effect: Effect, app: &mut App) {
         let reply = match effect {
             Effect::None | Effect::Quit => None,
             Effect::All(effects) => {
                 for effect in effects {
-                    self.run(effect, app);
+                    self.perform(effect, app);
                 }
                 None
             }
@@ -354,7 +356,7 @@ impl Effects {
         };
         if let Some(message) = reply {
             let next = app.update(message);
-            self.run(next, app);
+            self.perform(next, app);
         }
     }
 

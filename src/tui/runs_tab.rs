@@ -5,15 +5,17 @@
 use std::collections::HashSet;
 use std::path::PathBuf;
 
-use crossterm::event::KeyCode;
+use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Style, Stylize};
 use ratatui::symbols::Marker;
 use ratatui::text::Line;
 use ratatui::widgets::{Axis, Chart, Dataset, GraphType, Paragraph, Row, Table, TableState};
 use ratatui::Frame;
+use tui_input::backend::crossterm::EventHandler;
+use tui_input::Input as LineEditor;
 
-use super::keys::{help, hint, Key};
+use super::keys::{Key, Keys, CANCEL, CONFIRM, RESCAN, SELECT};
 use super::message::{Effect, Reply};
 use super::widgets::{axis_labels, panel, ACCENT};
 use crate::compare::{self, ChartOptions, Metric, XAxis};
@@ -44,8 +46,8 @@ pub struct RunsTab {
     smoothing: Option<f64>,
     log_y: bool,
     x: XAxis,
-    /// Only runs whose name contains this; Some while typing it.
-    filter: String,
+    /// Only runs whose name contains this; `typing` while it is typed.
+    filter: LineEditor,
     typing: bool,
     /// `lnmc watch DIR`: a live table, where Enter follows a run in the Train tab.
     live: bool,
@@ -64,13 +66,34 @@ impl Default for RunsTab {
             smoothing: None,
             log_y: false,
             x: XAxis::Epoch,
-            filter: String::new(),
+            filter: LineEditor::default(),
             typing: false,
             live: false,
             notice: None,
         }
     }
 }
+
+const SHOW: Key = Key::new(&[KeyCode::Enter], "show curves");
+const MARK: Key = Key::new(&[KeyCode::Char(' ')], "mark for overlay");
+const METRIC: Key = Key::new(&[KeyCode::Char('m')], "metric");
+const SMOOTH: Key = Key::new(&[KeyCode::Char('s')], "smooth");
+const SMOOTHING_KEYS: Key = Key::pair(
+    &[KeyCode::Char('-')],
+    &[KeyCode::Char('+')],
+    "less/more smoothing",
+)
+.help();
+const LOG_Y: Key = Key::new(&[KeyCode::Char('l')], "log y");
+const WALL_TIME: Key = Key::new(&[KeyCode::Char('w')], "x: epoch/wall time");
+const FILTER: Key = Key::new(&[KeyCode::Char('/')], "filter");
+const EXPORT: Key = Key::new(&[KeyCode::Char('e')], "export marked");
+const FOLDS: Key = Key::new(&[KeyCode::Enter], "open/close a cross-validation's folds").help();
+const FOLLOW: Key = Key::new(
+    &[KeyCode::Char('o')],
+    "follow in the Train tab (lnmc watch DIR: enter)",
+)
+.help();
 
 /// The EMA weight smoothing starts at, and its steps.
 const SMOOTHING: f64 = 0.6;
@@ -90,7 +113,11 @@ impl RunsTab {
     /// cross-validation its folds (depth 1).
     pub fn rows(&self) -> Vec<(&RunEntry, usize)> {
         let mut rows = Vec::new();
-        for run in self.runs.iter().filter(|r| r.name.contains(&self.filter)) {
+        for run in self
+            .runs
+            .iter()
+            .filter(|r| r.name.contains(self.filter.value()))
+        {
             rows.push((run, 0));
             if self.expanded.contains(&run.path) {
                 rows.extend(run.folds.iter().map(|f| (f, 1)));
@@ -129,31 +156,30 @@ impl RunsTab {
         Self::KEYS.to_vec()
     }
 
-    const KEYS: &'static [Key] = &[
-        hint("↑↓/jk", "select run"),
-        hint("enter", "show curves"),
-        hint("space", "mark for overlay"),
-        hint("m", "metric"),
-        hint("s", "smooth"),
-        help("+/-", "more/less smoothing"),
-        hint("l", "log y"),
-        hint("w", "x: epoch/wall time"),
-        hint("/", "filter"),
-        hint("e", "export marked"),
-        help("enter", "open/close a cross-validation's folds"),
-        help("o", "follow in the Train tab (lnmc watch DIR: enter)"),
-        help("r", "rescan"),
+    const KEYS: Keys = &[
+        SELECT.doing("select run"),
+        SHOW,
+        MARK,
+        METRIC,
+        SMOOTH,
+        SMOOTHING_KEYS,
+        LOG_Y,
+        WALL_TIME,
+        FILTER,
+        EXPORT,
+        FOLDS,
+        FOLLOW,
+        RESCAN,
     ];
 
-    pub fn on_key(&mut self, code: KeyCode) -> Reply {
+    pub fn on_key(&mut self, key: KeyEvent) -> Reply {
+        let code = key.code;
         if self.typing {
-            match code {
-                KeyCode::Enter | KeyCode::Esc => self.typing = false,
-                KeyCode::Backspace => {
-                    self.filter.pop();
+            match CONFIRM.matches(code) || CANCEL.matches(code) {
+                true => self.typing = false,
+                false => {
+                    self.filter.handle_event(&TermEvent::Key(key));
                 }
-                KeyCode::Char(c) => self.filter.push(c),
-                _ => {}
             }
             self.selected = self.selected.min(self.rows().len().saturating_sub(1));
             return Reply::Done;
@@ -162,78 +188,77 @@ impl RunsTab {
         let selected = rows
             .get(self.selected)
             .map(|(r, _)| (r.path.clone(), r.is_cross_validation()));
-        let count = rows.len();
-        match (code, selected) {
-            (KeyCode::Up | KeyCode::Char('k'), _) => {
-                self.selected = self.selected.saturating_sub(1)
-            }
-            (KeyCode::Down | KeyCode::Char('j'), _) => {
-                self.selected = (self.selected + 1).min(count.saturating_sub(1))
-            }
-            (KeyCode::Enter, Some((path, true))) => {
+        let last = rows.len().saturating_sub(1) as i64;
+        if let Some(step) = SELECT.step(code) {
+            self.selected = (self.selected as i64 + step).clamp(0, last) as usize;
+            return Reply::Done;
+        }
+        match selected {
+            Some((path, true)) if FOLDS.matches(code) => {
                 if !self.expanded.remove(&path) {
                     self.expanded.insert(path);
                 }
+                return Reply::Done;
             }
-            (KeyCode::Enter, Some((path, false))) if self.live => return Reply::Open(path),
-            (KeyCode::Char('o'), Some((path, false))) => return Reply::Open(path),
-            (KeyCode::Enter, Some((path, false))) => self.marked = vec![path],
-            (KeyCode::Char(' '), Some((path, false))) => {
+            Some((path, false)) if SHOW.matches(code) && self.live => return Reply::Open(path),
+            Some((path, false)) if FOLLOW.matches(code) => return Reply::Open(path),
+            Some((path, false)) if SHOW.matches(code) => {
+                self.marked = vec![path];
+                return Reply::Done;
+            }
+            Some((path, false)) if MARK.matches(code) => {
                 match self.marked.iter().position(|m| *m == path) {
                     Some(pos) => {
                         self.marked.remove(pos);
                     }
                     None => self.marked.push(path),
                 }
+                return Reply::Done;
             }
-            (KeyCode::Char('m'), _) => {
-                let at = Metric::ALL
-                    .iter()
-                    .position(|&m| m == self.metric)
-                    .unwrap_or(0);
-                self.metric = Metric::ALL[(at + 1) % Metric::ALL.len()];
-            }
-            (KeyCode::Char('s'), _) => {
-                self.smoothing = match self.smoothing {
-                    Some(_) => None,
-                    None => Some(SMOOTHING),
-                }
-            }
-            (KeyCode::Char('+'), _) => {
-                self.smoothing = Some((self.smoothing.unwrap_or(0.0) + SMOOTHING_STEP).min(0.95))
-            }
-            (KeyCode::Char('-'), _) => {
-                self.smoothing = self
-                    .smoothing
-                    .map(|w| w - SMOOTHING_STEP)
-                    .filter(|&w| w > 0.01)
-            }
-            (KeyCode::Char('l'), _) => self.log_y = !self.log_y,
-            (KeyCode::Char('w'), _) => {
-                self.x = match self.x {
-                    XAxis::Epoch => XAxis::WallMinutes,
-                    XAxis::WallMinutes => XAxis::Epoch,
-                }
-            }
-            (KeyCode::Char('/'), _) => {
-                self.typing = true;
-                self.filter.clear();
-            }
-            (KeyCode::Char('e'), _) if !self.marked.is_empty() => {
-                return Reply::Effect(Effect::Export {
-                    runs: self.marked.clone(),
-                    chart: ChartOptions {
-                        metric: self.metric,
-                        smoothing: self.smoothing,
-                        log_y: self.log_y,
-                        x: self.x,
-                    },
-                })
-            }
-            (KeyCode::Char('r'), _) => return Reply::Effect(Effect::Rescan),
             _ => {}
         }
+        if METRIC.matches(code) {
+            let at = Metric::ALL
+                .iter()
+                .position(|&m| m == self.metric)
+                .unwrap_or(0);
+            self.metric = Metric::ALL[(at + 1) % Metric::ALL.len()];
+        } else if SMOOTH.matches(code) {
+            self.smoothing = match self.smoothing {
+                Some(_) => None,
+                None => Some(SMOOTHING),
+            }
+        } else if let Some(step) = SMOOTHING_KEYS.step(code) {
+            let w = self.smoothing.unwrap_or(0.0) + SMOOTHING_STEP * step as f64;
+            self.smoothing = Some(w.min(0.95)).filter(|&w| w > 0.01);
+        } else if LOG_Y.matches(code) {
+            self.log_y = !self.log_y;
+        } else if WALL_TIME.matches(code) {
+            self.x = match self.x {
+                XAxis::Epoch => XAxis::WallMinutes,
+                XAxis::WallMinutes => XAxis::Epoch,
+            }
+        } else if FILTER.matches(code) {
+            self.typing = true;
+            self.filter.reset();
+        } else if EXPORT.matches(code) && !self.marked.is_empty() {
+            return Reply::Effect(Effect::Export {
+                runs: self.marked.clone(),
+                chart: self.chart_options(),
+            });
+        } else if RESCAN.matches(code) {
+            return Reply::Effect(Effect::Rescan);
+        }
         Reply::Done
+    }
+
+    fn chart_options(&self) -> ChartOptions {
+        ChartOptions {
+            metric: self.metric,
+            smoothing: self.smoothing,
+            log_y: self.log_y,
+            x: self.x,
+        }
     }
 
     pub fn draw(&self, frame: &mut Frame, area: Rect) {
@@ -241,9 +266,10 @@ impl RunsTab {
         let table_height = (shown.len() as u16 + 3).clamp(4, area.height / 2);
         let [table, chart] =
             Layout::vertical([Constraint::Length(table_height), Constraint::Min(0)]).areas(area);
-        let mut title = match (self.typing, self.filter.is_empty()) {
-            (true, _) => format!("runs · filter: {}▏", self.filter),
-            (false, false) => format!("runs · filter: {}", self.filter),
+        let filter = self.filter.value();
+        let mut title = match (self.typing, filter.is_empty()) {
+            (true, _) => format!("runs · filter: {filter}▏"),
+            (false, false) => format!("runs · filter: {filter}"),
             (false, true) => "runs".to_string(),
         };
         if let Some(notice) = &self.notice {
@@ -346,7 +372,12 @@ impl RunsTab {
         if runs.is_empty() {
             frame.render_widget(
                 Paragraph::new(
-                    "enter shows a run's curves, space marks more to lay over it".dark_gray(),
+                    format!(
+                        "{} shows a run's curves, {} marks more to lay over it",
+                        SHOW.label(),
+                        MARK.label()
+                    )
+                    .dark_gray(),
                 )
                 .block(panel("curves")),
                 area,

@@ -4,26 +4,32 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crossterm::event::KeyCode;
+use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Style, Stylize};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Gauge, List, ListItem, Paragraph, Sparkline, Wrap};
 use ratatui::Frame;
 
-use super::form::{Field, Form};
-use super::keys::{hint, Key};
+use super::form::Form;
+use super::keys::{Key, Keys};
 use super::message::{Effect, Reply};
 use super::widgets::{loss_chart, panel, ACCENT, TRAIN_COLOUR, VAL_COLOUR};
-use crate::data::intensity::Intensity;
 use crate::data::Dataset;
 use crate::run::catalog::Followed;
 use crate::run::{Status, CHECKPOINTS, RUNS};
+use crate::settings::{Settings, TABLE};
 use crate::train::{self, Event};
-use crate::types::{EpochRecord, Hyper};
+use crate::types::EpochRecord;
+
+const START: Key = Key::new(&[KeyCode::Char('s')], "start");
+const PAUSE: Key = Key::new(&[KeyCode::Char('p')], "pause/resume");
+const STOP: Key = Key::new(&[KeyCode::Char('x')], "stop & save");
 
 /// Batch losses kept for the sparkline.
 pub const BATCH_LOSS_WINDOW: usize = 240;
+/// Rows the status panel keeps below the form.
+const STATUS_ROWS: u16 = 7;
 /// Lines kept in the log panel.
 const LOG_LINES: usize = 500;
 
@@ -158,7 +164,7 @@ pub struct TrainTab {
 impl TrainTab {
     pub fn new() -> TrainTab {
         TrainTab {
-            form: Form::new(Hyper::default()),
+            form: Form::new(&Settings::default()),
             progress: RunProgress::default(),
             log: Vec::new(),
         }
@@ -188,49 +194,40 @@ impl TrainTab {
         [Self::KEYS, Form::KEYS].concat()
     }
 
-    const KEYS: &'static [Key] = &[
-        hint("s", "start"),
-        hint("p", "pause/resume"),
-        hint("x", "stop & save"),
-    ];
+    const KEYS: Keys = &[START, PAUSE, STOP];
 
-    pub fn on_key(&mut self, code: KeyCode, data: &Dataset) -> Reply {
+    pub fn on_key(&mut self, key: KeyEvent, data: &Dataset) -> Reply {
         let active = self.progress.is_active();
-        match code {
-            KeyCode::Char('s') if self.progress.followed.is_some() => {
-                self.log("watching another process's run: start a new one from a plain `lnmc`")
-            }
-            KeyCode::Char('s') if !active => match self.form.hyper() {
-                Ok(hyper) => return Reply::Effect(self.start(hyper, data)),
+        let code = key.code;
+        if self.form.editing() || (!active && !START.matches(code)) {
+            self.form.on_key(key);
+        } else if START.matches(code) && self.progress.followed.is_some() {
+            self.log(format!(
+                "watching another process's run: {} a new one from a plain `lnmc`",
+                START.label()
+            ));
+        } else if START.matches(code) && !active {
+            match self.form.settings() {
+                Ok(settings) => return Reply::Effect(self.start(settings, data)),
                 Err(e) => self.log(format!("cannot start: {e}")),
-            },
-            KeyCode::Char('p') if active => {
-                let paused = !self.progress.paused;
-                self.progress.paused = paused;
-                self.log(if paused { "paused" } else { "resumed" });
-                return Reply::Effect(Effect::SetPaused(paused));
             }
-            KeyCode::Char('x') if active => {
-                self.log("stopping after the current batch…");
-                return Reply::Effect(Effect::StopTraining);
-            }
-            code if !active => self.form.on_key(code),
-            _ => {}
+        } else if PAUSE.matches(code) && active {
+            let paused = !self.progress.paused;
+            self.progress.paused = paused;
+            self.log(if paused { "paused" } else { "resumed" });
+            return Reply::Effect(Effect::SetPaused(paused));
+        } else if STOP.matches(code) && active {
+            self.log("stopping after the current batch…");
+            return Reply::Effect(Effect::StopTraining);
         }
         Reply::Done
     }
 
-    fn start(&mut self, hyper: Hyper, data: &Dataset) -> Effect {
+    fn start(&mut self, settings: Settings, data: &Dataset) -> Effect {
         let request = train::Request {
             data: data.path.clone(),
-            hyper,
-            device: self.form.device(),
-            precision: self.form.precision(),
-            intensity: Intensity::default(),
-            split: None,
+            settings,
             fold: None,
-            exclude_flagged: false,
-            name: None,
             runs_root: RUNS.into(),
             checkpoint_root: CHECKPOINTS.into(),
         };
@@ -254,7 +251,7 @@ impl TrainTab {
         let entry = followed.entry;
         let p = &mut self.progress;
         if let Some(config) = &entry.config {
-            self.form = Form::new(config.hyper.clone());
+            self.form = Form::new(&Settings::of_run(config));
             p.epochs = config.hyper.epochs;
             p.device = config.device.clone();
             p.slice_level = config.split.is_slice_level();
@@ -275,11 +272,11 @@ impl TrainTab {
     pub fn draw(&self, frame: &mut Frame, area: Rect) {
         let [left, right] =
             Layout::horizontal([Constraint::Length(30), Constraint::Min(0)]).areas(area);
-        let [form, status] = Layout::vertical([
-            Constraint::Length(Field::ALL.len() as u16 + 3),
-            Constraint::Min(0),
-        ])
-        .areas(left);
+        // The form takes what the status panel leaves, and scrolls when that is short of a row
+        // a setting.
+        let form_rows = (TABLE.len() as u16 + 3).min(left.height.saturating_sub(STATUS_ROWS));
+        let [form, status] =
+            Layout::vertical([Constraint::Length(form_rows), Constraint::Min(0)]).areas(left);
         self.draw_form(frame, form);
         draw_status(frame, status, &self.progress);
         let log_height = if area.height >= 36 { 8 } else { 5 };
@@ -311,13 +308,28 @@ impl TrainTab {
     fn draw_form(&self, frame: &mut Frame, area: Rect) {
         let form = &self.form;
         let locked = self.progress.is_active();
-        let mut lines: Vec<Line> = Field::ALL
-            .iter()
-            .map(|&field| {
-                let selected = field == form.selected() && !locked;
+        let shown = (area.height.saturating_sub(3) as usize).max(1);
+        // A window of fields that keeps the selected one in view.
+        let first = (form.selected() + 1).saturating_sub(shown);
+        let width = area.width.saturating_sub(17) as usize;
+        let mut lines: Vec<Line> = form
+            .fields()
+            .enumerate()
+            .skip(first)
+            .take(shown)
+            .map(|(at, (setting, value))| {
+                let selected = at == form.selected() && !locked;
                 let value = match (form.draft(), selected) {
-                    (Some(draft), true) => format!("{draft}▏"),
-                    _ => form.value(field).to_string(),
+                    (Some((draft, cursor)), true) => {
+                        let (before, after) = draft.split_at(
+                            draft
+                                .char_indices()
+                                .nth(cursor)
+                                .map_or(draft.len(), |(i, _)| i),
+                        );
+                        format!("{before}▏{after}")
+                    }
+                    _ => value.to_string(),
                 };
                 let style = if selected {
                     Style::new().fg(Color::Black).bg(ACCENT)
@@ -325,17 +337,21 @@ impl TrainTab {
                     Style::new()
                 };
                 Line::from(vec![
-                    Span::raw(format!("{:>13} ", field.label())),
-                    Span::styled(format!(" {value:<11}"), style),
+                    Span::raw(format!("{:>13} ", setting.label)),
+                    Span::styled(format!(" {value:<width$}"), style),
                 ])
             })
             .collect();
         lines.push(match form.error() {
             Some(e) => Line::from(e.red()),
             None if locked => Line::from("locked while training".dark_gray()),
-            None => Line::from("s to start".dark_gray()),
+            None => Line::from(format!("{} to start", START.label()).dark_gray()),
         });
-        frame.render_widget(Paragraph::new(lines).block(panel("hyper-parameters")), area);
+        let title = match TABLE.len() > shown {
+            true => format!("settings {}/{}", form.selected() + 1, TABLE.len()),
+            false => "settings".to_string(),
+        };
+        frame.render_widget(Paragraph::new(lines).block(panel(&title)), area);
     }
 }
 

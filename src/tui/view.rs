@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 use ratatui::Frame;
 
-use super::app::{App, Overlay, Tab, TABS};
+use super::app::{App, Overlay, Tab, QUIT_ANYWAY, TABS};
 use super::keys::{help_lines, hint_line};
 use super::widgets::{popup, ACCENT};
 
@@ -44,18 +44,19 @@ pub fn draw(frame: &mut Frame, app: &App) {
             .iter()
             .find(|(t, _)| *t == app.tab())
             .map_or("", |(_, n)| *n);
-        let lines = help_lines(&keys);
-        let height = lines.len() as u16 + 2;
-        popup(frame, area, &format!("keys: {name}"), lines, 46, height);
+        popup(frame, area, &format!("keys: {name}"), help_lines(&keys), 64);
     }
     if app.overlay() == Overlay::ConfirmQuit {
         let text = vec![
             Line::from("Training is running.".bold()),
             Line::from(""),
-            Line::from("s  stop, save the last completed epoch and quit"),
+            Line::from(format!(
+                "{}  stop, save the last completed epoch and quit",
+                QUIT_ANYWAY.label()
+            )),
             Line::from("any other key  cancel"),
         ];
-        popup(frame, area, "quit?", text, 50, 6);
+        popup(frame, area, "quit?", text, 52);
     }
 }
 

@@ -5,7 +5,7 @@ use ratatui::layout::{Constraint, Flex, Layout, Rect};
 use ratatui::style::{Color, Style};
 use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Axis, Block, Chart, Clear, Dataset, GraphType, Paragraph};
+use ratatui::widgets::{Axis, Block, Chart, Clear, Dataset, GraphType, Paragraph, Wrap};
 use ratatui::Frame;
 
 use crate::types::EpochRecord;
@@ -14,14 +14,13 @@ pub const ACCENT: Color = Color::Cyan;
 pub const TRAIN_COLOUR: Color = Color::Yellow;
 pub const VAL_COLOUR: Color = Color::Magenta;
 
-pub fn popup(
-    frame: &mut Frame,
-    area: Rect,
-    title: &str,
-    lines: Vec<Line>,
-    width: u16,
-    height: u16,
-) {
+pub fn popup(frame: &mut Frame, area: Rect, title: &str, lines: Vec<Line>, width: u16) {
+    // As wide as asked where the screen allows; lines longer than that wrap, and the box grows
+    // to hold them.
+    let width = width.min(area.width);
+    let inner = width.saturating_sub(2).max(1) as usize;
+    let rows: usize = lines.iter().map(|l| l.width().max(1).div_ceil(inner)).sum();
+    let height = (rows as u16 + 2).min(area.height);
     let [row] = Layout::vertical([Constraint::Length(height)])
         .flex(Flex::Center)
         .areas(area);
@@ -30,7 +29,7 @@ pub fn popup(
         .areas(row);
     frame.render_widget(Clear, cell);
     frame.render_widget(
-        Paragraph::new(lines).block(
+        Paragraph::new(lines).wrap(Wrap { trim: false }).block(
             Block::bordered()
                 .title(title.to_string())
                 .border_style(Style::new().fg(ACCENT)),

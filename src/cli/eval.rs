@@ -1,0 +1,109 @@
+//! `lnmc eval`: a checkpoint's metrics, with their intervals, as text or JSON.
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+
+use crate::data::intensity::Intensity;
+use crate::data::split::SLICE_LEVEL_WARNING;
+use crate::error::Result;
+use crate::evaluation;
+use crate::types::{DeviceChoice, Precision};
+
+#[derive(Clone, Copy, ValueEnum)]
+enum EvalSplit {
+    Val,
+    All,
+}
+
+#[derive(Args)]
+pub struct EvalArgs {
+    #[arg(long)]
+    checkpoint: PathBuf,
+    /// HDF5 file (default: the checkpoint's own data, else the default data).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// `val`: the run's validation split (upstream's split for a .pth file); `all`: every patch.
+    #[arg(long, value_enum, default_value_t = EvalSplit::Val)]
+    split: EvalSplit,
+    #[arg(long)]
+    json: bool,
+    /// Override the checkpoint's intensity rescaling.
+    #[arg(long, value_parser = |t: &str| Intensity::parse(t).map_err(|e| e.to_string()))]
+    intensity: Option<Intensity>,
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    pub device: DeviceChoice,
+    /// Test-time augmentation: each patch scored as the mean probability over the square's 8
+    /// symmetries.
+    #[arg(long)]
+    tta: bool,
+    #[arg(long, value_enum, default_value_t = Precision::Auto)]
+    precision: Precision,
+}
+
+pub fn run(args: EvalArgs) -> Result<u8> {
+    let request = evaluation::Request {
+        checkpoint: args.checkpoint.clone(),
+        data: args.data,
+        all: matches!(args.split, EvalSplit::All),
+        intensity: args.intensity,
+        device: args.device,
+        precision: args.precision,
+        tta: args.tta,
+    };
+    let e = evaluation::evaluate(&request)?;
+    let m = &e.metrics;
+    let rate = m.n as f64 / e.inference_seconds.max(1e-9);
+    if args.json {
+        let mut json = serde_json::to_value(m).expect("json");
+        json["inference_seconds"] = e.inference_seconds.into();
+        json["samples_per_second"] = rate.into();
+        json["split"] = e.split_name.clone().into();
+        json["slice_level"] = e.slice_level.into();
+        json["nodule"] = serde_json::to_value(&e.nodule).expect("json");
+        json["ci"] = serde_json::to_value(&e.ci).expect("json");
+        println!("{json}");
+        return Ok(0);
+    }
+    println!("checkpoint {} ({})", request.checkpoint.display(), e.origin);
+    println!(
+        "data       {} ({} data) · {} · {} samples",
+        e.data_path.display(),
+        e.source_kind,
+        e.split_name,
+        m.n
+    );
+    println!(
+        "inference  {:.2} s ({rate:.0} patches/s)",
+        e.inference_seconds
+    );
+    if e.slice_level {
+        println!("warning    {SLICE_LEVEL_WARNING}");
+    }
+    for row in m.rows(&e.ci) {
+        let (name, value) = (row.name.to_lowercase(), row.value);
+        match row.interval {
+            Some([lo, hi]) => println!("{name:<12}{value:.4}  [{lo:.4}, {hi:.4}]"),
+            None => println!("{name:<12}{value:.4}"),
+        }
+    }
+    println!(
+        "            (95 % bootstrap intervals, {} resamples of {}s)",
+        e.ci.resamples, e.ci.unit
+    );
+    println!(
+        "imbalance   balanced accuracy {:.4} · PR AUC {:.4} · sensitivity at 90 % / 95 % specificity {:.4} / {:.4}",
+        m.balanced_accuracy, m.pr_auc, m.sensitivity_at_specificity_90, m.sensitivity_at_specificity_95
+    );
+    if let Some(n) = &e.nodule {
+        println!(
+            "nodules     {} (mean probability of their slices): accuracy {:.4} f1 {:.4} roc auc {:.4}",
+            n.n, n.accuracy, n.f1, n.auc
+        );
+    }
+    let [[tn, fp], [fn_, tp]] = m.confusion;
+    println!("confusion   {:>14} {:>14}", "pred benign", "pred malignant");
+    println!("  benign    {tn:>14} {fp:>14}");
+    println!("  malignant {fn_:>14} {tp:>14}");
+    Ok(0)
+}

@@ -1,0 +1,150 @@
+//! The `lnmc` command line: the schema of every command, and `main`, which hands each to its
+//! own file here. Headless front ends over the ML core, as the dashboard (`tui`) is the other.
+
+mod eval;
+mod export;
+mod groups;
+mod show;
+mod synth;
+mod train;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+
+use crate::tui::image::ProtocolChoice;
+use crate::types::DeviceChoice;
+
+pub use eval::EvalArgs;
+pub use export::ExportArgs;
+pub use show::ShowArgs;
+pub use synth::SynthArgs;
+pub use train::TrainArgs;
+
+#[derive(Parser)]
+#[command(
+    name = "lnmc",
+    version,
+    about = "Lung-nodule malignancy classification: train, evaluate and browse CT patches"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// HDF5 file for the dashboard (default: dataset/all_patches.hdf5, else the synthetic set).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// How the dashboard draws images.
+    #[arg(long, value_enum, default_value_t = ProtocolChoice::Auto)]
+    pub image_protocol: ProtocolChoice,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Write a deterministic synthetic nodule set with the upstream schema.
+    Synth(SynthArgs),
+    /// Infer which rows are slices of one nodule (for files without nodule ids) and write them
+    /// beside the data as FILE.groups.csv; splits then hold out whole nodules.
+    Groups {
+        /// HDF5 file (default: dataset/all_patches.hdf5, else the synthetic set).
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Join neighbouring rows of one label whose mean absolute difference is at most this
+        /// (in the file's units, HU for CT).
+        #[arg(long, default_value_t = crate::data::groups::MAX_DIFFERENCE)]
+        max_difference: f64,
+    },
+    /// Train the ConvNet.
+    // A negative number is a value to check (`--lr -1` is out of range), not a flag.
+    #[command(allow_negative_numbers = true)]
+    Train(TrainArgs),
+    /// Exact dataset-level metrics of a checkpoint (lnmc .safetensors or PyTorch .pth).
+    Eval(EvalArgs),
+    /// Open the dashboard on a run written by another process (e.g. `train --headless`).
+    /// A directory of runs (runs/, a sweep's folder) shows them all as a live table; Enter
+    /// follows one.
+    Watch {
+        /// runs/NAME or NAME, or a directory of runs (default: the newest run under runs/).
+        run: Option<PathBuf>,
+    },
+    /// Every epoch of chosen runs as one long CSV table, and/or their chart as SVG.
+    Export(ExportArgs),
+    /// Print one patch in the terminal, with its label.
+    Show(ShowArgs),
+}
+
+/// libtorch allocates every activation with malloc. A batch of 64 patches needs 33 MB blocks,
+/// over glibc's 32 MB ceiling for heap blocks, so by default each one is a fresh mmap whose pages
+/// the kernel faults in and zeroes again at every use: about half of CPU inference time
+/// (BENCHMARKS.md; training measured no change). One heap that is never trimmed reuses them.
+fn keep_freed_memory_for_reuse() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    unsafe {
+        libc::mallopt(libc::M_MMAP_MAX, 0);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
+        libc::mallopt(libc::M_ARENA_MAX, 1);
+    }
+}
+
+pub fn main() -> ExitCode {
+    // A closed pipe (`lnmc eval | head -1`) ends the program quietly, as it does other Unix
+    // tools, instead of a panic in println!.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    keep_freed_memory_for_reuse();
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    // CUDA only for what may train or evaluate, and before any tensor work (see cuda.rs):
+    // `--version`, `watch`, `synth`, `groups` and `show` never map the CUDA libraries.
+    match &cli.command {
+        None => crate::cuda::prepare(false),
+        Some(Command::Train(args)) => {
+            crate::cuda::prepare(args.settings.device == DeviceChoice::Cpu)
+        }
+        Some(Command::Eval(args)) => crate::cuda::prepare(args.device == DeviceChoice::Cpu),
+        Some(_) => {}
+    }
+    if let Ok(threads) = std::thread::available_parallelism() {
+        tch::set_num_threads(threads.get() as i32);
+    }
+    let dashboard = |watch| {
+        crate::tui::dashboard(crate::tui::Options {
+            data: cli.data.clone(),
+            protocol: cli.image_protocol,
+            watch,
+        })
+        .map(|()| 0)
+    };
+    let result = match cli.command {
+        None => dashboard(None),
+        Some(Command::Watch { ref run }) => dashboard(Some(match run {
+            Some(dir) => crate::tui::Watch::Run(crate::run::resolve(dir)),
+            None => crate::tui::Watch::Newest,
+        })),
+        Some(Command::Synth(ref args)) => synth::run(args),
+        Some(Command::Groups {
+            ref data,
+            max_difference,
+        }) => groups::run(data.as_deref(), max_difference),
+        Some(Command::Train(args)) => {
+            // `--resume` keeps the run's own epochs unless --epochs is given.
+            let epochs_given = matches
+                .subcommand_matches("train")
+                .and_then(|m| m.value_source("epochs"))
+                == Some(clap::parser::ValueSource::CommandLine);
+            train::run(args, epochs_given)
+        }
+        Some(Command::Eval(args)) => eval::run(args),
+        Some(Command::Show(args)) => show::run(args),
+        Some(Command::Export(args)) => export::run(args),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("lnmc: {e}");
+            ExitCode::from(e.exit_code() as u8)
+        }
+    }
+}
