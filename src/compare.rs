@@ -3,6 +3,7 @@
 //! long table. What the Runs tab draws and `lnmc export` writes.
 
 use crate::run::catalog::RunEntry;
+use crate::settings::Settings;
 use crate::types::{EpochRecord, RunConfig};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,37 +142,9 @@ pub fn differences(configs: &[Option<&RunConfig>]) -> Vec<String> {
         .collect()
 }
 
-/// The settings a run is known by, as (name, value) texts.
+/// The settings a run is known by, as (name, value) texts: those of `settings::TABLE`.
 pub fn settings(c: &RunConfig) -> Vec<(&'static str, String)> {
-    let h = &c.hyper;
-    vec![
-        ("epochs", h.epochs.to_string()),
-        ("batch_size", h.batch_size.to_string()),
-        ("lr", h.lr.to_string()),
-        ("weight_decay", h.weight_decay.to_string()),
-        ("dropout", h.dropout.to_string()),
-        ("seed", h.seed.to_string()),
-        ("augment", format!("{:?}", h.augment).to_lowercase()),
-        ("schedule", format!("{:?}", h.schedule).to_lowercase()),
-        ("label_smoothing", h.label_smoothing.to_string()),
-        (
-            "early_stop",
-            h.early_stop.map_or("off".into(), |n| n.to_string()),
-        ),
-        ("split", format!("{:?}", c.split).to_lowercase()),
-        ("intensity", intensity_name(&c.intensity)),
-        ("precision", c.precision.clone()),
-        ("device", c.device.clone()),
-    ]
-}
-
-/// `hu:-1000,400`, `percentile:2,98`: as `--intensity` takes it.
-fn intensity_name(i: &crate::data::intensity::Intensity) -> String {
-    use crate::data::intensity::Intensity;
-    match i {
-        Intensity::Percentile { low, high } => format!("percentile:{low},{high}"),
-        Intensity::Hu { low, high } => format!("hu:{low},{high}"),
-    }
+    Settings::of_run(c).described()
 }
 
 /// Every epoch of every run, one metric value a row (run, epoch, metric, value), then each
@@ -266,7 +239,7 @@ pub fn svg(runs: &[&RunEntry], options: &ChartOptions) -> String {
     let mut text = String::new();
     {
         let root = SVGBackend::with_string(&mut text, SIZE).into_drawing_area();
-        draw(&root, runs, options);
+        draw(&root, &chart(runs, options));
     }
     text
 }
@@ -279,7 +252,7 @@ pub fn png(runs: &[&RunEntry], options: &ChartOptions) -> crate::error::Result<V
     let mut pixels = vec![0u8; (SIZE.0 * SIZE.1 * 3) as usize];
     {
         let root = BitMapBackend::with_buffer(&mut pixels, SIZE).into_drawing_area();
-        draw(&root, runs, options);
+        draw(&root, &chart(runs, options));
     }
     let image = image::RgbImage::from_raw(SIZE.0, SIZE.1, pixels).expect("size × 3 bytes");
     let mut bytes = Vec::new();
@@ -304,15 +277,106 @@ fn register_font() {
     });
 }
 
-fn draw<DB: plotters::prelude::DrawingBackend>(
-    root: &plotters::prelude::DrawingArea<DB, plotters::coord::Shift>,
-    runs: &[&RunEntry],
-    options: &ChartOptions,
-) {
-    use plotters::prelude::*;
+/// One curve of a chart.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Curve {
+    /// The legend: the run, the part ("train", "val") and what the run differs in.
+    pub name: String,
+    /// The run it belongs to, by its place among the runs: its colour.
+    pub run: usize,
+    /// The validation half of the loss: drawn dashed or lighter.
+    pub secondary: bool,
+    /// As measured, epochs without a finite value left out.
+    pub raw: Vec<(f64, f64)>,
+    /// What is drawn bold: the EMA of `raw` when smoothing, else `raw` itself.
+    pub shown: Vec<(f64, f64)>,
+}
+
+/// A comparison chart computed once; the terminal (the Runs tab) and plotters (`svg`, `png`)
+/// only draw it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Chart {
+    pub title: String,
+    pub x_label: &'static str,
+    pub y_label: &'static str,
+    pub x: [f64; 2],
+    /// In the metric's own units, padded; both positive on a log scale.
+    pub y: [f64; 2],
+    pub log_y: bool,
+    /// The raw curves are drawn faint behind the smoothed ones.
+    pub smoothed: bool,
+    pub curves: Vec<Curve>,
+}
+
+/// The chart of `options.metric` over `runs`: curves, legend, title and ranges.
+pub fn chart(runs: &[&RunEntry], options: &ChartOptions) -> Chart {
     let configs: Vec<_> = runs.iter().map(|r| r.config.as_ref()).collect();
     let differences = differences(&configs);
     let smoothing = options.smoothing.filter(|_| options.metric.smoothable());
+    let mut curves = Vec::new();
+    for (k, run) in runs.iter().enumerate() {
+        for (part, value) in options.metric.curves() {
+            let raw = points(&run.history, value, options.x);
+            let shown = smoothing.map_or_else(|| raw.clone(), |w| ema(&raw, w));
+            let mut name = run.name.clone();
+            if !part.is_empty() {
+                name = format!("{name} {part}");
+            }
+            if !differences[k].is_empty() {
+                name = format!("{name} ({})", differences[k]);
+            }
+            curves.push(Curve {
+                name,
+                run: k,
+                secondary: part == "val",
+                raw,
+                shown,
+            });
+        }
+    }
+    let all = || curves.iter().flat_map(|c| c.raw.iter().chain(&c.shown));
+    let x0 = if options.x == XAxis::Epoch { 1.0 } else { 0.0 };
+    let x1 = all().map(|p| p.0).fold(x0 + 1.0, f64::max);
+    // The range is padded by 5 % on the scale it is drawn on.
+    let scale = |y: f64| match options.log_y {
+        true => y.max(1e-12).log10(),
+        false => y,
+    };
+    let (lo, hi) = all().fold((f64::MAX, f64::MIN), |(lo, hi), p| {
+        (lo.min(scale(p.1)), hi.max(scale(p.1)))
+    });
+    let (lo, hi) = if lo > hi { (0.0, 1.0) } else { (lo, hi) };
+    let pad = ((hi - lo) * 0.05).max(1e-9);
+    let unscale = |v: f64| if options.log_y { 10f64.powf(v) } else { v };
+    let title = format!(
+        "{}{}{} · {} run{}",
+        options.metric.name(),
+        smoothing.map_or(String::new(), |w| format!(" · EMA {w:.2}")),
+        if options.log_y { " · log y" } else { "" },
+        runs.len(),
+        if runs.len() == 1 { "" } else { "s" }
+    );
+    Chart {
+        title,
+        x_label: match options.x {
+            XAxis::Epoch => "epoch",
+            XAxis::WallMinutes => "minutes",
+        },
+        y_label: options.metric.name(),
+        x: [x0, x1],
+        y: [unscale(lo - pad), unscale(hi + pad)],
+        log_y: options.log_y,
+        smoothed: smoothing.is_some(),
+        curves,
+    }
+}
+
+/// Plotters' renderer of a `Chart`, for SVG and PNG alike.
+fn draw<DB: plotters::prelude::DrawingBackend>(
+    root: &plotters::prelude::DrawingArea<DB, plotters::coord::Shift>,
+    chart: &Chart,
+) {
+    use plotters::prelude::*;
     let palette = [
         RGBColor(230, 159, 0),
         RGBColor(86, 180, 233),
@@ -323,101 +387,56 @@ fn draw<DB: plotters::prelude::DrawingBackend>(
         RGBColor(120, 120, 120),
         RGBColor(240, 228, 66),
     ];
-    // (legend, colour, dashed (the validation loss), raw, smoothed)
-    type Curve = (String, RGBColor, bool, Vec<(f64, f64)>, Vec<(f64, f64)>);
-    let mut curves: Vec<Curve> = Vec::new();
-    for (k, run) in runs.iter().enumerate() {
-        for (part, value) in options.metric.curves() {
-            let raw = points(&run.history, value, options.x);
-            let smooth = smoothing.map_or_else(|| raw.clone(), |w| ema(&raw, w));
-            let mut name = run.name.clone();
-            if !part.is_empty() {
-                name.push(' ');
-                name.push_str(part);
-            }
-            if !differences[k].is_empty() {
-                name = format!("{name} ({})", differences[k]);
-            }
-            curves.push((name, palette[k % palette.len()], part == "val", raw, smooth));
-        }
-    }
-    let (mut x1, mut y0, mut y1) = (1.0f64, f64::MAX, f64::MIN);
-    for &(x, y) in curves.iter().flat_map(|c| c.3.iter().chain(&c.4)) {
-        x1 = x1.max(x);
-        y0 = y0.min(y);
-        y1 = y1.max(y);
-    }
-    if y0 > y1 {
-        (y0, y1) = (0.0, 1.0);
-    }
-    let x0 = if options.x == XAxis::Epoch { 1.0 } else { 0.0 };
-    let x1 = x1.max(x0 + 1.0);
     let _ = root.fill(&WHITE);
-    let title = format!(
-        "{}{}{}",
-        options.metric.name(),
-        smoothing.map_or(String::new(), |w| format!(" (EMA {w:.2})")),
-        if options.log_y { ", log scale" } else { "" }
-    );
-    let x_label = match options.x {
-        XAxis::Epoch => "epoch",
-        XAxis::WallMinutes => "minutes",
-    };
     let mut builder = ChartBuilder::on(root);
     builder
-        .caption(title, ("sans-serif", 22))
+        .caption(&chart.title, ("sans-serif", 22))
         .margin(16)
         .x_label_area_size(40)
         .y_label_area_size(60);
     // Both scales draw the same way; only the coordinate type differs.
     macro_rules! plot {
-        ($chart:expr) => {{
-            let mut chart = $chart;
-            let _ = chart
+        ($plot:expr) => {{
+            let mut plot = $plot;
+            let _ = plot
                 .configure_mesh()
                 .light_line_style(RGBColor(240, 240, 240))
                 .bold_line_style(RGBColor(210, 210, 210))
-                .x_desc(x_label)
-                .y_desc(options.metric.name())
+                .x_desc(chart.x_label)
+                .y_desc(chart.y_label)
                 .draw();
-            for (name, colour, dashed, raw, smooth) in &curves {
-                if smoothing.is_some() {
+            for curve in &chart.curves {
+                let c = palette[curve.run % palette.len()];
+                if chart.smoothed {
                     let _ =
-                        chart.draw_series(LineSeries::new(raw.iter().copied(), colour.mix(0.25)));
+                        plot.draw_series(LineSeries::new(curve.raw.iter().copied(), c.mix(0.25)));
                 }
-                let c = *colour;
-                let drawn = match dashed {
-                    true => chart.draw_series(DashedLineSeries::new(
-                        smooth.iter().copied(),
-                        8,
-                        5,
-                        c.stroke_width(2),
-                    )),
-                    false => chart
-                        .draw_series(LineSeries::new(smooth.iter().copied(), c.stroke_width(2))),
+                let points = curve.shown.iter().copied();
+                let drawn = match curve.secondary {
+                    true => {
+                        plot.draw_series(DashedLineSeries::new(points, 8, 5, c.stroke_width(2)))
+                    }
+                    false => plot.draw_series(LineSeries::new(points, c.stroke_width(2))),
                 };
                 let _ = drawn.map(|s| {
-                    s.label(name.clone())
+                    s.label(curve.name.clone())
                         .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c))
                 });
             }
-            let _ = chart
+            let _ = plot
                 .configure_series_labels()
                 .background_style(WHITE.mix(0.8))
                 .border_style(BLACK)
                 .draw();
         }};
     }
-    if options.log_y {
-        let lo = y0.max(1e-12) * 0.9;
-        if let Ok(chart) = builder.build_cartesian_2d(x0..x1, (lo..y1 * 1.1).log_scale()) {
-            plot!(chart);
+    let ([x0, x1], [y0, y1]) = (chart.x, chart.y);
+    if chart.log_y {
+        if let Ok(plot) = builder.build_cartesian_2d(x0..x1, (y0..y1).log_scale()) {
+            plot!(plot);
         }
-    } else {
-        let pad = ((y1 - y0) * 0.05).max(1e-9);
-        if let Ok(chart) = builder.build_cartesian_2d(x0..x1, (y0 - pad)..(y1 + pad)) {
-            plot!(chart);
-        }
+    } else if let Ok(plot) = builder.build_cartesian_2d(x0..x1, y0..y1) {
+        plot!(plot);
     }
     let _ = root.present();
 }

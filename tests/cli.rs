@@ -327,7 +327,8 @@ fn same_seed_same_curve_and_resume_continues_exactly() {
             "train",
             "--headless",
             "--resume",
-            "runs/resumed",
+            // The bare name --run gave.
+            "resumed",
             "--epochs",
             "3",
         ],
@@ -354,9 +355,18 @@ fn refuses_bad_options_and_inputs_with_one_line() {
         let msg = input_error(dir.path(), &[&TRAIN[..], &[arg.as_str()]].concat());
         assert!(msg.contains(option), "{msg}");
     }
+    // A negative number is a value out of range, not an unknown flag.
+    let msg = input_error(dir.path(), &[&TRAIN[..], &["--lr", "-1"]].concat());
+    assert!(msg.contains("--lr -1: must be a positive number"), "{msg}");
     assert!(
         !dir.path().join("runs").exists(),
         "a refused run wrote files"
+    );
+    // What to watch is checked before the terminal is.
+    let msg = input_error(dir.path(), &["watch", "runs/nothing"]);
+    assert!(
+        msg.contains("runs/nothing") && !msg.contains("not a terminal"),
+        "{msg}"
     );
     std::fs::write(dir.path().join("junk.h5"), "junk").unwrap();
     let msg = input_error(dir.path(), &["train", "--headless", "--data", "junk.h5"]);
@@ -814,6 +824,30 @@ fn export_writes_a_long_table_and_a_chart() {
             .count()
             > 500,
         "no coloured curves"
+    );
+    // A run's bare name, as `--run` took it, names it as well as runs/NAME does.
+    let said = ok(dir.path(), &["export", "a", "b", "--csv", "bare.csv"]);
+    assert!(said.contains("wrote bare.csv (2 runs)"), "{said}");
+    assert_eq!(
+        std::fs::read(dir.path().join("bare.csv")).unwrap(),
+        std::fs::read(dir.path().join("all.csv")).unwrap()
+    );
+    let by_name = ok(dir.path(), &["eval", "--checkpoint", "b", "--json"]);
+    let by_file = ok(
+        dir.path(),
+        &[
+            "eval",
+            "--checkpoint",
+            "checkpoint/b/best.safetensors",
+            "--json",
+        ],
+    );
+    let accuracy =
+        |json: &str| serde_json::from_str::<serde_json::Value>(json).unwrap()["accuracy"].clone();
+    assert_eq!(
+        accuracy(&by_name),
+        accuracy(&by_file),
+        "eval NAME is its best checkpoint"
     );
     let err = input_error(dir.path(), &["export", "runs/nope", "--csv", "x.csv"]);
     assert!(err.contains("runs/nope: not an lnmc run"), "{err}");

@@ -705,10 +705,21 @@ fn runs_tab_compares_any_number_of_runs() {
     terminal.draw(|f| tab.draw(f, f.area())).unwrap();
     let screen = format!("{}", terminal.backend());
     assert!(
-        screen.contains("loss · smoothed 0.6 · log y · 3 runs"),
+        screen.contains("loss · EMA 0.60 · log y · 3 runs"),
         "{screen}"
     );
     assert!(screen.contains("fast train (lr 0.002)"), "{screen}");
+    // The exported chart is the same chart: one pipeline, two renderers.
+    let marked = tab.marked();
+    let options = lnmc::compare::ChartOptions {
+        metric: lnmc::compare::Metric::Loss,
+        smoothing: Some(0.6),
+        log_y: true,
+        x: lnmc::compare::XAxis::Epoch,
+    };
+    let svg = lnmc::compare::svg(&marked, &options);
+    assert!(svg.contains("loss · EMA 0.60 · log y · 3 runs"), "{svg}");
+    assert!(svg.contains("fast train (lr 0.002)"), "the same legend");
     tab.on_key(KeyCode::Char('m').into());
     let Reply::Effect(Effect::Export { runs, chart }) = tab.on_key(KeyCode::Char('e').into())
     else {
@@ -777,4 +788,40 @@ fn watching_a_directory_shows_a_live_table() {
         Effect::Follow("sweep/job-1".into())
     );
     assert_eq!(app.tab(), Tab::Train);
+}
+
+/// Two runs that differ only in settings the hand-kept legend once missed (balance, skipping
+/// flagged patches) are told apart in the legend and in the export's columns.
+#[test]
+fn every_setting_tells_runs_apart_in_the_legend_and_the_export() {
+    use lnmc::run::catalog::RunEntry;
+    let plain: lnmc::types::RunConfig =
+        serde_json::from_str(include_str!("fixtures/config.json")).unwrap();
+    let mut other = plain.clone();
+    other.hyper.balance = lnmc::types::Balance::Weighted;
+    other.excluded_flagged = Some(3);
+    let legend = lnmc::compare::differences(&[Some(&plain), Some(&other)]);
+    assert_eq!(legend[1], "balance weighted, excluded_flagged yes");
+    let entry = |name: &str, config: &lnmc::types::RunConfig| RunEntry {
+        name: name.into(),
+        path: format!("runs/{name}").into(),
+        config: Some(config.clone()),
+        history: vec![record(1, 0.5, 0.8)],
+        status: Status::Finished,
+        modified: std::time::SystemTime::UNIX_EPOCH,
+        folds: Vec::new(),
+    };
+    let (a, b) = (entry("a", &plain), entry("b", &other));
+    let table = String::from_utf8(lnmc::compare::long_table(&[&a, &b])).unwrap();
+    let header: Vec<&str> = table.lines().next().unwrap().split(',').collect();
+    for setting in lnmc::settings::TABLE.iter().filter(|s| s.compared) {
+        assert!(
+            header.contains(&setting.key),
+            "no column {}: {header:?}",
+            setting.key
+        );
+    }
+    let balance = header.iter().position(|h| *h == "balance").unwrap();
+    let last = table.lines().last().unwrap().split(',').nth(balance);
+    assert_eq!(last, Some("weighted"));
 }

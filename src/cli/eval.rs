@@ -18,6 +18,7 @@ enum EvalSplit {
 
 #[derive(Args)]
 pub struct EvalArgs {
+    /// A checkpoint file, or a run (runs/NAME or NAME) for its best checkpoint.
     #[arg(long)]
     checkpoint: PathBuf,
     /// HDF5 file (default: the checkpoint's own data, else the default data).
@@ -43,7 +44,7 @@ pub struct EvalArgs {
 
 pub fn run(args: EvalArgs) -> Result<u8> {
     let request = evaluation::Request {
-        checkpoint: args.checkpoint.clone(),
+        checkpoint: crate::run::checkpoint_of(&args.checkpoint),
         data: args.data,
         all: matches!(args.split, EvalSplit::All),
         intensity: args.intensity,

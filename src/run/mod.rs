@@ -114,11 +114,6 @@ impl RunDir {
         self._lock.beat();
     }
 
-    /// Appends a line to the run's log.txt.
-    pub fn log(&self, line: &str) {
-        append_log(&self.dir.join(LOG), line);
-    }
-
     /// Records how the run ended, for every reader of the run (see `status`).
     pub fn end(&self, ending: &Ending, epoch: usize) -> Result<()> {
         status::write_end(&self.dir, ending, epoch)
@@ -143,6 +138,18 @@ pub fn resolve(given: &Path) -> PathBuf {
     match !given.exists() && bare && named.exists() {
         true => named,
         false => given.to_path_buf(),
+    }
+}
+
+/// The checkpoint a `--checkpoint` names: a file as given, else the best checkpoint of the run
+/// given by its directory or its bare name.
+pub fn checkpoint_of(given: &Path) -> PathBuf {
+    if given.is_file() {
+        return given.to_path_buf();
+    }
+    match read_config(&resolve(given)) {
+        Ok(config) => config.checkpoint_dir.join(BEST),
+        Err(_) => given.to_path_buf(),
     }
 }
 

@@ -15,7 +15,7 @@ use super::keys::{Key, Keys, RESCAN, SELECT};
 use super::message::{Effect, Reply};
 use super::widgets::{axis_labels, panel, ACCENT, VAL_COLOUR};
 use crate::data::split::SLICE_LEVEL_WARNING;
-use crate::data::Dataset as Patches;
+use crate::data;
 use crate::error::Result;
 use crate::evaluation::{self, Evaluation};
 use crate::metrics::roc_curve;
@@ -86,7 +86,7 @@ impl EvaluateTab {
         RESCAN,
     ];
 
-    pub fn on_key(&mut self, code: KeyCode, data: &Patches) -> Reply {
+    pub fn on_key(&mut self, code: KeyCode, data: &data::Dataset) -> Reply {
         let last = self.checkpoints.len().saturating_sub(1) as i64;
         if let Some(step) = SELECT.step(code) {
             self.selected = (self.selected as i64 + step).clamp(0, last) as usize;

@@ -384,101 +384,61 @@ impl RunsTab {
             );
             return;
         }
-        let configs: Vec<_> = runs.iter().map(|r| r.config.as_ref()).collect();
-        let differences = compare::differences(&configs);
-        let smoothing = self.smoothing.filter(|_| self.metric.smoothable());
-        let scale = |y: f64| if self.log_y { y.max(1e-12).log10() } else { y };
-        // (legend, colour, faint raw curve?, points)
-        let mut series: Vec<(String, Color, bool, Vec<(f64, f64)>)> = Vec::new();
-        let mut raw_points: Vec<(f64, f64)> = Vec::new();
-        for (k, run) in runs.iter().enumerate() {
-            let colour = PALETTE[k % PALETTE.len()];
-            for (part, value) in self.metric.curves() {
-                let raw = compare::points(&run.history, value, self.x);
-                let mut name = run.name.clone();
-                if !part.is_empty() {
-                    name = format!("{name} {part}");
-                }
-                if !differences[k].is_empty() {
-                    name = format!("{name} ({})", differences[k]);
-                }
-                let shade = |c: Color| if part == "val" { lighter(c) } else { c };
-                let to_scale =
-                    |pts: Vec<(f64, f64)>| pts.into_iter().map(|(x, y)| (x, scale(y))).collect();
-                match smoothing {
-                    Some(w) => {
-                        raw_points.extend(to_scale(raw.clone()));
-                        series.push((name, shade(colour), false, to_scale(compare::ema(&raw, w))));
-                    }
-                    None => series.push((name, shade(colour), false, to_scale(raw))),
-                }
-            }
-        }
+        let chart = compare::chart(&runs, &self.chart_options());
+        // The terminal chart has no log axis: a log scale is drawn as log10 of the values, and
+        // its labels say the values again.
+        let scale = |y: f64| if chart.log_y { y.log10() } else { y };
+        let to_scale = |pts: &[(f64, f64)]| -> Vec<(f64, f64)> {
+            pts.iter().map(|&(x, y)| (x, scale(y.max(1e-12)))).collect()
+        };
         // Every raw curve behind the smoothed ones as one layer of faint dots: each dataset is
         // a canvas layer of its own, and 20 runs' raw curves as 40 layers took 3 ms a frame.
-        if !raw_points.is_empty() {
-            series.push((String::new(), Color::DarkGray, true, raw_points));
-        }
-        let xs = series.iter().flat_map(|s| s.3.iter().map(|p| p.0));
-        let x_max = xs.fold(1.0f64, f64::max);
-        let ys: Vec<f64> = series
-            .iter()
-            .flat_map(|s| s.3.iter().map(|p| p.1))
-            .collect();
-        let (lo, hi) = ys
-            .iter()
-            .fold((f64::MAX, f64::MIN), |(a, b), &y| (a.min(y), b.max(y)));
-        let (lo, hi) = if lo > hi { (0.0, 1.0) } else { (lo, hi) };
-        let pad = ((hi - lo) * 0.05).max(1e-6);
-        let y = [lo - pad, hi + pad];
-        // Raw curves first, so the smoothed ones are drawn over them.
-        series.sort_by_key(|s| !s.2);
-        let datasets: Vec<Dataset> = series
-            .iter()
-            .map(|(name, colour, raw, pts)| {
-                // The raw curve behind a smoothed one as dots: fainter, and cheaper to draw.
-                let kind = if *raw {
-                    GraphType::Scatter
-                } else {
-                    GraphType::Line
-                };
-                let d = Dataset::default()
+        let raw: Vec<(f64, f64)> = match chart.smoothed {
+            true => chart.curves.iter().flat_map(|c| to_scale(&c.raw)).collect(),
+            false => Vec::new(),
+        };
+        let shown: Vec<Vec<(f64, f64)>> = chart.curves.iter().map(|c| to_scale(&c.shown)).collect();
+        let mut datasets: Vec<Dataset> = Vec::new();
+        if !raw.is_empty() {
+            datasets.push(
+                Dataset::default()
                     .marker(Marker::Braille)
-                    .graph_type(kind)
-                    .style(Style::new().fg(*colour))
-                    .data(pts);
-                if name.is_empty() {
-                    d
-                } else {
-                    d.name(name.clone())
-                }
-            })
-            .collect();
-        let y_labels: Vec<Line> = match self.log_y {
+                    .graph_type(GraphType::Scatter)
+                    .style(Style::new().fg(Color::DarkGray))
+                    .data(&raw),
+            );
+        }
+        for (curve, points) in chart.curves.iter().zip(&shown) {
+            let colour = PALETTE[curve.run % PALETTE.len()];
+            let colour = if curve.secondary {
+                lighter(colour)
+            } else {
+                colour
+            };
+            datasets.push(
+                Dataset::default()
+                    .name(curve.name.clone())
+                    .marker(Marker::Braille)
+                    .graph_type(GraphType::Line)
+                    .style(Style::new().fg(colour))
+                    .data(points),
+            );
+        }
+        let y = [scale(chart.y[0]), scale(chart.y[1])];
+        let y_labels: Vec<Line> = match chart.log_y {
             true => [y[0], (y[0] + y[1]) / 2.0, y[1]]
                 .iter()
                 .map(|v| Line::from(format!("{:.3}", 10f64.powf(*v))))
                 .collect(),
             false => axis_labels(y[0], y[1], 3),
         };
-        let x_title = match self.x {
-            XAxis::Epoch => "epoch",
-            XAxis::WallMinutes => "minutes",
-        };
-        let x_min = if self.x == XAxis::Epoch { 1.0 } else { 0.0 };
-        let title = format!(
-            "{}{}{} · {} runs",
-            self.metric.name(),
-            smoothing.map_or(String::new(), |w| format!(" · smoothed {w:.1}")),
-            if self.log_y { " · log y" } else { "" },
-            runs.len()
-        );
-        let chart = Chart::new(datasets)
-            .block(panel(&title))
+        let [x_min, x_max] = chart.x;
+        let widget = Chart::new(datasets)
+            .block(panel(&chart.title))
             .x_axis(
                 Axis::default()
-                    .title(x_title)
-                    .bounds([x_min, x_max.max(x_min + 1.0)])
+                    .title(chart.x_label)
+                    .bounds(chart.x)
                     .labels([
                         Line::from(format!("{x_min:.0}")),
                         Line::from(format!("{x_max:.0}")),
@@ -487,7 +447,7 @@ impl RunsTab {
             .y_axis(Axis::default().bounds(y).labels(y_labels))
             .legend_position(Some(ratatui::widgets::LegendPosition::TopRight))
             .hidden_legend_constraints((Constraint::Percentage(60), Constraint::Percentage(60)));
-        frame.render_widget(chart, area);
+        frame.render_widget(widget, area);
     }
 }
 

@@ -291,7 +291,7 @@ impl TrainTab {
             Some(run) => format!("loss per epoch · run {run}"),
             None => "loss per epoch".to_string(),
         };
-        loss_chart(frame, chart, &title, &[("", &self.progress.history)]);
+        loss_chart(frame, chart, &title, &self.progress.history);
         draw_gauges(frame, gauges, &self.progress);
         draw_sparklines(frame, sparks, &self.progress);
         let items: Vec<ListItem> = self

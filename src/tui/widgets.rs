@@ -66,37 +66,15 @@ pub fn bounds(values: impl Iterator<Item = f64>) -> [f64; 2] {
     [(lo - pad).max(0.0), hi + pad]
 }
 
-/// Train and val loss of one or more runs; the legend names each curve.
-pub fn loss_chart(frame: &mut Frame, area: Rect, title: &str, runs: &[(&str, &[EpochRecord])]) {
-    let points: Vec<(String, Color, Vec<(f64, f64)>)> = runs
-        .iter()
-        .enumerate()
-        .flat_map(|(k, (name, history))| {
-            let dim = if k == 0 { "" } else { " ²" };
-            let prefix = if name.is_empty() {
-                String::new()
-            } else {
-                format!("{name} ")
-            };
-            let train: Vec<(f64, f64)> = history
-                .iter()
-                .map(|r| (r.epoch as f64, r.train_loss))
-                .collect();
-            let val: Vec<(f64, f64)> = history
-                .iter()
-                .map(|r| (r.epoch as f64, r.val_loss))
-                .collect();
-            let (tc, vc) = if k == 0 {
-                (TRAIN_COLOUR, VAL_COLOUR)
-            } else {
-                (Color::LightGreen, Color::LightBlue)
-            };
-            [
-                (format!("{prefix}train{dim}"), tc, train),
-                (format!("{prefix}val{dim}"), vc, val),
-            ]
-        })
-        .collect();
+/// Train and val loss of one run over its epochs.
+pub fn loss_chart(frame: &mut Frame, area: Rect, title: &str, history: &[EpochRecord]) {
+    let curve = |loss: fn(&EpochRecord) -> f64| -> Vec<(f64, f64)> {
+        history.iter().map(|r| (r.epoch as f64, loss(r))).collect()
+    };
+    let points = [
+        ("train".to_string(), TRAIN_COLOUR, curve(|r| r.train_loss)),
+        ("val".to_string(), VAL_COLOUR, curve(|r| r.val_loss)),
+    ];
     let max_epoch = points
         .iter()
         .flat_map(|(_, _, p)| p.iter().map(|(x, _)| *x))
