@@ -102,7 +102,8 @@ pub struct Summary {
 pub struct Pooled {
     pub metrics: Metrics,
     pub nodule: Option<Metrics>,
-    pub ci: Intervals,
+    /// None where the counts cannot support one (`metrics::MIN_PER_CLASS`).
+    pub ci: Option<Intervals>,
 }
 
 /// Reads the finished folds under `dir`, evaluates each fold's best checkpoint on its own
@@ -152,10 +153,9 @@ pub fn summarise(dir: &Path, folds: usize, device: DeviceChoice) -> Result<Summa
             _ => None,
         };
     }
-    let nodule = groups.as_ref().map(|ids| {
-        let (l, s) = metrics::per_nodule(&labels, &scores, ids);
-        metrics::metrics(&l, &s)
-    });
+    let nodule = groups
+        .as_ref()
+        .and_then(|ids| metrics::nodule_metrics(&labels, &scores, ids));
     let (mean, sd) = spread(&per_fold);
     let summary = Summary {
         name,

@@ -54,7 +54,8 @@ pub struct Evaluation {
     /// Each nodule scored by the mean probability of its slices (`n` counts nodules).
     pub nodule: Option<Metrics>,
     /// 95 % bootstrap intervals of the patch-level metrics, resampling nodules when known.
-    pub ci: Intervals,
+    /// None where the counts cannot support one (`metrics::MIN_PER_CLASS`).
+    pub ci: Option<Intervals>,
 }
 
 /// Bootstrap resamples for the confidence intervals, and their seed (fixed: the same
@@ -120,10 +121,9 @@ pub fn evaluate(request: &Request) -> Result<Evaluation> {
         .groups
         .as_ref()
         .map(|ids| indices.iter().map(|&i| ids[i]).collect());
-    let nodule = groups.as_ref().map(|ids| {
-        let (labels, scores) = metrics::per_nodule(&truth, &scores, ids);
-        metrics::metrics(&labels, &scores)
-    });
+    let nodule = groups
+        .as_ref()
+        .and_then(|ids| metrics::nodule_metrics(&truth, &scores, ids));
     let ci = metrics::bootstrap(
         &truth,
         &scores,

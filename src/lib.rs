@@ -5,6 +5,7 @@
 //! section draws the modules and the event flow.
 
 // Leaves: plain types and file handling that every other module may use.
+pub mod choice;
 pub mod error;
 pub mod files;
 pub mod settings;

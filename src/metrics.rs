@@ -101,19 +101,19 @@ pub struct Row {
 
 impl Metrics {
     /// The scalar metrics in the order reports list them, each carrying its interval from `ci`.
-    pub fn rows(&self, ci: &Intervals) -> [Row; 6] {
+    pub fn rows(&self, ci: Option<&Intervals>) -> [Row; 6] {
         let row = |name, value, interval| Row {
             name,
             value,
             interval,
         };
         [
-            row("accuracy", self.accuracy, Some(ci.accuracy)),
+            row("accuracy", self.accuracy, ci.map(|c| c.accuracy)),
             row("precision", self.precision, None),
             row("recall", self.recall, None),
             row("specificity", self.specificity, None),
-            row("F1", self.f1, Some(ci.f1)),
-            row("ROC AUC", self.auc, Some(ci.auc)),
+            row("F1", self.f1, ci.map(|c| c.f1)),
+            row("ROC AUC", self.auc, ci.map(|c| c.auc)),
         ]
     }
 }
@@ -213,6 +213,27 @@ pub fn per_nodule(labels: &[u8], scores: &[f64], groups: &[i64]) -> (Vec<u8>, Ve
     (nodule_labels, means)
 }
 
+/// Fewer units (nodules, or patches where nodules are not known) of either class than this and
+/// lnmc reports no nodule-level metrics and no bootstrap interval. With 10 of each the AUC can
+/// take 100 values and a resample misses a class with probability < 1e-4; below it an AUC of
+/// 1.000 "on 2 nodules" is what one patch per class gives, and an interval is mostly the
+/// resampler's chance of drawing one class only.
+pub const MIN_PER_CLASS: usize = 10;
+
+/// Units of each class (benign, malignant) among `units`, a unit counted by its first member.
+fn units_per_class(labels: &[u8], units: &[Vec<usize>]) -> [usize; 2] {
+    let malignant = units.iter().filter(|u| labels[u[0]] == MALIGNANT).count();
+    [units.len() - malignant, malignant]
+}
+
+/// Metrics per nodule (`per_nodule`), or None when fewer than `MIN_PER_CLASS` nodules of a
+/// class are there to score.
+pub fn nodule_metrics(labels: &[u8], scores: &[f64], groups: &[i64]) -> Option<Metrics> {
+    let (labels, scores) = per_nodule(labels, scores, groups);
+    let malignant = labels.iter().filter(|&&l| l == MALIGNANT).count();
+    (malignant.min(labels.len() - malignant) >= MIN_PER_CLASS).then(|| metrics(&labels, &scores))
+}
+
 /// 95 % percentile-bootstrap confidence intervals of accuracy, F1 and ROC AUC.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Intervals {
@@ -233,7 +254,7 @@ pub fn bootstrap(
     groups: Option<&[i64]>,
     resamples: usize,
     seed: u64,
-) -> Intervals {
+) -> Option<Intervals> {
     // Members of each resampling unit.
     let units: Vec<Vec<usize>> = match groups {
         Some(ids) => {
@@ -250,6 +271,9 @@ pub fn bootstrap(
         }
         None => (0..labels.len()).map(|i| vec![i]).collect(),
     };
+    if units_per_class(labels, &units).into_iter().min() < Some(MIN_PER_CLASS) {
+        return None;
+    }
     let mut rng = SplitMix64::new(seed);
     let (mut acc, mut f1, mut auc) = (Vec::new(), Vec::new(), Vec::new());
     let (mut l, mut s) = (Vec::new(), Vec::new());
@@ -269,13 +293,13 @@ pub fn bootstrap(
             auc.push(m.auc);
         }
     }
-    Intervals {
+    Some(Intervals {
         accuracy: percentile_interval(&mut acc),
         f1: percentile_interval(&mut f1),
         auc: percentile_interval(&mut auc),
         resamples,
         unit: if groups.is_some() { "nodule" } else { "patch" }.into(),
-    }
+    })
 }
 
 /// The 2.5th and 97.5th percentiles (NaN for no values).
@@ -375,30 +399,49 @@ mod tests {
             })
             .collect();
         let m = metrics(&labels, &scores);
-        let by_patch = bootstrap(&labels, &scores, None, 1000, 1);
+        let by_patch = bootstrap(&labels, &scores, None, 1000, 1).unwrap();
         assert!(by_patch.accuracy[0] < m.accuracy && m.accuracy < by_patch.accuracy[1]);
         assert!(by_patch.accuracy[1] - by_patch.accuracy[0] > 0.05);
         assert_eq!(
-            by_patch,
+            Some(by_patch),
             bootstrap(&labels, &scores, None, 1000, 1),
             "seeded"
         );
-        // Nodules whose slices are all right or all wrong: far fewer independent units.
-        let groups: Vec<i64> = (0..200).map(|i| (i / 10) as i64).collect();
+        // Nodules whose slices are all right or all wrong: far fewer independent units (10 of
+        // each class, each of 10 slices of its class).
+        let groups: Vec<i64> = (0..200).map(|i| ((i % 2) * 1000 + i / 20) as i64).collect();
         let clustered: Vec<f64> = (0..200)
             .map(|i| {
-                if i / 10 < 16 {
+                if i / 20 < 8 {
                     0.2 + 0.6 * (i % 2) as f64
                 } else {
                     0.8 - 0.6 * (i % 2) as f64
                 }
             })
             .collect();
-        let by_patch = bootstrap(&labels, &clustered, None, 1000, 1);
-        let by_nodule = bootstrap(&labels, &clustered, Some(&groups), 1000, 1);
+        let by_patch = bootstrap(&labels, &clustered, None, 1000, 1).unwrap();
+        let by_nodule = bootstrap(&labels, &clustered, Some(&groups), 1000, 1).unwrap();
         assert_eq!(by_nodule.unit, "nodule");
         let width = |ci: [f64; 2]| ci[1] - ci[0];
         assert!(width(by_nodule.accuracy) > 1.5 * width(by_patch.accuracy));
+    }
+
+    #[test]
+    fn too_few_units_of_a_class_give_no_interval_and_no_nodule_metrics() {
+        // One nodule of each class, however many slices: nothing to resample, nothing to rank.
+        let labels = [0u8, 0, 0, 1, 1, 1];
+        let scores = [0.1, 0.2, 0.3, 0.7, 0.8, 0.9];
+        let groups = [0i64, 0, 0, 1, 1, 1];
+        assert_eq!(bootstrap(&labels, &scores, Some(&groups), 100, 1), None);
+        assert_eq!(nodule_metrics(&labels, &scores, &groups), None);
+        // Nine malignant patches are one short of MIN_PER_CLASS as well.
+        let labels: Vec<u8> = (0..40).map(|i| (i < 9) as u8).collect();
+        let scores: Vec<f64> = (0..40).map(|i| i as f64 / 40.0).collect();
+        assert_eq!(bootstrap(&labels, &scores, None, 100, 1), None);
+        let labels: Vec<u8> = (0..40).map(|i| (i < 10) as u8).collect();
+        assert!(bootstrap(&labels, &scores, None, 100, 1).is_some());
+        let groups: Vec<i64> = (0..40).collect();
+        assert!(nodule_metrics(&labels, &scores, &groups).is_some());
     }
 
     #[test]

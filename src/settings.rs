@@ -7,9 +7,9 @@
 //! Adding a setting: a field here (or in `Hyper`) with its `#[arg]`, a row in `TABLE`, and
 //! where config.json keeps it. The test at the bottom fails until all three agree.
 
-use clap::ValueEnum;
 use serde::{Deserialize, Serialize};
 
+pub use crate::choice::{choice, name, names};
 use crate::data::intensity::Intensity;
 use crate::data::split::SplitKind;
 use crate::error::{Error, Result};
@@ -328,27 +328,6 @@ const NO: &str = "no";
 
 fn number<T: std::str::FromStr>(text: &str) -> std::result::Result<T, String> {
     text.parse().map_err(|_| "is not a number".to_string())
-}
-
-/// The name of a choice as its flag takes it (`d4`, `cosine`): the one naming of choices, for
-/// the form, the legend, exports and messages alike.
-pub fn name<T: ValueEnum>(value: T) -> String {
-    value
-        .to_possible_value()
-        .map_or(String::new(), |v| v.get_name().to_string())
-}
-
-/// Every name of a choice, in declaration order.
-pub fn names<T: ValueEnum>() -> Vec<String> {
-    T::value_variants()
-        .iter()
-        .map(|v| name(v.clone()))
-        .collect()
-}
-
-/// The choice called `text`, or why not.
-pub fn choice<T: ValueEnum>(text: &str) -> std::result::Result<T, String> {
-    T::from_str(text, false).map_err(|_| format!("is not one of {}", names::<T>().join(", ")))
 }
 
 fn with_auto(mut names: Vec<String>) -> Vec<String> {

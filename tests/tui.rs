@@ -343,6 +343,19 @@ fn keys_switch_tabs_open_help_and_ask_before_quitting_a_run() {
     assert!(screen.contains("switch tab"), "{screen}");
     key(&mut app, KeyCode::Esc);
     assert_eq!(app.overlay(), Overlay::None);
+    // A line longer than the popup wraps instead of being cut.
+    key(&mut app, KeyCode::Char('4'));
+    key(&mut app, KeyCode::Char('?'));
+    let screen = format!("{}", render(&app, 80, 24).backend());
+    assert!(
+        screen.contains("cross-validation's") && screen.contains("folds"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("(lnmc watch DIR:") && screen.contains("enter)"),
+        "{screen}"
+    );
+    key(&mut app, KeyCode::Esc);
     key(&mut app, KeyCode::Char('1'));
     let Effect::StartTraining(request) = key(&mut app, KeyCode::Char('s')) else {
         panic!("s does not start training");

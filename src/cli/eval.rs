@@ -81,30 +81,47 @@ pub fn run(args: EvalArgs) -> Result<u8> {
     if e.slice_level {
         println!("warning    {SLICE_LEVEL_WARNING}");
     }
-    for row in m.rows(&e.ci) {
+    for row in m.rows(e.ci.as_ref()) {
         let (name, value) = (row.name.to_lowercase(), row.value);
         match row.interval {
             Some([lo, hi]) => println!("{name:<12}{value:.4}  [{lo:.4}, {hi:.4}]"),
             None => println!("{name:<12}{value:.4}"),
         }
     }
-    println!(
-        "            (95 % bootstrap intervals, {} resamples of {}s)",
-        e.ci.resamples, e.ci.unit
-    );
+    match &e.ci {
+        Some(ci) => println!(
+            "            (95 % bootstrap intervals, {} resamples of {}s)",
+            ci.resamples, ci.unit
+        ),
+        None => println!(
+            "            (no intervals: {})",
+            too_few(e.groups.is_some())
+        ),
+    }
     println!(
         "imbalance   balanced accuracy {:.4} · PR AUC {:.4} · sensitivity at 90 % / 95 % specificity {:.4} / {:.4}",
         m.balanced_accuracy, m.pr_auc, m.sensitivity_at_specificity_90, m.sensitivity_at_specificity_95
     );
-    if let Some(n) = &e.nodule {
-        println!(
+    match (&e.nodule, e.groups.is_some()) {
+        (Some(n), _) => println!(
             "nodules     {} (mean probability of their slices): accuracy {:.4} f1 {:.4} roc auc {:.4}",
             n.n, n.accuracy, n.f1, n.auc
-        );
+        ),
+        (None, true) => println!("nodules     no nodule-level metrics: {}", too_few(true)),
+        (None, false) => {}
     }
     let [[tn, fp], [fn_, tp]] = m.confusion;
     println!("confusion   {:>14} {:>14}", "pred benign", "pred malignant");
     println!("  benign    {tn:>14} {fp:>14}");
     println!("  malignant {fn_:>14} {tp:>14}");
     Ok(0)
+}
+
+/// Why a number is withheld: "fewer than 10 nodules of a class".
+pub fn too_few(nodules: bool) -> String {
+    let unit = if nodules { "nodules" } else { "patches" };
+    format!(
+        "fewer than {} {unit} of a class",
+        crate::metrics::MIN_PER_CLASS
+    )
 }

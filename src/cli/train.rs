@@ -96,9 +96,16 @@ fn print_summary(summary: &Summary) {
         );
     }
     let p = &summary.pooled;
+    let interval =
+        |ci: Option<[f64; 2]>| ci.map_or(String::new(), |[lo, hi]| format!(" [{lo:.4}, {hi:.4}]"));
     println!(
-        "  out-of-fold     accuracy {:.4} [{:.4}, {:.4}] · f1 {:.4} · roc auc {:.4} [{:.4}, {:.4}] ({} patches)",
-        p.metrics.accuracy, p.ci.accuracy[0], p.ci.accuracy[1], p.metrics.f1, p.metrics.auc, p.ci.auc[0], p.ci.auc[1], p.metrics.n
+        "  out-of-fold     accuracy {:.4}{} · f1 {:.4} · roc auc {:.4}{} ({} patches)",
+        p.metrics.accuracy,
+        interval(p.ci.as_ref().map(|c| c.accuracy)),
+        p.metrics.f1,
+        p.metrics.auc,
+        interval(p.ci.as_ref().map(|c| c.auc)),
+        p.metrics.n
     );
     if let Some(n) = &p.nodule {
         println!(

@@ -3,10 +3,14 @@
 use serde::{Deserialize, Serialize};
 
 use super::rng::{Mt19937, SplitMix64};
-use super::{Dataset, GROUP_DATASETS};
+use super::{Dataset, GROUP_DATASETS, MALIGNANT};
 use crate::error::{Error, Result};
 
 pub const VAL_FRACTION: f64 = 0.2;
+
+/// How far (as a share of the share asked) whole nodules may hold out more or less than asked
+/// before a split is refused: 20 % asked, 10–30 % taken.
+pub const SHARE_TOLERANCE: f64 = 0.5;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
@@ -93,13 +97,61 @@ impl Split {
                 grouped(&data.labels, ids, seed)
             }
         };
-        Ok(Split {
+        let split = Split {
             kind,
             seed,
             fold: None,
             train,
             val,
-        })
+        };
+        split.check(data)?;
+        Ok(split)
+    }
+
+    /// Refuses a split no number can be trusted on: a side with no patch, or without one of
+    /// the classes, or (whole nodules, a fold) a validation share of a class far from the one
+    /// asked for, which happens when the groups are too few or too large.
+    pub fn check(&self, data: &Dataset) -> Result<()> {
+        let kind = match self.fold {
+            Some(f) => format!("fold {} of {}", f.k, f.of),
+            None => format!("{} split", crate::choice::name(self.kind)),
+        };
+        let groups = data.groups.as_ref().map_or(String::new(), |ids| {
+            let sizes = super::groups::group_sizes(ids);
+            format!(
+                " ({} nodules, the largest {} patches)",
+                sizes.len(),
+                sizes.iter().max().unwrap_or(&0)
+            )
+        });
+        let fail = |why: String| Err(Error::file(&data.path, format!("the {kind} {why}{groups}")));
+        for (side, rows) in [("training", &self.train), ("validation", &self.val)] {
+            if rows.is_empty() {
+                return fail(format!("leaves the {side} side empty"));
+            }
+            for (class, name) in [(0u8, "benign"), (MALIGNANT, "malignant")] {
+                if !rows.iter().any(|&i| data.labels[i] == class) {
+                    return fail(format!("puts no {name} patch on the {side} side"));
+                }
+            }
+        }
+        let asked = self.fold.map_or(VAL_FRACTION, |f| 1.0 / f.of as f64);
+        if self.kind == SplitKind::Group || self.fold.is_some() {
+            for (class, name) in [(0u8, "benign"), (MALIGNANT, "malignant")] {
+                let count =
+                    |rows: &[usize]| rows.iter().filter(|&&i| data.labels[i] == class).count();
+                let (val, all) = (count(&self.val), count(&self.val) + count(&self.train));
+                let share = val as f64 / all as f64;
+                if (share - asked).abs() > SHARE_TOLERANCE * asked {
+                    return fail(format!(
+                        "holds out {:.0} % of the {name} patches, not the {:.0} % asked: whole nodules cannot split closer",
+                        100.0 * share,
+                        100.0 * asked
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Fold `k` (1-based) of `folds` for cross-validation: whole nodules when the data has
@@ -110,13 +162,15 @@ impl Split {
         let assigned = assign_folds(&data.labels, &unit_ids(data), folds, seed);
         let (val, train): (Vec<usize>, Vec<usize>) =
             (0..data.len()).partition(|&i| assigned[i] == k - 1);
-        Ok(Split {
+        let split = Split {
             kind: SplitKind::default_for(data),
             seed,
             fold: Some(Fold { k, of: folds }),
             train,
             val,
-        })
+        };
+        split.check(data)?;
+        Ok(split)
     }
 
     /// The split a run's settings describe, computed again.

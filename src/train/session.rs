@@ -107,6 +107,8 @@ fn prepare_new(request: Request) -> Result<Session> {
                     .collect();
             split.train.retain(|i| !flagged.contains(i));
             split.val.retain(|i| !flagged.contains(i));
+            // What is left must still mean something.
+            split.check(&data)?;
             Some(flagged.len())
         }
         false => None,

@@ -207,10 +207,9 @@ impl Model {
         let scores: Vec<f64> = logits.iter().map(|&l| malignant_probability(l)).collect();
         let val_labels: Vec<u8> = val.iter().map(|&i| s.host_labels[i]).collect();
         let m = metrics::metrics(&val_labels, &scores);
-        let nodules = s.groups.as_ref().map(|ids| {
+        let nodules = s.groups.as_ref().and_then(|ids| {
             let val_ids: Vec<i64> = val.iter().map(|&i| ids[i]).collect();
-            let (labels, scores) = metrics::per_nodule(&val_labels, &scores, &val_ids);
-            metrics::metrics(&labels, &scores)
+            metrics::nodule_metrics(&val_labels, &scores, &val_ids)
         });
         EpochRecord {
             epoch,

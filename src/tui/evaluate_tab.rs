@@ -14,8 +14,8 @@ use ratatui::Frame;
 use super::keys::{Key, Keys, RESCAN, SELECT};
 use super::message::{Effect, Reply};
 use super::widgets::{axis_labels, panel, ACCENT, VAL_COLOUR};
-use crate::data::split::SLICE_LEVEL_WARNING;
 use crate::data;
+use crate::data::split::SLICE_LEVEL_WARNING;
 use crate::error::Result;
 use crate::evaluation::{self, Evaluation};
 use crate::metrics::roc_curve;
@@ -170,7 +170,7 @@ impl EvaluateTab {
             Line::from(name.as_str().bold()),
             Line::from(format!("{} · n {}", e.split_name, m.n).dark_gray()),
         ];
-        for row in m.rows(&e.ci) {
+        for row in m.rows(e.ci.as_ref()) {
             let mut spans = vec![
                 Span::raw(format!("{:<12}", row.name)),
                 format!("{:.4}", row.value).bold(),
@@ -199,10 +199,11 @@ impl EvaluateTab {
             lines.push(Line::from("evaluating…".italic()));
         }
         frame.render_widget(
-            Paragraph::new(lines).block(panel(if metrics.width >= 36 {
-                "metrics (95 % CI)"
-            } else {
-                "metrics"
+            Paragraph::new(lines).block(panel(match (metrics.width >= 36, &e.ci) {
+                (true, Some(_)) => "metrics (95 % CI)",
+                // Withheld, not missing: say so where there is room.
+                (true, None) => "metrics (too few for a CI)",
+                (false, _) => "metrics",
             })),
             metrics,
         );
