@@ -54,6 +54,7 @@ fn main() {
         device: "cpu".into(),
         precision: "fp32 (asked for)".into(),
         synthetic: true,
+        units: lnmc::data::units::Units::Hu,
         split,
         first_epoch: 1,
         epochs: 150,

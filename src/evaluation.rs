@@ -40,6 +40,8 @@ pub struct Evaluation {
     pub scores: Vec<f64>,
     pub data_path: PathBuf,
     pub source_kind: &'static str,
+    /// What the file's pixels hold.
+    pub units: crate::data::units::Units,
     pub split_name: String,
     /// "run NAME, epoch N" or "PyTorch state_dict".
     pub origin: String,
@@ -138,6 +140,7 @@ pub fn evaluate(request: &Request) -> Result<Evaluation> {
         groups,
         nodule,
         ci,
+        units: data.scale.units,
         indices,
         labels: truth,
         scores,

@@ -1,10 +1,12 @@
-//! A patch as a picture: the CT display window and the grey image it gives, and the one-line
+//! A patch as a picture: the display window and the grey image it gives, and the one-line
 //! description of a patch. `lnmc show` prints them in a plain shell, the dashboard draws them.
 
+use crate::data::units::{Scale, Units};
 use crate::data::{Dataset, MALIGNANT};
 use crate::error::Result;
 
-/// A CT display window: HU `level` ± `width` / 2 maps to black…white.
+/// A display window: `level` ± `width` / 2 (HU for CT, else the data's own units) maps to
+/// black…white.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Window {
     pub level: f64,
@@ -18,9 +20,28 @@ pub const LUNG: Window = Window {
 };
 
 impl Window {
-    pub fn grey(&self, hu: f32) -> u8 {
+    /// The window a file opens in: the lung window for HU, else the range most of its values
+    /// fall in (a grey file is not drawn as a faint smudge in a window meant for CT).
+    pub fn for_scale(scale: Scale) -> Window {
+        match scale.units {
+            Units::Hu => LUNG,
+            _ => Window {
+                level: (scale.low as f64 + scale.high as f64) / 2.0,
+                width: ((scale.high - scale.low) as f64).max(f64::MIN_POSITIVE),
+            },
+        }
+    }
+
+    /// How far one press of the level keys moves it, and the width keys change it: a 30th and
+    /// a 15th of the window the file opens in (50 and 100 HU in the lung window).
+    pub fn steps(scale: Scale) -> (f64, f64) {
+        let width = Window::for_scale(scale).width;
+        (width / 30.0, width / 15.0)
+    }
+
+    pub fn grey(&self, value: f32) -> u8 {
         let low = self.level - self.width / 2.0;
-        ((hu as f64 - low) / self.width * 255.0)
+        ((value as f64 - low) / self.width * 255.0)
             .clamp(0.0, 255.0)
             .round() as u8
     }
@@ -38,7 +59,8 @@ pub fn image(data: &Dataset, index: usize, window: Window) -> Result<image::Gray
     )
 }
 
-/// "patch 12 of 6691 · malignant (1) · synthetic · HU -903…212, mean -640"
+/// "patch 12 of 6691 · malignant (1) · synthetic data · HU -903…212, mean -640"; other units
+/// are named for what they are ("0–255 greys · grey 0…231, mean 40").
 pub fn describe(data: &Dataset, index: usize) -> Result<String> {
     let (min, max, mean) = data.patch_stats(index)?;
     let label = if data.labels[index] == MALIGNANT {
@@ -46,10 +68,21 @@ pub fn describe(data: &Dataset, index: usize) -> Result<String> {
     } else {
         "benign (0)"
     };
+    let units = data.scale.units;
+    let digits = if units == Units::Unit || units == Units::Other {
+        3
+    } else {
+        0
+    };
+    let named = match units {
+        Units::Hu => String::new(),
+        other => format!("{} · ", other.name()),
+    };
     Ok(format!(
-        "patch {index} of {} · {label} · {} data · HU {min:.0}…{max:.0}, mean {mean:.0}",
+        "patch {index} of {} · {label} · {} data · {named}{} {min:.digits$}…{max:.digits$}, mean {mean:.digits$}",
         data.len(),
-        data.source_kind()
+        data.source_kind(),
+        units.short()
     ))
 }
 

@@ -26,7 +26,8 @@ pub struct Settings {
     /// computes bf16 natively (CUDA; CPUs with AMX-BF16 or AVX512-BF16).
     #[arg(long, value_enum, default_value_t)]
     pub precision: Precision,
-    /// `percentile` (per patch 2–98 %, upstream) or `hu:LO,HI` (a fixed HU window).
+    /// `percentile` (per patch 2–98 %, upstream) or `window:LO,HI`, a fixed window in the data's
+    /// own units (HU for CT: e.g. window:-1000,400; `hu:LO,HI` reads the same).
     #[arg(long, value_parser = parse_intensity, default_value = "percentile")]
     pub intensity: Intensity,
     /// Default: `group` (whole nodules on one side) when the data has nodule ids or inferred
@@ -365,7 +366,7 @@ mod tests {
                 normalised_mean: 0.0,
                 normalised_std: 1.0,
             },
-            intensity: Intensity::Hu {
+            intensity: Intensity::Fixed {
                 low: -1000.0,
                 high: 400.0,
             },

@@ -28,7 +28,7 @@ fn info() -> Info {
                 normalised_mean: 0.1,
                 normalised_std: 0.5,
             },
-            intensity: Intensity::Hu {
+            intensity: Intensity::Fixed {
                 low: -1000.0,
                 high: 400.0,
             },

@@ -88,6 +88,7 @@ fn preprocessing_and_upstream_checkpoint_match_numpy_and_pytorch() {
             labels: vec![0; n],
             groups: None,
             groups_inferred: false,
+            scale: Default::default(),
         };
         let p =
             inference::Patches::new(&mut data, &Intensity::default(), tch::Device::Cpu).unwrap();

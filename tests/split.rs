@@ -15,6 +15,7 @@ fn dataset(labels: Vec<u8>, groups: Option<Vec<i64>>) -> Dataset {
         labels,
         groups,
         groups_inferred: false,
+        scale: Default::default(),
     }
 }
 

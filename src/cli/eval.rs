@@ -61,6 +61,7 @@ pub fn run(args: EvalArgs) -> Result<u8> {
         json["samples_per_second"] = rate.into();
         json["split"] = e.split_name.clone().into();
         json["slice_level"] = e.slice_level.into();
+        json["units"] = serde_json::to_value(e.units).expect("json");
         json["nodule"] = serde_json::to_value(&e.nodule).expect("json");
         json["ci"] = serde_json::to_value(&e.ci).expect("json");
         println!("{json}");
@@ -68,9 +69,10 @@ pub fn run(args: EvalArgs) -> Result<u8> {
     }
     println!("checkpoint {} ({})", request.checkpoint.display(), e.origin);
     println!(
-        "data       {} ({} data) · {} · {} samples",
+        "data       {} ({} data, {}) · {} · {} samples",
         e.data_path.display(),
         e.source_kind,
+        e.units.name(),
         e.split_name,
         m.n
     );

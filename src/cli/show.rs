@@ -61,7 +61,7 @@ pub fn run(args: ShowArgs) -> Result<u8> {
         ));
     }
     println!("{}", patch_image::describe(&data, index)?);
-    let grey = patch_image::image(&data, index, patch_image::LUNG)?;
+    let grey = patch_image::image(&data, index, patch_image::Window::for_scale(data.scale))?;
     let mut picture = image::DynamicImage::ImageLuma8(grey.clone());
     if let Some(checkpoint) = &args.checkpoint {
         let explainer = Explainer::load(checkpoint)?;

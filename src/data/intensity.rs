@@ -22,8 +22,10 @@ use crate::error::{Error, Result};
 pub enum Intensity {
     /// Per-patch 2nd–98th percentile window (upstream's choice).
     Percentile { low: f64, high: f64 },
-    /// One fixed window in HU for every patch.
-    Hu { low: f64, high: f64 },
+    /// One fixed window for every patch, in the data's own units (HU for CT). Written
+    /// `window:LO,HI`; `hu:LO,HI` and the config.json of runs before the name still read.
+    #[serde(rename = "window", alias = "hu")]
+    Fixed { low: f64, high: f64 },
 }
 
 impl Default for Intensity {
@@ -38,9 +40,9 @@ impl Default for Intensity {
 impl Intensity {
     /// What `--intensity` takes, for messages.
     pub const EXPECTED: &'static str =
-        "expected 'percentile', 'percentile:LO,HI' or 'hu:LO,HI' (e.g. hu:-1000,400)";
+        "expected 'percentile', 'percentile:LO,HI' or 'window:LO,HI' in the data's units (e.g. window:-1000,400 for HU; hu:LO,HI also reads)";
 
-    /// Parses the `--intensity` option: `percentile[:LO,HI]` or `hu:LO,HI`.
+    /// Parses the `--intensity` option: `percentile[:LO,HI]` or `window:LO,HI` (`hu:LO,HI`).
     pub fn parse(text: &str) -> Result<Self> {
         let bad = || Error::input(format!("--intensity {text}: {}", Intensity::EXPECTED));
         if text == "percentile" {
@@ -51,7 +53,7 @@ impl Intensity {
         let low: f64 = lo.trim().parse().map_err(|_| bad())?;
         let high: f64 = hi.trim().parse().map_err(|_| bad())?;
         match kind {
-            "hu" if low < high => Ok(Intensity::Hu { low, high }),
+            "window" | "hu" if low < high => Ok(Intensity::Fixed { low, high }),
             "percentile" if (0.0..high).contains(&low) && high <= 100.0 => {
                 Ok(Intensity::Percentile { low, high })
             }
@@ -59,12 +61,12 @@ impl Intensity {
         }
     }
 
-    /// The text `parse` reads back: `percentile`, `percentile:1,99`, `hu:-1000,400`.
+    /// The text `parse` reads back: `percentile`, `percentile:1,99`, `window:-1000,400`.
     pub fn name(&self) -> String {
         match *self {
             i if i == Intensity::default() => "percentile".into(),
             Intensity::Percentile { low, high } => format!("percentile:{low},{high}"),
-            Intensity::Hu { low, high } => format!("hu:{low},{high}"),
+            Intensity::Fixed { low, high } => format!("window:{low},{high}"),
         }
     }
 
@@ -87,7 +89,7 @@ impl Intensity {
                 scratch.extend_from_slice(patch);
                 (percentile(scratch, low), percentile(scratch, high))
             }
-            Intensity::Hu { low, high } => (low, high),
+            Intensity::Fixed { low, high } => (low, high),
         }
     }
 
@@ -98,7 +100,7 @@ impl Intensity {
                 let [low, high] = percentiles_i16(patch, [low, high]);
                 (low, high)
             }
-            Intensity::Hu { low, high } => (low, high),
+            Intensity::Fixed { low, high } => (low, high),
         }
     }
 
@@ -265,7 +267,7 @@ mod tests {
         );
         assert_eq!(
             Intensity::parse("hu:-1000,400").unwrap(),
-            Intensity::Hu {
+            Intensity::Fixed {
                 low: -1000.0,
                 high: 400.0
             }
@@ -286,7 +288,7 @@ mod tests {
         let raw = [
             -2000.0f32, -1000.0, -300.0, 400.0, 3000.0, 0.0, 0.0, 0.0, 0.0, -1000.0,
         ];
-        let hu = Intensity::Hu {
+        let hu = Intensity::Fixed {
             low: -1000.0,
             high: 400.0,
         };

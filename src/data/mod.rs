@@ -9,6 +9,7 @@ pub mod review;
 pub mod rng;
 pub mod split;
 pub mod synth;
+pub mod units;
 
 use std::path::{Path, PathBuf};
 
@@ -45,6 +46,8 @@ pub struct Dataset {
     pub groups: Option<Vec<i64>>,
     /// The groups came from `lnmc groups` (the sidecar), not from the file.
     pub groups_inferred: bool,
+    /// What the pixels hold (HU, greys, …) and their usual range.
+    pub scale: units::Scale,
 }
 
 impl Dataset {
@@ -101,6 +104,12 @@ impl Dataset {
             out.extend(self.patch(i)?);
         }
         Ok(out)
+    }
+
+    /// The set with its `scale` found from an even sample of its pixels.
+    pub fn with_scale(mut self) -> Result<Dataset> {
+        self.scale = units::Scale::of(&self.pixel_sample(units::SAMPLE_PATCHES)?);
+        Ok(self)
     }
 
     /// The pixels, moved out (to become a tensor without a copy); the set keeps its labels,

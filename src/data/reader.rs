@@ -217,7 +217,9 @@ fn read_with(path: &Path, use_sidecar: bool, load: Load) -> Result<Dataset> {
         labels,
         groups,
         groups_inferred,
-    })
+        scale: Default::default(),
+    }
+    .with_scale()?)
 }
 
 /// All pixels in memory: int16 as stored; anything else converted block by block, to int16

@@ -176,7 +176,10 @@ pub fn in_memory(options: &Options, path: &Path) -> Dataset {
         labels: set.labels,
         groups: options.with_ids.then_some(set.nodule_ids),
         groups_inferred: false,
+        scale: Default::default(),
     }
+    .with_scale()
+    .expect("pixels in memory")
 }
 
 /// Writes the set to `path` atomically (a temporary file renamed into place): HDF5, or NumPy's

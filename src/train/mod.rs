@@ -36,6 +36,8 @@ pub enum Event {
         /// What the convolutions compute in and why ("bf16 (the CPU has AMX-BF16)").
         precision: String,
         synthetic: bool,
+        /// What the data's pixels hold.
+        units: crate::data::units::Units,
         /// The train/validation split the run uses.
         split: Split,
         first_epoch: usize,
@@ -81,14 +83,15 @@ impl Event {
     /// None for the frequent progress events.
     pub fn line(&self) -> Option<String> {
         Some(match self {
-            Event::Started { run, device, precision, synthetic, split, first_epoch, epochs, prepare_seconds, data_bytes, data_pixels, .. } => {
+            Event::Started { run, device, precision, synthetic, units, split, first_epoch, epochs, prepare_seconds, data_bytes, data_pixels, .. } => {
                 let kind = if *synthetic { "synthetic" } else { "real" };
                 let warning = match split.kind.is_slice_level() {
                     true => format!(" · {SLICE_LEVEL_WARNING}"),
                     false => String::new(),
                 };
                 format!(
-                    "run {run} · {kind} data · {} train / {} val · device {device} · {precision} · epochs {first_epoch}–{epochs} · data ready in {prepare_seconds:.2}s, {} held ({:.1} bytes a pixel){warning}",
+                    "run {run} · {kind} data in {} · {} train / {} val · device {device} · {precision} · epochs {first_epoch}–{epochs} · data ready in {prepare_seconds:.2}s, {} held ({:.1} bytes a pixel){warning}",
+                    units.name(),
                     split.train.len(),
                     split.val.len(),
                     crate::data::memory::size(*data_bytes),
@@ -188,6 +191,7 @@ fn run_epochs(s: &mut Session, control: &Control, emit: &mut dyn FnMut(Event)) -
         device: crate::compute::device_name(s.device),
         precision: s.compute.why.clone(),
         synthetic: s.config.data.synthetic,
+        units: s.units,
         split: s.split.clone(),
         first_epoch: s.completed + 1,
         epochs: s.config.hyper.epochs,

@@ -10,6 +10,7 @@ use tch::Device;
 use crate::checkpoint::{self, Checkpoint};
 use crate::compute::{self, device_name, Compute};
 use crate::data::split::{Fold, Split, SplitKind};
+use crate::data::units::Units;
 use crate::data::{self, reader, review};
 use crate::error::{Error, Result};
 use crate::inference::Patches;
@@ -53,6 +54,8 @@ pub struct Session {
     pub(super) patches: Patches,
     /// The labels on the host, for the validation metrics.
     pub(super) host_labels: Vec<u8>,
+    /// What the data's pixels hold, for the start line.
+    pub(super) units: Units,
     /// Nodule of each patch, when the data has groups: validation is also scored per nodule.
     pub(super) groups: Option<Vec<i64>>,
     pub(super) split: Split,
@@ -156,7 +159,7 @@ fn prepare_new(request: Request) -> Result<Session> {
         compute,
         prepare_seconds,
         patches,
-        (data.labels, data.groups),
+        (data.labels, data.groups, data.scale.units),
         split,
         None,
     )
@@ -214,7 +217,7 @@ fn prepare_resume(
         compute,
         prepare_seconds,
         patches,
-        (data.labels, data.groups),
+        (data.labels, data.groups, data.scale.units),
         split,
         resume,
     )
@@ -227,7 +230,7 @@ fn assemble(
     compute: Compute,
     prepare_seconds: f64,
     patches: Patches,
-    (host_labels, groups): (Vec<u8>, Option<Vec<i64>>),
+    (host_labels, groups, units): (Vec<u8>, Option<Vec<i64>>, Units),
     split: Split,
     resume: Option<Checkpoint>,
 ) -> Result<Session> {
@@ -248,6 +251,7 @@ fn assemble(
         patches,
         host_labels,
         groups,
+        units,
         split,
         resume,
         history,

@@ -7,7 +7,7 @@ use super::keys::{Key, Keys, CANCEL, CONFIRM};
 use crate::data::split::Split;
 use crate::data::{Dataset, MALIGNANT};
 use crate::evaluation::Evaluation;
-use crate::patch_image::{Window, LUNG};
+use crate::patch_image::Window;
 
 const STEP: Key = Key::pair(
     &[KeyCode::Left, KeyCode::Char('h'), KeyCode::Char('k')],
@@ -63,6 +63,8 @@ pub struct Browser {
     /// Position in `visible`.
     pub cursor: usize,
     pub window: Window,
+    /// What one press of the level and width keys changes (`Window::steps`).
+    steps: (f64, f64),
     /// The `/` prompt's text while typing an index.
     pub jump: Option<String>,
 }
@@ -74,7 +76,8 @@ impl Browser {
             split: SplitFilter::All,
             visible: (0..data.len()).collect(),
             cursor: 0,
-            window: LUNG,
+            window: Window::for_scale(data.scale),
+            steps: Window::steps(data.scale),
             jump: None,
         }
     }
@@ -136,9 +139,10 @@ impl Browser {
             };
             self.refilter(sets);
         } else if let Some(step) = LEVEL.step(code) {
-            self.window.level += 50.0 * step as f64;
+            self.window.level += self.steps.0 * step as f64;
         } else if let Some(step) = WIDTH.step(code) {
-            self.window.width = (self.window.width + 100.0 * step as f64).max(100.0);
+            let width = self.window.width + self.steps.1 * step as f64;
+            self.window.width = width.max(self.steps.1);
         }
     }
 

@@ -22,14 +22,13 @@ use super::widgets::{panel, ACCENT};
 use crate::data::groups::group_sizes;
 use crate::data::review::Flag;
 use crate::data::split::{Split, SLICE_LEVEL_WARNING};
+use crate::data::units::{Scale, Units};
 use crate::data::{Dataset, MALIGNANT};
 use crate::evaluation::Evaluation;
 use crate::explain::Explanation;
 use crate::metrics::is_correct;
 
-/// HU histogram bins: 200 HU wide from -1100.
-const BIN_START: f64 = -1100.0;
-const BIN_WIDTH: f64 = 200.0;
+/// Bars of the intensity histogram.
 const BINS: usize = 11;
 
 /// What the tab draws from besides its own state.
@@ -275,7 +274,7 @@ impl DatasetTab {
         .areas(facts);
         frame.render_widget(Paragraph::new(info_lines).block(panel("patch facts")), info);
         draw_summary(frame, summary, cx, self.classes, &self.nodules);
-        draw_histogram(frame, histogram, &self.histogram);
+        draw_histogram(frame, histogram, &self.histogram, cx.data.scale);
         if thumbs_height > 0 {
             self.draw_thumbnails(frame, thumbs, cx.data);
         }
@@ -317,8 +316,15 @@ impl DatasetTab {
     fn info_lines(&self, cx: &Context, index: usize) -> Vec<Line<'static>> {
         let b = &self.browser;
         let data = cx.data;
+        let units = data.scale.units;
+        let digits = match units {
+            Units::Hu | Units::Greys => 0,
+            _ => 3,
+        };
         let intensities = match data.patch_stats(index) {
-            Ok((min, max, mean)) => format!("{min:.0} … {max:.0}, mean {mean:.0}"),
+            Ok((min, max, mean)) => {
+                format!("{min:.digits$} … {max:.digits$}, mean {mean:.digits$}")
+            }
             Err(e) => e.to_string(),
         };
         let label = if data.labels[index] == MALIGNANT {
@@ -334,11 +340,15 @@ impl DatasetTab {
         let mut lines = vec![
             Line::from(vec!["label   ".dark_gray(), label]),
             Line::from(vec!["split   ".dark_gray(), Span::raw(side)]),
-            Line::from(vec!["HU      ".dark_gray(), Span::raw(intensities)]),
+            Line::from(vec![
+                format!("{:<8}", units.short()).dark_gray(),
+                Span::raw(intensities),
+            ]),
+            Line::from(vec!["units   ".dark_gray(), Span::raw(units.name())]),
             Line::from(vec![
                 "window  ".dark_gray(),
                 Span::raw(format!(
-                    "level {:.0}, width {:.0}",
+                    "level {:.digits$}, width {:.digits$}",
                     b.window.level, b.window.width
                 )),
             ]),
@@ -497,12 +507,25 @@ fn nodules_line(data: &Dataset) -> String {
 /// bigger one (read in one strided pass: a 750k-patch file opens in well under a second).
 pub const HISTOGRAM_PATCHES: usize = 8192;
 
-/// Histogram of the HU of every pixel of the sampled patches, counted once when the tab is
-/// made (empty when the file cannot be read: the patch panel then says why).
+/// The histogram's bins: where the first starts and how wide each is. For HU, 200 HU from
+/// −1100 (air to bone); for other units, the range most values fall in.
+fn bins(scale: Scale) -> (f64, f64) {
+    match scale.units {
+        Units::Hu => (-1100.0, 200.0),
+        _ => {
+            let (lo, hi) = (scale.low as f64, scale.high as f64);
+            (lo, ((hi - lo) / BINS as f64).max(f64::MIN_POSITIVE))
+        }
+    }
+}
+
+/// Histogram of every pixel of the sampled patches, counted once when the tab is made (empty
+/// when the file cannot be read: the patch panel then says why).
 fn histogram(data: &crate::data::Dataset) -> Vec<u64> {
+    let (start, width) = bins(data.scale);
     let mut bins = vec![0u64; BINS];
     for v in data.pixel_sample(HISTOGRAM_PATCHES).unwrap_or_default() {
-        let bin = ((v as f64 - BIN_START) / BIN_WIDTH)
+        let bin = ((v as f64 - start) / width)
             .floor()
             .clamp(0.0, (BINS - 1) as f64) as usize;
         bins[bin] += 1;
@@ -510,22 +533,36 @@ fn histogram(data: &crate::data::Dataset) -> Vec<u64> {
     bins
 }
 
-fn draw_histogram(frame: &mut Frame, area: Rect, histogram: &[u64]) {
+fn draw_histogram(frame: &mut Frame, area: Rect, histogram: &[u64], scale: Scale) {
+    let (start, width) = bins(scale);
+    // Labels of at most three characters: bin starts in units of a power of ten.
+    let power = ((width * BINS as f64).log10().floor() - 1.0) as i32;
+    let unit = 10f64.powi(power);
     let total: u64 = histogram.iter().sum::<u64>().max(1);
     let bars: Vec<Bar> = histogram
         .iter()
         .enumerate()
         .map(|(i, &count)| {
-            let lo = BIN_START + i as f64 * BIN_WIDTH;
+            let lo = start + i as f64 * width;
             // Square-root heights: the parenchyma peak would flatten every other bin.
             Bar::default()
                 .value(((count as f64 / total as f64).sqrt() * 1000.0) as u64)
                 .text_value(String::new())
-                .label(Line::from(format!("{:.0}", lo / 100.0)))
+                .label(Line::from(format!("{:.0}", lo / unit)))
         })
         .collect();
+    let title = format!(
+        "{} histogram (×{} {}, √ share of pixels)",
+        scale.units.short(),
+        if power >= 0 {
+            format!("{:.0}", unit)
+        } else {
+            format!("{unit}")
+        },
+        scale.units.short()
+    );
     let chart = BarChart::default()
-        .block(panel("HU histogram (×100 HU, √ share of pixels)"))
+        .block(panel(&title))
         .data(BarGroup::default().bars(&bars))
         .bar_width(3)
         .bar_gap(1)

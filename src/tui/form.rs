@@ -189,7 +189,7 @@ mod tests {
         assert_eq!(s.split, Some(crate::data::split::SplitKind::Upstream));
         assert_eq!(
             s.intensity,
-            crate::data::intensity::Intensity::Hu {
+            crate::data::intensity::Intensity::Fixed {
                 low: -1000.0,
                 high: 400.0
             }
