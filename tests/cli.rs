@@ -183,7 +183,8 @@ fn trains_saves_and_evaluates_the_same_accuracy() {
 #[test]
 fn inferred_groups_give_a_nodule_split_and_nodule_metrics() {
     let dir = tempfile::tempdir().unwrap();
-    synth(dir.path(), 300);
+    // Enough nodules that the validation side has 10 of each class (metrics::MIN_PER_CLASS).
+    synth(dir.path(), 600);
     let text = ok(
         dir.path(),
         &[
@@ -202,14 +203,14 @@ fn inferred_groups_give_a_nodule_split_and_nodule_metrics() {
     assert!(text.contains("slice-level split: neighbouring slices of a nodule on both sides, val accuracy optimistic"), "{text}");
     let said = ok(dir.path(), &["groups", "--data", "data.h5"]);
     assert!(
-        said.contains("nodules from 300 patches; slices per nodule: 1: "),
+        said.contains("nodules from 600 patches; slices per nodule: 1: "),
         "{said}"
     );
     let sidecar = dir.path().join("data.h5.groups.csv");
     assert!(said.contains("data.h5.groups.csv"), "{said}");
     let csv = std::fs::read_to_string(&sidecar).unwrap();
     assert_eq!(csv.lines().nth(1), Some("index,nodule"));
-    assert_eq!(csv.lines().count(), 302);
+    assert_eq!(csv.lines().count(), 602);
 
     let text = ok(
         dir.path(),

@@ -128,6 +128,35 @@ fn meaningless_splits_are_refused_and_thin_counts_withheld() {
         "a refused cross-validation wrote files"
     );
 
+    // Groups that cannot be nodules are not written: rows that all look alike within a class
+    // join into one group a class (the real file's failure, in any units).
+    let n = 300;
+    let images: Vec<i16> = (0..n * 256)
+        .map(|i| ((i % 256) * 37 % 1400) as i16 - 1000 + ((i / 256) % 2) as i16)
+        .collect();
+    let labels: Vec<u8> = (0..n).map(|i| (i < 120) as u8).collect();
+    H5::create(d, "alike.h5")
+        .add("ct_slices", &[n, 16, 16], &images)
+        .add("slice_class", &[n, 1], &labels)
+        .done();
+    let (code, out, err) = run(d, &["groups", "--data", "alike.h5"]);
+    assert_eq!(code, Some(2), "{out}{err}");
+    assert!(
+        out.contains("2 nodules from 300 patches"),
+        "the sizes are reported: {out}"
+    );
+    assert!(
+        err.contains("a group of 180 slices") && err.contains("--force"),
+        "{err}"
+    );
+    assert!(
+        !d.join("alike.h5.groups.csv").exists(),
+        "implausible groups written"
+    );
+    let (code, _, err) = run(d, &["groups", "--data", "alike.h5", "--force"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(d.join("alike.h5.groups.csv").exists());
+
     // A small but honest set trains; its evaluation withholds what 6 patches a class cannot
     // support: no interval, no nodule-level metrics (6 one-slice nodules a class on the validation
     // side, fewer than metrics::MIN_PER_CLASS).

@@ -5,10 +5,10 @@ use std::path::Path;
 use crate::data::{self, groups, reader};
 use crate::error::{Error, Result};
 
-pub fn run(path: Option<&Path>, max_difference: f64) -> Result<u8> {
-    if !(max_difference >= 0.0 && max_difference.is_finite()) {
+pub fn run(path: Option<&Path>, max_difference: Option<f64>, force: bool) -> Result<u8> {
+    if let Some(d) = max_difference.filter(|d| !(*d >= 0.0 && d.is_finite())) {
         return Err(Error::input(format!(
-            "--max-difference {max_difference}: must be zero or positive"
+            "--max-difference {d}: must be zero or positive"
         )));
     }
     let path = data::resolve(path)?;
@@ -21,9 +21,29 @@ pub fn run(path: Option<&Path>, max_difference: f64) -> Result<u8> {
         );
         return Ok(0);
     }
-    let ids = groups::infer(&data, max_difference)?;
-    let sidecar = groups::write_sidecar(&path, &data::sha256(&path)?, &ids)?;
-    println!("{}", groups::describe(&ids));
+    let found = groups::infer(&data, max_difference)?;
+    let ids = &found.ids;
+    println!(
+        "{}: {}, threshold {:.4} in the file's units{}",
+        path.display(),
+        found.measure.name(),
+        found.threshold,
+        match found.from_data {
+            true => format!(
+                " (from its own neighbour differences, separation {:.2})",
+                found.separation
+            ),
+            false => " (--max-difference)".into(),
+        }
+    );
+    println!("{}", groups::describe(ids));
+    if let (Some(why), false) = (groups::implausible(ids), force) {
+        return Err(Error::file(
+            &path,
+            format!("groups not written: {why}; pass --force to write them anyway"),
+        ));
+    }
+    let sidecar = groups::write_sidecar(&path, &data::sha256(&path)?, ids)?;
     println!("wrote {}", sidecar.display());
     Ok(0)
 }

@@ -49,10 +49,15 @@ pub enum Command {
         /// HDF5 file (default: dataset/all_patches.hdf5, else the synthetic set).
         #[arg(long)]
         data: Option<PathBuf>,
-        /// Join neighbouring rows of one label whose mean absolute difference is at most this
-        /// (in the file's units, HU for CT).
-        #[arg(long, default_value_t = crate::data::groups::MAX_DIFFERENCE)]
-        max_difference: f64,
+        /// Join neighbouring rows of one label whose mean absolute difference is at most this,
+        /// in the file's units (default: the threshold the file's own neighbour differences
+        /// give).
+        #[arg(long)]
+        max_difference: Option<f64>,
+        /// Write groups that fail the plausibility checks (a group longer than any nodule, far
+        /// fewer groups than a CT set has nodules).
+        #[arg(long)]
+        force: bool,
     },
     /// Train the ConvNet.
     // A negative number is a value to check (`--lr -1` is out of range), not a flag.
@@ -127,7 +132,8 @@ pub fn main() -> ExitCode {
         Some(Command::Groups {
             ref data,
             max_difference,
-        }) => groups::run(data.as_deref(), max_difference),
+            force,
+        }) => groups::run(data.as_deref(), max_difference, force),
         Some(Command::Train(args)) => {
             // `--resume` keeps the run's own epochs unless --epochs is given.
             let epochs_given = matches

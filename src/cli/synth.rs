@@ -22,6 +22,13 @@ pub struct SynthArgs {
     /// LUNA16 candidate file).
     #[arg(long, default_value_t = synth::Options::default().positive_rate)]
     positive_rate: f64,
+    /// The units of the pixels: the same nodules as HU int16, 0–255 greys (uint8), floats in
+    /// [0, 1] or z-scores.
+    #[arg(long, value_enum, default_value_t)]
+    units: synth::Convention,
+    /// Everything but the nodule set to air (black), as in files of segmented nodules.
+    #[arg(long)]
+    segmented: bool,
 }
 
 pub fn run(args: &SynthArgs) -> Result<u8> {
@@ -31,6 +38,8 @@ pub fn run(args: &SynthArgs) -> Result<u8> {
         seed,
         with_ids,
         positive_rate,
+        units,
+        segmented,
     } = *args;
     if n < 2 {
         return Err(Error::input(
@@ -47,6 +56,8 @@ pub fn run(args: &SynthArgs) -> Result<u8> {
         seed,
         with_ids,
         positive_rate,
+        units,
+        segmented,
     };
     let started = std::time::Instant::now();
     synth::write(out, &options)?;

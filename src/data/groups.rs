@@ -7,11 +7,19 @@
 //! The rule: the slices of one nodule are stored in consecutive rows, carry the same label and
 //! share their surroundings (vessels, parenchyma, chest wall move little from one slice to the
 //! next), so two neighbouring rows of one label are joined when their patches differ little.
-//! The measure is the mean absolute difference of the raw intensities, in HU for CT files.
-//! Correlation was tried and separates worse (every patch is centred on a bright nodule, so
-//! different nodules correlate too; on synthetic sets 10 % of same-nodule pairs fell below the
-//! median of different ones). The threshold errs towards joining on purpose: two nodules joined
-//! cost a little balance in the split, one nodule cut in two leaks it into both sides.
+//! The measure is the mean absolute difference of the raw values. How little is "little" is
+//! taken from the file itself, which is what makes the rule free of units: the differences
+//! between neighbours fall into two kinds, slices of one nodule (small) and the last slice of
+//! one nodule against the first of the next (large), and the threshold is the one that best
+//! separates the two (Otsu's, on the logarithms of the differences). Any change of units that
+//! scales and shifts the values (HU → greys, [0, 1], z-scores) scales every difference by one
+//! factor, shifts every logarithm by one constant and moves the threshold with them: the same
+//! pairs are joined. A segmented file (black around the nodule) has smaller differences of
+//! both kinds, and the threshold follows them down. Of the smaller kind, the threshold keeps
+//! its estimated 99th percentile (`joining_threshold`). Correlation was tried and separates worse
+//! (every patch is centred on a bright nodule, so different nodules correlate too). The rule
+//! errs towards joining on purpose: two nodules joined cost a little balance in the split,
+//! one nodule cut in two leaks it into both sides.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -19,13 +27,6 @@ use std::path::{Path, PathBuf};
 use super::Dataset;
 use crate::error::{Error, Result};
 use crate::files::write_atomic;
-
-/// Neighbouring rows of one label whose patches differ by at most this much on average (in the
-/// file's units: HU) are one nodule. Measured on synthetic sets with known ids (`tests/groups.rs`
-/// and `lnmc groups --check`): 99 % of same-nodule neighbours differ by < 60 HU (CT noise of
-/// 10–30 HU and a slice of shift), different nodules by 89 HU in the median; 10 % of those
-/// fall below 55 HU and are joined, which merges a few nodules at most.
-pub const MAX_DIFFERENCE: f64 = 60.0;
 
 /// `dataset/all_patches.hdf5` → `dataset/all_patches.hdf5.groups.csv`.
 pub fn sidecar(data: &Path) -> PathBuf {
@@ -44,26 +45,144 @@ pub fn difference(a: &[f32], b: &[f32]) -> f64 {
     sum / a.len().max(1) as f64
 }
 
-/// A nodule id per row, counting from 0 in row order; neighbours of one label that differ by
-/// at most `max_difference` share one.
-pub fn infer(data: &Dataset, max_difference: f64) -> Result<Vec<i64>> {
+/// Mean absolute deviation of a patch from its own mean: how much it varies.
+fn spread(a: &[f32]) -> f64 {
+    let mean = a.iter().map(|&x| x as f64).sum::<f64>() / a.len().max(1) as f64;
+    a.iter().map(|&x| (x as f64 - mean).abs()).sum::<f64>() / a.len().max(1) as f64
+}
+
+/// How two patches differ: `infer` measures whole patches absolutely, segmented ones relatively.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Measure {
+    /// The mean absolute difference: best where patches show their surroundings.
+    Absolute,
+    /// The mean absolute difference over the square root of the patches' own variation (the
+    /// geometric mean of the absolute and the relative difference): where the surroundings are
+    /// blacked out (segmented nodules), a nodule is told from the next by its own shape.
+    Relative,
+}
+
+impl Measure {
+    pub fn of(self, a: &[f32], b: &[f32]) -> f64 {
+        match self {
+            Measure::Absolute => difference(a, b),
+            Measure::Relative => {
+                let scale = (spread(a) + spread(b)).sqrt();
+                match scale > 0.0 {
+                    true => difference(a, b) / scale,
+                    false => difference(a, b),
+                }
+            }
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Measure::Absolute => "mean absolute difference",
+            Measure::Relative => "difference relative to the patches' own variation",
+        }
+    }
+}
+
+/// Nodule groups found in a file, and the threshold they were found with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Inferred {
+    /// A nodule id per row, counting from 0 in row order.
+    pub ids: Vec<i64>,
+    /// Neighbours of one label whose mean absolute difference is at most this (in the file's
+    /// units) are one nodule.
+    pub threshold: f64,
+    /// The threshold came from the data (not from `--max-difference`).
+    pub from_data: bool,
+    pub measure: Measure,
+    /// How well the measure separates the two kinds of neighbours: Otsu's between-kind share
+    /// of the variance of the log distances, 0…1 (NaN with too few neighbours).
+    pub separation: f64,
+}
+
+/// Infers the groups of `data`: with the threshold `given` (in the file's units), else with
+/// the one the file's own neighbour differences give.
+pub fn infer(data: &Dataset, given: Option<f64>) -> Result<Inferred> {
+    // A threshold in the file's units is a mean absolute difference; from the data, the
+    // measure suits what the patches show.
+    let measure = match (given, segmented(data)?) {
+        (None, true) => Measure::Relative,
+        _ => Measure::Absolute,
+    };
+    let distances = neighbour_distances(data, measure)?;
+    let too_few = || {
+        Error::file(
+            &data.path,
+            "too few neighbouring patches of one label to find nodule groups from",
+        )
+    };
+    let (threshold, separation) = match given {
+        Some(t) => (
+            t,
+            separating_threshold(&distances).map_or(f64::NAN, |s| s.1),
+        ),
+        None => (
+            joining_threshold(&distances).ok_or_else(too_few)?,
+            separating_threshold(&distances).ok_or_else(too_few)?.1,
+        ),
+    };
+    // A chain of look-alike neighbours would otherwise grow without end: a row also has to
+    // stay within REACH × threshold of its group's first row.
     let n = data.len();
-    let differ =
-        |a: usize, b: usize| -> Result<f64> { Ok(difference(&data.patch(a)?, &data.patch(b)?)) };
-    // The comparisons are independent: spread them over the cores.
+    let mut ids = Vec::with_capacity(n);
+    let (mut id, mut first) = (0, 0);
+    for i in 0..n {
+        let joined = i > 0 && distances[i - 1] <= threshold;
+        let stays = joined && measure.of(&data.patch(first)?, &data.patch(i)?) <= REACH * threshold;
+        if i > 0 && !stays {
+            id += 1;
+            first = i;
+        }
+        ids.push(id);
+    }
+    Ok(Inferred {
+        ids,
+        threshold,
+        from_data: given.is_none(),
+        measure,
+        separation,
+    })
+}
+
+/// Share of pixels that hold the commonest value above which a file counts as segmented.
+pub const SEGMENTED_SHARE: f64 = 0.2;
+
+/// Whether the patches are segmented: one value (the blacked-out background) holds at least
+/// `SEGMENTED_SHARE` of the pixels of an even sample. Noise keeps any one value of a whole CT
+/// patch far below that, in any units.
+pub fn segmented(data: &Dataset) -> Result<bool> {
+    let sample = data.pixel_sample(super::units::SAMPLE_PATCHES)?;
+    let mut counts: std::collections::HashMap<u32, usize> = Default::default();
+    for v in &sample {
+        *counts.entry(v.to_bits()).or_insert(0) += 1;
+    }
+    let commonest = counts.values().copied().max().unwrap_or(0);
+    Ok(commonest as f64 >= SEGMENTED_SHARE * sample.len().max(1) as f64)
+}
+
+/// The distance of each row to the next by `measure`, NaN where their labels differ (they are
+/// never one nodule), on every core.
+fn neighbour_distances(data: &Dataset, measure: Measure) -> Result<Vec<f64>> {
+    let n = data.len();
     let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
-    let mut joined = vec![false; n.saturating_sub(1)];
-    let chunk = joined.len().div_ceil(threads).max(1);
+    let mut distances = vec![f64::NAN; n.saturating_sub(1)];
+    let chunk = distances.len().div_ceil(threads).max(1);
     std::thread::scope(|scope| {
-        let handles: Vec<_> = joined
+        let handles: Vec<_> = distances
             .chunks_mut(chunk)
             .enumerate()
             .map(|(c, part)| {
                 scope.spawn(move || -> Result<()> {
-                    for (k, join) in part.iter_mut().enumerate() {
+                    for (k, d) in part.iter_mut().enumerate() {
                         let i = c * chunk + k;
-                        *join = data.labels[i] == data.labels[i + 1]
-                            && differ(i, i + 1)? <= max_difference;
+                        if data.labels[i] == data.labels[i + 1] {
+                            *d = measure.of(&data.patch(i)?, &data.patch(i + 1)?);
+                        }
                     }
                     Ok(())
                 })
@@ -73,19 +192,109 @@ pub fn infer(data: &Dataset, max_difference: f64) -> Result<Vec<i64>> {
             .into_iter()
             .try_for_each(|h| h.join().expect("comparison threads do not panic"))
     })?;
-    // A chain of look-alike neighbours would otherwise grow without end: a row also has to
-    // stay within REACH × max_difference of its group's first row.
-    let mut ids = Vec::with_capacity(n);
-    let (mut id, mut first) = (0, 0);
-    for i in 0..n {
-        let stays = i > 0 && joined[i - 1] && differ(first, i)? <= REACH * max_difference;
-        if i > 0 && !stays {
-            id += 1;
-            first = i;
-        }
-        ids.push(id);
+    Ok(distances)
+}
+
+/// How many standard deviations above their mean (in logarithms) the slices of one nodule may
+/// differ: the 96th percentile of a log-normal kind, which with its long upper tail joins
+/// 99.5 % of same-nodule neighbours on the synthetic sets in every convention (tests/groups.rs;
+/// 1.645 joined 98.6 %, 1.96 merged nodules into too long groups).
+const SPREADS: f64 = 1.8;
+
+/// The threshold below which neighbours are one nodule: the distances split in two kinds
+/// (`separating_threshold`), and of the smaller kind, the slices of one nodule, the mean +
+/// `SPREADS` standard deviations of their logarithms, erring towards joining as the rule means
+/// to. Scaling every distance by one factor scales this threshold by the same.
+pub fn joining_threshold(distances: &[f64]) -> Option<f64> {
+    let (cut, _) = separating_threshold(distances)?;
+    let logs: Vec<f64> = distances
+        .iter()
+        .filter(|&&d| d > 0.0 && d <= cut)
+        .map(|d| d.ln())
+        .collect();
+    if logs.len() < 2 {
+        return Some(cut);
     }
-    Ok(ids)
+    let mean = logs.iter().sum::<f64>() / logs.len() as f64;
+    let var = logs.iter().map(|l| (l - mean).powi(2)).sum::<f64>() / logs.len() as f64;
+    Some((mean + SPREADS * var.sqrt()).exp().max(cut))
+}
+
+/// The threshold that best separates two kinds of distances (Otsu's method on their
+/// logarithms, 256 bins): the largest between-kind variance, and that variance's share of the
+/// whole (1: two sharp kinds, 0: one). NaNs (pairs not compared) are left out; None with fewer
+/// than two distances.
+pub fn separating_threshold(distances: &[f64]) -> Option<(f64, f64)> {
+    let mut values: Vec<f64> = distances
+        .iter()
+        .copied()
+        .filter(|d| d.is_finite())
+        .collect();
+    if values.len() < 2 {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    // Identical neighbours (a difference of 0) sit just below the smallest positive one.
+    let floor = values.iter().copied().find(|&d| d > 0.0)? / 2.0;
+    let logs: Vec<f64> = values.iter().map(|&d| d.max(floor).ln()).collect();
+    let (lo, hi) = (logs[0], logs[logs.len() - 1]);
+    if hi - lo < 1e-12 {
+        return Some((values[values.len() - 1], 0.0));
+    }
+    const BINS: usize = 256;
+    let width = (hi - lo) / BINS as f64;
+    let mut counts = [0f64; BINS];
+    for &l in &logs {
+        counts[(((l - lo) / width) as usize).min(BINS - 1)] += 1.0;
+    }
+    let centre = |b: usize| lo + (b as f64 + 0.5) * width;
+    let total = logs.len() as f64;
+    let sum: f64 = (0..BINS).map(|b| counts[b] * centre(b)).sum();
+    let (mut below, mut below_sum, mut best, mut cut) = (0.0, 0.0, -1.0, 0);
+    for b in 0..BINS - 1 {
+        below += counts[b];
+        below_sum += counts[b] * centre(b);
+        let above = total - below;
+        if below == 0.0 || above == 0.0 {
+            continue;
+        }
+        let between = below * above * (below_sum / below - (sum - below_sum) / above).powi(2);
+        if between > best {
+            (best, cut) = (between, b);
+        }
+    }
+    let mean = sum / total;
+    let variance: f64 = (0..BINS)
+        .map(|b| counts[b] * (centre(b) - mean).powi(2))
+        .sum();
+    let separation = best / total.powi(2) / (variance / total).max(f64::MIN_POSITIVE);
+    Some(((lo + (cut + 1) as f64 * width).exp(), separation))
+}
+
+/// No nodule's run of slices in a CT patch set is longer than this: 30 mm at 0.625 mm slices
+/// is 48; a group of more is two nodules or more run together.
+pub const LONGEST_NODULE: usize = 100;
+/// More slices a group than this on average and the groups are fewer than any CT set has
+/// nodules (LIDC-derived sets average 5–6, the synthetic ones 2.5).
+pub const MEAN_SLICES: f64 = 20.0;
+
+/// Why the groups cannot be nodules, if they cannot.
+pub fn implausible(ids: &[i64]) -> Option<String> {
+    let sizes = group_sizes(ids);
+    let largest = sizes.iter().copied().max().unwrap_or(0);
+    let mean = ids.len() as f64 / sizes.len().max(1) as f64;
+    if largest > LONGEST_NODULE {
+        Some(format!(
+            "a group of {largest} slices, longer than any nodule's run ({LONGEST_NODULE})"
+        ))
+    } else if mean > MEAN_SLICES {
+        Some(format!(
+            "{} groups of {mean:.0} slices on average, far fewer than a CT set has nodules",
+            sizes.len()
+        ))
+    } else {
+        None
+    }
 }
 
 /// "1823 nodules from 6691 patches; slices per nodule: 1: 460, 2: 455, …"

@@ -34,6 +34,46 @@ pub struct Options {
     pub with_ids: bool,
     /// Share of malignant rows: upstream's by default, ≈ 0.002 for a candidate-like file.
     pub positive_rate: f64,
+    /// The units the pixels are written in: the same nodules as users' files hold them.
+    pub units: Convention,
+    /// Everything but the nodule set to the value air takes (black in greys), as in files of
+    /// segmented nodules.
+    pub segmented: bool,
+}
+
+/// How a file holds its pixels. The nodules are the same whatever the convention: HU mapped
+/// through the window −1000…400 for greys and [0, 1], or standardised for z-scores.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Convention {
+    /// int16 Hounsfield units, as upstream.
+    #[default]
+    Hu,
+    /// uint8, 0–255.
+    Greys,
+    /// float32 in [0, 1].
+    Unit,
+    /// float32, (HU − (−600)) / 400.
+    Zscore,
+}
+
+/// The HU window greys and [0, 1] are made through.
+const GREY_WINDOW: (f64, f64) = (-1000.0, 400.0);
+/// What z-scores are taken from (about the synthetic set's mean and deviation).
+const Z_MEAN: f64 = -600.0;
+const Z_SD: f64 = 400.0;
+
+impl Convention {
+    /// One HU value in this convention.
+    fn of(self, hu: f64) -> f32 {
+        let (lo, hi) = GREY_WINDOW;
+        let unit = ((hu - lo) / (hi - lo)).clamp(0.0, 1.0);
+        match self {
+            Convention::Hu => hu as f32,
+            Convention::Greys => (unit * 255.0).round() as f32,
+            Convention::Unit => unit as f32,
+            Convention::Zscore => ((hu - Z_MEAN) / Z_SD) as f32,
+        }
+    }
 }
 
 impl Default for Options {
@@ -43,6 +83,8 @@ impl Default for Options {
             seed: 0,
             with_ids: false,
             positive_rate: MALIGNANT_SHARE,
+            units: Convention::Hu,
+            segmented: false,
         }
     }
 }
@@ -146,6 +188,29 @@ impl Plan {
         });
     }
 
+    /// The rendered rows from `first` on in `options`' convention: outside each slice's
+    /// nodule set to air when segmented, then the units changed.
+    fn convert(&self, options: &Options, first: usize, block: &[i16]) -> Vec<f32> {
+        let per = SIDE * SIDE;
+        let mut out = Vec::with_capacity(block.len());
+        for (k, patch) in block.chunks(per).enumerate() {
+            let slice = &self.slices[first + k];
+            let (shape, _) = &self.nodules[slice.nodule];
+            for (i, &hu) in patch.iter().enumerate() {
+                let (x, y) = ((i % SIDE) as f64, (i / SIDE) as f64);
+                let outside =
+                    (x - shape.centre.0).hypot(y - shape.centre.1) > 1.5 * shape.radius + 2.0;
+                let hu = if options.segmented && outside {
+                    -1000.0
+                } else {
+                    hu as f64
+                };
+                out.push(options.units.of(hu));
+            }
+        }
+        out
+    }
+
     /// The rows block by block, each rendered on every core.
     fn blocks<E>(
         &self,
@@ -167,12 +232,25 @@ impl Plan {
 /// to `path` (for tests and benchmarks that need no file).
 pub fn in_memory(options: &Options, path: &Path) -> Dataset {
     let set = generate(options);
+    let plain = options.units == Convention::Hu && !options.segmented;
+    // Held as the reader holds them: whole numbers as int16, fractions as f32.
+    let pixels = match (plain, options.units) {
+        (true, _) => super::Pixels::I16(set.images),
+        (false, Convention::Hu | Convention::Greys) => super::Pixels::I16(
+            Plan::draw(options)
+                .convert(options, 0, &set.images)
+                .into_iter()
+                .map(|v| v as i16)
+                .collect(),
+        ),
+        (false, _) => super::Pixels::F32(Plan::draw(options).convert(options, 0, &set.images)),
+    };
     Dataset {
         path: path.to_path_buf(),
         synthetic: true,
         height: SIDE,
         width: SIDE,
-        pixels: super::Pixels::I16(set.images),
+        pixels,
         labels: set.labels,
         groups: options.with_ids.then_some(set.nodule_ids),
         groups_inferred: false,
@@ -186,6 +264,12 @@ pub fn in_memory(options: &Options, path: &Path) -> Dataset {
 /// `.npz` when the name ends so (for Python without h5py, such as bench/reference.py on a lent
 /// GPU machine).
 pub fn write(path: &Path, options: &Options) -> Result<()> {
+    let npz = path.extension().is_some_and(|e| e == "npz");
+    if npz && (options.units != Convention::Hu || options.segmented) {
+        return Err(Error::input(
+            "--units/--segmented: a .npz set holds plain HU only (write an .h5 file)",
+        ));
+    }
     let plan = Plan::draw(options);
     let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
     let result = match path.extension().is_some_and(|e| e == "npz") {
@@ -255,22 +339,52 @@ fn write_hdf5(path: &Path, options: &Options, plan: &Plan) -> hdf5::Result<()> {
     // process forked meanwhile (by a program using lnmc as a library) would keep the lock and
     // leave the finished file unreadable until it exits.
     let mut open: Option<(hdf5::File, hdf5::Dataset)> = None;
+    let plain = options.units == Convention::Hu && !options.segmented;
     plan.blocks(|first, block| {
         if open.is_none() {
             let file = hdf5::File::create(path)?;
-            let images = file
-                .new_dataset_builder()
-                .obj_track_times(false)
-                .empty::<i16>()
-                .shape((n, SIDE, SIDE))
-                .create(IMAGES)?;
+            let builder = file.new_dataset_builder().obj_track_times(false);
+            let images = match options.units {
+                Convention::Hu => builder.empty::<i16>(),
+                Convention::Greys => builder.empty::<u8>(),
+                Convention::Unit | Convention::Zscore => builder.empty::<f32>(),
+            }
+            .shape((n, SIDE, SIDE))
+            .create(IMAGES)?;
             open = Some((file, images));
         }
         let (_, images) = open.as_ref().expect("opened above");
         let rows = block.len() / (SIDE * SIDE);
-        let view = ndarray::ArrayView3::from_shape((rows, SIDE, SIDE), block)
-            .map_err(|e| hdf5::Error::from(e.to_string()))?;
-        images.write_slice(&view, ndarray::s![first..first + rows, .., ..])
+        let at = ndarray::s![first..first + rows, .., ..];
+        let shape = (rows, SIDE, SIDE);
+        let bad = |e: ndarray::ShapeError| hdf5::Error::from(e.to_string());
+        if plain {
+            return images.write_slice(
+                &ndarray::ArrayView3::from_shape(shape, block).map_err(bad)?,
+                at,
+            );
+        }
+        let values = plan.convert(options, first, block);
+        match options.units {
+            Convention::Hu => {
+                let v: Vec<i16> = values.iter().map(|&x| x as i16).collect();
+                images.write_slice(
+                    &ndarray::ArrayView3::from_shape(shape, &v[..]).map_err(bad)?,
+                    at,
+                )
+            }
+            Convention::Greys => {
+                let v: Vec<u8> = values.iter().map(|&x| x as u8).collect();
+                images.write_slice(
+                    &ndarray::ArrayView3::from_shape(shape, &v[..]).map_err(bad)?,
+                    at,
+                )
+            }
+            _ => images.write_slice(
+                &ndarray::ArrayView3::from_shape(shape, &values[..]).map_err(bad)?,
+                at,
+            ),
+        }
     })?;
     let (file, images) = open.ok_or_else(|| hdf5::Error::from("no patches to write"))?;
     drop(images);
