@@ -208,7 +208,7 @@ fn read_with(path: &Path, use_sidecar: bool, load: Load) -> Result<Dataset> {
         }
     };
 
-    Ok(Dataset {
+    Dataset {
         path: path.to_path_buf(),
         synthetic,
         height,
@@ -219,7 +219,7 @@ fn read_with(path: &Path, use_sidecar: bool, load: Load) -> Result<Dataset> {
         groups_inferred,
         scale: Default::default(),
     }
-    .with_scale()?)
+    .with_scale()
 }
 
 /// All pixels in memory: int16 as stored; anything else converted block by block, to int16
