@@ -4,12 +4,15 @@
 //! are two front ends over the same `train::Event` stream. README's "Architecture"
 //! section draws the modules and the event flow.
 
-// Leaves: plain types and file handling that every other module may use.
+// Leaves: plain types, the naming of choices and file handling that every other module may
+// use (`types` also names data's intensity and split kinds).
 pub mod choice;
 pub mod error;
 pub mod files;
-pub mod settings;
 pub mod types;
+
+// The settings a run starts with, declared once over the types and data's kinds.
+pub mod settings;
 
 // The ML core.
 pub mod checkpoint;

@@ -463,15 +463,12 @@ fn draw_summary(
             "benign {benign} · malignant {malignant} · {}×{} px",
             cx.data.height, cx.data.width
         )),
-        Line::from(
-            format!(
-                "train {} · val {} ({:?} split)",
-                cx.split.train.len(),
-                cx.split.val.len(),
-                cx.split.kind
-            )
-            .to_lowercase(),
-        ),
+        Line::from(format!(
+            "train {} · val {} ({} split)",
+            cx.split.train.len(),
+            cx.split.val.len(),
+            crate::choice::name(cx.split.kind)
+        )),
     ];
     if cx.split.kind.is_slice_level() {
         lines.push(Line::from(SLICE_LEVEL_WARNING.yellow()));
