@@ -23,8 +23,12 @@ pub fn run(path: Option<&Path>, max_difference: Option<f64>, force: bool) -> Res
     }
     let found = groups::infer(&data, max_difference)?;
     let ids = &found.ids;
+    let units = match found.measure {
+        groups::Measure::Absolute => " in the file's units",
+        groups::Measure::Relative => "",
+    };
     println!(
-        "{}: {}, threshold {:.4} in the file's units{}",
+        "{}: {}, threshold {:.4}{units}{}",
         path.display(),
         found.measure.name(),
         found.threshold,
