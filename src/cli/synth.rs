@@ -29,6 +29,9 @@ pub struct SynthArgs {
     /// Everything but the nodule set to air (black), as in files of segmented nodules.
     #[arg(long)]
     segmented: bool,
+    /// Each nodule gets 1…N neighbouring slices.
+    #[arg(long, value_name = "N", default_value_t = synth::Options::default().max_slices)]
+    max_slices: usize,
 }
 
 pub fn run(args: &SynthArgs) -> Result<u8> {
@@ -40,7 +43,13 @@ pub fn run(args: &SynthArgs) -> Result<u8> {
         positive_rate,
         units,
         segmented,
+        max_slices,
     } = *args;
+    if max_slices == 0 {
+        return Err(Error::input(
+            "--max-slices 0: a nodule has at least 1 slice",
+        ));
+    }
     if n < 2 {
         return Err(Error::input(
             "--n: need at least 2 patches (one of each class)",
@@ -58,6 +67,7 @@ pub fn run(args: &SynthArgs) -> Result<u8> {
         positive_rate,
         units,
         segmented,
+        max_slices,
     };
     let started = std::time::Instant::now();
     synth::write(out, &options)?;

@@ -39,6 +39,9 @@ pub struct Options {
     /// Everything but the nodule set to the value air takes (black in greys), as in files of
     /// segmented nodules.
     pub segmented: bool,
+    /// Each nodule gets 1…this many neighbouring slices (4, as in LUNA16-derived sets; LIDC
+    /// slice-by-slice sets average 5–6 and run to 40 or more).
+    pub max_slices: usize,
 }
 
 /// How a file holds its pixels. The nodules are the same whatever the convention: HU mapped
@@ -85,6 +88,7 @@ impl Default for Options {
             positive_rate: MALIGNANT_SHARE,
             units: Convention::Hu,
             segmented: false,
+            max_slices: 4,
         }
     }
 }
@@ -150,7 +154,7 @@ impl Plan {
             let looks_malignant = malignant ^ rng.chance(LOOKALIKE_SHARE);
             let shape = Shape::draw(&mut rng, looks_malignant);
             let scene = Scene::draw(&mut rng);
-            let slices = (1 + rng.below(4)).min(class_end - row);
+            let slices = (1 + rng.below(options.max_slices.max(1))).min(class_end - row);
             for s in 0..slices {
                 // Slices 1.5 px apart through a sphere-ish nodule: outer slices are smaller.
                 let dz = (s as f64 - (slices - 1) as f64 / 2.0) * 1.5;
