@@ -69,11 +69,7 @@ pub fn describe(data: &Dataset, index: usize) -> Result<String> {
         "benign (0)"
     };
     let units = data.scale.units;
-    let digits = if units == Units::Unit || units == Units::Other {
-        3
-    } else {
-        0
-    };
+    let digits = units.decimals();
     let named = match units {
         Units::Hu => String::new(),
         other => format!("{} · ", other.name()),

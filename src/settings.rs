@@ -28,7 +28,7 @@ pub struct Settings {
     pub precision: Precision,
     /// `percentile` (per patch 2–98 %, upstream) or `window:LO,HI`, a fixed window in the data's
     /// own units (HU for CT: e.g. window:-1000,400; `hu:LO,HI` reads the same).
-    #[arg(long, value_parser = parse_intensity, default_value = "percentile")]
+    #[arg(long, value_parser = Intensity::parse_flag, default_value = "percentile")]
     pub intensity: Intensity,
     /// Default: `group` (whole nodules on one side) when the data has nodule ids or inferred
     /// groups (`lnmc groups`), else `stratified`.
@@ -41,10 +41,6 @@ pub struct Settings {
     /// Run name (default: a UTC timestamp).
     #[arg(long = "run", value_name = "NAME")]
     pub name: Option<String>,
-}
-
-fn parse_intensity(text: &str) -> std::result::Result<Intensity, String> {
-    Intensity::parse(text).map_err(|e| e.to_string())
 }
 
 impl Settings {

@@ -30,7 +30,7 @@ pub struct EvalArgs {
     #[arg(long)]
     json: bool,
     /// Override the checkpoint's intensity rescaling.
-    #[arg(long, value_parser = |t: &str| Intensity::parse(t).map_err(|e| e.to_string()))]
+    #[arg(long, value_parser = Intensity::parse_flag)]
     intensity: Option<Intensity>,
     #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
     pub device: DeviceChoice,
@@ -120,7 +120,7 @@ pub fn run(args: EvalArgs) -> Result<u8> {
 }
 
 /// Why a number is withheld: "fewer than 10 nodules of a class".
-pub fn too_few(nodules: bool) -> String {
+fn too_few(nodules: bool) -> String {
     let unit = if nodules { "nodules" } else { "patches" };
     format!(
         "fewer than {} {unit} of a class",

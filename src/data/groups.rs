@@ -7,8 +7,9 @@
 //! The rule: the slices of one nodule are stored in consecutive rows, carry the same label and
 //! share their surroundings (vessels, parenchyma, chest wall move little from one slice to the
 //! next), so two neighbouring rows of one label are joined when their patches differ little.
-//! The measure is the mean absolute difference of the raw values. How little is "little" is
-//! taken from the file itself, which is what makes the rule free of units: the differences
+//! The measure is the mean absolute difference of the raw values (relative to the patches' own
+//! variation where they are segmented, see `Measure`). How little is "little" is taken from the
+//! file itself, which is what makes the rule free of units: the differences
 //! between neighbours fall into two kinds, slices of one nodule (small) and the last slice of
 //! one nodule against the first of the next (large), and the threshold is the one that best
 //! separates the two (Otsu's, on the logarithms of the differences). Any change of units that
@@ -16,8 +17,9 @@
 //! factor, shifts every logarithm by one constant and moves the threshold with them: the same
 //! pairs are joined. A segmented file (black around the nodule) has smaller differences of
 //! both kinds, and the threshold follows them down. Of the smaller kind, the threshold keeps
-//! its estimated 99th percentile (`joining_threshold`). Correlation was tried and separates worse
-//! (every patch is centred on a bright nodule, so different nodules correlate too). The rule
+//! the mean + 1.8 standard deviations of its logarithms (`joining_threshold`). Correlation was
+//! tried and separates worse (every patch is centred on a bright nodule, so different nodules
+//! correlate too). The rule
 //! errs towards joining on purpose: two nodules joined cost a little balance in the split,
 //! one nodule cut in two leaks it into both sides.
 
@@ -89,8 +91,8 @@ impl Measure {
 pub struct Inferred {
     /// A nodule id per row, counting from 0 in row order.
     pub ids: Vec<i64>,
-    /// Neighbours of one label whose mean absolute difference is at most this (in the file's
-    /// units) are one nodule.
+    /// Neighbours of one label whose `measure` is at most this are one nodule (in the file's
+    /// units for the absolute measure).
     pub threshold: f64,
     /// The threshold came from the data (not from `--max-difference`).
     pub from_data: bool,
@@ -105,7 +107,7 @@ pub struct Inferred {
 pub fn infer(data: &Dataset, given: Option<f64>) -> Result<Inferred> {
     // A threshold in the file's units is a mean absolute difference; from the data, the
     // measure suits what the patches show.
-    let measure = match (given, segmented(data)?) {
+    let measure = match (given, segmented(data)) {
         (None, true) => Measure::Relative,
         _ => Measure::Absolute,
     };
@@ -116,15 +118,11 @@ pub fn infer(data: &Dataset, given: Option<f64>) -> Result<Inferred> {
             "too few neighbouring patches of one label to find nodule groups from",
         )
     };
-    let (threshold, separation) = match given {
-        Some(t) => (
-            t,
-            separating_threshold(&distances).map_or(f64::NAN, |s| s.1),
-        ),
-        None => (
-            joining_threshold(&distances).ok_or_else(too_few)?,
-            separating_threshold(&distances).ok_or_else(too_few)?.1,
-        ),
+    let separated = separating_threshold(&distances);
+    let (threshold, separation) = match (given, separated) {
+        (Some(t), _) => (t, separated.map_or(f64::NAN, |(_, s)| s)),
+        (None, Some((cut, separation))) => (joining_threshold(&distances, cut), separation),
+        (None, None) => return Err(too_few()),
     };
     // A chain of look-alike neighbours would otherwise grow without end: a row also has to
     // stay within REACH × threshold of its group's first row.
@@ -153,16 +151,10 @@ pub fn infer(data: &Dataset, given: Option<f64>) -> Result<Inferred> {
 pub const SEGMENTED_SHARE: f64 = 0.2;
 
 /// Whether the patches are segmented: one value (the blacked-out background) holds at least
-/// `SEGMENTED_SHARE` of the pixels of an even sample. Noise keeps any one value of a whole CT
-/// patch far below that, in any units.
-pub fn segmented(data: &Dataset) -> Result<bool> {
-    let sample = data.pixel_sample(super::units::SAMPLE_PATCHES)?;
-    let mut counts: std::collections::HashMap<u32, usize> = Default::default();
-    for v in &sample {
-        *counts.entry(v.to_bits()).or_insert(0) += 1;
-    }
-    let commonest = counts.values().copied().max().unwrap_or(0);
-    Ok(commonest as f64 >= SEGMENTED_SHARE * sample.len().max(1) as f64)
+/// `SEGMENTED_SHARE` of the pixels of the sample the data's scale was found from. Noise keeps
+/// any one value of a whole CT patch far below that, in any units.
+pub fn segmented(data: &Dataset) -> bool {
+    data.scale.commonest >= SEGMENTED_SHARE
 }
 
 /// The distance of each row to the next by `measure`, NaN where their labels differ (they are
@@ -201,23 +193,22 @@ fn neighbour_distances(data: &Dataset, measure: Measure) -> Result<Vec<f64>> {
 /// 1.645 joined 98.6 %, 1.96 merged nodules into too long groups).
 const SPREADS: f64 = 1.8;
 
-/// The threshold below which neighbours are one nodule: the distances split in two kinds
-/// (`separating_threshold`), and of the smaller kind, the slices of one nodule, the mean +
-/// `SPREADS` standard deviations of their logarithms, erring towards joining as the rule means
-/// to. Scaling every distance by one factor scales this threshold by the same.
-pub fn joining_threshold(distances: &[f64]) -> Option<f64> {
-    let (cut, _) = separating_threshold(distances)?;
+/// The threshold below which neighbours are one nodule, given the `cut` that splits the
+/// distances in two kinds (`separating_threshold`): of the smaller kind, the slices of one
+/// nodule, the mean + `SPREADS` standard deviations of their logarithms, erring towards joining
+/// as the rule means to. Scaling every distance by one factor scales this threshold by the same.
+pub fn joining_threshold(distances: &[f64], cut: f64) -> f64 {
     let logs: Vec<f64> = distances
         .iter()
         .filter(|&&d| d > 0.0 && d <= cut)
         .map(|d| d.ln())
         .collect();
     if logs.len() < 2 {
-        return Some(cut);
+        return cut;
     }
     let mean = logs.iter().sum::<f64>() / logs.len() as f64;
     let var = logs.iter().map(|l| (l - mean).powi(2)).sum::<f64>() / logs.len() as f64;
-    Some((mean + SPREADS * var.sqrt()).exp().max(cut))
+    (mean + SPREADS * var.sqrt()).exp().max(cut)
 }
 
 /// The threshold that best separates two kinds of distances (Otsu's method on their

@@ -61,6 +61,11 @@ impl Intensity {
         }
     }
 
+    /// `parse` for clap's `value_parser`, which wants the message as text.
+    pub fn parse_flag(text: &str) -> std::result::Result<Intensity, String> {
+        Intensity::parse(text).map_err(|e| e.to_string())
+    }
+
     /// The text `parse` reads back: `percentile`, `percentile:1,99`, `window:-1000,400`.
     pub fn name(&self) -> String {
         match *self {

@@ -116,15 +116,23 @@ impl Split {
             Some(f) => format!("fold {} of {}", f.k, f.of),
             None => format!("{} split", crate::choice::name(self.kind)),
         };
-        let groups = data.groups.as_ref().map_or(String::new(), |ids| {
-            let sizes = super::groups::group_sizes(ids);
-            format!(
-                " ({} nodules, the largest {} patches)",
-                sizes.len(),
-                sizes.iter().max().unwrap_or(&0)
-            )
-        });
-        let fail = |why: String| Err(Error::file(&data.path, format!("the {kind} {why}{groups}")));
+        // The nodules are described only for a refusal: counting them is a pass over the set.
+        let groups = || {
+            data.groups.as_ref().map_or(String::new(), |ids| {
+                let sizes = super::groups::group_sizes(ids);
+                format!(
+                    " ({} nodules, the largest {} patches)",
+                    sizes.len(),
+                    sizes.iter().max().unwrap_or(&0)
+                )
+            })
+        };
+        let fail = |why: String| {
+            Err(Error::file(
+                &data.path,
+                format!("the {kind} {why}{}", groups()),
+            ))
+        };
         for (side, rows) in [("training", &self.train), ("validation", &self.val)] {
             if rows.is_empty() {
                 return fail(format!("leaves the {side} side empty"));

@@ -26,21 +26,32 @@ const LOOKALIKE_SHARE: f64 = 0.08;
 /// Patch side, as upstream.
 pub const SIDE: usize = 64;
 
-#[derive(Debug, Clone)]
+/// What to generate; `lnmc synth`'s flags are derived from these fields.
+#[derive(Debug, Clone, clap::Args)]
 pub struct Options {
+    #[arg(long, default_value_t = Options::default().n)]
     pub n: usize,
+    #[arg(long, default_value_t = Options::default().seed)]
     pub seed: u64,
-    /// Also write a per-patch `nodule_id` dataset (the upstream file has none).
+    /// Also write a per-patch `nodule_id` dataset (the upstream file has none; enables
+    /// --split group).
+    #[arg(long)]
     pub with_ids: bool,
-    /// Share of malignant rows: upstream's by default, ≈ 0.002 for a candidate-like file.
+    /// Share of malignant patches (default: upstream's 2526/6691 ≈ 0.378; ≈ 0.002 is like a
+    /// LUNA16 candidate file).
+    #[arg(long, default_value_t = Options::default().positive_rate)]
     pub positive_rate: f64,
-    /// The units the pixels are written in: the same nodules as users' files hold them.
+    /// The units of the pixels: the same nodules as HU int16, 0–255 greys (uint8), floats in
+    /// [0, 1] or z-scores.
+    #[arg(long, value_enum, default_value_t)]
     pub units: Convention,
     /// Everything but the nodule set to the value air takes (black in greys), as in files of
     /// segmented nodules.
+    #[arg(long)]
     pub segmented: bool,
-    /// Each nodule gets 1…this many neighbouring slices (4, as in LUNA16-derived sets; LIDC
+    /// Each nodule gets 1…N neighbouring slices (4, as in LUNA16-derived sets; LIDC
     /// slice-by-slice sets average 5–6 and run to 40 or more).
+    #[arg(long, value_name = "N", default_value_t = Options::default().max_slices)]
     pub max_slices: usize,
 }
 
@@ -94,6 +105,32 @@ impl Default for Options {
 }
 
 impl Options {
+    /// The options as the CLI checks them; messages name the flag.
+    pub fn validate(&self) -> Result<()> {
+        if self.max_slices == 0 {
+            return Err(Error::input(
+                "--max-slices 0: a nodule has at least 1 slice",
+            ));
+        }
+        if self.n < 2 {
+            return Err(Error::input(
+                "--n: need at least 2 patches (one of each class)",
+            ));
+        }
+        if !(self.positive_rate > 0.0 && self.positive_rate < 1.0) {
+            return Err(Error::input(format!(
+                "--positive-rate {}: must be between 0 and 1 (exclusive)",
+                self.positive_rate
+            )));
+        }
+        Ok(())
+    }
+
+    /// HU as rendered, nothing blacked out: the rendered int16 rows are the file's.
+    fn plain(&self) -> bool {
+        self.units == Convention::Hu && !self.segmented
+    }
+
     /// Malignant rows: the share of `n`, with at least one row of each class.
     pub fn malignant(&self) -> usize {
         ((self.n as f64 * self.positive_rate).round() as usize).clamp(1, self.n.max(2) - 1)
@@ -113,14 +150,7 @@ pub struct Synthetic {
 }
 
 pub fn generate(options: &Options) -> Synthetic {
-    let plan = Plan::draw(options);
-    let mut images = vec![0i16; options.n * SIDE * SIDE];
-    plan.render(0, &mut images);
-    Synthetic {
-        images,
-        labels: plan.slices.iter().map(|s| s.malignant as u8).collect(),
-        nodule_ids: plan.slices.iter().map(|s| s.nodule as i64).collect(),
-    }
+    Plan::draw(options).synthetic()
 }
 
 /// Every nodule's look and every slice's place, drawn in row order from one stream.
@@ -192,6 +222,17 @@ impl Plan {
         });
     }
 
+    /// Every row rendered, in HU.
+    fn synthetic(&self) -> Synthetic {
+        let mut images = vec![0i16; self.slices.len() * SIDE * SIDE];
+        self.render(0, &mut images);
+        Synthetic {
+            images,
+            labels: self.slices.iter().map(|s| s.malignant as u8).collect(),
+            nodule_ids: self.slices.iter().map(|s| s.nodule as i64).collect(),
+        }
+    }
+
     /// The rendered rows from `first` on in `options`' convention: outside each slice's
     /// nodule set to air when segmented, then the units changed.
     fn convert(&self, options: &Options, first: usize, block: &[i16]) -> Vec<f32> {
@@ -235,19 +276,18 @@ impl Plan {
 /// The set as a `Dataset` in memory, as `reader::read` would return it from the file written
 /// to `path` (for tests and benchmarks that need no file).
 pub fn in_memory(options: &Options, path: &Path) -> Dataset {
-    let set = generate(options);
-    let plain = options.units == Convention::Hu && !options.segmented;
+    let plan = Plan::draw(options);
+    let set = plan.synthetic();
     // Held as the reader holds them: whole numbers as int16, fractions as f32.
-    let pixels = match (plain, options.units) {
+    let pixels = match (options.plain(), options.units) {
         (true, _) => super::Pixels::I16(set.images),
         (false, Convention::Hu | Convention::Greys) => super::Pixels::I16(
-            Plan::draw(options)
-                .convert(options, 0, &set.images)
+            plan.convert(options, 0, &set.images)
                 .into_iter()
                 .map(|v| v as i16)
                 .collect(),
         ),
-        (false, _) => super::Pixels::F32(Plan::draw(options).convert(options, 0, &set.images)),
+        (false, _) => super::Pixels::F32(plan.convert(options, 0, &set.images)),
     };
     Dataset {
         path: path.to_path_buf(),
@@ -269,7 +309,7 @@ pub fn in_memory(options: &Options, path: &Path) -> Dataset {
 /// GPU machine).
 pub fn write(path: &Path, options: &Options) -> Result<()> {
     let npz = path.extension().is_some_and(|e| e == "npz");
-    if npz && (options.units != Convention::Hu || options.segmented) {
+    if npz && !options.plain() {
         return Err(Error::input(
             "--units/--segmented: a .npz set holds plain HU only (write an .h5 file)",
         ));
@@ -343,7 +383,6 @@ fn write_hdf5(path: &Path, options: &Options, plan: &Plan) -> hdf5::Result<()> {
     // process forked meanwhile (by a program using lnmc as a library) would keep the lock and
     // leave the finished file unreadable until it exits.
     let mut open: Option<(hdf5::File, hdf5::Dataset)> = None;
-    let plain = options.units == Convention::Hu && !options.segmented;
     plan.blocks(|first, block| {
         if open.is_none() {
             let file = hdf5::File::create(path)?;
@@ -358,36 +397,22 @@ fn write_hdf5(path: &Path, options: &Options, plan: &Plan) -> hdf5::Result<()> {
             open = Some((file, images));
         }
         let (_, images) = open.as_ref().expect("opened above");
-        let rows = block.len() / (SIDE * SIDE);
-        let at = ndarray::s![first..first + rows, .., ..];
-        let shape = (rows, SIDE, SIDE);
-        let bad = |e: ndarray::ShapeError| hdf5::Error::from(e.to_string());
-        if plain {
-            return images.write_slice(
-                &ndarray::ArrayView3::from_shape(shape, block).map_err(bad)?,
-                at,
-            );
+        if options.plain() {
+            return put(images, first, block);
         }
         let values = plan.convert(options, first, block);
         match options.units {
-            Convention::Hu => {
-                let v: Vec<i16> = values.iter().map(|&x| x as i16).collect();
-                images.write_slice(
-                    &ndarray::ArrayView3::from_shape(shape, &v[..]).map_err(bad)?,
-                    at,
-                )
-            }
-            Convention::Greys => {
-                let v: Vec<u8> = values.iter().map(|&x| x as u8).collect();
-                images.write_slice(
-                    &ndarray::ArrayView3::from_shape(shape, &v[..]).map_err(bad)?,
-                    at,
-                )
-            }
-            _ => images.write_slice(
-                &ndarray::ArrayView3::from_shape(shape, &values[..]).map_err(bad)?,
-                at,
+            Convention::Hu => put(
+                images,
+                first,
+                &values.iter().map(|&x| x as i16).collect::<Vec<_>>(),
             ),
+            Convention::Greys => put(
+                images,
+                first,
+                &values.iter().map(|&x| x as u8).collect::<Vec<_>>(),
+            ),
+            Convention::Unit | Convention::Zscore => put(images, first, &values),
         }
     })?;
     let (file, images) = open.ok_or_else(|| hdf5::Error::from("no patches to write"))?;
@@ -403,6 +428,14 @@ fn write_hdf5(path: &Path, options: &Options, plan: &Plan) -> hdf5::Result<()> {
         .create(SYNTHETIC_ATTR)?
         .write_scalar(&options.seed)?;
     Ok(())
+}
+
+/// Writes whole patches `rows` into `images` from row `first` on, in their stored type.
+fn put<T: hdf5::H5Type>(images: &hdf5::Dataset, first: usize, rows: &[T]) -> hdf5::Result<()> {
+    let count = rows.len() / (SIDE * SIDE);
+    let view = ndarray::ArrayView3::from_shape((count, SIDE, SIDE), rows)
+        .map_err(|e| hdf5::Error::from(e.to_string()))?;
+    images.write_slice(&view, ndarray::s![first..first + count, .., ..])
 }
 
 /// How one nodule looks.

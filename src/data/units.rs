@@ -23,6 +23,9 @@ pub struct Scale {
     /// The 0.5th and 99.5th percentiles of a sample of the pixels.
     pub low: f32,
     pub high: f32,
+    /// The share of the sample that holds its commonest value: near 0 for CT with its noise,
+    /// large where a background was blacked out (segmented patches).
+    pub commonest: f64,
 }
 
 impl Default for Scale {
@@ -31,6 +34,7 @@ impl Default for Scale {
             units: Units::Hu,
             low: -1000.0,
             high: 400.0,
+            commonest: 0.0,
         }
     }
 }
@@ -50,6 +54,12 @@ impl Scale {
         let (min, max) = (v[0], v[v.len() - 1]);
         let (low, high) = (at(0.005), at(0.995));
         let whole = v.iter().all(|x| x.fract() == 0.0);
+        // Sorted, equal values stand together: the longest run is the commonest value.
+        let longest = v
+            .chunk_by(|a, b| a == b)
+            .map(<[f32]>::len)
+            .max()
+            .unwrap_or(0);
         let units = if at(0.001) >= -1100.0 && max <= 3100.0 && low <= -700.0 {
             Units::Hu
         } else if whole && min >= 0.0 && max <= 255.0 && max > 1.0 {
@@ -59,7 +69,12 @@ impl Scale {
         } else {
             Units::Other
         };
-        Scale { units, low, high }
+        Scale {
+            units,
+            low,
+            high,
+            commonest: longest as f64 / v.len() as f64,
+        }
     }
 }
 
@@ -71,6 +86,14 @@ impl Units {
             Units::Greys => "0–255 greys",
             Units::Unit => "values in [0, 1]",
             Units::Other => "values of unknown units",
+        }
+    }
+
+    /// Decimals a value is shown with: whole HU and greys, three for the rest.
+    pub fn decimals(self) -> usize {
+        match self {
+            Units::Hu | Units::Greys => 0,
+            Units::Unit | Units::Other => 3,
         }
     }
 
@@ -112,5 +135,10 @@ mod tests {
         let tissue: Vec<f32> = (0..2000).map(|i| (i % 300) as f32 - 100.0).collect();
         assert_eq!(Scale::of(&tissue).units, Units::Other);
         assert_eq!(Scale::of(&[]), Scale::default());
+        // A quarter of the values one background value: its share is counted.
+        let mut segmented = ramp(0.0, 1.0, 3000);
+        segmented.extend([0.5; 1000]);
+        assert!((Scale::of(&segmented).commonest - 0.25).abs() < 1e-3);
+        assert!(Scale::of(&hu).commonest < 0.01);
     }
 }

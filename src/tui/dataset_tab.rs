@@ -317,10 +317,7 @@ impl DatasetTab {
         let b = &self.browser;
         let data = cx.data;
         let units = data.scale.units;
-        let digits = match units {
-            Units::Hu | Units::Greys => 0,
-            _ => 3,
-        };
+        let digits = units.decimals();
         let intensities = match data.patch_stats(index) {
             Ok((min, max, mean)) => {
                 format!("{min:.digits$} … {max:.digits$}, mean {mean:.digits$}")

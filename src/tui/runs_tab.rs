@@ -387,9 +387,9 @@ impl RunsTab {
         let chart = compare::chart(&runs, &self.chart_options());
         // The terminal chart has no log axis: a log scale is drawn as log10 of the values, and
         // its labels say the values again.
-        let scale = |y: f64| if chart.log_y { y.log10() } else { y };
+        let scale = |y: f64| if chart.log_y { y.max(1e-12).log10() } else { y };
         let to_scale = |pts: &[(f64, f64)]| -> Vec<(f64, f64)> {
-            pts.iter().map(|&(x, y)| (x, scale(y.max(1e-12)))).collect()
+            pts.iter().map(|&(x, y)| (x, scale(y))).collect()
         };
         // Every raw curve behind the smoothed ones as one layer of faint dots: each dataset is
         // a canvas layer of its own, and 20 runs' raw curves as 40 layers took 3 ms a frame.
