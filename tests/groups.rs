@@ -12,20 +12,22 @@ fn score(
     n: usize,
     units: Convention,
     segmented: bool,
-) -> (f64, Vec<usize>, usize, usize, f64, (groups::Measure, f64)) {
+    max_slices: usize,
+) -> (f64, Vec<usize>, usize, usize, f64, groups::Measure, usize) {
     let options = synth::Options {
         n,
         seed,
         with_ids: true,
         units,
         segmented,
+        max_slices,
         ..Default::default()
     };
     let data = synth::in_memory(&options, "mem.h5".as_ref());
     let truth = data.groups.clone().unwrap();
     let found = groups::infer(&data, None).unwrap();
-    let (inferred, threshold) = (found.ids, found.threshold);
-    let measure = (found.measure, found.separation);
+    let largest = groups::group_sizes(&found.ids).into_iter().max().unwrap();
+    let (inferred, threshold, measure) = (found.ids, found.threshold, found.measure);
     let (mut same, mut joined) = (0, 0);
     for i in 1..n {
         if truth[i] == truth[i - 1] {
@@ -54,11 +56,14 @@ fn score(
         groups,
         threshold,
         measure,
+        largest,
     )
 }
 
 /// The same nodules in every convention users' files come in: the rule needs no flag, and
-/// joins as well in greys, [0, 1], z-scores, segmented or not, as in HU.
+/// joins as well in greys, [0, 1], z-scores, segmented or not, as in HU; and as well where
+/// most neighbours are one nodule (runs of up to 11 slices, about 6 a nodule as in LIDC slice
+/// sets) as where fewer are (up to 4, as in LUNA16 patch sets).
 #[test]
 fn joins_the_slices_of_a_nodule_and_few_nodules_together_in_any_units() {
     let conventions = [
@@ -71,18 +76,23 @@ fn joins_the_slices_of_a_nodule_and_few_nodules_together_in_any_units() {
         (Convention::Zscore, false),
         (Convention::Zscore, true),
     ];
-    for seed in [0, 1] {
+    for (seed, max_slices) in [(0, 4), (1, 4), (0, 11)] {
+        let mut thresholds = Vec::new();
         for (units, segmented) in conventions {
-            let (recall, spans, truth, found, threshold, found_measure) =
-                score(seed, 3000, units, segmented);
+            let (recall, spans, truth, found, threshold, measure, largest) =
+                score(seed, 3000, units, segmented, max_slices);
             let p99 = spans[spans.len() * 99 / 100];
             let widest = *spans.last().unwrap();
             let seed = format!(
-                "seed {seed}, {units:?}{}",
+                "seed {seed}, up to {max_slices} slices, {units:?}{}",
                 if segmented { " segmented" } else { "" }
             );
-            eprintln!("{seed}: joined {recall:.4} of same-nodule neighbours; {found} groups for {truth} nodules, 99 % of them span ≤ {p99} nodules, the widest {widest} (threshold {threshold:.4}, {:?}, separation {:.3})", found_measure.0, found_measure.1);
-            assert!(recall >= 0.99, "{seed}: only {recall:.3} joined");
+            eprintln!("{seed}: joined {recall:.4} of same-nodule neighbours; {found} groups for {truth} nodules, the largest {largest} patches, 99 % of them span ≤ {p99} nodules, the widest {widest} (threshold {threshold:.4}, {measure:?})");
+            // Runs of 4 as well as the rule this one replaced (99.1–99.3 %); the long segmented
+            // runs, the hardest case, as the issue asks of the real LIDC-derived file.
+            let least = if max_slices > 4 && segmented { 0.95 } else { 0.99 };
+            assert!(recall >= least, "{seed}: only {recall:.3} joined");
+            assert!(largest <= 80, "{seed}: a group of {largest} patches");
             assert!(
                 p99 <= 4,
                 "{seed}: 1 % of groups span more than {p99} nodules"
@@ -92,22 +102,63 @@ fn joins_the_slices_of_a_nodule_and_few_nodules_together_in_any_units() {
                 found * 10 >= truth * 6,
                 "{seed}: {found} groups for {truth} nodules"
             );
+            thresholds.push((segmented, units, threshold));
+        }
+        // The same nodules give the same groups whatever the units: the threshold moves with
+        // the units' scale (the relative measure, a difference over the root of a spread, with
+        // its square root).
+        let scale = |units| match units {
+            Convention::Hu => 1.0,
+            Convention::Greys => 255.0 / 1400.0,
+            Convention::Unit => 1.0 / 1400.0,
+            Convention::Zscore => 1.0 / 400.0,
+        };
+        for &(segmented, units, t) in &thresholds {
+            let (_, _, hu) = thresholds
+                .iter()
+                .find(|&&(s, u, _)| s == segmented && u == Convention::Hu)
+                .unwrap();
+            // z-scores are HU scaled exactly; greys round, and greys and [0, 1] clip at the
+            // window's ends.
+            let tolerance = match units {
+                Convention::Hu | Convention::Zscore => 1e-3,
+                Convention::Unit | Convention::Greys => 0.05,
+            };
+            let expected = match segmented {
+                false => hu * scale(units),
+                true => hu * scale(units).sqrt(),
+            };
+            assert!(
+                (t / expected - 1.0).abs() < tolerance,
+                "{units:?} (segmented {segmented}): {t}, expected {expected}"
+            );
         }
     }
 }
 
 #[test]
-fn the_threshold_separates_two_kinds_of_distance_whatever_their_scale() {
-    // Many small distances around 1 and fewer large ones around 20.
-    let mut d: Vec<f64> = (0..300).map(|i| 0.6 + (i % 10) as f64 * 0.1).collect();
-    d.extend((0..100).map(|i| 12.0 + (i % 20) as f64));
-    let (t, separation) = groups::separating_threshold(&d).unwrap();
-    assert!(separation > 0.5, "{separation}");
-    assert!(t > 1.5 && t < 12.0, "{t}");
+fn the_threshold_is_a_low_quantile_of_far_apart_distances_whatever_their_scale() {
+    // 100 distances 1…100: 5 % of them lie below 5.95, the quantile kept.
+    let d: Vec<f64> = (1..=100).map(f64::from).collect();
+    let t = groups::joining_threshold(&d);
+    assert!(t > 5.0 && t < 7.0, "{t}");
     let scaled: Vec<f64> = d.iter().map(|x| x / 255.0).collect();
-    let (ts, _) = groups::separating_threshold(&scaled).unwrap();
-    assert!((ts * 255.0 / t - 1.0).abs() < 1e-9, "{t} vs {ts}");
-    assert_eq!(groups::separating_threshold(&[f64::NAN, 3.0]), None);
+    assert!((groups::joining_threshold(&scaled) * 255.0 / t - 1.0).abs() < 1e-9);
+    assert_eq!(groups::joining_threshold(&[f64::NAN]), 0.0);
+}
+
+#[test]
+fn blocks_average_four_by_four_pixels_and_keep_the_edges_of_other_sizes() {
+    let patch: Vec<f32> = (0..64).map(|i| i as f32).collect();
+    // 8×8 → 2×2 blocks of 16 pixels.
+    let b = groups::blocks(&patch, 8, 8);
+    assert_eq!(b, vec![13.5, 17.5, 45.5, 49.5]);
+    // 5×5: the last column and row are blocks of one pixel wide.
+    let patch: Vec<f32> = (0..25).map(|i| i as f32).collect();
+    let b = groups::blocks(&patch, 5, 5);
+    assert_eq!(b.len(), 4);
+    assert_eq!(b[3], 24.0);
+    assert_eq!(b[1], (4.0 + 9.0 + 14.0 + 19.0) / 4.0);
 }
 
 #[test]

@@ -34,10 +34,19 @@ pub fn run(path: Option<&Path>, max_difference: Option<f64>, force: bool) -> Res
         found.threshold,
         match found.from_data {
             true => format!(
-                " (from its own neighbour differences, separation {:.2})",
-                found.separation
+                " (below it: {:.0} % of {} pairs of rows of one label far apart in the file)",
+                groups::FALSE_JOINS * 100.0,
+                found.reference_pairs
             ),
             false => " (--max-difference)".into(),
+        }
+    );
+    println!(
+        "{:.1} % of neighbouring rows of one label joined{}",
+        found.neighbours_joined * 100.0,
+        match found.neighbours_joined < 2.0 * groups::FALSE_JOINS {
+            true => ": neighbours are no closer than rows far apart, so the file seems to hold no runs of slices of one nodule",
+            false => "",
         }
     );
     println!("{}", groups::describe(ids));

@@ -49,9 +49,9 @@ pub enum Command {
         /// HDF5 file (default: dataset/all_patches.hdf5, else the synthetic set).
         #[arg(long)]
         data: Option<PathBuf>,
-        /// Join neighbouring rows of one label whose mean absolute difference is at most this,
-        /// in the file's units (default: the threshold the file's own neighbour differences
-        /// give).
+        /// Join neighbouring rows of one label whose 4×4-pixel block means differ by at most
+        /// this on average, in the file's units (default: the threshold learnt from rows far
+        /// apart in the file).
         #[arg(long)]
         max_difference: Option<f64>,
         /// Write groups that fail the plausibility checks (a group longer than any nodule, far

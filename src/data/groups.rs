@@ -7,21 +7,18 @@
 //! The rule: the slices of one nodule are stored in consecutive rows, carry the same label and
 //! share their surroundings (vessels, parenchyma, chest wall move little from one slice to the
 //! next), so two neighbouring rows of one label are joined when their patches differ little.
-//! The measure is the mean absolute difference of the raw values (relative to the patches' own
-//! variation where they are segmented, see `Measure`). How little is "little" is taken from the
-//! file itself, which is what makes the rule free of units: the differences
-//! between neighbours fall into two kinds, slices of one nodule (small) and the last slice of
-//! one nodule against the first of the next (large), and the threshold is the one that best
-//! separates the two (Otsu's, on the logarithms of the differences). Any change of units that
-//! scales and shifts the values (HU → greys, [0, 1], z-scores) scales every difference by one
-//! factor, shifts every logarithm by one constant and moves the threshold with them: the same
-//! pairs are joined. A segmented file (black around the nodule) has smaller differences of
-//! both kinds, and the threshold follows them down. Of the smaller kind, the threshold keeps
-//! the mean + 1.8 standard deviations of its logarithms (`joining_threshold`). Correlation was
-//! tried and separates worse (every patch is centred on a bright nodule, so different nodules
-//! correlate too). The rule
-//! errs towards joining on purpose: two nodules joined cost a little balance in the split,
-//! one nodule cut in two leaks it into both sides.
+//! The measure is the mean absolute difference of 4×4-pixel block means (relative to the
+//! patches' own variation where they are segmented, see `Measure`). How little is "little" is
+//! learnt from the file itself, from rows far apart in it, which are never one nodule: the
+//! threshold is the distance that only 5 % of such pairs fall below (`FALSE_JOINS`). That is
+//! what makes the rule free of units: a change of units that scales and shifts every value
+//! (HU → greys, [0, 1], z-scores) scales every distance by one factor, the reference
+//! distances with them, and the same pairs are joined. It does not depend either on how many
+//! neighbours are one nodule (many in LIDC slice sets, fewer in LUNA16 patch sets), which a
+//! threshold that splits the neighbours' own distances into two kinds did: where five pairs in
+//! six are one nodule, such a cut falls inside the one-nodule kind. Correlation was tried and
+//! separates worse (every patch is centred on a bright nodule, so different nodules correlate
+//! too).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -39,7 +36,28 @@ pub fn sidecar(data: &Path) -> PathBuf {
 
 /// How much further than its neighbour a slice may be from the first slice of its nodule: the
 /// end slices of a nodule differ more than neighbours do, two different nodules most often more.
-pub const REACH: f64 = 1.5;
+pub const REACH: f64 = 2.5;
+
+/// Patches are compared as the means of blocks of POOL × POOL pixels: CT noise is independent
+/// from pixel to pixel and averages out over a block, while the anatomy that tells one nodule
+/// from the next (vessels, walls, the nodule's outline) is larger than a block. On the
+/// synthetic sets this halves the distance between slices of one nodule and leaves the
+/// distance between nodules almost as it was.
+pub const POOL: usize = 4;
+
+/// The share of far-apart rows of one label that the threshold would join: the chance that the
+/// last slice of one nodule and the first of the next, which are as unrelated as any two rows,
+/// are taken for one nodule. The rule errs towards joining on purpose: two nodules joined cost
+/// a little balance in the split, one nodule cut in two leaks it into both sides. On the
+/// synthetic sets (tests/groups.rs) 5 % joins all same-nodule neighbours of runs of up to 4
+/// slices and 98–99 % of segmented runs of up to 11, where 1 % joined 96 % and 77–80 %.
+pub const FALSE_JOINS: f64 = 0.05;
+
+/// Rows, evenly spaced through the file, whose pairs are compared to learn how different two
+/// nodules are: 400 give some 40,000 pairs of one label far enough apart.
+const REFERENCE_ROWS: usize = 400;
+/// Fewer reference pairs than this and the threshold would be a guess.
+const MIN_REFERENCE_PAIRS: usize = 100;
 
 /// Mean absolute difference of two patches, pixel by pixel.
 pub fn difference(a: &[f32], b: &[f32]) -> f64 {
@@ -51,6 +69,24 @@ pub fn difference(a: &[f32], b: &[f32]) -> f64 {
 fn spread(a: &[f32]) -> f64 {
     let mean = a.iter().map(|&x| x as f64).sum::<f64>() / a.len().max(1) as f64;
     a.iter().map(|&x| (x as f64 - mean).abs()).sum::<f64>() / a.len().max(1) as f64
+}
+
+/// The means of the POOL × POOL blocks of a `height` × `width` patch, row by row; blocks at
+/// the right and bottom edges of a size that POOL does not divide hold fewer pixels.
+pub fn blocks(patch: &[f32], height: usize, width: usize) -> Vec<f32> {
+    let (rows, cols) = (height.div_ceil(POOL), width.div_ceil(POOL));
+    let mut sums = vec![0f64; rows * cols];
+    for (y, row) in patch.chunks(width.max(1)).take(height).enumerate() {
+        let out = &mut sums[(y / POOL) * cols..][..cols];
+        for (sum, part) in out.iter_mut().zip(row.chunks(POOL)) {
+            *sum += part.iter().map(|&v| v as f64).sum::<f64>();
+        }
+    }
+    let side = |i: usize, of: usize| POOL.min(of - i * POOL) as f64;
+    sums.iter()
+        .enumerate()
+        .map(|(b, &sum)| (sum / (side(b / cols, height) * side(b % cols, width))) as f32)
+        .collect()
 }
 
 /// How two patches differ: `infer` measures whole patches absolutely, segmented ones relatively.
@@ -65,6 +101,7 @@ pub enum Measure {
 }
 
 impl Measure {
+    /// The distance between two patches' `blocks`.
     pub fn of(self, a: &[f32], b: &[f32]) -> f64 {
         match self {
             Measure::Absolute => difference(a, b),
@@ -80,8 +117,10 @@ impl Measure {
 
     pub fn name(self) -> &'static str {
         match self {
-            Measure::Absolute => "mean absolute difference",
-            Measure::Relative => "difference relative to the patches' own variation",
+            Measure::Absolute => "mean absolute difference of 4×4-pixel block means",
+            Measure::Relative => {
+                "difference of 4×4-pixel block means relative to the patches' own variation"
+            }
         }
     }
 }
@@ -97,13 +136,15 @@ pub struct Inferred {
     /// The threshold came from the data (not from `--max-difference`).
     pub from_data: bool,
     pub measure: Measure,
-    /// How well the measure separates the two kinds of neighbours: Otsu's between-kind share
-    /// of the variance of the log distances, 0…1 (NaN with too few neighbours).
-    pub separation: f64,
+    /// The far-apart pairs of one label the threshold was taken from.
+    pub reference_pairs: usize,
+    /// Of the neighbouring rows of one label, the share closer than the threshold: far above
+    /// FALSE_JOINS where the file holds runs of slices, near it where it holds none.
+    pub neighbours_joined: f64,
 }
 
 /// Infers the groups of `data`: with the threshold `given` (in the file's units), else with
-/// the one the file's own neighbour differences give.
+/// the one the file's own far-apart rows give.
 pub fn infer(data: &Dataset, given: Option<f64>) -> Result<Inferred> {
     // A threshold in the file's units is a mean absolute difference; from the data, the
     // measure suits what the patches show.
@@ -111,39 +152,40 @@ pub fn infer(data: &Dataset, given: Option<f64>) -> Result<Inferred> {
         (None, true) => Measure::Relative,
         _ => Measure::Absolute,
     };
-    let distances = neighbour_distances(data, measure)?;
-    let too_few = || {
-        Error::file(
+    let compare = Compare { data, measure };
+    let distances = compare.neighbours()?;
+    let reference = compare.far_apart()?;
+    if reference.len() < MIN_REFERENCE_PAIRS && given.is_none() {
+        return Err(Error::file(
             &data.path,
-            "too few neighbouring patches of one label to find nodule groups from",
-        )
-    };
-    let separated = separating_threshold(&distances);
-    let (threshold, separation) = match (given, separated) {
-        (Some(t), _) => (t, separated.map_or(f64::NAN, |(_, s)| s)),
-        (None, Some((cut, separation))) => (joining_threshold(&distances, cut), separation),
-        (None, None) => return Err(too_few()),
-    };
+            "too few patches of one label far enough apart to learn how nodules differ",
+        ));
+    }
+    let threshold = given.unwrap_or_else(|| joining_threshold(&reference));
     // A chain of look-alike neighbours would otherwise grow without end: a row also has to
     // stay within REACH × threshold of its group's first row.
     let n = data.len();
     let mut ids = Vec::with_capacity(n);
-    let (mut id, mut first) = (0, 0);
+    let (mut id, mut first) = (0, compare.blocks(0)?);
     for i in 0..n {
         let joined = i > 0 && distances[i - 1] <= threshold;
-        let stays = joined && measure.of(&data.patch(first)?, &data.patch(i)?) <= REACH * threshold;
+        let row = compare.blocks(i)?;
+        let stays = joined && measure.of(&first, &row) <= REACH * threshold;
         if i > 0 && !stays {
             id += 1;
-            first = i;
+            first = row;
         }
         ids.push(id);
     }
+    let compared: Vec<f64> = distances.into_iter().filter(|d| !d.is_nan()).collect();
     Ok(Inferred {
         ids,
         threshold,
         from_data: given.is_none(),
         measure,
-        separation,
+        reference_pairs: reference.len(),
+        neighbours_joined: compared.iter().filter(|&&d| d <= threshold).count() as f64
+            / compared.len().max(1) as f64,
     })
 }
 
@@ -157,109 +199,104 @@ pub fn segmented(data: &Dataset) -> bool {
     data.scale.commonest >= SEGMENTED_SHARE
 }
 
-/// The distance of each row to the next by `measure`, NaN where their labels differ (they are
-/// never one nodule), on every core.
-fn neighbour_distances(data: &Dataset, measure: Measure) -> Result<Vec<f64>> {
-    let n = data.len();
-    let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
-    let mut distances = vec![f64::NAN; n.saturating_sub(1)];
-    let chunk = distances.len().div_ceil(threads).max(1);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = distances
-            .chunks_mut(chunk)
-            .enumerate()
-            .map(|(c, part)| {
-                scope.spawn(move || -> Result<()> {
-                    for (k, d) in part.iter_mut().enumerate() {
-                        let i = c * chunk + k;
-                        if data.labels[i] == data.labels[i + 1] {
-                            *d = measure.of(&data.patch(i)?, &data.patch(i + 1)?);
+/// Distances between the rows of one file by one measure.
+struct Compare<'a> {
+    data: &'a Dataset,
+    measure: Measure,
+}
+
+impl Compare<'_> {
+    fn blocks(&self, i: usize) -> Result<Vec<f32>> {
+        Ok(blocks(&self.data.patch(i)?, self.data.height, self.data.width))
+    }
+
+    /// The distance of each row to the next, NaN where their labels differ (they are never one
+    /// nodule), on every core.
+    fn neighbours(&self) -> Result<Vec<f64>> {
+        let n = self.data.len();
+        let labels = &self.data.labels;
+        let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
+        let mut distances = vec![f64::NAN; n.saturating_sub(1)];
+        let chunk = distances.len().div_ceil(threads).max(1);
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = distances
+                .chunks_mut(chunk)
+                .enumerate()
+                .map(|(c, part)| {
+                    scope.spawn(move || -> Result<()> {
+                        let mut previous = self.blocks(c * chunk)?;
+                        for (k, d) in part.iter_mut().enumerate() {
+                            let i = c * chunk + k;
+                            let next = self.blocks(i + 1)?;
+                            if labels[i] == labels[i + 1] {
+                                *d = self.measure.of(&previous, &next);
+                            }
+                            previous = next;
                         }
-                    }
-                    Ok(())
+                        Ok(())
+                    })
                 })
-            })
+                .collect();
+            handles
+                .into_iter()
+                .try_for_each(|h| h.join().expect("comparison threads do not panic"))
+        })?;
+        Ok(distances)
+    }
+
+    /// Distances between rows of one label too far apart to be slices of one nodule (more
+    /// than LONGEST_NODULE rows, or a tenth of a small file), among REFERENCE_ROWS rows spread
+    /// evenly through the file: what the distance between two different nodules looks like in
+    /// this file, whatever the share of neighbours that are different nodules.
+    fn far_apart(&self) -> Result<Vec<f64>> {
+        let n = self.data.len();
+        let gap = LONGEST_NODULE.min(n / 10).max(1);
+        let rows: Vec<usize> = (0..REFERENCE_ROWS.min(n))
+            .map(|k| k * n / REFERENCE_ROWS.min(n).max(1))
             .collect();
-        handles
-            .into_iter()
-            .try_for_each(|h| h.join().expect("comparison threads do not panic"))
-    })?;
-    Ok(distances)
+        let pooled = rows
+            .iter()
+            .map(|&i| self.blocks(i))
+            .collect::<Result<Vec<_>>>()?;
+        let labels = &self.data.labels;
+        let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
+        Ok(std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..threads)
+                .map(|t| {
+                    let (rows, pooled) = (&rows, &pooled);
+                    scope.spawn(move || {
+                        let mut distances = Vec::new();
+                        for a in (t..rows.len()).step_by(threads) {
+                            for b in a + 1..rows.len() {
+                                let (i, j) = (rows[a], rows[b]);
+                                if j - i > gap && labels[i] == labels[j] {
+                                    distances.push(self.measure.of(&pooled[a], &pooled[b]));
+                                }
+                            }
+                        }
+                        distances
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().expect("comparison threads do not panic"))
+                .collect()
+        }))
+    }
 }
 
-/// How many standard deviations above their mean (in logarithms) the slices of one nodule may
-/// differ: the 96th percentile of a log-normal kind, which with its long upper tail joins
-/// 99.5 % of same-nodule neighbours on the synthetic sets in every convention (tests/groups.rs;
-/// 1.645 joined 98.6 %, 1.96 merged nodules into too long groups).
-const SPREADS: f64 = 1.8;
-
-/// The threshold below which neighbours are one nodule, given the `cut` that splits the
-/// distances in two kinds (`separating_threshold`): of the smaller kind, the slices of one
-/// nodule, the mean + `SPREADS` standard deviations of their logarithms, erring towards joining
-/// as the rule means to. Scaling every distance by one factor scales this threshold by the same.
-pub fn joining_threshold(distances: &[f64], cut: f64) -> f64 {
-    let logs: Vec<f64> = distances
-        .iter()
-        .filter(|&&d| d > 0.0 && d <= cut)
-        .map(|d| d.ln())
-        .collect();
-    if logs.len() < 2 {
-        return cut;
+/// The threshold below which neighbours are one nodule: the FALSE_JOINS quantile of the
+/// distances between far-apart rows (`reference`). It depends only on how different two
+/// nodules of the file are, not on how many neighbours are slices of one nodule, and a change
+/// of units that scales every distance by one factor scales it by the same factor.
+pub fn joining_threshold(reference: &[f64]) -> f64 {
+    let mut sorted: Vec<f64> = reference.iter().copied().filter(|d| d.is_finite()).collect();
+    if sorted.is_empty() {
+        return 0.0;
     }
-    let mean = logs.iter().sum::<f64>() / logs.len() as f64;
-    let var = logs.iter().map(|l| (l - mean).powi(2)).sum::<f64>() / logs.len() as f64;
-    (mean + SPREADS * var.sqrt()).exp().max(cut)
-}
-
-/// The threshold that best separates two kinds of distances (Otsu's method on their
-/// logarithms, 256 bins): the largest between-kind variance, and that variance's share of the
-/// whole (1: two sharp kinds, 0: one). NaNs (pairs not compared) are left out; None with fewer
-/// than two distances.
-pub fn separating_threshold(distances: &[f64]) -> Option<(f64, f64)> {
-    let mut values: Vec<f64> = distances
-        .iter()
-        .copied()
-        .filter(|d| d.is_finite())
-        .collect();
-    if values.len() < 2 {
-        return None;
-    }
-    values.sort_by(f64::total_cmp);
-    // Identical neighbours (a difference of 0) sit just below the smallest positive one.
-    let floor = values.iter().copied().find(|&d| d > 0.0)? / 2.0;
-    let logs: Vec<f64> = values.iter().map(|&d| d.max(floor).ln()).collect();
-    let (lo, hi) = (logs[0], logs[logs.len() - 1]);
-    if hi - lo < 1e-12 {
-        return Some((values[values.len() - 1], 0.0));
-    }
-    const BINS: usize = 256;
-    let width = (hi - lo) / BINS as f64;
-    let mut counts = [0f64; BINS];
-    for &l in &logs {
-        counts[(((l - lo) / width) as usize).min(BINS - 1)] += 1.0;
-    }
-    let centre = |b: usize| lo + (b as f64 + 0.5) * width;
-    let total = logs.len() as f64;
-    let sum: f64 = (0..BINS).map(|b| counts[b] * centre(b)).sum();
-    let (mut below, mut below_sum, mut best, mut cut) = (0.0, 0.0, -1.0, 0);
-    for b in 0..BINS - 1 {
-        below += counts[b];
-        below_sum += counts[b] * centre(b);
-        let above = total - below;
-        if below == 0.0 || above == 0.0 {
-            continue;
-        }
-        let between = below * above * (below_sum / below - (sum - below_sum) / above).powi(2);
-        if between > best {
-            (best, cut) = (between, b);
-        }
-    }
-    let mean = sum / total;
-    let variance: f64 = (0..BINS)
-        .map(|b| counts[b] * (centre(b) - mean).powi(2))
-        .sum();
-    let separation = best / total.powi(2) / (variance / total).max(f64::MIN_POSITIVE);
-    Some(((lo + (cut + 1) as f64 * width).exp(), separation))
+    sorted.sort_by(f64::total_cmp);
+    sorted[((sorted.len() - 1) as f64 * FALSE_JOINS).round() as usize]
 }
 
 /// No nodule's run of slices in a CT patch set is longer than this: 30 mm at 0.625 mm slices

@@ -50,7 +50,8 @@ pub struct Options {
     #[arg(long)]
     pub segmented: bool,
     /// Each nodule gets 1…N neighbouring slices (4, as in LUNA16-derived sets; LIDC
-    /// slice-by-slice sets average 5–6 and run to 40 or more).
+    /// slice-by-slice sets average 5–6 and run to 40 or more). Runs of more than 4 slices stay
+    /// within the nodule, as a reader's outlines do.
     #[arg(long, value_name = "N", default_value_t = Options::default().max_slices)]
     pub max_slices: usize,
 }
@@ -185,9 +186,15 @@ impl Plan {
             let shape = Shape::draw(&mut rng, looks_malignant);
             let scene = Scene::draw(&mut rng);
             let slices = (1 + rng.below(options.max_slices.max(1))).min(class_end - row);
+            // Slices 1.5 px apart through a sphere-ish nodule: outer slices are smaller. A run
+            // longer than LUNA16's 4, as in LIDC slice sets, holds the slices a reader outlined
+            // the nodule on, so it stays within ±0.8 of the nodule's radius.
+            let step = match slices {
+                0..=4 => 1.5,
+                _ => 1.5f64.min(1.6 * shape.radius / (slices - 1) as f64),
+            };
             for s in 0..slices {
-                // Slices 1.5 px apart through a sphere-ish nodule: outer slices are smaller.
-                let dz = (s as f64 - (slices - 1) as f64 / 2.0) * 1.5;
+                let dz = (s as f64 - (slices - 1) as f64 / 2.0) * step;
                 plan.slices.push(Slice {
                     nodule: plan.nodules.len(),
                     malignant,
