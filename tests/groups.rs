@@ -174,3 +174,24 @@ fn describes_sizes() {
         "3 nodules from 6 patches; slices per nodule: 1: 1, 2: 1, 3: 1"
     );
 }
+
+/// A file of one slice a nodule has no runs to find: neighbours are joined about as often as
+/// rows far apart (the 5 % the threshold lets through), which `lnmc groups` reports.
+#[test]
+fn a_file_without_runs_of_slices_is_told_apart() {
+    let options = synth::Options {
+        n: 800,
+        seed: 3,
+        max_slices: 1,
+        ..Default::default()
+    };
+    let data = synth::in_memory(&options, "mem.h5".as_ref());
+    let found = groups::infer(&data, None).unwrap();
+    assert!(
+        found.neighbours_joined < 2.0 * groups::FALSE_JOINS,
+        "{}",
+        found.neighbours_joined
+    );
+    let sizes = groups::group_sizes(&found.ids);
+    assert!(sizes.len() * 10 >= 800 * 9, "{} groups", sizes.len());
+}
