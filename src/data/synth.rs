@@ -392,7 +392,11 @@ fn write_hdf5(path: &Path, options: &Options, plan: &Plan) -> hdf5::Result<()> {
     let mut open: Option<(hdf5::File, hdf5::Dataset)> = None;
     plan.blocks(|first, block| {
         if open.is_none() {
-            let file = hdf5::File::create(path)?;
+            // Neither the datasets nor the root group record times (HDF5 1.14, the version
+            // built into the binary without root, stamps the root group): same seed, same bytes.
+            let file = hdf5::File::with_options()
+                .with_fcpl(|p| p.obj_track_times(false))
+                .create(path)?;
             let builder = file.new_dataset_builder().obj_track_times(false);
             let images = match options.units {
                 Convention::Hu => builder.empty::<i16>(),
