@@ -207,7 +207,11 @@ struct Compare<'a> {
 
 impl Compare<'_> {
     fn blocks(&self, i: usize) -> Result<Vec<f32>> {
-        Ok(blocks(&self.data.patch(i)?, self.data.height, self.data.width))
+        Ok(blocks(
+            &self.data.patch(i)?,
+            self.data.height,
+            self.data.width,
+        ))
     }
 
     /// The distance of each row to the next, NaN where their labels differ (they are never one
@@ -291,7 +295,11 @@ impl Compare<'_> {
 /// nodules of the file are, not on how many neighbours are slices of one nodule, and a change
 /// of units that scales every distance by one factor scales it by the same factor.
 pub fn joining_threshold(reference: &[f64]) -> f64 {
-    let mut sorted: Vec<f64> = reference.iter().copied().filter(|d| d.is_finite()).collect();
+    let mut sorted: Vec<f64> = reference
+        .iter()
+        .copied()
+        .filter(|d| d.is_finite())
+        .collect();
     if sorted.is_empty() {
         return 0.0;
     }
