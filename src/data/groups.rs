@@ -136,7 +136,7 @@ pub struct Inferred {
     /// The threshold came from the data (not from `--max-difference`).
     pub from_data: bool,
     pub measure: Measure,
-    /// The far-apart pairs of one label the threshold was taken from.
+    /// The far-apart pairs of one label the threshold was taken from (0 with a given one).
     pub reference_pairs: usize,
     /// Of the neighbouring rows of one label, the share closer than the threshold: far above
     /// FALSE_JOINS where the file holds runs of slices, near it where it holds none.
@@ -154,7 +154,11 @@ pub fn infer(data: &Dataset, given: Option<f64>) -> Result<Inferred> {
     };
     let compare = Compare { data, measure };
     let distances = compare.neighbours()?;
-    let reference = compare.far_apart()?;
+    // A given threshold needs no reference pairs: drawing them would be work for nothing.
+    let reference = match given {
+        Some(_) => Vec::new(),
+        None => compare.far_apart()?,
+    };
     if reference.len() < MIN_REFERENCE_PAIRS && given.is_none() {
         return Err(Error::file(
             &data.path,
@@ -177,15 +181,16 @@ pub fn infer(data: &Dataset, given: Option<f64>) -> Result<Inferred> {
         }
         ids.push(id);
     }
-    let compared: Vec<f64> = distances.into_iter().filter(|d| !d.is_nan()).collect();
+    let compared = distances.iter().filter(|d| !d.is_nan());
+    let joined = compared.clone().filter(|&&d| d <= threshold).count();
+    let neighbours_joined = joined as f64 / compared.count().max(1) as f64;
     Ok(Inferred {
         ids,
         threshold,
         from_data: given.is_none(),
         measure,
         reference_pairs: reference.len(),
-        neighbours_joined: compared.iter().filter(|&&d| d <= threshold).count() as f64
-            / compared.len().max(1) as f64,
+        neighbours_joined,
     })
 }
 
