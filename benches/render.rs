@@ -51,6 +51,7 @@ fn main() {
     let split = app.split().clone();
     app.update(Message::Train(Event::Started {
         run: "bench".into(),
+        run_dir: "runs/demo".into(),
         device: "cpu".into(),
         precision: "fp32 (asked for)".into(),
         synthetic: true,
@@ -127,6 +128,7 @@ fn main() {
                 status: lnmc::run::Status::Finished,
                 modified: std::time::SystemTime::UNIX_EPOCH,
                 folds: Vec::new(),
+                system: Default::default(),
             }
         })
         .collect();

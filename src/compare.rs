@@ -3,6 +3,7 @@
 //! long table. What the Runs tab draws and `lnmc export` writes.
 
 use crate::run::catalog::RunEntry;
+use crate::run::system::Quantity;
 use crate::settings::Settings;
 use crate::types::{EpochRecord, RunConfig};
 
@@ -16,10 +17,12 @@ pub enum Metric {
     NoduleAcc,
     NoduleAuc,
     Lr,
+    /// What the machine did, from system.csv: always over wall time.
+    System(Quantity),
 }
 
 impl Metric {
-    pub const ALL: [Metric; 7] = [
+    pub const ALL: [Metric; 11] = [
         Metric::Loss,
         Metric::ValAcc,
         Metric::ValF1,
@@ -27,6 +30,10 @@ impl Metric {
         Metric::NoduleAcc,
         Metric::NoduleAuc,
         Metric::Lr,
+        Metric::System(Quantity::Cpu),
+        Metric::System(Quantity::Memory),
+        Metric::System(Quantity::Gpu),
+        Metric::System(Quantity::GpuMemory),
     ];
 
     pub fn name(self) -> &'static str {
@@ -38,6 +45,7 @@ impl Metric {
             Metric::NoduleAcc => "val_nodule_acc",
             Metric::NoduleAuc => "val_nodule_auc",
             Metric::Lr => "lr",
+            Metric::System(q) => q.name(),
         }
     }
 
@@ -45,18 +53,29 @@ impl Metric {
         Metric::ALL.into_iter().find(|m| m.name() == name)
     }
 
-    /// The curves of this metric: (suffix, value of an epoch); two for the loss.
-    pub fn curves(self) -> Vec<(&'static str, fn(&EpochRecord) -> Option<f64>)> {
+    /// The curves of a run for this metric: (suffix, points); two for the loss. A metric of
+    /// the epochs is drawn over `x`, one of the machine over minutes since its first sample.
+    pub fn curves(self, run: &RunEntry, x: XAxis) -> Vec<(&'static str, Vec<(f64, f64)>)> {
         let column = |name| EpochRecord::column(name).expect("a metrics.csv column").1;
+        let epochs = |name| points(&run.history, column(name), x);
         match self {
-            Metric::Loss => vec![("train", column("train_loss")), ("val", column("val_loss"))],
-            metric => vec![("", column(metric.name()))],
+            Metric::Loss => vec![("train", epochs("train_loss")), ("val", epochs("val_loss"))],
+            Metric::System(q) => vec![("", q.points(&run.system.rows))],
+            metric => vec![("", epochs(metric.name()))],
         }
     }
 
     /// The learning rate is a setting, not a noisy measurement: never smoothed.
     pub fn smoothable(self) -> bool {
         self != Metric::Lr
+    }
+
+    /// The x axis it is drawn over when `x` is asked for.
+    pub fn x_axis(self, x: XAxis) -> XAxis {
+        match self {
+            Metric::System(_) => XAxis::WallMinutes,
+            _ => x,
+        }
     }
 }
 
@@ -315,8 +334,7 @@ pub fn chart(runs: &[&RunEntry], options: &ChartOptions) -> Chart {
     let smoothing = options.smoothing.filter(|_| options.metric.smoothable());
     let mut curves = Vec::new();
     for (k, run) in runs.iter().enumerate() {
-        for (part, value) in options.metric.curves() {
-            let raw = points(&run.history, value, options.x);
+        for (part, raw) in options.metric.curves(run, options.x) {
             let shown = smoothing.map_or_else(|| raw.clone(), |w| ema(&raw, w));
             let mut name = run.name.clone();
             if !part.is_empty() {
@@ -335,7 +353,8 @@ pub fn chart(runs: &[&RunEntry], options: &ChartOptions) -> Chart {
         }
     }
     let all = || curves.iter().flat_map(|c| c.raw.iter().chain(&c.shown));
-    let x0 = if options.x == XAxis::Epoch { 1.0 } else { 0.0 };
+    let x_axis = options.metric.x_axis(options.x);
+    let x0 = if x_axis == XAxis::Epoch { 1.0 } else { 0.0 };
     let x1 = all().map(|p| p.0).fold(x0 + 1.0, f64::max);
     // The range is padded by 5 % on the scale it is drawn on.
     let scale = |y: f64| match options.log_y {
@@ -358,7 +377,7 @@ pub fn chart(runs: &[&RunEntry], options: &ChartOptions) -> Chart {
     );
     Chart {
         title,
-        x_label: match options.x {
+        x_label: match x_axis {
             XAxis::Epoch => "epoch",
             XAxis::WallMinutes => "minutes",
         },

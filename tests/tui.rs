@@ -75,6 +75,7 @@ fn run_events() -> Vec<Event> {
     vec![
         Event::Started {
             run: "demo".into(),
+            run_dir: "runs/demo".into(),
             device: "cpu".into(),
             precision: "fp32 (asked for)".into(),
             synthetic: true,
@@ -367,6 +368,7 @@ fn keys_switch_tabs_open_help_and_ask_before_quitting_a_run() {
     assert_eq!(app.train().progress().status, Some(Status::Running));
     app.update(Message::Train(Event::Started {
         run: "r".into(),
+        run_dir: "runs/demo".into(),
         device: "cpu".into(),
         precision: "fp32 (asked for)".into(),
         synthetic: true,
@@ -407,10 +409,10 @@ fn footers_and_help_come_from_the_key_lists() {
                 "space",
                 "m",
                 "s",
-                "l",
                 "w",
                 "/",
                 "e",
+                "v",
                 "?",
                 "q",
             ],
@@ -702,6 +704,7 @@ fn runs_tab_compares_any_number_of_runs() {
         status: Status::Finished,
         modified: std::time::SystemTime::UNIX_EPOCH,
         folds: Vec::new(),
+        system: Default::default(),
     };
     let mut tab = RunsTab::default();
     tab.set_runs(vec![
@@ -775,6 +778,7 @@ fn watching_a_directory_shows_a_live_table() {
         status: Status::Running,
         modified: std::time::SystemTime::UNIX_EPOCH,
         folds: Vec::new(),
+        system: Default::default(),
     };
     app.update(Message::Catalog {
         runs: vec![entry("job-1", 2), entry("job-2", 1)],
@@ -826,6 +830,7 @@ fn every_setting_tells_runs_apart_in_the_legend_and_the_export() {
         status: Status::Finished,
         modified: std::time::SystemTime::UNIX_EPOCH,
         folds: Vec::new(),
+        system: Default::default(),
     };
     let (a, b) = (entry("a", &plain), entry("b", &other));
     let table = String::from_utf8(lnmc::compare::long_table(&[&a, &b])).unwrap();

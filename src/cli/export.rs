@@ -23,7 +23,8 @@ pub struct ExportArgs {
     /// The chart of --metric over the runs.
     #[arg(long, value_name = "FILE.svg|FILE.png")]
     plot: Option<PathBuf>,
-    /// loss, val_acc, val_f1, val_auc, val_nodule_acc, val_nodule_auc or lr.
+    /// loss, val_acc, val_f1, val_auc, val_nodule_acc, val_nodule_auc or lr; or what the
+    /// machine did, over wall time: cpu_percent, rss_mib, gpu_percent or gpu_memory_mib.
     #[arg(long, default_value = "loss")]
     metric: String,
     /// EMA smoothing weight in [0, 1) (never applied to lr).

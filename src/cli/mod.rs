@@ -37,6 +37,28 @@ pub struct Cli {
     /// How the dashboard draws images.
     #[arg(long, value_enum, default_value_t = ProtocolChoice::Auto)]
     pub image_protocol: ProtocolChoice,
+    #[command(flatten)]
+    pub stall: StallArgs,
+}
+
+/// When a running run counts as stalled, for the dashboard and for `watch`.
+#[derive(clap::Args, Clone, Copy)]
+pub struct StallArgs {
+    /// Mark a running run stalled (bell and notification) when it has finished no batch for
+    /// this many seconds (default: 10 × its median batch time, at least 60).
+    #[arg(long, value_name = "SECONDS")]
+    stall_after: Option<f64>,
+}
+
+impl StallArgs {
+    fn limit(self) -> crate::error::Result<Option<std::time::Duration>> {
+        match self.stall_after {
+            Some(s) if !(s.is_finite() && s > 0.0) => Err(crate::error::Error::input(format!(
+                "--stall-after {s}: must be a number of seconds above 0"
+            ))),
+            s => Ok(s.map(std::time::Duration::from_secs_f64)),
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -71,6 +93,8 @@ pub enum Command {
     Watch {
         /// runs/NAME or NAME, or a directory of runs (default: the newest run under runs/).
         run: Option<PathBuf>,
+        #[command(flatten)]
+        stall: StallArgs,
     },
     /// Every epoch of chosen runs as one long CSV table, and/or their chart as SVG.
     Export(ExportArgs),
@@ -114,20 +138,24 @@ pub fn main() -> ExitCode {
     if let Ok(threads) = std::thread::available_parallelism() {
         tch::set_num_threads(threads.get() as i32);
     }
-    let dashboard = |watch| {
+    let dashboard = |watch, stall: StallArgs| {
         crate::tui::dashboard(crate::tui::Options {
             data: cli.data.clone(),
             protocol: cli.image_protocol,
+            stall_after: stall.limit()?,
             watch,
         })
         .map(|()| 0)
     };
     let result = match cli.command {
-        None => dashboard(None),
-        Some(Command::Watch { ref run }) => dashboard(Some(match run {
-            Some(dir) => crate::tui::Watch::Run(crate::run::resolve(dir)),
-            None => crate::tui::Watch::Newest,
-        })),
+        None => dashboard(None, cli.stall),
+        Some(Command::Watch { ref run, stall }) => dashboard(
+            Some(match run {
+                Some(dir) => crate::tui::Watch::Run(crate::run::resolve(dir)),
+                None => crate::tui::Watch::Newest,
+            }),
+            stall,
+        ),
         Some(Command::Synth(ref args)) => synth::run(args),
         Some(Command::Groups {
             ref data,

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+use super::system::{self, Samples};
 use super::{read_config, read_metrics, read_split, Status, CV_SUMMARY, LOG, METRICS};
 use crate::checkpoint;
 use crate::data::split::Split;
@@ -65,6 +66,8 @@ pub struct RunEntry {
     pub modified: SystemTime,
     /// A cross-validation (`runs/NAME/fold-K/`): its folds, in order; empty for other runs.
     pub folds: Vec<RunEntry>,
+    /// What the machine did while it trained (system.csv); empty for runs without one.
+    pub system: Samples,
 }
 
 impl RunEntry {
@@ -82,6 +85,7 @@ impl RunEntry {
             status,
             modified,
             folds: Vec::new(),
+            system: system::read(path),
         })
     }
 
@@ -112,6 +116,7 @@ impl RunEntry {
             status,
             modified,
             folds,
+            system: Samples::default(),
         })
     }
 
@@ -134,6 +139,18 @@ impl RunEntry {
 
     pub fn best(&self) -> Option<&EpochRecord> {
         EpochRecord::best(&self.history)
+    }
+
+    /// A running run (or a cross-validation's running fold) that has finished no batch for
+    /// longer than `limit` (None: its own limit, see `system::stall_limit`).
+    pub fn stall(&self, limit: Option<Duration>) -> Option<system::Stall> {
+        if self.status != Status::Running {
+            return None;
+        }
+        match self.is_cross_validation() {
+            true => self.folds.iter().find_map(|f| f.stall(limit)),
+            false => self.system.stall(limit),
+        }
     }
 
     pub fn duration(&self) -> Duration {
@@ -159,6 +176,7 @@ pub fn runs(root: &Path) -> Vec<RunEntry> {
                     status: Status::Imported,
                     modified,
                     folds: Vec::new(),
+                    system: Samples::default(),
                 });
             }
         }
@@ -220,9 +238,7 @@ impl Followed {
             .and_then(|m| m.modified())
             .ok()
             .and_then(|m| m.elapsed().ok());
-        let log = std::fs::read_to_string(path.join(LOG))
-            .map(|text| text.lines().map(str::to_owned).collect())
-            .unwrap_or_default();
+        let log = log_tail(path);
         Some(Followed {
             split: read_split(path).ok(),
             entry,
@@ -230,6 +246,30 @@ impl Followed {
             since_update,
         })
     }
+}
+
+/// The log.txt of a run is read from its end, at most this much of it.
+const LOG_TAIL_BYTES: u64 = 256 * 1024;
+
+/// The last lines of a run's log.txt (all of a short one), oldest first.
+pub fn log_tail(run_dir: &Path) -> Vec<String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let Ok(mut file) = std::fs::File::open(run_dir.join(LOG)) else {
+        return Vec::new();
+    };
+    let len = file.metadata().map_or(0, |m| m.len());
+    let start = len.saturating_sub(LOG_TAIL_BYTES);
+    let mut bytes = Vec::new();
+    if file.seek(SeekFrom::Start(start)).is_err() || file.read_to_end(&mut bytes).is_err() {
+        return Vec::new();
+    }
+    let text = String::from_utf8_lossy(&bytes);
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    // Read from the middle of a line: that line is not whole.
+    if start > 0 && !lines.is_empty() {
+        lines.remove(0);
+    }
+    lines
 }
 
 fn name_and_time(path: &Path) -> (String, SystemTime) {

@@ -1,5 +1,5 @@
 //! A run on disk, the one home of its layout: `runs/<name>/` holds config.json, split.json,
-//! metrics.csv, log.txt, a lock while a process writes it and end.json once it has ended;
+//! metrics.csv, system.csv, log.txt, a lock while a process writes it and end.json once it has ended;
 //! `checkpoint/<name>/` holds best.safetensors and last.safetensors. Training writes runs
 //! through `RunDir`; everything else (the Runs tab, `lnmc watch`, evaluation) only reads them,
 //! through `catalog` and `status`.
@@ -8,6 +8,7 @@ pub mod catalog;
 mod lock;
 mod metrics_log;
 pub mod status;
+pub mod system;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
@@ -31,6 +32,8 @@ pub const CHECKPOINTS: &str = "checkpoint";
 pub const CONFIG: &str = "config.json";
 pub const SPLIT: &str = "split.json";
 pub const METRICS: &str = "metrics.csv";
+/// What the machine did while the run trained (see `system`).
+pub const SYSTEM: &str = "system.csv";
 pub const LOCK: &str = "lock";
 pub const LOG: &str = "log.txt";
 pub const END: &str = "end.json";

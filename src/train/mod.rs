@@ -24,6 +24,7 @@ pub use session::{prepare, Request, Session, Start};
 
 use crate::data::split::{Split, SLICE_LEVEL_WARNING};
 use crate::error::Result;
+use crate::run::system::Doing;
 use crate::run::{self, Ending};
 use crate::types::EpochRecord;
 use steps::Model;
@@ -32,6 +33,8 @@ use steps::Model;
 pub enum Event {
     Started {
         run: String,
+        /// Where the run is written (its system.csv, its log).
+        run_dir: PathBuf,
         device: String,
         /// What the convolutions compute in and why ("bf16 (the CPU has AMX-BF16)").
         precision: String,
@@ -166,7 +169,13 @@ pub fn train(mut s: Session, control: &Control, sink: &mut dyn FnMut(Event)) -> 
         }
         sink(event);
     };
+    let cuda = match s.device {
+        tch::Device::Cuda(i) => Some(i),
+        _ => None,
+    };
+    let sampler = run::system::Sampler::start(&s.run.dir, cuda, Arc::clone(&s.activity));
     let result = run_epochs(&mut s, control, &mut emit);
+    drop(sampler);
     let ending = match &result {
         Ok(ending) => ending.clone(),
         Err(e) => {
@@ -188,6 +197,7 @@ fn run_epochs(s: &mut Session, control: &Control, emit: &mut dyn FnMut(Event)) -
     let started = Instant::now();
     emit(Event::Started {
         run: s.run.name.clone(),
+        run_dir: s.run.dir.clone(),
         device: crate::compute::device_name(s.device),
         precision: s.compute.why.clone(),
         synthetic: s.config.data.synthetic,
@@ -208,8 +218,10 @@ fn run_epochs(s: &mut Session, control: &Control, emit: &mut dyn FnMut(Event)) -
             });
             return Ok(Ending::Stopped);
         };
+        s.activity.now(Doing::Validating { epoch });
         let record = model.validate(s, epoch, &fit);
         let is_best = best.as_ref().is_none_or(|b| record.beats(b));
+        s.activity.now(Doing::Saving { epoch });
         model.save(s, epoch, record.val_acc, is_best)?;
         s.metrics.append(&record)?;
         s.completed = epoch;

@@ -67,6 +67,8 @@ pub struct Session {
     /// Epochs completed so far, by earlier sessions and this one.
     pub(super) completed: usize,
     pub(super) prepare_seconds: f64,
+    /// What the loop is doing, for the sampler of system.csv.
+    pub(super) activity: std::sync::Arc<run::system::Activity>,
 }
 
 impl Session {
@@ -258,5 +260,6 @@ fn assemble(
         metrics,
         completed,
         prepare_seconds,
+        activity: Default::default(),
     })
 }

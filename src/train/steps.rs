@@ -15,6 +15,7 @@ use crate::inference::{self, index_tensor};
 use crate::metrics::{self, malignant_probability};
 use crate::model::ConvNet;
 use crate::optim::{scheduled_lr, Adam};
+use crate::run::system::Doing;
 use crate::symmetry;
 use crate::types::{Augment, Balance, EpochRecord};
 
@@ -55,6 +56,9 @@ pub(super) struct Model {
     vs: nn::VarStore,
     net: ConvNet,
     adam: Adam,
+    /// `LNMC_INJECT_FAULT=hang`, for the tests of the stall rule only: the second epoch hangs
+    /// after its first batch until the run is stopped, as a dead mount or a stuck read would.
+    hang: bool,
 }
 
 /// What fitting one epoch measured.
@@ -86,7 +90,13 @@ impl Model {
                 .ok_or_else(|| Error::file(&last, "has no lnmc metadata"))?;
             adam.load_state(info.adam_step, &ckpt.tensors);
         }
-        Ok(Model { vs, net, adam })
+        let hang = std::env::var("LNMC_INJECT_FAULT").as_deref() == Ok("hang");
+        Ok(Model {
+            vs,
+            net,
+            adam,
+            hang,
+        })
     }
 
     /// One pass over the training split in shuffled batches, reporting each batch's loss.
@@ -115,8 +125,16 @@ impl Model {
         let mut loss_sum = Tensor::zeros([], (Kind::Double, s.device));
         let mut correct = Tensor::zeros([], (Kind::Int64, s.device));
         let mut pending: Vec<Tensor> = Vec::with_capacity(READBACK);
+        s.activity.now(Doing::Training {
+            epoch,
+            batch: 0,
+            batches,
+        });
         for batch in 0..batches {
-            while control.pause.load(Ordering::Relaxed) && !control.stop.load(Ordering::Relaxed) {
+            let hang = self.hang && epoch == 2 && batch == 1;
+            while (hang || control.pause.load(Ordering::Relaxed))
+                && !control.stop.load(Ordering::Relaxed)
+            {
                 std::thread::sleep(Duration::from_millis(50));
             }
             if control.stop.load(Ordering::Relaxed) {
@@ -161,6 +179,14 @@ impl Model {
                         .expect("float losses");
                 let first = batch + 1 - losses.len();
                 s.run.heartbeat();
+                s.activity.batches_done(
+                    losses.len(),
+                    Doing::Training {
+                        epoch,
+                        batch: batch + 1,
+                        batches,
+                    },
+                );
                 if let Some(k) = losses.iter().position(|l| !l.is_finite()) {
                     let what = if losses[k].is_nan() {
                         "NaN"

@@ -4,6 +4,7 @@
 //! loop. No terminal and no I/O here, so all of it is testable.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
@@ -17,6 +18,7 @@ use super::train_tab::TrainTab;
 use crate::data::review::Flag;
 use crate::data::split::{Split, SplitKind};
 use crate::data::Dataset;
+use crate::run::system::Samples;
 use crate::run::Status;
 use crate::train::Event;
 use crate::types::Hyper;
@@ -59,6 +61,8 @@ pub struct App {
     runs_root: PathBuf,
     /// `lnmc watch DIR`: the runs in it are read again every second.
     watching_all: bool,
+    /// When a running run counts as stalled (None: each run's own limit).
+    stall_limit: Option<Duration>,
 }
 
 /// Switching tabs is hinted in the footer of the first tab only, the one a user sees first:
@@ -101,6 +105,7 @@ impl App {
             runs: RunsTab::default(),
             runs_root: PathBuf::from(crate::run::RUNS),
             watching_all: false,
+            stall_limit: None,
             data,
             split,
         }
@@ -142,6 +147,12 @@ impl App {
         &self.runs_root
     }
 
+    /// `--stall-after`: the same limit for every run instead of each run's own.
+    pub fn set_stall_limit(&mut self, limit: Option<Duration>) {
+        self.stall_limit = limit;
+        self.runs.set_stall_limit(limit);
+    }
+
     /// What the Dataset tab reads besides its own state.
     pub fn dataset_context(&self) -> Context<'_> {
         context(&self.data, &self.split, &self.evaluate)
@@ -169,35 +180,71 @@ impl App {
                 Effect::None
             }
             Message::Catalog { runs, checkpoints } => {
-                self.runs.set_runs(runs);
+                let stalled = self.runs.set_runs(runs);
                 self.evaluate.set_checkpoints(checkpoints);
-                Effect::None
+                for line in &stalled {
+                    self.train.log(line.clone());
+                }
+                match stalled.is_empty() {
+                    true => Effect::None,
+                    false => Effect::All(stalled.into_iter().map(Effect::Notify).collect()),
+                }
             }
             Message::Followed(Some(followed)) => {
                 if let Some(split) = &followed.split {
                     self.set_split(split.clone());
                 }
                 let was_running = self.train.progress().status == Some(Status::Running);
+                let system = followed.entry.system.clone();
                 self.train.follow(followed);
+                let stalled = self.set_system(system);
                 let ended = self
                     .train
                     .progress()
                     .status
                     .as_ref()
                     .is_some_and(Status::has_ended);
-                match was_running && ended {
-                    true => self.ended_notice(),
-                    false => Effect::None,
+                match (was_running && ended, stalled) {
+                    (true, _) => self.ended_notice(),
+                    (false, Some(stalled)) => stalled,
+                    (false, None) => Effect::None,
                 }
             }
             Message::Followed(None) => Effect::None,
+            Message::System(dir, samples) => {
+                match self.train.progress().run_dir.as_deref() == Some(dir.as_path()) {
+                    true => self.set_system(samples).unwrap_or(Effect::None),
+                    false => Effect::None,
+                }
+            }
+            Message::Log(dir, lines) => {
+                self.runs.set_log(&dir, lines);
+                Effect::None
+            }
             Message::FollowTick => {
-                let follow = self.train.progress().followed.clone().map(Effect::Follow);
-                let rescan = self.watching_all.then_some(Effect::Rescan);
-                match (follow, rescan) {
-                    (Some(f), Some(r)) => Effect::All(vec![f, r]),
-                    (Some(e), None) | (None, Some(e)) => e,
-                    (None, None) => Effect::None,
+                let progress = self.train.progress();
+                // A followed run is read whole again; the one trained here is drawn from its
+                // events, and only its system.csv is read.
+                let own = progress
+                    .run_dir
+                    .clone()
+                    .filter(|_| progress.is_active())
+                    .map(Effect::ReadSystem);
+                let effects: Vec<Effect> = [
+                    progress.followed.clone().map(Effect::Follow),
+                    own,
+                    self.watching_all.then_some(Effect::Rescan),
+                    self.runs
+                        .log_dir()
+                        .map(|d| Effect::ReadLog(d.to_path_buf())),
+                ]
+                .into_iter()
+                .flatten()
+                .collect();
+                match effects.len() {
+                    0 => Effect::None,
+                    1 => effects.into_iter().next().expect("one"),
+                    _ => Effect::All(effects),
                 }
             }
             Message::WatchAll(dir) => {
@@ -246,6 +293,16 @@ impl App {
                 Effect::None
             }
         }
+    }
+
+    /// New samples of the Train tab's run: the bell and a notification when it has just
+    /// become stalled.
+    fn set_system(&mut self, samples: Samples) -> Option<Effect> {
+        let stall = self.train.set_system(samples, self.stall_limit)?;
+        let run = self.train.progress().run.clone().unwrap_or_default();
+        let line = format!("lnmc: {run} {}", stall.describe());
+        self.train.log(line.clone());
+        Some(Effect::Notify(line))
     }
 
     /// The bell and a desktop notification for the run that just ended.

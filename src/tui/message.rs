@@ -11,6 +11,7 @@ use crate::error::Result;
 use crate::evaluation::{self, Evaluation};
 use crate::explain::Explanation;
 use crate::run::catalog::{CheckpointEntry, Followed, RunEntry};
+use crate::run::system::Samples;
 use crate::train;
 
 pub enum Message {
@@ -44,6 +45,10 @@ pub enum Message {
     Exported(String),
     /// `lnmc watch DIR`: every run in DIR as a live table.
     WatchAll(PathBuf),
+    /// The result of `Effect::ReadSystem`: the samples of the run in that directory.
+    System(PathBuf, Samples),
+    /// The result of `Effect::ReadLog`: the last lines of that run's log.txt.
+    Log(PathBuf, Vec<String>),
 }
 
 /// A side effect for the event loop: the only way the dashboard starts work or touches disk.
@@ -63,6 +68,10 @@ pub enum Effect {
     Rescan,
     /// Read a run written by another process again (`lnmc watch`).
     Follow(PathBuf),
+    /// Read the system.csv of the run in this directory (the one this dashboard trains).
+    ReadSystem(PathBuf),
+    /// Read the tail of the log.txt of the run in this directory.
+    ReadLog(PathBuf),
     /// Class-activation maps of these raw patches (index, pixels) by `checkpoint`.
     Explain {
         checkpoint: PathBuf,

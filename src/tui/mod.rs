@@ -14,6 +14,8 @@ pub mod evaluate_tab;
 pub mod form;
 pub mod image;
 pub mod keys;
+pub mod log_view;
+pub mod machine;
 pub mod message;
 pub mod runs_tab;
 pub mod train_tab;
@@ -51,6 +53,9 @@ const FOLLOW: Duration = Duration::from_secs(1);
 pub struct Options {
     pub data: Option<PathBuf>,
     pub protocol: image::ProtocolChoice,
+    /// A running run that finishes no batch for this long is marked stalled (None: each run's
+    /// own limit, from its recent batch times).
+    pub stall_after: Option<Duration>,
     /// `lnmc watch`: follow runs written by other processes instead of training.
     pub watch: Option<Watch>,
 }
@@ -106,6 +111,7 @@ pub fn dashboard(options: Options) -> Result<()> {
     let _restore = RestoreOnDrop;
     let (picker, why) = image::picker(options.protocol);
     let mut app = App::new(data, image::PatchImages::new(picker), flags);
+    app.set_stall_limit(options.stall_after);
     app.update(Message::Note(format!("images: {why}")));
     if let Some(dir) = watch {
         app.update(Message::Followed(Followed::read(&dir)));
@@ -277,6 +283,14 @@ impl Effects {
                 checkpoints: catalog::checkpoints(Path::new(CHECKPOINTS)),
             }),
             Effect::Follow(dir) => Some(Message::Followed(Followed::read(&dir))),
+            Effect::ReadSystem(dir) => {
+                let samples = crate::run::system::read(&dir);
+                Some(Message::System(dir, samples))
+            }
+            Effect::ReadLog(dir) => {
+                let lines = catalog::log_tail(&dir);
+                Some(Message::Log(dir, lines))
+            }
             Effect::StartTraining(request) => {
                 let control = Arc::new(Control::default());
                 let tx = self.tx.clone();

@@ -3,7 +3,8 @@
 //! smoothed or raw, on a linear or log scale, the legend naming what the runs differ in.
 
 use std::collections::HashSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent};
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -16,10 +17,13 @@ use tui_input::backend::crossterm::EventHandler;
 use tui_input::Input as LineEditor;
 
 use super::keys::{Key, Keys, CANCEL, CONFIRM, RESCAN, SELECT};
+use super::log_view::{LogKey, LogView, LOG};
+use super::machine;
 use super::message::{Effect, Reply};
-use super::widgets::{axis_labels, panel, ACCENT};
+use super::widgets::{axis_labels, panel, sparkline, ACCENT};
 use crate::compare::{self, ChartOptions, Metric, XAxis};
 use crate::run::catalog::RunEntry;
+use crate::run::Status;
 
 /// Colours of the marked runs, in marking order.
 const PALETTE: [Color; 8] = [
@@ -53,6 +57,12 @@ pub struct RunsTab {
     live: bool,
     /// The outcome of the last export, shown under the table.
     notice: Option<String>,
+    /// The log of a run, open over the chart.
+    log: Option<LogView>,
+    /// When a running run counts as stalled (None: each run's own limit).
+    stall_limit: Option<Duration>,
+    /// The runs found stalled at the last read, by directory.
+    stalled: HashSet<PathBuf>,
 }
 
 impl Default for RunsTab {
@@ -70,6 +80,9 @@ impl Default for RunsTab {
             typing: false,
             live: false,
             notice: None,
+            log: None,
+            stall_limit: None,
+            stalled: HashSet::new(),
         }
     }
 }
@@ -84,8 +97,8 @@ const SMOOTHING_KEYS: Key = Key::pair(
     "less/more smoothing",
 )
 .help();
-const LOG_Y: Key = Key::new(&[KeyCode::Char('l')], "log y");
-const WALL_TIME: Key = Key::new(&[KeyCode::Char('w')], "x: epoch/wall time");
+const LOG_Y: Key = Key::new(&[KeyCode::Char('l')], "log y").help();
+const WALL_TIME: Key = Key::new(&[KeyCode::Char('w')], "x: epoch/time");
 const FILTER: Key = Key::new(&[KeyCode::Char('/')], "filter");
 const EXPORT: Key = Key::new(&[KeyCode::Char('e')], "export marked");
 const FOLDS: Key = Key::new(&[KeyCode::Enter], "open/close a cross-validation's folds").help();
@@ -104,9 +117,38 @@ impl RunsTab {
         &self.runs
     }
 
-    pub fn set_runs(&mut self, runs: Vec<RunEntry>) {
+    /// The runs as read again; returns what is to be announced of the runs that have become
+    /// stalled since the last read.
+    pub fn set_runs(&mut self, runs: Vec<RunEntry>) -> Vec<String> {
         self.runs = runs;
         self.selected = self.selected.min(self.rows().len().saturating_sub(1));
+        let mut stalled = HashSet::new();
+        let mut news = Vec::new();
+        for run in &self.runs {
+            if let Some(stall) = run.stall(self.stall_limit) {
+                if !self.stalled.contains(&run.path) {
+                    news.push(format!("lnmc: {} {}", run.name, stall.describe()));
+                }
+                stalled.insert(run.path.clone());
+            }
+        }
+        self.stalled = stalled;
+        news
+    }
+
+    pub fn set_stall_limit(&mut self, limit: Option<Duration>) {
+        self.stall_limit = limit;
+    }
+
+    /// The run whose log is open, to be read again while it grows.
+    pub fn log_dir(&self) -> Option<&Path> {
+        self.log.as_ref().map(LogView::run_dir)
+    }
+
+    pub fn set_log(&mut self, run_dir: &Path, lines: Vec<String>) {
+        if let Some(log) = self.log.as_mut().filter(|l| l.run_dir() == run_dir) {
+            log.set_lines(lines);
+        }
     }
 
     /// The rows shown: every run the filter lets through, and under each opened
@@ -147,13 +189,16 @@ impl RunsTab {
         self.live = live;
     }
 
-    /// The name filter takes every key while it is typed.
+    /// The name filter takes every key while it is typed, an open log while it is open.
     pub fn captures_input(&self) -> bool {
-        self.typing
+        self.typing || self.log.is_some()
     }
 
     pub fn keys(&self) -> Vec<Key> {
-        Self::KEYS.to_vec()
+        match self.log {
+            Some(_) => LogView::KEYS.to_vec(),
+            None => Self::KEYS.to_vec(),
+        }
     }
 
     const KEYS: Keys = &[
@@ -169,11 +214,18 @@ impl RunsTab {
         EXPORT,
         FOLDS,
         FOLLOW,
+        LOG,
         RESCAN,
     ];
 
     pub fn on_key(&mut self, key: KeyEvent) -> Reply {
         let code = key.code;
+        if let Some(log) = &mut self.log {
+            if log.on_key(code) == LogKey::Close {
+                self.log = None;
+            }
+            return Reply::Done;
+        }
         if self.typing {
             match CONFIRM.matches(code) || CANCEL.matches(code) {
                 true => self.typing = false,
@@ -205,6 +257,13 @@ impl RunsTab {
             Some((path, false)) if SHOW.matches(code) => {
                 self.marked = vec![path];
                 return Reply::Done;
+            }
+            Some((path, false)) if LOG.matches(code) => {
+                let name = path
+                    .file_name()
+                    .map_or(String::new(), |n| n.to_string_lossy().into_owned());
+                self.log = Some(LogView::new(path.clone(), name));
+                return Reply::Effect(Effect::ReadLog(path));
             }
             Some((path, false)) if MARK.matches(code) => {
                 match self.marked.iter().position(|m| *m == path) {
@@ -296,7 +355,10 @@ impl RunsTab {
                     Some(c) => (c.created.clone(), c.device.clone()),
                     None => ("-".into(), "upstream".into()),
                 };
-                let status = r.status.label().to_string();
+                let status = match self.stalled.contains(&r.path) {
+                    true => "stalled".to_string(),
+                    false => r.status.label().to_string(),
+                };
                 let minutes = r.duration().as_secs_f64() / 60.0;
                 // A cross-validation shows its folds' mean, and opens into them.
                 let (name, epochs, acc, f1) = if r.is_cross_validation() {
@@ -323,38 +385,79 @@ impl RunsTab {
                 // Live, a run's recent validation loss and its progress matter more than its date.
                 let (date, epochs) = match (self.live, &r.config) {
                     (true, Some(c)) => (
-                        sparkline(r.history.iter().map(|h| h.val_loss)),
+                        sparkline(r.history.iter().map(|h| h.val_loss), 15, None),
                         format!("{}/{}", r.history.len(), c.hyper.epochs),
                     ),
                     _ => (date, epochs),
                 };
-                Row::new(vec![
-                    name,
-                    date,
-                    epochs,
-                    acc,
-                    f1,
-                    device,
-                    format!("{minutes:.1} min"),
-                    status,
-                ])
+                let row = match self.live {
+                    // Live, what the machine does for a running run matters more than where
+                    // and how long.
+                    true => {
+                        let [cpu, gpu, memory] = match r.status {
+                            Status::Running => machine::cells(&r.system),
+                            _ => ["".into(), "".into(), "".into()],
+                        };
+                        vec![name, date, epochs, acc, cpu, gpu, memory, status]
+                    }
+                    false => vec![
+                        name,
+                        date,
+                        epochs,
+                        acc,
+                        f1,
+                        device,
+                        format!("{minutes:.1} min"),
+                        status,
+                    ],
+                };
+                let row = Row::new(row);
+                match self.stalled.contains(&r.path) {
+                    true => row.style(Style::new().fg(Color::Red)),
+                    false => row,
+                }
             })
             .collect();
-        let widths = [
-            Constraint::Min(14),
-            Constraint::Length(16),
-            Constraint::Length(6),
-            Constraint::Length(8),
-            Constraint::Length(7),
-            Constraint::Length(8),
-            Constraint::Length(9),
-            Constraint::Length(9),
-        ];
-        let when = if self.live { "recent val loss" } else { "date" };
-        let header = Row::new(vec![
-            "run", when, "epochs", "best acc", "F1", "device", "duration", "status",
-        ])
-        .style(Style::new().fg(ACCENT).bold());
+        let (widths, header) = match self.live {
+            true => (
+                [
+                    Constraint::Min(14),
+                    Constraint::Length(15),
+                    Constraint::Length(7),
+                    Constraint::Length(8),
+                    Constraint::Length(4),
+                    Constraint::Length(4),
+                    Constraint::Length(9),
+                    Constraint::Length(8),
+                ],
+                [
+                    "run",
+                    "recent val loss",
+                    "epochs",
+                    "best acc",
+                    "cpu",
+                    "gpu",
+                    "memory",
+                    "status",
+                ],
+            ),
+            false => (
+                [
+                    Constraint::Min(14),
+                    Constraint::Length(16),
+                    Constraint::Length(6),
+                    Constraint::Length(8),
+                    Constraint::Length(7),
+                    Constraint::Length(8),
+                    Constraint::Length(9),
+                    Constraint::Length(9),
+                ],
+                [
+                    "run", "date", "epochs", "best acc", "F1", "device", "duration", "status",
+                ],
+            ),
+        };
+        let header = Row::new(header.to_vec()).style(Style::new().fg(ACCENT).bold());
         let mut state = TableState::default().with_selected(Some(self.selected));
         frame.render_stateful_widget(
             Table::new(rows, widths)
@@ -364,7 +467,10 @@ impl RunsTab {
             table,
             &mut state,
         );
-        self.draw_chart(frame, chart);
+        match &self.log {
+            Some(log) => log.draw(frame, chart),
+            None => self.draw_chart(frame, chart),
+        }
     }
 
     fn draw_chart(&self, frame: &mut Frame, area: Rect) {
@@ -449,23 +555,6 @@ impl RunsTab {
             .hidden_legend_constraints((Constraint::Percentage(60), Constraint::Percentage(60)));
         frame.render_widget(widget, area);
     }
-}
-
-/// The last 15 values as a line of block characters, lowest ▁ to highest █.
-fn sparkline(values: impl Iterator<Item = f64>) -> String {
-    let values: Vec<f64> = values.filter(|v| v.is_finite()).collect();
-    let recent = &values[values.len().saturating_sub(15)..];
-    let (lo, hi) = recent
-        .iter()
-        .fold((f64::MAX, f64::MIN), |(a, b), &v| (a.min(v), b.max(v)));
-    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
-    recent
-        .iter()
-        .map(|&v| {
-            let t = if hi > lo { (v - lo) / (hi - lo) } else { 0.5 };
-            BARS[((t * 7.0).round() as usize).min(7)]
-        })
-        .collect()
 }
 
 /// The validation curve's shade of a run's colour.

@@ -13,10 +13,12 @@ use ratatui::Frame;
 
 use super::form::Form;
 use super::keys::{Key, Keys};
+use super::machine;
 use super::message::{Effect, Reply};
 use super::widgets::{loss_chart, panel, ACCENT, TRAIN_COLOUR, VAL_COLOUR};
 use crate::data::Dataset;
 use crate::run::catalog::Followed;
+use crate::run::system::{Samples, Stall};
 use crate::run::{Status, CHECKPOINTS, RUNS};
 use crate::settings::{Settings, TABLE};
 use crate::train::{self, Event};
@@ -56,6 +58,12 @@ pub struct RunProgress {
     /// `lnmc watch`: the followed run's directory, and how long ago its writer added a row.
     pub followed: Option<PathBuf>,
     pub since_update: Option<Duration>,
+    /// Where the run shown is written, trained here or followed.
+    pub run_dir: Option<PathBuf>,
+    /// What the machine did for it (its system.csv), as last read.
+    pub system: Samples,
+    /// Running, but no batch finished for longer than its limit.
+    pub stall: Option<Stall>,
 }
 
 impl RunProgress {
@@ -112,6 +120,7 @@ impl RunProgress {
         match event {
             Event::Started {
                 run,
+                run_dir,
                 device,
                 split,
                 first_epoch,
@@ -129,6 +138,9 @@ impl RunProgress {
                 self.train_samples = split.train.len();
                 self.slice_level = split.kind.is_slice_level();
                 self.run = Some(run);
+                self.run_dir = Some(run_dir);
+                self.system = Samples::default();
+                self.stall = None;
             }
             Event::Batch {
                 epoch,
@@ -152,6 +164,21 @@ impl RunProgress {
             Event::Stopped { .. } => self.status = Some(Status::Stopped),
             Event::Failed(message) => self.status = Some(Status::Failed(message)),
         }
+        if self.status.as_ref().is_some_and(Status::has_ended) {
+            self.stall = None;
+        }
+    }
+
+    /// New samples of the run's system.csv; the stall decided again with `limit` (None: the
+    /// run's own). Returns the stall when the run has just become stalled.
+    pub fn set_system(&mut self, system: Samples, limit: Option<Duration>) -> Option<Stall> {
+        self.system = system;
+        let was = self.stall.is_some();
+        self.stall = match self.status {
+            Some(Status::Running) if !self.paused => self.system.stall(limit),
+            _ => None,
+        };
+        self.stall.clone().filter(|_| !was)
     }
 }
 
@@ -238,6 +265,11 @@ impl TrainTab {
         Effect::StartTraining(request)
     }
 
+    /// New samples of the run shown; the stall when it has just become stalled.
+    pub fn set_system(&mut self, system: Samples, limit: Option<Duration>) -> Option<Stall> {
+        self.progress.set_system(system, limit)
+    }
+
     /// Applies one event of the training worker.
     pub fn on_train_event(&mut self, event: Event) {
         if let Some(line) = event.line() {
@@ -263,8 +295,10 @@ impl TrainTab {
         p.batches = 0;
         p.samples_per_second = entry.history.last().map_or(0.0, |r| r.samples_per_s);
         p.history = entry.history;
-        p.followed = Some(entry.path);
+        p.followed = Some(entry.path.clone());
+        p.run_dir = Some(entry.path);
         p.since_update = followed.since_update;
+        p.system = entry.system;
         // The writer's own log, so the panel reads as it would in the writer's dashboard.
         self.log = followed.log;
     }
@@ -373,7 +407,14 @@ fn draw_status(frame: &mut Frame, area: Rect, t: &RunProgress) {
         }
         Some(s) => s.label().to_string(),
     };
-    let mut lines = vec![Line::from(vec!["status  ".dark_gray(), status.bold()])];
+    let status = match &t.stall {
+        Some(_) => Span::styled("stalled", Style::new().fg(Color::Red).bold()),
+        None => status.bold(),
+    };
+    let mut lines = vec![Line::from(vec!["status  ".dark_gray(), status])];
+    if let Some(stall) = &t.stall {
+        lines.extend(machine::stall_lines(stall));
+    }
     let silent = watching && !matches!(t.status, Some(Status::Running | Status::Finished));
     if let (true, Some(age)) = (silent, t.since_update) {
         lines.push(Line::from(format!(
@@ -414,6 +455,10 @@ fn draw_status(frame: &mut Frame, area: Rect, t: &RunProgress) {
             lines.push(Line::from("        optimistic".yellow()));
         }
     }
+    lines.extend(machine::status_lines(
+        &t.system,
+        area.width.saturating_sub(2) as usize,
+    ));
     frame.render_widget(
         Paragraph::new(lines)
             .wrap(Wrap { trim: false })

@@ -113,3 +113,28 @@ pub fn loss_chart(frame: &mut Frame, area: Rect, title: &str, history: &[EpochRe
         .hidden_legend_constraints((Constraint::Percentage(50), Constraint::Percentage(50)));
     frame.render_widget(chart, area);
 }
+
+/// The last `width` values as a line of block characters, lowest ▁ to highest █: on `range`
+/// where given (a percentage on 0–100), else on their own lowest and highest.
+pub fn sparkline(
+    values: impl Iterator<Item = f64>,
+    width: usize,
+    range: Option<[f64; 2]>,
+) -> String {
+    let values: Vec<f64> = values.filter(|v| v.is_finite()).collect();
+    let recent = &values[values.len().saturating_sub(width)..];
+    let [lo, hi] = range.unwrap_or_else(|| {
+        let (lo, hi) = recent
+            .iter()
+            .fold((f64::MAX, f64::MIN), |(a, b), &v| (a.min(v), b.max(v)));
+        [lo, hi]
+    });
+    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    recent
+        .iter()
+        .map(|&v| {
+            let t = if hi > lo { (v - lo) / (hi - lo) } else { 0.5 };
+            BARS[((t.clamp(0.0, 1.0) * 7.0).round() as usize).min(7)]
+        })
+        .collect()
+}
