@@ -53,7 +53,7 @@ pub struct Sample {
     pub doing: String,
     /// Seconds since the loop last finished a batch or moved to another step.
     pub idle_s: f64,
-    /// The median of its recent times between two finished batches (empty before two).
+    /// The median of its recent times a batch (empty before one was timed).
     pub step_s: Option<f64>,
 }
 
@@ -151,7 +151,7 @@ impl Activity {
 }
 
 fn median(mut values: Vec<f64>) -> Option<f64> {
-    if values.len() < 2 {
+    if values.is_empty() {
         return None;
     }
     values.sort_by(f64::total_cmp);
@@ -621,7 +621,8 @@ mod tests {
         std::thread::sleep(Duration::from_millis(20));
         a.now(Doing::Validating { epoch: 1 });
         a.batches_done(8, epoch(8));
-        assert_eq!(a.read().2, None, "one timed step is not a median");
+        let one = a.read().2.unwrap();
+        assert!((0.020..0.15).contains(&one), "the one timed step: {one}");
         std::thread::sleep(Duration::from_millis(80));
         a.batches_done(2, epoch(10));
         let (doing, idle, step) = a.read();

@@ -57,7 +57,8 @@ pub(super) struct Model {
     net: ConvNet,
     adam: Adam,
     /// `LNMC_INJECT_FAULT=hang`, for the tests of the stall rule only: the second epoch hangs
-    /// after its first batch until the run is stopped, as a dead mount or a stuck read would.
+    /// after its first read-back batches (after its first batch when it has no more) until the
+    /// run is stopped, as a dead mount or a stuck read would.
     hang: bool,
 }
 
@@ -131,7 +132,7 @@ impl Model {
             batches,
         });
         for batch in 0..batches {
-            let hang = self.hang && epoch == 2 && batch == 1;
+            let hang = self.hang && epoch == 2 && batch == READBACK.min(batches - 1).max(1);
             while (hang || control.pause.load(Ordering::Relaxed))
                 && !control.stop.load(Ordering::Relaxed)
             {

@@ -21,8 +21,8 @@ const SCROLL: Key = Key::pair(
     &[KeyCode::Down, KeyCode::Char('j')],
     "scroll",
 );
-const PAGE: Key = Key::pair(&[KeyCode::PageUp], &[KeyCode::PageDown], "page");
-const FOLLOW: Key = Key::new(&[KeyCode::End, KeyCode::Char('G')], "follow the end");
+const PAGE: Key = Key::pair(&[KeyCode::PageUp], &[KeyCode::PageDown], "page").help();
+const FOLLOW: Key = Key::new(&[KeyCode::End, KeyCode::Char('G')], "follow");
 
 pub struct LogView {
     run_dir: PathBuf,
@@ -73,8 +73,8 @@ impl LogView {
         SCROLL,
         PAGE,
         FOLLOW,
-        LOG.doing("close the log"),
-        CANCEL.doing("close the log"),
+        CANCEL.doing("close"),
+        LOG.doing("close").help(),
     ];
 
     pub fn on_key(&mut self, code: KeyCode) -> LogKey {

@@ -39,8 +39,9 @@ pub fn status_lines(samples: &Samples, width: usize) -> Vec<Line<'static>> {
         return Vec::new();
     };
     let label = |text: &'static str| Span::styled(text, Style::new().dark_gray());
-    // "cpu      87 % " leaves the rest of the row to the sparkline.
-    let spark_width = width.saturating_sub(14).max(4);
+    // "cpu       87 % " leaves the rest of the row to the sparkline.
+    const LEAD: usize = 15;
+    let spark_width = width.saturating_sub(LEAD).max(4);
     let spark = |value: fn(&Sample) -> Option<f64>, range| {
         Span::styled(
             sparkline(
@@ -73,7 +74,7 @@ pub fn status_lines(samples: &Samples, width: usize) -> Vec<Line<'static>> {
             )),
         ]),
         Line::from(vec![
-            label("        "),
+            Span::raw(" ".repeat(LEAD)),
             spark(|s| Some(s.rss_mib), Some([0.0, last.peak_rss_mib])),
         ]),
     ];
@@ -108,15 +109,23 @@ pub fn status_lines(samples: &Samples, width: usize) -> Vec<Line<'static>> {
 
 /// The lines that say a run is stalled and what it was last doing.
 pub fn stall_lines(stall: &Stall) -> Vec<Line<'static>> {
+    let label = |text: &'static str| Span::styled(text, Style::new().dark_gray());
     vec![
         Line::from(vec![
-            Span::styled("stalled ", Style::new().dark_gray()),
+            label("idle    "),
             Span::styled(
-                format!("no batch for {}", seconds(stall.idle.as_secs())),
+                format!(
+                    "{} (limit {})",
+                    seconds(stall.idle.as_secs()),
+                    seconds(stall.limit.as_secs())
+                ),
                 Style::new().fg(Color::Red).bold(),
             ),
         ]),
-        Line::from(format!("        last: {}", stall.doing)).red(),
+        Line::from(vec![
+            label("last    "),
+            Span::styled(stall.doing.clone(), Style::new().fg(Color::Red)),
+        ]),
     ]
 }
 

@@ -189,9 +189,10 @@ impl RunsTab {
         self.live = live;
     }
 
-    /// The name filter takes every key while it is typed, an open log while it is open.
+    /// The name filter takes every key while it is typed. (An open log takes the keys the
+    /// app leaves to the tab; quitting, help and tabs still work.)
     pub fn captures_input(&self) -> bool {
-        self.typing || self.log.is_some()
+        self.typing
     }
 
     pub fn keys(&self) -> Vec<Key> {

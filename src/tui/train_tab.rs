@@ -32,6 +32,8 @@ const STOP: Key = Key::new(&[KeyCode::Char('x')], "stop & save");
 pub const BATCH_LOSS_WINDOW: usize = 240;
 /// Rows the status panel keeps below the form.
 const STATUS_ROWS: u16 = 7;
+/// The settings and status column: room for the machine's lines beside their labels.
+const LEFT_WIDTH: u16 = 34;
 /// Lines kept in the log panel.
 const LOG_LINES: usize = 500;
 
@@ -305,7 +307,7 @@ impl TrainTab {
 
     pub fn draw(&self, frame: &mut Frame, area: Rect) {
         let [left, right] =
-            Layout::horizontal([Constraint::Length(30), Constraint::Min(0)]).areas(area);
+            Layout::horizontal([Constraint::Length(LEFT_WIDTH), Constraint::Min(0)]).areas(area);
         // The form takes what the status panel leaves, and scrolls when that is short of a row
         // a setting.
         let form_rows = (TABLE.len() as u16 + 3).min(left.height.saturating_sub(STATUS_ROWS));
