@@ -1,6 +1,6 @@
 //! Micro-benchmarks of the ML core's host-side steps, each on the upstream-sized synthetic set
-//! held in memory: the per-patch percentile rescale, assembling a training batch, and the
-//! validation metrics (confusion matrix, F1, ROC-AUC).
+//! held in memory: the per-patch percentile rescale, assembling a training batch, the
+//! validation metrics (confusion matrix, F1, ROC-AUC), and one sample of system.csv.
 //!
 //! cargo bench --bench core
 
@@ -58,5 +58,21 @@ fn main() {
     println!(
         "metrics + ROC-AUC over the whole set  {}",
         common::summary(times)
+    );
+
+    // The writer's sampler takes one sample every INTERVAL on a thread of its own: its share
+    // of the training process's time is one sample's time over the interval.
+    let activity = lnmc::run::system::Activity::default();
+    let mut probe = lnmc::run::system::Probe::new(None);
+    let times = common::time_ms(10, 1000, |_| {
+        std::hint::black_box(probe.sample(&activity));
+    });
+    let mean = times.iter().sum::<f64>() / times.len() as f64;
+    let interval_ms = lnmc::run::system::INTERVAL.as_secs_f64() * 1000.0;
+    println!(
+        "system sample (/proc, no GPU)         {} = {:.4} % of a core at one a {:.0} s",
+        common::summary(times),
+        100.0 * mean / interval_ms,
+        interval_ms / 1000.0
     );
 }

@@ -81,6 +81,32 @@ fn main() {
             best: false,
         }));
     }
+    // Two hours of a GPU run's machine beside the curves (a sample every 2 s).
+    let rows: Vec<lnmc::run::system::Sample> = (0..3600)
+        .map(|k| lnmc::run::system::Sample {
+            time: 1.8e9 + 2.0 * k as f64,
+            cpu_percent: 40.0 + (k % 20) as f64,
+            cores: 16,
+            rss_mib: 2100.0 + (k % 10) as f64,
+            peak_rss_mib: 2400.0,
+            threads: 21,
+            gpu_percent: Some(80.0 + (k % 10) as f64),
+            gpu_memory_mib: Some(3500.0),
+            gpu_memory_total_mib: Some(143_771.0),
+            gpu_temperature_c: Some(48.0),
+            gpu_power_w: Some(312.4),
+            doing: format!("epoch 150: batch {}/84 done", k % 84),
+            idle_s: 0.4,
+            step_s: Some(0.05),
+        })
+        .collect();
+    app.update(Message::System(
+        "runs/demo".into(),
+        lnmc::run::system::Samples {
+            rows: std::sync::Arc::new(rows),
+            age: Some(std::time::Duration::from_secs(1)),
+        },
+    ));
     let mut terminal = Terminal::new(TestBackend::new(160, 48)).expect("test backend");
     println!("frame render at 160×48, {FRAMES} frames per tab (TestBackend, halfblocks images)");
     for (key, name) in [

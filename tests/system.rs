@@ -10,26 +10,15 @@ use std::time::{Duration, Instant};
 
 use common::lnmc;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use lnmc::data::synth;
 use lnmc::run::catalog::{runs, Followed, RunEntry};
 use lnmc::run::system::{self, Sample, Samples};
 use lnmc::run::Status;
 use lnmc::tui::app::App;
-use lnmc::tui::image::{halfblocks, PatchImages};
 use lnmc::tui::{view, Effect, Message};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 
-fn app() -> App {
-    let options = synth::Options {
-        n: 30,
-        seed: 2,
-        with_ids: false,
-        ..Default::default()
-    };
-    let data = synth::in_memory(&options, "dataset/synthetic.hdf5".as_ref());
-    App::new(data, PatchImages::new(halfblocks()), Vec::new())
-}
+use common::app;
 
 fn screen(app: &App, width: u16, height: u16) -> String {
     let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
@@ -41,9 +30,20 @@ fn key(app: &mut App, code: KeyCode) -> Effect {
     app.update(Message::Key(KeyEvent::new(code, KeyModifiers::NONE)))
 }
 
+/// A child process killed when the test ends, however it ends (a failed assertion must not
+/// leave a hung run behind).
+struct Reaped(Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// A headless run of 3 epochs in batches of 4 (16 a epoch: two read-backs of the losses) that
 /// hangs in its second epoch after its first read-back.
-fn hanging_run(dir: &Path) -> Child {
+fn hanging_run(dir: &Path) -> Reaped {
     common::ok(dir, &["synth", "--out", "d.h5", "--n", "80"]);
     lnmc()
         .current_dir(dir)
@@ -53,6 +53,7 @@ fn hanging_run(dir: &Path) -> Child {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
+        .map(Reaped)
         .unwrap()
 }
 
@@ -142,8 +143,8 @@ fn a_hung_run_is_noticed_as_stalled_with_what_it_was_doing() {
     assert_eq!(again, Effect::None, "announced once");
 
     // Stopped (SIGTERM), it is no longer stalled: its end is known.
-    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
-    let status = child.wait().unwrap();
+    assert_eq!(unsafe { libc::kill(child.0.id() as i32, libc::SIGTERM) }, 0);
+    let status = child.0.wait().unwrap();
     assert_eq!(status.code(), Some(128 + libc::SIGTERM));
     let entry = RunEntry::read(&run).unwrap();
     assert_eq!(entry.status, Status::Stopped);

@@ -18,16 +18,7 @@ use lnmc::types::EpochRecord;
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 
-fn app() -> App {
-    let options = synth::Options {
-        n: 30,
-        seed: 2,
-        with_ids: false,
-        ..Default::default()
-    };
-    let data = synth::in_memory(&options, "dataset/synthetic.hdf5".as_ref());
-    App::new(data, PatchImages::new(halfblocks()), Vec::new())
-}
+use common::app;
 
 fn key(app: &mut App, code: KeyCode) -> Effect {
     app.update(Message::Key(KeyEvent::new(code, KeyModifiers::NONE)))

@@ -290,7 +290,6 @@ impl Gpu {
     }
 
     /// (use %, memory used MiB, memory total MiB, °C, W); a value NVML refuses stays empty.
-    #[allow(clippy::type_complexity)]
     fn read(&self) -> [Option<f64>; 5] {
         let Ok(d) = self.device() else {
             return [None; 5];

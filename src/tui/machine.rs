@@ -2,7 +2,7 @@
 //! status panel (current values and sparklines of the last minutes) and the cells of the live
 //! runs table. Only draws; the samples and the stall rule are `run::system`'s.
 
-use ratatui::style::{Color, Style, Stylize};
+use ratatui::style::{Color, Style};
 use ratatui::text::{Line, Span};
 
 use super::widgets::sparkline;

@@ -118,3 +118,16 @@ pub fn read_npy(path: &Path) -> Vec<f32> {
         .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
         .collect()
 }
+
+/// The dashboard's state on a small synthetic set held in memory, images as half-blocks.
+pub fn app() -> lnmc::tui::app::App {
+    let options = lnmc::data::synth::Options {
+        n: 30,
+        seed: 2,
+        with_ids: false,
+        ..Default::default()
+    };
+    let data = lnmc::data::synth::in_memory(&options, "dataset/synthetic.hdf5".as_ref());
+    let images = lnmc::tui::image::PatchImages::new(lnmc::tui::image::halfblocks());
+    lnmc::tui::app::App::new(data, images, Vec::new())
+}
