@@ -363,7 +363,8 @@ impl Probe {
     }
 }
 
-/// The writer's sampling thread: a row of system.csv every `INTERVAL` until dropped.
+/// The writer's sampling thread: a row of system.csv every `INTERVAL`, and one last as it is
+/// dropped.
 pub struct Sampler {
     stop: Arc<(Mutex<bool>, Condvar)>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -423,18 +424,19 @@ fn sample_until_stopped(
             .wait_timeout_while(guard, INTERVAL, |stopped| !*stopped)
             .unwrap_or_else(|e| e.into_inner())
             .0;
-        if *guard {
-            return;
+        // The last sample is taken as the run ends, so a run shorter than an interval has one.
+        let last = *guard;
+        if let Some(sample) = probe.sample(activity) {
+            // A whole row each time, so a reader never waits on a half-buffered one.
+            if writer
+                .serialize(&sample)
+                .and_then(|_| Ok(writer.flush()?))
+                .is_err()
+            {
+                return;
+            }
         }
-        let Some(sample) = probe.sample(activity) else {
-            continue;
-        };
-        // A whole row each time, so a reader never waits on a half-buffered one.
-        if writer
-            .serialize(&sample)
-            .and_then(|_| Ok(writer.flush()?))
-            .is_err()
-        {
+        if last {
             return;
         }
     }
@@ -674,6 +676,16 @@ mod tests {
         assert!(s.threads >= 1);
         assert_eq!(s.gpu_percent, None);
         assert_eq!(s.doing, "starting: no batch finished yet");
+    }
+
+    #[test]
+    fn a_run_shorter_than_an_interval_has_its_last_sample() {
+        let dir = tempfile::tempdir().unwrap();
+        let sampler = Sampler::start(dir.path(), None, Default::default());
+        std::thread::sleep(Duration::from_millis(100));
+        drop(sampler);
+        let rows = parse(&fs::read_to_string(dir.path().join(SYSTEM)).unwrap());
+        assert_eq!(rows.len(), 1, "{rows:?}");
     }
 
     #[test]
