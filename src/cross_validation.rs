@@ -134,13 +134,9 @@ pub fn summarise(dir: &Path, folds: usize, device: DeviceChoice) -> Result<Summa
                 .ok_or_else(|| Error::file(&fold_dir.join(crate::run::METRICS), "has no epoch"))?,
         );
         let e = evaluation::evaluate(&evaluation::Request {
-            checkpoint: config.checkpoint_dir.join(crate::run::BEST),
             data: Some(config.data.path.clone()),
-            all: false,
-            intensity: None,
-            tta: false,
-            precision: Default::default(),
             device,
+            ..evaluation::Request::new(config.checkpoint_dir.join(crate::run::BEST))
         })?;
         labels.extend(e.labels);
         scores.extend(e.scores);

@@ -4,14 +4,17 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use crate::calibration;
 use crate::checkpoint::{self, Info};
 use crate::data::intensity::Intensity;
 use crate::data::split::{self, Split};
 use crate::data::{self, reader, Dataset};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::inference::{self, Patches};
 use crate::metrics::{self, Intervals, Metrics};
 use crate::model::ConvNet;
+use crate::operating_point::{self, OperatingPoint, Rule};
+use crate::paired;
 use crate::run;
 use crate::types::{DeviceChoice, Precision};
 
@@ -28,6 +31,27 @@ pub struct Request {
     pub precision: Precision,
     /// Score each patch as the mean probability over its 8 symmetries.
     pub tta: bool,
+    /// Where P(malignant) is cut for the operating point reported beside the metrics at 0.5.
+    pub threshold: Rule,
+    /// A second checkpoint to compare on the same patches.
+    pub against: Option<PathBuf>,
+}
+
+impl Request {
+    /// Evaluate `checkpoint` on its validation split with the defaults.
+    pub fn new(checkpoint: PathBuf) -> Request {
+        Request {
+            checkpoint,
+            data: None,
+            all: false,
+            intensity: None,
+            device: DeviceChoice::Auto,
+            precision: Precision::Auto,
+            tta: false,
+            threshold: Rule::Fixed(metrics::THRESHOLD),
+            against: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -58,6 +82,22 @@ pub struct Evaluation {
     /// 95 % bootstrap intervals of the patch-level metrics, resampling nodules when known.
     /// None where the counts cannot support one (`metrics::MIN_PER_CLASS`).
     pub ci: Option<Intervals>,
+    /// Whether P(malignant) means what it says, before and after the checkpoint's temperature.
+    pub calibration: calibration::Assessment,
+    /// The decision at the requested threshold.
+    pub operating_point: OperatingPoint,
+    /// The second checkpoint, when one was asked for: its scores of the same patches and the
+    /// paired tests, or why there are none.
+    pub against: Option<Against>,
+}
+
+/// A second checkpoint scored on the same patches.
+#[derive(Debug, Clone)]
+pub struct Against {
+    pub checkpoint: PathBuf,
+    pub origin: String,
+    pub scores: Vec<f64>,
+    pub comparison: std::result::Result<paired::Comparison, String>,
 }
 
 /// Bootstrap resamples for the confidence intervals, and their seed (fixed: the same
@@ -83,6 +123,47 @@ impl Evaluation {
 }
 
 pub fn evaluate(request: &Request) -> Result<Evaluation> {
+    let mut e = evaluate_one(request)?;
+    e.operating_point = operating_point::choose(&e.labels, &e.scores, request.threshold)?;
+    if let Some(other) = &request.against {
+        // The same data, split and scoring as the first; then the patches must be the same.
+        let second = evaluate_one(&Request {
+            checkpoint: other.clone(),
+            data: Some(e.data_path.clone()),
+            against: None,
+            ..request.clone()
+        })?;
+        if second.indices != e.indices {
+            return Err(Error::file(
+                other,
+                format!(
+                    "is scored on other patches than {} ({} against {}): compare checkpoints of the same split, or pass --split all",
+                    request.checkpoint.display(),
+                    second.split_name,
+                    e.split_name
+                ),
+            ));
+        }
+        let comparison = paired::compare(
+            &e.labels,
+            &e.scores,
+            &second.scores,
+            e.groups.as_deref(),
+            RESAMPLES,
+            BOOTSTRAP_SEED,
+        );
+        e.against = Some(Against {
+            checkpoint: other.clone(),
+            origin: second.origin,
+            scores: second.scores,
+            comparison,
+        });
+    }
+    Ok(e)
+}
+
+/// One checkpoint's evaluation, at the default threshold and against nothing.
+fn evaluate_one(request: &Request) -> Result<Evaluation> {
     let ckpt = checkpoint::load(&request.checkpoint)?;
     let info = ckpt.info.as_ref();
     let data_path = match (&request.data, info) {
@@ -133,8 +214,21 @@ pub fn evaluate(request: &Request) -> Result<Evaluation> {
         RESAMPLES,
         BOOTSTRAP_SEED,
     );
+    let temperature = calibration::load(&request.checkpoint, &data::sha256(&request.checkpoint)?)?;
+    let calibration = calibration::assess(
+        &truth,
+        &scores,
+        groups.as_deref(),
+        temperature,
+        RESAMPLES,
+        BOOTSTRAP_SEED,
+    );
+    let rule = Rule::Fixed(metrics::THRESHOLD);
     Ok(Evaluation {
         checkpoint: request.checkpoint.clone(),
+        operating_point: operating_point::at(&truth, &scores, metrics::THRESHOLD, rule),
+        calibration,
+        against: None,
         metrics: metrics::metrics(&truth, &scores),
         slice_level,
         groups,

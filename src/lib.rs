@@ -15,6 +15,7 @@ pub mod types;
 pub mod settings;
 
 // The ML core.
+pub mod calibration;
 pub mod checkpoint;
 pub mod compare;
 pub mod compute;
@@ -26,7 +27,9 @@ pub mod explain;
 pub mod inference;
 pub mod metrics;
 pub mod model;
+pub mod operating_point;
 pub mod optim;
+pub mod paired;
 pub mod run;
 pub mod symmetry;
 pub mod train;

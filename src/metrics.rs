@@ -255,8 +255,31 @@ pub fn bootstrap(
     resamples: usize,
     seed: u64,
 ) -> Option<Intervals> {
-    // Members of each resampling unit.
-    let units: Vec<Vec<usize>> = match groups {
+    let units = resampling_units(labels.len(), groups);
+    if !enough_units(labels, &units) {
+        return None;
+    }
+    let (mut acc, mut f1, mut auc) = (Vec::new(), Vec::new(), Vec::new());
+    for_each_resample(labels, scores, &units, resamples, seed, |l, s| {
+        let m = metrics(l, s);
+        acc.push(m.accuracy);
+        f1.push(m.f1);
+        if m.auc.is_finite() {
+            auc.push(m.auc);
+        }
+    });
+    Some(Intervals {
+        accuracy: percentile_interval(&mut acc),
+        f1: percentile_interval(&mut f1),
+        auc: percentile_interval(&mut auc),
+        resamples,
+        unit: if groups.is_some() { "nodule" } else { "patch" }.into(),
+    })
+}
+
+/// The members of each resampling unit: whole nodules where `groups` are given, else patches.
+pub fn resampling_units(n: usize, groups: Option<&[i64]>) -> Vec<Vec<usize>> {
+    match groups {
         Some(ids) => {
             let mut at: std::collections::HashMap<i64, usize> = Default::default();
             let mut units: Vec<Vec<usize>> = Vec::new();
@@ -269,13 +292,26 @@ pub fn bootstrap(
             }
             units
         }
-        None => (0..labels.len()).map(|i| vec![i]).collect(),
-    };
-    if units_per_class(labels, &units).into_iter().min() < Some(MIN_PER_CLASS) {
-        return None;
+        None => (0..n).map(|i| vec![i]).collect(),
     }
+}
+
+/// Whether each class has `MIN_PER_CLASS` units, the least an interval is computed from.
+pub fn enough_units(labels: &[u8], units: &[Vec<usize>]) -> bool {
+    units_per_class(labels, units).into_iter().min() >= Some(MIN_PER_CLASS)
+}
+
+/// Calls `f` with the labels and scores of each of `resamples` seeded resamples of `units`
+/// (as many units drawn with replacement as there are, each with all its members).
+pub fn for_each_resample(
+    labels: &[u8],
+    scores: &[f64],
+    units: &[Vec<usize>],
+    resamples: usize,
+    seed: u64,
+    mut f: impl FnMut(&[u8], &[f64]),
+) {
     let mut rng = SplitMix64::new(seed);
-    let (mut acc, mut f1, mut auc) = (Vec::new(), Vec::new(), Vec::new());
     let (mut l, mut s) = (Vec::new(), Vec::new());
     for _ in 0..resamples {
         l.clear();
@@ -286,24 +322,12 @@ pub fn bootstrap(
                 s.push(scores[i]);
             }
         }
-        let m = metrics(&l, &s);
-        acc.push(m.accuracy);
-        f1.push(m.f1);
-        if m.auc.is_finite() {
-            auc.push(m.auc);
-        }
+        f(&l, &s);
     }
-    Some(Intervals {
-        accuracy: percentile_interval(&mut acc),
-        f1: percentile_interval(&mut f1),
-        auc: percentile_interval(&mut auc),
-        resamples,
-        unit: if groups.is_some() { "nodule" } else { "patch" }.into(),
-    })
 }
 
 /// The 2.5th and 97.5th percentiles (NaN for no values).
-fn percentile_interval(values: &mut [f64]) -> [f64; 2] {
+pub fn percentile_interval(values: &mut [f64]) -> [f64; 2] {
     if values.is_empty() {
         return [f64::NAN, f64::NAN];
     }

@@ -120,3 +120,68 @@ fn preprocessing_and_upstream_checkpoint_match_numpy_and_pytorch() {
         );
     }
 }
+
+/// DeLong's test (`paired::delong`) against an independent numpy version of Sun & Xu's fast
+/// algorithm (tests/delong_reference.py), to 1e-6: AUCs, variances, covariance, z and p, on
+/// correlated scores with ties.
+#[test]
+fn delong_matches_an_independent_numpy_implementation() {
+    let mut rng = lnmc::data::rng::SplitMix64::new(11);
+    let n = 400;
+    let labels: Vec<u8> = (0..n).map(|i| (i % 5 < 2) as u8).collect();
+    let uniform =
+        |rng: &mut lnmc::data::rng::SplitMix64| rng.below(1 << 20) as f64 / (1 << 20) as f64;
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for &l in &labels {
+        let shared = uniform(&mut rng);
+        let signal = l as f64 * 0.35;
+        // On a grid of 1/64 (exact in f32, many ties); b sees less of the signal than a.
+        let grid = |v: f64| ((v.clamp(0.0, 1.0) * 64.0).round() / 64.0) as f32;
+        a.push(grid(
+            0.25 + signal + 0.5 * (shared - 0.5) + 0.3 * (uniform(&mut rng) - 0.5),
+        ));
+        b.push(grid(
+            0.3 + 0.6 * signal + 0.5 * (shared - 0.5) + 0.3 * (uniform(&mut rng) - 0.5),
+        ));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name);
+    let label_values: Vec<f32> = labels.iter().map(|&l| l as f32).collect();
+    write_npy(&path("labels.npy"), &[n], &label_values);
+    write_npy(&path("a.npy"), &[n], &a);
+    write_npy(&path("b.npy"), &[n], &b);
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/delong_reference.py");
+    let out = Command::new(venv_python())
+        .arg(&script)
+        .args([path("labels.npy"), path("a.npy"), path("b.npy")])
+        .output()
+        .expect("run .venv/bin/python (scripts/setup installs it)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let numpy: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let a: Vec<f64> = a.iter().map(|&v| v as f64).collect();
+    let b: Vec<f64> = b.iter().map(|&v| v as f64).collect();
+    let ours = lnmc::paired::delong(&labels, &a, &b).unwrap();
+    let close = |ours: f64, theirs: &serde_json::Value, what: &str| {
+        let theirs = theirs.as_f64().unwrap();
+        assert!(
+            (ours - theirs).abs() < 1e-6,
+            "{what}: lnmc {ours}, numpy {theirs}"
+        );
+    };
+    for k in 0..2 {
+        close(ours.auc[k], &numpy["auc"][k], "auc");
+        close(ours.variance[k], &numpy["variance"][k], "variance");
+    }
+    close(ours.covariance, &numpy["covariance"], "covariance");
+    close(ours.z, &numpy["z"], "z");
+    close(ours.p, &numpy["p"], "p");
+    // The scores differ in signal, so the test has something to find, and it is not trivial.
+    assert!(
+        ours.auc[0] > ours.auc[1] && ours.p < 0.05 && ours.p > 1e-12,
+        "{ours:?}"
+    );
+}

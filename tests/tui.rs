@@ -151,9 +151,13 @@ fn fake_evaluation(app: &App) -> Evaluation {
             }
         })
         .collect();
+    let rule = lnmc::operating_point::Rule::Fixed(0.5);
     Evaluation {
         checkpoint: "checkpoint/demo/best.safetensors".into(),
         ci: lnmc::metrics::bootstrap(&labels, &scores, None, 200, 1),
+        calibration: lnmc::calibration::assess(&labels, &scores, None, None, 200, 1),
+        operating_point: lnmc::operating_point::at(&labels, &scores, 0.5, rule),
+        against: None,
         metrics: lnmc::metrics::metrics(&labels, &scores),
         indices,
         labels,

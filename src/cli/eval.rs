@@ -8,6 +8,7 @@ use crate::data::intensity::Intensity;
 use crate::data::split::SLICE_LEVEL_WARNING;
 use crate::error::Result;
 use crate::evaluation;
+use crate::operating_point::Rule;
 use crate::types::{DeviceChoice, Precision};
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -40,6 +41,15 @@ pub struct EvalArgs {
     tta: bool,
     #[arg(long, value_enum, default_value_t = Precision::Auto)]
     precision: Precision,
+    /// The operating point reported beside the metrics at 0.5: a threshold T in (0, 1), or
+    /// chosen on the scored patches: youden, sens:S (the most specific reaching sensitivity
+    /// S), spec:S (the most sensitive keeping specificity S). A chosen one is optimistic.
+    #[arg(long, value_parser = Rule::parse, default_value = "0.5", value_name = "T|youden|sens:S|spec:S")]
+    threshold: Rule,
+    /// A second checkpoint (file or run) scored on the same patches: ΔAUC with DeLong's test
+    /// and a paired bootstrap interval, McNemar's exact test.
+    #[arg(long, value_name = "CHECKPOINT")]
+    against: Option<PathBuf>,
 }
 
 pub fn run(args: EvalArgs) -> Result<u8> {
@@ -51,6 +61,8 @@ pub fn run(args: EvalArgs) -> Result<u8> {
         device: args.device,
         precision: args.precision,
         tta: args.tta,
+        threshold: args.threshold,
+        against: args.against.as_deref().map(crate::run::checkpoint_of),
     };
     let e = evaluation::evaluate(&request)?;
     let m = &e.metrics;
@@ -64,6 +76,16 @@ pub fn run(args: EvalArgs) -> Result<u8> {
         json["units"] = serde_json::to_value(e.units).expect("json");
         json["nodule"] = serde_json::to_value(&e.nodule).expect("json");
         json["ci"] = serde_json::to_value(&e.ci).expect("json");
+        json["calibration"] = serde_json::to_value(&e.calibration).expect("json");
+        json["operating_point"] = serde_json::to_value(&e.operating_point).expect("json");
+        if let Some(a) = &e.against {
+            json["against"] = serde_json::json!({
+                "checkpoint": a.checkpoint,
+                "origin": a.origin,
+                "comparison": a.comparison.as_ref().ok(),
+                "withheld": a.comparison.as_ref().err(),
+            });
+        }
         println!("{json}");
         return Ok(0);
     }
@@ -116,7 +138,88 @@ pub fn run(args: EvalArgs) -> Result<u8> {
     println!("confusion   {:>14} {:>14}", "pred benign", "pred malignant");
     println!("  benign    {tn:>14} {fp:>14}");
     println!("  malignant {fn_:>14} {tp:>14}");
+    print_calibration(&e.calibration);
+    print_operating_point(&e.operating_point);
+    if let Some(a) = &e.against {
+        print_against(&e, a);
+    }
     Ok(0)
+}
+
+/// A p-value as a reader wants it: small ones in powers of ten, not as 0.0000.
+fn p_value(p: f64) -> String {
+    match p < 1e-4 {
+        true => format!("{p:.1e}"),
+        false => format!("{p:.4}"),
+    }
+}
+
+fn interval(i: Option<[f64; 2]>) -> String {
+    i.map_or(String::new(), |[lo, hi]| format!(" [{lo:.4}, {hi:.4}]"))
+}
+
+fn print_calibration(c: &crate::calibration::Assessment) {
+    println!(
+        "calibration ECE {:.4}{} · Brier {:.4}{} · NLL {:.4}",
+        c.ece,
+        interval(c.ece_interval),
+        c.brier,
+        interval(c.brier_interval),
+        c.nll
+    );
+    let resampled = match c.ece_interval {
+        Some(_) => format!("; intervals resample {}s", c.unit),
+        None => "; no intervals: too few cases of a class".into(),
+    };
+    println!("            ({}{resampled})", c.binning);
+    if let (Some(t), Some(s)) = (&c.temperature, &c.scaled) {
+        println!(
+            "            with temperature {:.3} (fitted on {}): ECE {:.4} · Brier {:.4} · NLL {:.4}",
+            t.temperature, t.fitted_on, s.ece, s.brier, s.nll
+        );
+    }
+}
+
+fn print_operating_point(p: &crate::operating_point::OperatingPoint) {
+    let chosen = match p.chosen_on_scored_data {
+        true => ", chosen on these patches: optimistic",
+        false => "",
+    };
+    let [[tn, fp], [fn_, tp]] = p.confusion;
+    println!(
+        "operating   threshold {:.4} ({}{chosen}) · sensitivity {:.4} specificity {:.4} PPV {:.4} NPV {:.4} F1 {:.4} · tn {tn} fp {fp} fn {fn_} tp {tp}",
+        p.threshold, p.rule, p.sensitivity, p.specificity, p.ppv, p.npv, p.f1
+    );
+}
+
+fn print_against(e: &crate::evaluation::Evaluation, a: &crate::evaluation::Against) {
+    println!(
+        "against     {} ({}): patch AUC {:.4} vs {:.4}",
+        a.checkpoint.display(),
+        a.origin,
+        e.metrics.auc,
+        crate::metrics::roc_auc(&e.labels, &a.scores)
+    );
+    match &a.comparison {
+        Ok(c) => println!(
+            "            per {}: AUC {:.4} vs {:.4} · ΔAUC {:+.4} [{:+.4}, {:+.4}] (paired bootstrap, {} resamples) · DeLong z {:.3} p {} · McNemar {} vs {} right p {} ({} benign, {} malignant)",
+            c.unit,
+            c.delong.auc[0],
+            c.delong.auc[1],
+            c.delta_auc,
+            c.delta_interval[0],
+            c.delta_interval[1],
+            c.resamples,
+            c.delong.z,
+            p_value(c.delong.p),
+            c.mcnemar.only_a_right,
+            c.mcnemar.only_b_right,
+            p_value(c.mcnemar.p),
+            c.counts[0],
+            c.counts[1]
+        ),
+        Err(why) => println!("            no paired tests: {why}"),
+    }
 }
 
 /// Why a number is withheld: "fewer than 10 nodules of a class".

@@ -1,6 +1,7 @@
 //! The `lnmc` command line: the schema of every command, and `main`, which hands each to its
 //! own file here. Headless front ends over the ML core, as the dashboard (`tui`) is the other.
 
+mod calibrate;
 mod eval;
 mod export;
 mod groups;
@@ -16,6 +17,7 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use crate::tui::image::ProtocolChoice;
 use crate::types::DeviceChoice;
 
+pub use calibrate::CalibrateArgs;
 pub use eval::EvalArgs;
 pub use export::ExportArgs;
 pub use show::ShowArgs;
@@ -87,6 +89,9 @@ pub enum Command {
     Train(TrainArgs),
     /// Exact dataset-level metrics of a checkpoint (lnmc .safetensors or PyTorch .pth).
     Eval(EvalArgs),
+    /// Fit one temperature for a checkpoint on its validation split and keep it beside the
+    /// checkpoint (CHECKPOINT.calibration.json): eval then reports calibration before and after.
+    Calibrate(CalibrateArgs),
     /// Open the dashboard on a run written by another process (e.g. `train --headless`).
     /// A directory of runs (runs/, a sweep's folder) shows them all as a live table; Enter
     /// follows one.
@@ -133,6 +138,7 @@ pub fn main() -> ExitCode {
             crate::cuda::prepare(args.settings.device == DeviceChoice::Cpu)
         }
         Some(Command::Eval(args)) => crate::cuda::prepare(args.device == DeviceChoice::Cpu),
+        Some(Command::Calibrate(args)) => crate::cuda::prepare(args.device == DeviceChoice::Cpu),
         Some(_) => {}
     }
     if let Ok(threads) = std::thread::available_parallelism() {
@@ -171,6 +177,7 @@ pub fn main() -> ExitCode {
             train::run(args, epochs_given)
         }
         Some(Command::Eval(args)) => eval::run(args),
+        Some(Command::Calibrate(args)) => calibrate::run(args),
         Some(Command::Show(args)) => show::run(args),
         Some(Command::Export(args)) => export::run(args),
     };

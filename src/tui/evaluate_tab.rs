@@ -20,7 +20,6 @@ use crate::error::Result;
 use crate::evaluation::{self, Evaluation};
 use crate::metrics::roc_curve;
 use crate::run::catalog::CheckpointEntry;
-use crate::types::DeviceChoice;
 
 const EVALUATE: Key = Key::new(&[KeyCode::Enter], "evaluate");
 const SCOPE: Key = Key::new(&[KeyCode::Char('a')], "val split / all");
@@ -98,13 +97,9 @@ impl EvaluateTab {
             if let Some(entry) = self.checkpoints.get(self.selected) {
                 self.evaluating = true;
                 return Reply::Effect(Effect::Evaluate(evaluation::Request {
-                    checkpoint: entry.path.clone(),
                     data: Some(data.path.clone()),
                     all: self.all,
-                    intensity: None,
-                    tta: false,
-                    precision: Default::default(),
-                    device: DeviceChoice::Auto,
+                    ..evaluation::Request::new(entry.path.clone())
                 }));
             }
         } else if BROWSE_ERRORS.matches(code) && self.last.is_some() {

@@ -1,0 +1,212 @@
+//! Where to cut P(malignant): a threshold given, or chosen by a rule (Youden's J, a sensitivity
+//! to reach for screening, a specificity to keep), and what the confusion matrix looks like
+//! there. A patch is predicted malignant when its probability is above the threshold, as
+//! everywhere in lnmc.
+//!
+//! A threshold chosen on the very cases it is then scored on flatters them: the numbers at a
+//! chosen point are optimistic unless the point was chosen on other data.
+
+use serde::{Deserialize, Serialize};
+
+use crate::data::MALIGNANT;
+use crate::error::{Error, Result};
+
+/// How the threshold is found.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub enum Rule {
+    /// This threshold, in (0, 1).
+    Fixed(f64),
+    /// The one maximising sensitivity + specificity − 1.
+    Youden,
+    /// The most specific one whose sensitivity is at least this.
+    Sensitivity(f64),
+    /// The most sensitive one whose specificity is at least this.
+    Specificity(f64),
+}
+
+impl Rule {
+    /// The presets the Evaluate tab steps through, in order.
+    pub const PRESETS: [Rule; 5] = [
+        Rule::Fixed(0.5),
+        Rule::Youden,
+        Rule::Sensitivity(0.90),
+        Rule::Sensitivity(0.95),
+        Rule::Specificity(0.95),
+    ];
+
+    /// `0.3`, `youden`, `sens:0.95`, `spec:0.95`.
+    pub fn parse(text: &str) -> Result<Rule> {
+        let bad = |why: &str| Error::input(format!("--threshold {text}: {why}"));
+        let fraction = |v: &str| -> Result<f64> {
+            match v.trim().parse::<f64>() {
+                Ok(x) if x > 0.0 && x < 1.0 => Ok(x),
+                _ => Err(bad("must be a number in (0, 1)")),
+            }
+        };
+        match text.split_once(':') {
+            Some(("sens", v)) => Ok(Rule::Sensitivity(fraction(v)?)),
+            Some(("spec", v)) => Ok(Rule::Specificity(fraction(v)?)),
+            Some(_) => Err(bad("one of T, youden, sens:S, spec:S")),
+            None if text == "youden" => Ok(Rule::Youden),
+            None => Ok(Rule::Fixed(fraction(text)?)),
+        }
+    }
+
+    pub fn name(self) -> String {
+        match self {
+            Rule::Fixed(t) => format!("{t}"),
+            Rule::Youden => "youden".into(),
+            Rule::Sensitivity(s) => format!("sens:{s}"),
+            Rule::Specificity(s) => format!("spec:{s}"),
+        }
+    }
+
+    /// Whether the threshold is chosen from the cases it is scored on.
+    pub fn chosen_on_data(self) -> bool {
+        !matches!(self, Rule::Fixed(_))
+    }
+}
+
+/// The decision at one threshold.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OperatingPoint {
+    pub rule: String,
+    pub threshold: f64,
+    /// [[tn, fp], [fn, tp]].
+    pub confusion: [[u64; 2]; 2],
+    pub sensitivity: f64,
+    pub specificity: f64,
+    /// Positive and negative predictive values (0 where nothing is predicted on that side).
+    pub ppv: f64,
+    pub npv: f64,
+    pub f1: f64,
+    /// The threshold was chosen on these same cases: the numbers are optimistic.
+    pub chosen_on_scored_data: bool,
+}
+
+/// The decision at `threshold`.
+pub fn at(labels: &[u8], scores: &[f64], threshold: f64, rule: Rule) -> OperatingPoint {
+    let mut c = [[0u64; 2]; 2];
+    for (&l, &s) in labels.iter().zip(scores) {
+        c[(l == MALIGNANT) as usize][(s > threshold) as usize] += 1;
+    }
+    let [[tn, fp], [fn_, tp]] = c.map(|r| r.map(|v| v as f64));
+    let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
+    OperatingPoint {
+        rule: rule.name(),
+        threshold,
+        confusion: c,
+        sensitivity: ratio(tp, tp + fn_),
+        specificity: ratio(tn, tn + fp),
+        ppv: ratio(tp, tp + fp),
+        npv: ratio(tn, tn + fn_),
+        f1: ratio(2.0 * tp, 2.0 * tp + fp + fn_),
+        chosen_on_scored_data: rule.chosen_on_data(),
+    }
+}
+
+/// Every distinct decision the scores allow: thresholds halfway between consecutive distinct
+/// scores, and one below them all (everything malignant). Above them all nothing is malignant.
+fn candidates(scores: &[f64]) -> Vec<f64> {
+    let mut sorted: Vec<f64> = scores.iter().copied().filter(|s| s.is_finite()).collect();
+    sorted.sort_by(f64::total_cmp);
+    sorted.dedup();
+    let mut out = Vec::with_capacity(sorted.len() + 1);
+    if let Some(&lo) = sorted.first() {
+        out.push(lo / 2.0);
+    }
+    out.extend(sorted.windows(2).map(|w| (w[0] + w[1]) / 2.0));
+    if let Some(&hi) = sorted.last() {
+        out.push((hi + 1.0) / 2.0);
+    }
+    out
+}
+
+/// The operating point `rule` picks on these cases; an error when no threshold reaches it.
+pub fn choose(labels: &[u8], scores: &[f64], rule: Rule) -> Result<OperatingPoint> {
+    if let Rule::Fixed(t) = rule {
+        return Ok(at(labels, scores, t, rule));
+    }
+    let points = candidates(scores)
+        .into_iter()
+        .map(|t| at(labels, scores, t, rule));
+    let best = match rule {
+        Rule::Fixed(_) => unreachable!("returned above"),
+        Rule::Youden => points.max_by(|a, b| {
+            (a.sensitivity + a.specificity)
+                .total_cmp(&(b.sensitivity + b.specificity))
+                // Of equal J, the higher threshold (fewer recalls).
+                .then(a.threshold.total_cmp(&b.threshold))
+        }),
+        Rule::Sensitivity(s) => points.filter(|p| p.sensitivity >= s).max_by(|a, b| {
+            (a.specificity, a.threshold)
+                .partial_cmp(&(b.specificity, b.threshold))
+                .expect("finite")
+        }),
+        Rule::Specificity(s) => points.filter(|p| p.specificity >= s).max_by(|a, b| {
+            (a.sensitivity, -a.threshold)
+                .partial_cmp(&(b.sensitivity, -b.threshold))
+                .expect("finite")
+        }),
+    };
+    best.ok_or_else(|| {
+        Error::input(format!(
+            "--threshold {}: no threshold reaches it on these {} cases",
+            rule.name(),
+            labels.len()
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LABELS: [u8; 10] = [1, 1, 1, 1, 0, 0, 0, 0, 0, 0];
+    const SCORES: [f64; 10] = [0.9, 0.8, 0.4, 0.6, 0.1, 0.7, 0.2, 0.3, 0.45, 0.55];
+
+    #[test]
+    fn rules_parse_and_bad_ones_are_refused() {
+        assert_eq!(Rule::parse("0.3").unwrap(), Rule::Fixed(0.3));
+        assert_eq!(Rule::parse("youden").unwrap(), Rule::Youden);
+        assert_eq!(Rule::parse("sens:0.95").unwrap(), Rule::Sensitivity(0.95));
+        assert_eq!(Rule::parse("spec:0.9").unwrap(), Rule::Specificity(0.9));
+        for bad in [
+            "0", "1", "1.5", "-0.2", "sens:1", "spec:x", "ppv:0.9", "nan",
+        ] {
+            let e = Rule::parse(bad).unwrap_err().to_string();
+            assert!(e.starts_with(&format!("--threshold {bad}: ")), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_fixed_point_by_hand() {
+        let p = at(&LABELS, &SCORES, 0.5, Rule::Fixed(0.5));
+        assert_eq!(p.confusion, [[4, 2], [1, 3]]);
+        assert_eq!((p.sensitivity, p.specificity), (0.75, 4.0 / 6.0));
+        assert_eq!((p.ppv, p.npv), (0.6, 0.8));
+        assert!((p.f1 - 6.0 / 9.0).abs() < 1e-12);
+        assert!(!p.chosen_on_scored_data);
+    }
+
+    #[test]
+    fn chosen_points_reach_their_targets_and_say_they_were_chosen() {
+        // Sensitivity 1 needs every positive (lowest 0.4): the threshold sits below 0.4, as
+        // high as it can: halfway between 0.3 and 0.4.
+        let p = choose(&LABELS, &SCORES, Rule::Sensitivity(0.95)).unwrap();
+        assert!((p.threshold - 0.35).abs() < 1e-12, "{p:?}");
+        assert_eq!(p.sensitivity, 1.0);
+        assert!(p.chosen_on_scored_data);
+        // Specificity ≥ 0.95 means no false positive: above 0.7, catching 0.8 and 0.9.
+        let p = choose(&LABELS, &SCORES, Rule::Specificity(0.95)).unwrap();
+        assert!((p.threshold - 0.75).abs() < 1e-12, "{p:?}");
+        assert_eq!((p.sensitivity, p.specificity), (0.5, 1.0));
+        // Youden: no threshold has a higher sensitivity + specificity − 1.
+        let p = choose(&LABELS, &SCORES, Rule::Youden).unwrap();
+        let j = p.sensitivity + p.specificity - 1.0;
+        for t in candidates(&SCORES) {
+            let q = at(&LABELS, &SCORES, t, Rule::Youden);
+            assert!(q.sensitivity + q.specificity - 1.0 <= j + 1e-12);
+        }
+    }
+}
