@@ -16,6 +16,7 @@ use crate::model::ConvNet;
 use crate::operating_point::{self, OperatingPoint, Rule};
 use crate::paired;
 use crate::run;
+use crate::subgroups::{self, Binning, Features, Subgroup};
 use crate::types::{DeviceChoice, Precision};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -35,6 +36,8 @@ pub struct Request {
     pub threshold: Rule,
     /// A second checkpoint to compare on the same patches.
     pub against: Option<PathBuf>,
+    /// Upper edges of the size subgroups, in pixels of equivalent diameter.
+    pub size_edges: Vec<f64>,
 }
 
 impl Request {
@@ -50,6 +53,7 @@ impl Request {
             tta: false,
             threshold: Rule::Fixed(metrics::THRESHOLD),
             against: None,
+            size_edges: subgroups::SIZE_EDGES.to_vec(),
         }
     }
 }
@@ -89,6 +93,11 @@ pub struct Evaluation {
     /// The second checkpoint, when one was asked for: its scores of the same patches and the
     /// paired tests, or why there are none.
     pub against: Option<Against>,
+    /// Size and density of each evaluated patch, how they are binned, and the metrics of each
+    /// group.
+    pub features: Vec<Features>,
+    pub binning: Binning,
+    pub subgroups: Vec<Subgroup>,
 }
 
 /// A second checkpoint scored on the same patches.
@@ -186,6 +195,7 @@ fn evaluate_one(request: &Request) -> Result<Evaluation> {
         true => ((0..data.len()).collect(), "all patches".to_string(), false),
         false => validation_indices(info, &data, &data_path)?,
     };
+    let features = patch_features(&data, &indices)?;
     // The set as stored, rescaled batch by batch: no normalised copy of it.
     let patches = Patches::new(&mut data, &intensity, device)?;
     let started = Instant::now();
@@ -224,7 +234,21 @@ fn evaluate_one(request: &Request) -> Result<Evaluation> {
         BOOTSTRAP_SEED,
     );
     let rule = Rule::Fixed(metrics::THRESHOLD);
+    let densities: Vec<f64> = features.iter().map(|f| f.density).collect();
+    let binning = Binning::new(&request.size_edges, &data.scale, &densities);
+    let subgroups = subgroups::table(
+        &truth,
+        &scores,
+        groups.as_deref(),
+        &features,
+        &binning,
+        RESAMPLES,
+        BOOTSTRAP_SEED,
+    );
     Ok(Evaluation {
+        features,
+        binning,
+        subgroups,
         checkpoint: request.checkpoint.clone(),
         operating_point: operating_point::at(&truth, &scores, metrics::THRESHOLD, rule),
         calibration,
@@ -250,6 +274,38 @@ fn evaluate_one(request: &Request) -> Result<Evaluation> {
         },
         inference_seconds,
         precision: compute.why,
+    })
+}
+
+/// Size and density of each patch of `indices`, on every core.
+fn patch_features(data: &Dataset, indices: &[usize]) -> Result<Vec<Features>> {
+    let threshold = subgroups::threshold(&data.scale);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = indices.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = indices
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|&i| {
+                            let patch = data.patch(i)?;
+                            Ok(subgroups::features(
+                                &patch,
+                                data.height,
+                                data.width,
+                                threshold,
+                            ))
+                        })
+                        .collect::<Result<Vec<Features>>>()
+                })
+            })
+            .collect();
+        let mut all = Vec::with_capacity(indices.len());
+        for w in workers {
+            all.extend(w.join().expect("feature worker")?);
+        }
+        Ok(all)
     })
 }
 

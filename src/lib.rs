@@ -31,10 +31,12 @@ pub mod operating_point;
 pub mod optim;
 pub mod paired;
 pub mod run;
+pub mod subgroups;
 pub mod symmetry;
 pub mod train;
 
 // What front ends share, and the two front ends.
 pub mod cli;
 pub mod patch_image;
+pub mod report;
 pub mod tui;

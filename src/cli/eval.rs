@@ -50,6 +50,29 @@ pub struct EvalArgs {
     /// and a paired bootstrap interval, McNemar's exact test.
     #[arg(long, value_name = "CHECKPOINT")]
     against: Option<PathBuf>,
+    /// Upper edges of the nodule-size subgroups, in pixels of equivalent diameter, rising.
+    #[arg(long, value_parser = parse_edges, default_value = "6,12,20", value_name = "D1,D2,…")]
+    size_bins: Edges,
+}
+
+/// Bin edges as one flag value (clap would take a bare Vec as repeated values).
+#[derive(Clone)]
+struct Edges(Vec<f64>);
+
+/// `6,12,20`: positive, rising.
+fn parse_edges(text: &str) -> std::result::Result<Edges, String> {
+    let edges: Vec<f64> = text
+        .split(',')
+        .map(|v| {
+            v.trim()
+                .parse::<f64>()
+                .map_err(|_| format!("{v:?} is not a number"))
+        })
+        .collect::<std::result::Result<_, _>>()?;
+    match edges.windows(2).all(|w| w[0] < w[1]) && edges.iter().all(|&e| e > 0.0 && e.is_finite()) {
+        true => Ok(Edges(edges)),
+        false => Err("sizes must be positive and rising, e.g. 6,12,20".into()),
+    }
 }
 
 pub fn run(args: EvalArgs) -> Result<u8> {
@@ -63,6 +86,7 @@ pub fn run(args: EvalArgs) -> Result<u8> {
         tta: args.tta,
         threshold: args.threshold,
         against: args.against.as_deref().map(crate::run::checkpoint_of),
+        size_edges: args.size_bins.0,
     };
     let e = evaluation::evaluate(&request)?;
     let m = &e.metrics;
@@ -78,6 +102,11 @@ pub fn run(args: EvalArgs) -> Result<u8> {
         json["ci"] = serde_json::to_value(&e.ci).expect("json");
         json["calibration"] = serde_json::to_value(&e.calibration).expect("json");
         json["operating_point"] = serde_json::to_value(&e.operating_point).expect("json");
+        json["subgroups"] = serde_json::json!({
+            "binning": e.binning,
+            "cases": if e.groups.is_some() { "nodules" } else { "patches" },
+            "groups": e.subgroups,
+        });
         if let Some(a) = &e.against {
             json["against"] = serde_json::json!({
                 "checkpoint": a.checkpoint,
@@ -140,6 +169,7 @@ pub fn run(args: EvalArgs) -> Result<u8> {
     println!("  malignant {fn_:>14} {tp:>14}");
     print_calibration(&e.calibration);
     print_operating_point(&e.operating_point);
+    print_subgroups(&e);
     if let Some(a) = &e.against {
         print_against(&e, a);
     }
@@ -190,6 +220,37 @@ fn print_operating_point(p: &crate::operating_point::OperatingPoint) {
         "operating   threshold {:.4} ({}{chosen}) · sensitivity {:.4} specificity {:.4} PPV {:.4} NPV {:.4} F1 {:.4} · tn {tn} fp {fp} fn {fn_} tp {tp}",
         p.threshold, p.rule, p.sensitivity, p.specificity, p.ppv, p.npv, p.f1
     );
+}
+
+fn print_subgroups(e: &crate::evaluation::Evaluation) {
+    let cases = if e.groups.is_some() {
+        "nodules"
+    } else {
+        "patches"
+    };
+    println!(
+        "subgroups   ({cases}; size: equivalent diameter of the central region above {:.4} {}, no pixel spacing in the file; density: {}; — where too few cases stand behind a number)",
+        e.binning.threshold,
+        e.units.short(),
+        e.binning.density_basis
+    );
+    let opt = |v: Option<f64>| v.map_or("—".to_string(), |v| format!("{v:.3}"));
+    for g in &e.subgroups {
+        println!(
+            "  {:<8}{:<22} {:>5} {cases} ({:>4} malignant) · errors {:>4} ({:>3.0} % of all) · acc {} sens {} spec {} AUC {}{}",
+            g.by,
+            g.name,
+            g.cases,
+            g.malignant,
+            g.errors,
+            100.0 * g.share_of_errors,
+            opt(g.accuracy),
+            opt(g.sensitivity),
+            opt(g.specificity),
+            opt(g.auc),
+            interval(g.auc_interval),
+        );
+    }
 }
 
 fn print_against(e: &crate::evaluation::Evaluation, a: &crate::evaluation::Against) {

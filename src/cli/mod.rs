@@ -5,6 +5,7 @@ mod calibrate;
 mod eval;
 mod export;
 mod groups;
+mod report;
 mod show;
 mod synth;
 mod train;
@@ -20,6 +21,7 @@ use crate::types::DeviceChoice;
 pub use calibrate::CalibrateArgs;
 pub use eval::EvalArgs;
 pub use export::ExportArgs;
+pub use report::ReportArgs;
 pub use show::ShowArgs;
 pub use synth::SynthArgs;
 pub use train::TrainArgs;
@@ -92,6 +94,8 @@ pub enum Command {
     /// Fit one temperature for a checkpoint on its validation split and keep it beside the
     /// checkpoint (CHECKPOINT.calibration.json): eval then reports calibration before and after.
     Calibrate(CalibrateArgs),
+    /// One self-contained HTML page of a checkpoint's evaluation, as a study reports it.
+    Report(ReportArgs),
     /// Open the dashboard on a run written by another process (e.g. `train --headless`).
     /// A directory of runs (runs/, a sweep's folder) shows them all as a live table; Enter
     /// follows one.
@@ -178,6 +182,7 @@ pub fn main() -> ExitCode {
         }
         Some(Command::Eval(args)) => eval::run(args),
         Some(Command::Calibrate(args)) => calibrate::run(args),
+        Some(Command::Report(args)) => report::run(args),
         Some(Command::Show(args)) => show::run(args),
         Some(Command::Export(args)) => export::run(args),
     };

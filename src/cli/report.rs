@@ -1,0 +1,53 @@
+//! `lnmc report`: one self-contained HTML page of a checkpoint's evaluation (see `report`).
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::error::Result;
+use crate::types::DeviceChoice;
+use crate::{checkpoint, data, evaluation, report};
+
+#[derive(Args)]
+pub struct ReportArgs {
+    /// A checkpoint file, or a run (runs/NAME or NAME) for its best checkpoint.
+    #[arg(long)]
+    checkpoint: PathBuf,
+    /// A second checkpoint scored on the same patches: the paired comparison and the patches
+    /// where the two disagree, with both maps.
+    #[arg(long, value_name = "CHECKPOINT")]
+    against: Option<PathBuf>,
+    /// HDF5 file (default: the checkpoint's own data, else the default data).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// The folder to write report.html into: a new one, or an earlier report (replaced).
+    #[arg(long)]
+    out: PathBuf,
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    pub device: DeviceChoice,
+}
+
+pub fn run(args: ReportArgs) -> Result<u8> {
+    report::check_out(&args.out)?;
+    let checkpoint = crate::run::checkpoint_of(&args.checkpoint);
+    let e = evaluation::evaluate(&evaluation::Request {
+        data: args.data,
+        device: args.device,
+        against: args.against.as_deref().map(crate::run::checkpoint_of),
+        ..evaluation::Request::new(checkpoint.clone())
+    })?;
+    let data = data::reader::open(&e.data_path)?;
+    let cx = report::Context {
+        data_sha256: data::sha256(&e.data_path)?,
+        config: checkpoint::read_info(&checkpoint).map(|i| i.config),
+        data: &data,
+    };
+    let page = report::html(&e, &cx)?;
+    report::write(&args.out, &page)?;
+    println!(
+        "wrote {} ({} KB, self-contained)",
+        args.out.join(report::PAGE).display(),
+        page.len() / 1024
+    );
+    Ok(0)
+}

@@ -1,0 +1,555 @@
+//! One self-contained HTML page of an evaluation, as a study reports it: the data and how it
+//! was split, the training configuration, every metric with its interval, ROC and reliability
+//! diagrams (inline SVG), operating points, subgroups, the paired comparison when asked, and a
+//! gallery of the most confident errors with their class-activation maps (inline PNG). No
+//! network, no file beside it: it can be mailed or attached to a paper's supplement.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use crate::data::Dataset;
+use crate::error::{Error, Result};
+use crate::evaluation::Evaluation;
+use crate::explain::Explainer;
+use crate::operating_point::{self, Rule};
+use crate::patch_image;
+use crate::types::RunConfig;
+
+/// Patches in each gallery.
+pub const GALLERY: usize = 8;
+/// Pixels a side of a gallery picture.
+const PICTURE: u32 = 128;
+
+/// What the report says besides the evaluation itself.
+pub struct Context<'a> {
+    pub data: &'a Dataset,
+    pub data_sha256: String,
+    /// The run the checkpoint comes from, when it is lnmc's.
+    pub config: Option<RunConfig>,
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// Standard base64 (RFC 4648) of `bytes`, for data: URIs.
+pub fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
+        for k in 0..4 {
+            match k <= chunk.len() {
+                true => out.push(ALPHABET[(n >> (18 - 6 * k) & 63) as usize] as char),
+                false => out.push('='),
+            }
+        }
+    }
+    out
+}
+
+fn interval(i: Option<[f64; 2]>) -> String {
+    i.map_or("—".into(), |[lo, hi]| format!("{lo:.3} – {hi:.3}"))
+}
+
+fn opt(v: Option<f64>) -> String {
+    v.map_or("—".into(), |v| format!("{v:.3}"))
+}
+
+/// A square chart of `points` in [0, 1]², with the diagonal, as inline SVG.
+fn square_chart(title: &str, x: &str, y: &str, series: &[(&str, &str, Vec<(f64, f64)>)]) -> String {
+    let (size, pad) = (320.0, 40.0);
+    let at = |(px, py): (f64, f64)| (pad + px * size, pad + (1.0 - py) * size);
+    let mut svg = format!(
+        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{w}" viewBox="0 0 {w} {w}" role="img" aria-label="{title}"><rect x="{pad}" y="{pad}" width="{size}" height="{size}" fill="#fff" stroke="#999"/>"##,
+        w = size + 2.0 * pad
+    );
+    for k in 1..5 {
+        let v = k as f64 / 5.0;
+        let (gx, _) = at((v, 0.0));
+        let (_, gy) = at((0.0, v));
+        let _ = write!(
+            svg,
+            r##"<line x1="{gx}" y1="{pad}" x2="{gx}" y2="{e}" stroke="#eee"/><line x1="{pad}" y1="{gy}" x2="{e}" y2="{gy}" stroke="#eee"/><text x="{gx}" y="{t}" font-size="10" text-anchor="middle">{v:.1}</text><text x="{l}" y="{gy}" font-size="10" text-anchor="end">{v:.1}</text>"##,
+            e = pad + size,
+            t = pad + size + 14.0,
+            l = pad - 4.0
+        );
+    }
+    let (x0, y0) = at((0.0, 0.0));
+    let (x1, y1) = at((1.0, 1.0));
+    let _ = write!(
+        svg,
+        r##"<line x1="{x0}" y1="{y0}" x2="{x1}" y2="{y1}" stroke="#bbb" stroke-dasharray="4 4"/>"##
+    );
+    for (k, (name, colour, points)) in series.iter().enumerate() {
+        let path: Vec<String> = points
+            .iter()
+            .map(|&p| {
+                let (sx, sy) = at(p);
+                format!("{sx:.1},{sy:.1}")
+            })
+            .collect();
+        let _ = write!(
+            svg,
+            r#"<polyline points="{}" fill="none" stroke="{colour}" stroke-width="2"/>"#,
+            path.join(" ")
+        );
+        for &p in points.iter().filter(|_| points.len() <= 20) {
+            let (sx, sy) = at(p);
+            let _ = write!(
+                svg,
+                r#"<circle cx="{sx:.1}" cy="{sy:.1}" r="3" fill="{colour}"/>"#
+            );
+        }
+        // The legend in the lower right, which ROC curves and calibrated bins leave empty.
+        let _ = write!(
+            svg,
+            r#"<text x="{}" y="{}" font-size="12" text-anchor="end" fill="{colour}">{}</text>"#,
+            pad + size - 8.0,
+            pad + size - 10.0 - 14.0 * (series.len() - 1 - k) as f64,
+            escape(name)
+        );
+    }
+    let _ = write!(
+        svg,
+        r#"<text x="{}" y="{}" font-size="12" text-anchor="middle">{}</text><text x="12" y="{}" font-size="12" text-anchor="middle" transform="rotate(-90 12 {})">{}</text><text x="{}" y="24" font-size="14" text-anchor="middle" font-weight="bold">{}</text></svg>"#,
+        pad + size / 2.0,
+        pad + size + 32.0,
+        escape(x),
+        pad + size / 2.0,
+        pad + size / 2.0,
+        escape(y),
+        pad + size / 2.0,
+        escape(title)
+    );
+    svg
+}
+
+/// A patch and its class-activation map as an inline PNG.
+fn picture(data: &Dataset, index: usize, explainer: &Explainer) -> Result<(String, f64)> {
+    let grey = patch_image::image(data, index, patch_image::Window::for_scale(data.scale))?;
+    let e = explainer
+        .explain(&[&data.patch(index)?], data.height, data.width)
+        .remove(0);
+    let rgb = patch_image::overlay(&grey, &e.map, e.height, e.width, e.scale());
+    let big = image::imageops::resize(&rgb, PICTURE, PICTURE, image::imageops::FilterType::Nearest);
+    let mut png = Vec::new();
+    image::DynamicImage::ImageRgb8(big)
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .map_err(|e| Error::runtime(format!("cannot encode a picture ({e})")))?;
+    Ok((
+        format!(
+            r#"<img src="data:image/png;base64,{}" width="{PICTURE}" height="{PICTURE}" alt="patch {index}">"#,
+            base64(&png)
+        ),
+        e.probability(),
+    ))
+}
+
+const STYLE: &str = "body{font-family:sans-serif;max-width:1100px;margin:24px auto;color:#222}\
+table{border-collapse:collapse;margin:8px 0 16px}td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}\
+th{background:#f2f2f2}.num{text-align:right;font-variant-numeric:tabular-nums}.warn{color:#a60}\
+.figs{display:flex;gap:16px;flex-wrap:wrap}.gallery{display:flex;flex-wrap:wrap;gap:12px}\
+figure{margin:0;font-size:12px}h2{border-bottom:1px solid #ddd;padding-bottom:2px}";
+
+/// The report of `e` as one HTML page.
+pub fn html(e: &Evaluation, cx: &Context) -> Result<String> {
+    let mut h = String::new();
+    let name = e
+        .checkpoint
+        .file_name()
+        .map_or("checkpoint".into(), |n| n.to_string_lossy().into_owned());
+    let _ = write!(
+        h,
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>lnmc report · {}</title><style>{STYLE}</style></head><body>",
+        escape(&e.origin)
+    );
+    let _ = write!(
+        h,
+        "<h1>Evaluation of {} ({})</h1>",
+        escape(&name),
+        escape(&e.origin)
+    );
+    // The data and the split.
+    let groups = match (&cx.data.groups, cx.data.groups_inferred) {
+        (Some(ids), true) => {
+            let n: std::collections::HashSet<_> = ids.iter().collect();
+            format!(
+                "{} nodules, inferred from neighbouring rows (lnmc groups)",
+                n.len()
+            )
+        }
+        (Some(ids), false) => {
+            let n: std::collections::HashSet<_> = ids.iter().collect();
+            format!("{} nodules, from the file's ids", n.len())
+        }
+        (None, _) => "none known: slices of one nodule may sit on both sides of the split".into(),
+    };
+    let rows = [
+        ("checkpoint", e.checkpoint.display().to_string()),
+        ("data file", e.data_path.display().to_string()),
+        ("data SHA-256", cx.data_sha256.clone()),
+        (
+            "data",
+            format!(
+                "{} data in {}, {} patches of {}×{}",
+                e.source_kind,
+                e.units.name(),
+                cx.data.len(),
+                cx.data.height,
+                cx.data.width
+            ),
+        ),
+        ("nodule groups", groups),
+        (
+            "scored on",
+            format!("{} · {} patches", e.split_name, e.metrics.n),
+        ),
+        ("precision", e.precision.clone()),
+    ];
+    h.push_str("<h2>Data and split</h2><table>");
+    for (k, v) in rows {
+        let _ = write!(h, "<tr><th>{k}</th><td>{}</td></tr>", escape(&v));
+    }
+    h.push_str("</table>");
+    if e.slice_level {
+        let _ = write!(
+            h,
+            "<p class=\"warn\">{}</p>",
+            escape(crate::data::split::SLICE_LEVEL_WARNING)
+        );
+    }
+    if let Some(c) = &cx.config {
+        h.push_str("<h2>Training configuration</h2><table>");
+        let split = format!(
+            "{} (seed {}): {} train / {} val",
+            crate::choice::name(c.split),
+            c.split_seed,
+            c.train_samples,
+            c.val_samples
+        );
+        let _ = write!(
+            h,
+            "<tr><th>run</th><td>{}</td></tr><tr><th>split</th><td>{}</td></tr>",
+            escape(&c.name),
+            escape(&split)
+        );
+        for (k, v) in crate::compare::settings(c) {
+            let _ = write!(h, "<tr><th>{k}</th><td>{}</td></tr>", escape(&v));
+        }
+        h.push_str("</table>");
+    }
+    // Metrics.
+    let unit = e.ci.as_ref().map_or("—".to_string(), |ci| {
+        format!("{} resamples of {}s", ci.resamples, ci.unit)
+    });
+    let _ = write!(h, "<h2>Metrics at 0.5</h2><table><tr><th>metric</th><th>value</th><th>95 % interval ({})</th></tr>", escape(&unit));
+    for row in e.metrics.rows(e.ci.as_ref()) {
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td class=\"num\">{:.4}</td><td class=\"num\">{}</td></tr>",
+            row.name,
+            row.value,
+            interval(row.interval)
+        );
+    }
+    let m = &e.metrics;
+    let _ = write!(
+        h,
+        "<tr><td>balanced accuracy</td><td class=\"num\">{:.4}</td><td></td></tr><tr><td>PR AUC</td><td class=\"num\">{:.4}</td><td></td></tr></table>",
+        m.balanced_accuracy, m.pr_auc
+    );
+    match &e.nodule {
+        Some(n) => {
+            let _ = write!(
+                h,
+                "<p>Per nodule ({} nodules, each the mean probability of its slices): accuracy {:.4}, F1 {:.4}, ROC AUC {:.4}.</p>",
+                n.n, n.accuracy, n.f1, n.auc
+            );
+        }
+        None if e.groups.is_some() => h.push_str(&format!(
+            "<p>No nodule-level metrics: fewer than {} nodules of a class.</p>",
+            crate::metrics::MIN_PER_CLASS
+        )),
+        None => {}
+    }
+    if e.ci.is_none() {
+        h.push_str("<p>No intervals: too few cases of a class to resample.</p>");
+    }
+    // Figures.
+    let c = &e.calibration;
+    let roc = crate::metrics::roc_curve(&e.labels, &e.scores);
+    let mut series = vec![("this checkpoint", "#c0392b", roc)];
+    if let Some(a) = &e.against {
+        series.push((
+            "second checkpoint",
+            "#2471a3",
+            crate::metrics::roc_curve(&e.labels, &a.scores),
+        ));
+    }
+    let roc_svg = square_chart(
+        &format!("ROC · AUC {:.3}", m.auc),
+        "false positive rate",
+        "true positive rate",
+        &series,
+    );
+    let bins = |b: &[crate::calibration::Bin]| -> Vec<(f64, f64)> {
+        b.iter()
+            .filter(|b| b.count > 0)
+            .map(|b| (b.predicted, b.observed))
+            .collect()
+    };
+    let mut cal = vec![("as scored", "#c0392b", bins(&c.bins))];
+    if let Some(s) = &c.scaled {
+        cal.push(("with temperature", "#27ae60", bins(&s.bins)));
+    }
+    let rel_svg = square_chart(
+        &format!("Reliability · ECE {:.3}", c.ece),
+        "mean P(malignant) in bin",
+        "share malignant in bin",
+        &cal,
+    );
+    let _ = write!(
+        h,
+        "<h2>ROC and calibration</h2><div class=\"figs\">{roc_svg}{rel_svg}</div>"
+    );
+    let _ = write!(
+        h,
+        "<table><tr><th></th><th>ECE</th><th>Brier</th><th>NLL</th></tr><tr><td>as scored</td><td class=\"num\">{:.4} ({})</td><td class=\"num\">{:.4} ({})</td><td class=\"num\">{:.4}</td></tr>",
+        c.ece, interval(c.ece_interval), c.brier, interval(c.brier_interval), c.nll
+    );
+    if let (Some(t), Some(s)) = (&c.temperature, &c.scaled) {
+        let _ = write!(
+            h,
+            "<tr><td>temperature {:.3} (fitted on {})</td><td class=\"num\">{:.4}</td><td class=\"num\">{:.4}</td><td class=\"num\">{:.4}</td></tr>",
+            t.temperature, escape(&t.fitted_on), s.ece, s.brier, s.nll
+        );
+    }
+    let _ = write!(h, "</table><p>Binning: {}; intervals resample {}s. A temperature fitted on the patches scored here makes its row optimistic.</p>", escape(&c.binning), c.unit);
+    // Operating points.
+    h.push_str("<h2>Operating points</h2><table><tr><th>rule</th><th>threshold</th><th>sensitivity</th><th>specificity</th><th>PPV</th><th>NPV</th><th>F1</th><th>tn fp fn tp</th></tr>");
+    for rule in Rule::PRESETS {
+        let line = match operating_point::choose(&e.labels, &e.scores, rule) {
+            Ok(p) => {
+                let [[tn, fp], [fn_, tp]] = p.confusion;
+                format!(
+                    "<td class=\"num\">{:.4}</td><td class=\"num\">{:.4}</td><td class=\"num\">{:.4}</td><td class=\"num\">{:.4}</td><td class=\"num\">{:.4}</td><td class=\"num\">{:.4}</td><td class=\"num\">{tn} {fp} {fn_} {tp}</td>",
+                    p.threshold, p.sensitivity, p.specificity, p.ppv, p.npv, p.f1
+                )
+            }
+            Err(why) => format!("<td colspan=\"7\">{}</td>", escape(&why.to_string())),
+        };
+        let _ = write!(h, "<tr><td>{}</td>{line}</tr>", rule.name());
+    }
+    h.push_str("</table><p class=\"warn\">Every threshold but 0.5 is chosen on the patches it is scored on: its numbers are optimistic; choose it on other data for a claim.</p>");
+    // Subgroups.
+    let cases = if e.groups.is_some() {
+        "nodules"
+    } else {
+        "patches"
+    };
+    let _ = write!(
+        h,
+        "<h2>Subgroups</h2><p>Cases are {cases}. Size: equivalent diameter of the central region above {:.prec$} {} (pixels: the file carries no spacing). Density: {}. — marks a number withheld: fewer than {} cases stand behind it.</p><table><tr><th>by</th><th>group</th><th>{cases}</th><th>malignant</th><th>errors</th><th>share of errors</th><th>accuracy</th><th>sensitivity</th><th>specificity</th><th>AUC (95 %)</th></tr>",
+        e.binning.threshold,
+        e.units.short(),
+        escape(&e.binning.density_basis),
+        crate::metrics::MIN_PER_CLASS,
+        prec = e.units.decimals()
+    );
+    for g in &e.subgroups {
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{:.0} %</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+            g.by, escape(&g.name), g.cases, g.malignant, g.errors, 100.0 * g.share_of_errors,
+            opt(g.accuracy), opt(g.sensitivity), opt(g.specificity),
+            match (g.auc, g.auc_interval) {
+                (Some(a), Some(i)) => format!("{a:.3} ({})", interval(Some(i))),
+                _ => "—".into(),
+            }
+        );
+    }
+    h.push_str("</table>");
+    let explainer = Explainer::load(&e.checkpoint)?;
+    // The paired comparison.
+    if let Some(a) = &e.against {
+        let _ = write!(
+            h,
+            "<h2>Against {}</h2>",
+            escape(&format!("{} ({})", a.checkpoint.display(), a.origin))
+        );
+        match &a.comparison {
+            Ok(c) => {
+                let _ = write!(
+                    h,
+                    "<table><tr><th>per {}</th><th>this</th><th>second</th></tr><tr><td>ROC AUC</td><td class=\"num\">{:.4}</td><td class=\"num\">{:.4}</td></tr></table><p>ΔAUC {:+.4}, 95 % paired bootstrap interval {:+.4} to {:+.4} ({} resamples); DeLong's test z = {:.3}, p = {:.3e}. McNemar's exact test: {} cases only this one gets right, {} only the second, p = {:.3e}. ({} benign, {} malignant {}s.)</p>",
+                    c.unit, c.delong.auc[0], c.delong.auc[1], c.delta_auc, c.delta_interval[0], c.delta_interval[1], c.resamples,
+                    c.delong.z, c.delong.p, c.mcnemar.only_a_right, c.mcnemar.only_b_right, c.mcnemar.p, c.counts[0], c.counts[1], c.unit
+                );
+            }
+            Err(why) => {
+                let _ = write!(h, "<p>No paired tests: {}.</p>", escape(why));
+            }
+        }
+        let second = Explainer::load(&a.checkpoint)?;
+        let mut disagree: Vec<usize> = (0..e.scores.len())
+            .filter(|&k| {
+                crate::metrics::predicts_malignant(e.scores[k])
+                    != crate::metrics::predicts_malignant(a.scores[k])
+            })
+            .collect();
+        disagree.sort_by(|&x, &y| {
+            (a.scores[y] - e.scores[y])
+                .abs()
+                .total_cmp(&(a.scores[x] - e.scores[x]).abs())
+        });
+        let _ = write!(h, "<h3>Where they disagree ({} patches; largest difference in P(malignant) first)</h3><div class=\"gallery\">", disagree.len());
+        for &k in disagree.iter().take(GALLERY) {
+            let index = e.indices[k];
+            let (ours, p) = picture(cx.data, index, &explainer)?;
+            let (theirs, q) = picture(cx.data, index, &second)?;
+            let _ = write!(
+                h,
+                "<figure>{ours}{theirs}<figcaption>patch {index} · label {} · P {:.3} vs {:.3}</figcaption></figure>",
+                label(e.labels[k]), p, q
+            );
+        }
+        h.push_str("</div>");
+    }
+    // The gallery of confident errors.
+    let errors = e.misclassified();
+    let _ = write!(
+        h,
+        "<h2>Most confident errors ({} of {})</h2><p>Each patch in the lung window with its class-activation map: red pushes towards malignant, blue towards benign.</p><div class=\"gallery\">",
+        errors.len().min(GALLERY),
+        errors.len()
+    );
+    for &index in errors.iter().take(GALLERY) {
+        let (img, p) = picture(cx.data, index, &explainer)?;
+        let k = e.position(index).expect("an evaluated patch");
+        let _ = write!(
+            h,
+            "<figure>{img}<figcaption>patch {index} · label {} · P(malignant) {p:.3}</figcaption></figure>",
+            label(e.labels[k])
+        );
+    }
+    let _ = write!(
+        h,
+        "</div><p style=\"color:#888;font-size:12px\">lnmc {} · written {}</p></body></html>",
+        env!("CARGO_PKG_VERSION"),
+        crate::files::timestamp()
+    );
+    Ok(h)
+}
+
+fn label(l: u8) -> &'static str {
+    match l {
+        crate::data::MALIGNANT => "malignant",
+        _ => "benign",
+    }
+}
+
+/// The marker that tells a report folder from any other: a folder holding it may be replaced.
+pub const MARKER: &str = ".lnmc-report";
+pub const PAGE: &str = "report.html";
+
+/// Writes `page` as `dir/report.html`: into a new folder beside, renamed into place, so a
+/// failure leaves no half-written report; an existing folder is replaced only if it is one.
+pub fn write(dir: &Path, page: &str) -> Result<()> {
+    check_out(dir)?;
+    let parent = match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => ".".into(),
+    };
+    let name = dir
+        .file_name()
+        .map_or("report".into(), |n| n.to_string_lossy().into_owned());
+    let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
+    let result = (|| -> std::io::Result<()> {
+        std::fs::create_dir_all(&tmp)?;
+        std::fs::write(tmp.join(PAGE), page)?;
+        std::fs::write(tmp.join(MARKER), "written by lnmc report\n")?;
+        if dir.exists() {
+            std::fs::remove_dir_all(dir)?;
+        }
+        std::fs::rename(&tmp, dir)
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Err(Error::file(dir, format!("cannot write the report ({e})")));
+    }
+    Ok(())
+}
+
+/// Refuses an output folder that exists and is not a report, before anything is computed.
+pub fn check_out(dir: &Path) -> Result<()> {
+    if dir.exists() && !(dir.is_dir() && dir.join(MARKER).exists()) {
+        return Err(Error::file(
+            dir,
+            "exists and is not an lnmc report: give a new folder (a report folder is replaced)",
+        ));
+    }
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        if !parent.is_dir() {
+            return Err(Error::file(dir, "its parent folder does not exist"));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_as_rfc_4648() {
+        assert_eq!(base64(b""), "");
+        assert_eq!(base64(b"f"), "Zg==");
+        assert_eq!(base64(b"fo"), "Zm8=");
+        assert_eq!(base64(b"foo"), "Zm9v");
+        assert_eq!(base64(b"foobar"), "Zm9vYmFy");
+        assert_eq!(base64(&[0xff, 0xfe, 0x00]), "//4A");
+    }
+
+    #[test]
+    fn a_folder_that_is_not_a_report_is_refused_and_a_report_is_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("r");
+        write(&out, "<p>one</p>").unwrap();
+        assert_eq!(
+            std::fs::read_to_string(out.join(PAGE)).unwrap(),
+            "<p>one</p>"
+        );
+        write(&out, "<p>two</p>").unwrap();
+        assert_eq!(
+            std::fs::read_to_string(out.join(PAGE)).unwrap(),
+            "<p>two</p>"
+        );
+        let other = dir.path().join("mine");
+        std::fs::create_dir(&other).unwrap();
+        std::fs::write(other.join("notes.txt"), "keep").unwrap();
+        let e = write(&other, "<p/>").unwrap_err().to_string();
+        assert!(e.contains("exists and is not an lnmc report"), "{e}");
+        assert_eq!(
+            std::fs::read_to_string(other.join("notes.txt")).unwrap(),
+            "keep"
+        );
+        assert!(check_out(&dir.path().join("no/such/r")).is_err());
+        // Nothing left behind but the two folders.
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(names.len(), 2, "{names:?}");
+    }
+}
