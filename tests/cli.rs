@@ -6,7 +6,7 @@ mod common;
 use std::path::Path;
 use std::process::Output;
 
-use common::{fixture, lnmc, metrics_rows, ok, valid_file, without_timing};
+use common::{fixture, input_error, lnmc, metrics_rows, ok, valid_file, without_timing};
 
 fn run_in(dir: &Path, args: &[&str]) -> Output {
     lnmc()
@@ -14,19 +14,6 @@ fn run_in(dir: &Path, args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("run lnmc")
-}
-
-/// Asserts exit code 2 and a single-line message; returns it.
-fn input_error(dir: &Path, args: &[&str]) -> String {
-    let out = run_in(dir, args);
-    let stderr = String::from_utf8(out.stderr).unwrap();
-    assert_eq!(out.status.code(), Some(2), "lnmc {args:?}: {stderr}");
-    assert_eq!(
-        stderr.trim_end().lines().count(),
-        1,
-        "not one line: {stderr}"
-    );
-    stderr
 }
 
 fn synth(dir: &Path, n: usize) {

@@ -131,3 +131,20 @@ pub fn app() -> lnmc::tui::app::App {
     let images = lnmc::tui::image::PatchImages::new(lnmc::tui::image::halfblocks());
     lnmc::tui::app::App::new(data, images, Vec::new())
 }
+
+/// `lnmc ARGS` in `dir`, asserting exit code 2 and a one-line message; the message.
+pub fn input_error(dir: &Path, args: &[&str]) -> String {
+    let out = lnmc()
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("run lnmc");
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(2), "lnmc {args:?}: {stderr}");
+    assert_eq!(
+        stderr.trim_end().lines().count(),
+        1,
+        "not one line: {stderr}"
+    );
+    stderr
+}
