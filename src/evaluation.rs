@@ -131,6 +131,25 @@ impl Evaluation {
     }
 }
 
+impl Evaluation {
+    /// The patches the two compared checkpoints decide differently at 0.5, the largest
+    /// difference in P(malignant) first; empty without a second checkpoint.
+    pub fn disagreements(&self) -> Vec<usize> {
+        let Some(a) = &self.against else {
+            return Vec::new();
+        };
+        let mut k: Vec<usize> = (0..self.scores.len())
+            .filter(|&k| {
+                metrics::predicts_malignant(self.scores[k])
+                    != metrics::predicts_malignant(a.scores[k])
+            })
+            .collect();
+        let gap = |k: usize| (a.scores[k] - self.scores[k]).abs();
+        k.sort_by(|&x, &y| gap(y).total_cmp(&gap(x)));
+        k.into_iter().map(|k| self.indices[k]).collect()
+    }
+}
+
 pub fn evaluate(request: &Request) -> Result<Evaluation> {
     let mut e = evaluate_one(request)?;
     e.operating_point = operating_point::choose(&e.labels, &e.scores, request.threshold)?;

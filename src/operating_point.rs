@@ -105,57 +105,68 @@ pub fn at(labels: &[u8], scores: &[f64], threshold: f64, rule: Rule) -> Operatin
     }
 }
 
-/// Every distinct decision the scores allow: thresholds halfway between consecutive distinct
-/// scores, and one below them all (everything malignant). Above them all nothing is malignant.
-fn candidates(scores: &[f64]) -> Vec<f64> {
-    let mut sorted: Vec<f64> = scores.iter().copied().filter(|s| s.is_finite()).collect();
-    sorted.sort_by(f64::total_cmp);
-    sorted.dedup();
-    let mut out = Vec::with_capacity(sorted.len() + 1);
-    if let Some(&lo) = sorted.first() {
-        out.push(lo / 2.0);
-    }
-    out.extend(sorted.windows(2).map(|w| (w[0] + w[1]) / 2.0));
-    if let Some(&hi) = sorted.last() {
-        out.push((hi + 1.0) / 2.0);
+/// Every distinct decision the scores allow, with its (sensitivity, specificity): thresholds
+/// halfway between consecutive distinct scores, one below them all (everything malignant) and
+/// one above (nothing). One sort and one sweep, so a key in the Evaluate tab answers at once
+/// on any number of patches.
+fn candidates(labels: &[u8], scores: &[f64]) -> Vec<(f64, f64, f64)> {
+    let mut order: Vec<usize> = (0..scores.len())
+        .filter(|&i| scores[i].is_finite())
+        .collect();
+    order.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]));
+    let positives = order.iter().filter(|&&i| labels[i] == MALIGNANT).count() as f64;
+    let negatives = order.len() as f64 - positives;
+    let rate = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
+    // Below every score: all predicted malignant.
+    let (mut tp, mut fp) = (positives, negatives);
+    let mut out = Vec::with_capacity(order.len() + 1);
+    let lowest = order.first().map_or(0.5, |&i| scores[i]);
+    out.push((lowest / 2.0, 1.0, rate(0.0, negatives)));
+    let mut k = 0;
+    while k < order.len() {
+        let value = scores[order[k]];
+        // The threshold moves past every patch of this score: they become benign.
+        while k < order.len() && scores[order[k]] == value {
+            match labels[order[k]] == MALIGNANT {
+                true => tp -= 1.0,
+                false => fp -= 1.0,
+            }
+            k += 1;
+        }
+        let next = order
+            .get(k)
+            .map_or((value + 1.0) / 2.0, |&i| (value + scores[i]) / 2.0);
+        out.push((next, rate(tp, positives), rate(negatives - fp, negatives)));
     }
     out
 }
 
 /// The operating point `rule` picks on these cases; an error when no threshold reaches it.
 pub fn choose(labels: &[u8], scores: &[f64], rule: Rule) -> Result<OperatingPoint> {
-    if let Rule::Fixed(t) = rule {
-        return Ok(at(labels, scores, t, rule));
-    }
-    let points = candidates(scores)
-        .into_iter()
-        .map(|t| at(labels, scores, t, rule));
+    let points = candidates(labels, scores).into_iter();
     let best = match rule {
-        Rule::Fixed(_) => unreachable!("returned above"),
+        Rule::Fixed(t) => return Ok(at(labels, scores, t, rule)),
+        // Of equal J, the higher threshold (fewer recalls).
         Rule::Youden => points.max_by(|a, b| {
-            (a.sensitivity + a.specificity)
-                .total_cmp(&(b.sensitivity + b.specificity))
-                // Of equal J, the higher threshold (fewer recalls).
-                .then(a.threshold.total_cmp(&b.threshold))
-        }),
-        Rule::Sensitivity(s) => points.filter(|p| p.sensitivity >= s).max_by(|a, b| {
-            (a.specificity, a.threshold)
-                .partial_cmp(&(b.specificity, b.threshold))
+            (a.1 + a.2, a.0)
+                .partial_cmp(&(b.1 + b.2, b.0))
                 .expect("finite")
         }),
-        Rule::Specificity(s) => points.filter(|p| p.specificity >= s).max_by(|a, b| {
-            (a.sensitivity, -a.threshold)
-                .partial_cmp(&(b.sensitivity, -b.threshold))
-                .expect("finite")
-        }),
+        Rule::Sensitivity(s) => points
+            .filter(|p| p.1 >= s)
+            .max_by(|a, b| (a.2, a.0).partial_cmp(&(b.2, b.0)).expect("finite")),
+        Rule::Specificity(s) => points
+            .filter(|p| p.2 >= s)
+            .max_by(|a, b| (a.1, -a.0).partial_cmp(&(b.1, -b.0)).expect("finite")),
     };
-    best.ok_or_else(|| {
-        Error::input(format!(
-            "--threshold {}: no threshold reaches it on these {} cases",
-            rule.name(),
-            labels.len()
-        ))
-    })
+    best.map(|(t, _, _)| at(labels, scores, t, rule))
+        .ok_or_else(|| {
+            Error::input(format!(
+                "--threshold {}: no threshold reaches it on these {} cases",
+                rule.name(),
+                labels.len()
+            ))
+        })
 }
 
 #[cfg(test)]
@@ -204,9 +215,20 @@ mod tests {
         // Youden: no threshold has a higher sensitivity + specificity − 1.
         let p = choose(&LABELS, &SCORES, Rule::Youden).unwrap();
         let j = p.sensitivity + p.specificity - 1.0;
-        for t in candidates(&SCORES) {
+        for (t, sens, spec) in candidates(&LABELS, &SCORES) {
             let q = at(&LABELS, &SCORES, t, Rule::Youden);
+            assert_eq!(
+                (q.sensitivity, q.specificity),
+                (sens, spec),
+                "the sweep at {t}"
+            );
             assert!(q.sensitivity + q.specificity - 1.0 <= j + 1e-12);
+        }
+        // Ties: the sweep passes every patch of one score at once.
+        let tied = [0.5, 0.5, 0.5, 0.2, 0.2, 0.8, 0.8, 0.5, 0.2, 0.9];
+        for (t, sens, spec) in candidates(&LABELS, &tied) {
+            let q = at(&LABELS, &tied, t, Rule::Youden);
+            assert_eq!((q.sensitivity, q.specificity), (sens, spec), "tied, at {t}");
         }
     }
 }

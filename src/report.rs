@@ -401,20 +401,10 @@ pub fn html(e: &Evaluation, cx: &Context) -> Result<String> {
             }
         }
         let second = Explainer::load(&a.checkpoint)?;
-        let mut disagree: Vec<usize> = (0..e.scores.len())
-            .filter(|&k| {
-                crate::metrics::predicts_malignant(e.scores[k])
-                    != crate::metrics::predicts_malignant(a.scores[k])
-            })
-            .collect();
-        disagree.sort_by(|&x, &y| {
-            (a.scores[y] - e.scores[y])
-                .abs()
-                .total_cmp(&(a.scores[x] - e.scores[x]).abs())
-        });
+        let disagree = e.disagreements();
         let _ = write!(h, "<h3>Where they disagree ({} patches; largest difference in P(malignant) first)</h3><div class=\"gallery\">", disagree.len());
-        for &k in disagree.iter().take(GALLERY) {
-            let index = e.indices[k];
+        for &index in disagree.iter().take(GALLERY) {
+            let k = e.position(index).expect("an evaluated patch");
             let (ours, p) = picture(cx.data, index, &explainer)?;
             let (theirs, q) = picture(cx.data, index, &second)?;
             let _ = write!(
@@ -456,6 +446,22 @@ fn label(l: u8) -> &'static str {
         crate::data::MALIGNANT => "malignant",
         _ => "benign",
     }
+}
+
+/// Evaluates as `request` asks and writes the report into `out` (see `write`): what both
+/// `lnmc report` and the Evaluate tab's key do. Returns the page's size in bytes.
+pub fn evaluate_and_write(request: &crate::evaluation::Request, out: &Path) -> Result<usize> {
+    check_out(out)?;
+    let e = crate::evaluation::evaluate(request)?;
+    let data = crate::data::reader::open(&e.data_path)?;
+    let cx = Context {
+        data_sha256: crate::data::sha256(&e.data_path)?,
+        config: crate::checkpoint::read_info(&request.checkpoint).map(|i| i.config),
+        data: &data,
+    };
+    let page = html(&e, &cx)?;
+    write(out, &page)?;
+    Ok(page.len())
 }
 
 /// The marker that tells a report folder from any other: a folder holding it may be replaced.

@@ -230,3 +230,179 @@ fn bad_study_inputs_are_refused_with_one_line() {
         assert_eq!(out.status.code(), Some(2), "--threshold {bad}");
     }
 }
+
+mod dashboard {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    use lnmc::evaluation::{Against, Evaluation};
+    use lnmc::tui::app::{App, Tab};
+    use lnmc::tui::{view, Effect, Message};
+    use ratatui::backend::TestBackend;
+    use ratatui::Terminal;
+
+    use super::common::app;
+
+    fn key(app: &mut App, code: KeyCode) -> Effect {
+        app.update(Message::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+    }
+
+    fn screen(app: &App) -> String {
+        let mut terminal = Terminal::new(TestBackend::new(160, 48)).unwrap();
+        terminal.draw(|f| view::draw(f, app)).unwrap();
+        format!("{}", terminal.backend())
+    }
+
+    /// An evaluation of 40 validation-like patches by two checkpoints that disagree on some.
+    fn compared(app: &App) -> Evaluation {
+        let indices: Vec<usize> = (0..30).collect();
+        let labels: Vec<u8> = indices.iter().map(|&i| app.data().labels[i]).collect();
+        let scores: Vec<f64> = labels
+            .iter()
+            .enumerate()
+            .map(|(k, &l)| 0.15 + 0.6 * l as f64 + 0.02 * (k % 7) as f64)
+            .collect();
+        let second: Vec<f64> = scores
+            .iter()
+            .enumerate()
+            .map(|(k, &s)| if k % 4 == 0 { 1.0 - s } else { s })
+            .collect();
+        let rule = lnmc::operating_point::Rule::Fixed(0.5);
+        let comparison = lnmc::paired::compare(&labels, &scores, &second, None, 100, 1);
+        Evaluation {
+            checkpoint: "checkpoint/a/best.safetensors".into(),
+            ci: None,
+            calibration: lnmc::calibration::assess(&labels, &scores, None, None, 100, 1),
+            operating_point: lnmc::operating_point::at(&labels, &scores, 0.5, rule),
+            against: Some(Against {
+                checkpoint: "checkpoint/b/best.safetensors".into(),
+                origin: "run b, epoch 1".into(),
+                scores: second,
+                comparison,
+            }),
+            features: Vec::new(),
+            binning: lnmc::subgroups::Binning::new(&[6.0], &Default::default(), &[]),
+            subgroups: Vec::new(),
+            metrics: lnmc::metrics::metrics(&labels, &scores),
+            indices,
+            labels,
+            scores,
+            data_path: app.data().path.clone(),
+            source_kind: "synthetic",
+            units: lnmc::data::units::Units::Hu,
+            split_name: "val split of run a".into(),
+            origin: "run a, epoch 3".into(),
+            inference_seconds: 0.01,
+            precision: "fp32".into(),
+            slice_level: false,
+            groups: None,
+            nodule: None,
+        }
+    }
+
+    #[test]
+    fn the_operating_point_moves_with_keys_and_two_checkpoints_are_browsed_side_by_side() {
+        let mut app = app();
+        key(&mut app, KeyCode::Char('3'));
+        let e = compared(&app);
+        let second_auc = lnmc::metrics::roc_auc(&e.labels, &e.against.as_ref().unwrap().scores);
+        app.update(Message::Evaluated {
+            checkpoint: "checkpoint/a/best.safetensors".into(),
+            result: Ok(e),
+        });
+        let shown = screen(&app);
+        assert!(shown.contains("at 0.5 (rows: truth)"), "{shown}");
+        assert!(shown.contains("reliability · 15 bins · ECE"), "{shown}");
+        assert!(
+            shown.contains("ROC · vs run b, epoch 1 · per patch ΔAUC"),
+            "{shown}"
+        );
+        assert!(shown.contains(&format!("vs {second_auc:.3}")), "{shown}");
+        // ] moves the threshold up by 0.01; the matrix and rates follow.
+        key(&mut app, KeyCode::Char(']'));
+        let shown = screen(&app);
+        assert!(shown.contains("at 0.510 (0.51)"), "{shown}");
+        assert!(
+            !shown.contains("optimistic"),
+            "a fixed threshold is not chosen on the data"
+        );
+        // p steps through the presets: 0.5, then Youden, chosen on these patches.
+        key(&mut app, KeyCode::Char('p'));
+        assert!(screen(&app).contains("at 0.5 (rows: truth)"));
+        key(&mut app, KeyCode::Char('p'));
+        let shown = screen(&app);
+        assert!(
+            shown.contains("(youden)") && shown.contains("chosen on these patches: optimistic"),
+            "{shown}"
+        );
+        // w writes the report of what is shown, the comparison included, under runs/.
+        let Effect::Report { request, out } = key(&mut app, KeyCode::Char('w')) else {
+            panic!("no report");
+        };
+        assert_eq!(
+            request.against.as_deref(),
+            Some(std::path::Path::new("checkpoint/b/best.safetensors"))
+        );
+        assert_eq!(request.threshold, lnmc::operating_point::Rule::Youden);
+        assert!(out.starts_with("runs") && out.to_string_lossy().contains("report-"));
+        app.update(Message::Reported(
+            "wrote runs/report-1/report.html (300 KB)".into(),
+        ));
+        assert!(screen(&app).contains("wrote runs/report-1/report.html"));
+
+        // d: where they disagree, largest difference first, in the Dataset tab with the
+        // overlay; the first checkpoint's maps are asked for, then the second's.
+        let Effect::Explain {
+            checkpoint,
+            patches,
+            ..
+        } = key(&mut app, KeyCode::Char('d'))
+        else {
+            panic!("no maps asked for");
+        };
+        assert_eq!(app.tab(), Tab::Dataset);
+        assert_eq!(
+            checkpoint,
+            std::path::PathBuf::from("checkpoint/a/best.safetensors")
+        );
+        let shown = screen(&app);
+        assert!(shown.contains("disagreements"), "{shown}");
+        assert!(
+            shown.contains("by checkpoint/b/best.safetensors"),
+            "{shown}"
+        );
+        let map = |p: f32| lnmc::explain::Explanation {
+            map: vec![p; 4],
+            height: 2,
+            width: 2,
+            logits: [0.0, p],
+            bias_difference: 0.0,
+        };
+        let maps = |p: f32| {
+            patches
+                .iter()
+                .map(|(i, _)| (*i, map(p)))
+                .collect::<Vec<_>>()
+        };
+        let Effect::Explain {
+            checkpoint: next, ..
+        } = app.update(Message::Explained {
+            checkpoint: checkpoint.clone(),
+            result: Ok(maps(1.0)),
+        })
+        else {
+            panic!("the second checkpoint's maps are not asked for");
+        };
+        assert_eq!(
+            next,
+            std::path::PathBuf::from("checkpoint/b/best.safetensors")
+        );
+        app.update(Message::Explained {
+            checkpoint: next,
+            result: Ok(maps(-1.0)),
+        });
+        let shown = screen(&app);
+        assert!(
+            shown.contains("left: evaluated, right: compared"),
+            "{shown}"
+        );
+    }
+}

@@ -6,7 +6,7 @@ use clap::Args;
 
 use crate::error::Result;
 use crate::types::DeviceChoice;
-use crate::{checkpoint, data, evaluation, report};
+use crate::{evaluation, report};
 
 #[derive(Args)]
 pub struct ReportArgs {
@@ -28,26 +28,17 @@ pub struct ReportArgs {
 }
 
 pub fn run(args: ReportArgs) -> Result<u8> {
-    report::check_out(&args.out)?;
-    let checkpoint = crate::run::checkpoint_of(&args.checkpoint);
-    let e = evaluation::evaluate(&evaluation::Request {
+    let request = evaluation::Request {
         data: args.data,
         device: args.device,
         against: args.against.as_deref().map(crate::run::checkpoint_of),
-        ..evaluation::Request::new(checkpoint.clone())
-    })?;
-    let data = data::reader::open(&e.data_path)?;
-    let cx = report::Context {
-        data_sha256: data::sha256(&e.data_path)?,
-        config: checkpoint::read_info(&checkpoint).map(|i| i.config),
-        data: &data,
+        ..evaluation::Request::new(crate::run::checkpoint_of(&args.checkpoint))
     };
-    let page = report::html(&e, &cx)?;
-    report::write(&args.out, &page)?;
+    let bytes = report::evaluate_and_write(&request, &args.out)?;
     println!(
         "wrote {} ({} KB, self-contained)",
         args.out.join(report::PAGE).display(),
-        page.len() / 1024
+        bytes / 1024
     );
     Ok(0)
 }

@@ -274,6 +274,11 @@ impl App {
                 self.train.log(line);
                 Effect::None
             }
+            Message::Reported(line) => {
+                self.evaluate.set_notice(line.clone());
+                self.train.log(line);
+                Effect::None
+            }
             Message::Exported(line) => {
                 self.runs.set_notice(line.clone());
                 self.train.log(line);
@@ -426,13 +431,17 @@ impl App {
                 self.tab = Tab::Train;
                 Effect::Follow(run)
             }
-            Reply::BrowseMisclassified => {
+            reply @ (Reply::BrowseMisclassified | Reply::BrowseDisagreements) => {
                 let Some((_, evaluation)) = self.evaluate.last() else {
                     return Effect::None;
                 };
                 self.tab = Tab::Dataset;
                 let cx = context(&self.data, &self.split, &self.evaluate);
-                match self.dataset.show_misclassified(evaluation, &cx) {
+                let shown = match reply {
+                    Reply::BrowseMisclassified => self.dataset.show_misclassified(evaluation, &cx),
+                    _ => self.dataset.show_disagreements(evaluation, &cx),
+                };
+                match shown {
                     Reply::Effect(effect) => effect,
                     _ => Effect::None,
                 }

@@ -34,6 +34,9 @@ pub enum ClassFilter {
     Malignant,
     /// Wrong predictions of the last evaluation, most confident first.
     Misclassified,
+    /// Where the last evaluation's two checkpoints decide differently, largest difference in
+    /// P(malignant) first.
+    Disagreements,
     /// Patches flagged as doubtful labels.
     Flagged,
 }
@@ -146,6 +149,14 @@ impl Browser {
         }
     }
 
+    /// Shows where the two checkpoints of `evaluation` disagree, largest difference first.
+    pub fn show_disagreements(&mut self, evaluation: &Evaluation) {
+        self.class = ClassFilter::Disagreements;
+        self.split = SplitFilter::All;
+        self.visible = evaluation.disagreements();
+        self.cursor = 0;
+    }
+
     /// Shows the misclassified patches of `evaluation`, most confidently wrong first.
     pub fn show_misclassified(&mut self, evaluation: &Evaluation) {
         self.class = ClassFilter::Misclassified;
@@ -179,6 +190,7 @@ impl Browser {
         }
         self.visible = match (self.class, sets.evaluation) {
             (ClassFilter::Misclassified, Some(e)) => e.misclassified(),
+            (ClassFilter::Disagreements, Some(e)) => e.disagreements(),
             (ClassFilter::Flagged, _) => sets.flagged.to_vec(),
             (class, _) => (0..data.len())
                 .filter(|&i| match class {

@@ -42,6 +42,17 @@ pub struct Context<'a> {
     pub checkpoint: Option<&'a Path>,
 }
 
+impl Context<'_> {
+    /// The second checkpoint the last evaluation was compared with.
+    fn second(&self) -> Option<&Path> {
+        self.evaluation?
+            .1
+            .against
+            .as_ref()
+            .map(|a| a.checkpoint.as_path())
+    }
+}
+
 pub struct DatasetTab {
     browser: Browser,
     images: PatchImages,
@@ -56,6 +67,10 @@ pub struct DatasetTab {
     /// Maps of the patches explained so far, and the checkpoint they come from.
     explained: HashMap<usize, Explanation>,
     explained_by: Option<PathBuf>,
+    /// Maps by the compared second checkpoint, drawn beside the first's where the two
+    /// disagree.
+    second: HashMap<usize, Explanation>,
+    second_by: Option<PathBuf>,
     /// Review flags of the data file, by patch.
     flags: BTreeMap<usize, Flag>,
     /// The note being typed for a new flag.
@@ -83,6 +98,8 @@ impl DatasetTab {
             overlay: false,
             explained: HashMap::new(),
             explained_by: None,
+            second: HashMap::new(),
+            second_by: None,
             flags: flags.into_iter().map(|f| (f.index, f)).collect(),
             note: None,
             problem: None,
@@ -171,6 +188,10 @@ impl DatasetTab {
 
     /// Takes in maps computed for `checkpoint`.
     pub fn explained(&mut self, checkpoint: PathBuf, maps: Vec<(usize, Explanation)>) {
+        if self.second_by.as_ref() == Some(&checkpoint) {
+            self.second.extend(maps);
+            return;
+        }
         if self.explained_by.as_ref() != Some(&checkpoint) {
             self.explained.clear();
             self.explained_by = Some(checkpoint);
@@ -194,19 +215,38 @@ impl DatasetTab {
         }
         let b = &self.browser;
         let from = b.cursor.saturating_sub(EXPLAIN_AHEAD / 2);
-        let wanted: Vec<usize> = b
+        let near: Vec<usize> = b
             .visible
             .iter()
             .skip(from)
             .take(EXPLAIN_AHEAD + 1)
             .copied()
+            .collect();
+        let mut wanted: Vec<usize> = near
+            .iter()
+            .copied()
             .filter(|i| !self.explained.contains_key(i))
             .collect();
+        let mut checkpoint = checkpoint.to_path_buf();
+        // Where two checkpoints disagree, the second's maps once the first's are in.
+        if let (true, ClassFilter::Disagreements, Some(second)) =
+            (wanted.is_empty(), b.class, cx.second())
+        {
+            if self.second_by.as_deref() != Some(second) {
+                self.second.clear();
+                self.second_by = Some(second.to_path_buf());
+            }
+            checkpoint = second.to_path_buf();
+            wanted = near
+                .into_iter()
+                .filter(|i| !self.second.contains_key(i))
+                .collect();
+        }
         if wanted.is_empty() {
             return Reply::Done;
         }
         Reply::Effect(Effect::Explain {
-            checkpoint: checkpoint.to_path_buf(),
+            checkpoint,
             patches: wanted
                 .into_iter()
                 .filter_map(|i| Some((i, cx.data.patch(i).ok()?)))
@@ -220,6 +260,13 @@ impl DatasetTab {
     pub fn refilter(&mut self, cx: &Context) {
         let flagged: Vec<usize> = self.flags.keys().copied().collect();
         self.browser.refilter(&sets(cx, &flagged));
+    }
+
+    /// Where the two compared checkpoints disagree, overlay on: both maps side by side.
+    pub fn show_disagreements(&mut self, evaluation: &Evaluation, cx: &Context) -> Reply {
+        self.browser.show_disagreements(evaluation);
+        self.overlay = true;
+        self.explain_missing(cx)
     }
 
     /// The misclassified patches of `evaluation`, overlay on: what drove each error.
@@ -239,12 +286,22 @@ impl DatasetTab {
         let [top, thumbs] =
             Layout::vertical([Constraint::Min(0), Constraint::Length(thumbs_height)]).areas(area);
         // Half blocks give two pixel rows per cell: a square image is twice as wide as tall.
+        // Where two checkpoints disagree, the second's map beside the first's.
+        let second = self
+            .browser
+            .current()
+            .filter(|_| self.overlay && self.browser.class == ClassFilter::Disagreements)
+            .and_then(|i| self.second.get(&i));
+        let pictures = if second.is_some() { 2 } else { 1 };
         let side = top
             .height
             .saturating_sub(2)
-            .min(top.width.saturating_sub(40) / 2);
-        let [image, facts] =
-            Layout::horizontal([Constraint::Length(side * 2 + 2), Constraint::Min(0)]).areas(top);
+            .min(top.width.saturating_sub(40) / (2 * pictures));
+        let [image, facts] = Layout::horizontal([
+            Constraint::Length(side * 2 * pictures + 2),
+            Constraint::Min(0),
+        ])
+        .areas(top);
         let Some(index) = self.browser.current() else {
             frame.render_widget(
                 Paragraph::new("no patch matches the filters (f, v change them)")
@@ -253,17 +310,28 @@ impl DatasetTab {
             );
             return;
         };
-        let block = panel(&format!("patch {index} · {}", self.images.protocol_name()));
+        let title = match second {
+            Some(_) => format!(
+                "patch {index} · left: evaluated, right: compared · {}",
+                self.images.protocol_name()
+            ),
+            None => format!("patch {index} · {}", self.images.protocol_name()),
+        };
+        let block = panel(&title);
         let inner = block.inner(image);
         frame.render_widget(block, image);
-        self.images.render(
-            frame,
-            inner,
-            cx.data,
-            index,
-            self.browser.window,
-            self.map_of(index),
-        );
+        let halves = Layout::horizontal(vec![
+            Constraint::Ratio(1, pictures as u32);
+            pictures as usize
+        ])
+        .split(inner);
+        let window = self.browser.window;
+        self.images
+            .render(frame, halves[0], cx.data, index, window, self.map_of(index));
+        if let Some(map) = second {
+            self.images
+                .render(frame, halves[1], cx.data, index, window, Some(map));
+        }
         let info_lines = self.info_lines(cx, index);
         let info_height = (info_lines.len() as u16 + 2).max(9);
         let [info, summary, histogram] = Layout::vertical([
@@ -374,6 +442,22 @@ impl DatasetTab {
                     verdict,
                 ]));
                 lines.push(Line::from(format!("        by {name}").dark_gray()));
+                if let Some(a) = &e.against {
+                    let q = a.scores[k];
+                    let verdict = if is_correct(e.labels[k], q) {
+                        "correct".green()
+                    } else {
+                        "wrong".red().bold()
+                    };
+                    lines.push(Line::from(vec![
+                        "vs      ".dark_gray(),
+                        Span::raw(format!("P(malignant) {q:.3} ")),
+                        verdict,
+                    ]));
+                    lines.push(Line::from(
+                        format!("        by {}", a.checkpoint.display()).dark_gray(),
+                    ));
+                }
             }
         }
         if let Some(flag) = self.flags.get(&index) {
@@ -436,6 +520,7 @@ fn class_name(c: ClassFilter) -> &'static str {
         ClassFilter::Benign => "benign",
         ClassFilter::Malignant => "malignant",
         ClassFilter::Misclassified => "misclassified",
+        ClassFilter::Disagreements => "disagreements",
         ClassFilter::Flagged => "flagged",
     }
 }

@@ -1,7 +1,8 @@
-//! Evaluate tab: checkpoints on disk, and the metrics, confusion matrix and ROC curve of the
-//! one evaluated last.
+//! Evaluate tab: checkpoints on disk, and of the one evaluated last its metrics, the decision
+//! at an operating point that keys move (the confusion matrix and rates follow), the ROC curve
+//! and the reliability diagram; a second checkpoint compared on the same patches; a report.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crossterm::event::KeyCode;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -18,14 +19,38 @@ use crate::data;
 use crate::data::split::SLICE_LEVEL_WARNING;
 use crate::error::Result;
 use crate::evaluation::{self, Evaluation};
-use crate::metrics::roc_curve;
+use crate::metrics::{self, roc_curve};
+use crate::operating_point::{self, OperatingPoint, Rule};
 use crate::run::catalog::CheckpointEntry;
 
 const EVALUATE: Key = Key::new(&[KeyCode::Enter], "evaluate");
 const SCOPE: Key = Key::new(&[KeyCode::Char('a')], "val split / all");
 const BROWSE_ERRORS: Key = Key::new(&[KeyCode::Char('m')], "browse misclassified");
+const THRESHOLD: Key = Key::pair(
+    &[KeyCode::Char('[')],
+    &[KeyCode::Char(']')],
+    "threshold −/+ 0.01",
+)
+.help();
+const PRESET: Key = Key::new(
+    &[KeyCode::Char('p')],
+    "threshold presets: 0.5, Youden, sens 0.90/0.95, spec 0.95",
+)
+.help();
+const AGAINST: Key = Key::new(
+    &[KeyCode::Char('b')],
+    "compare the evaluated checkpoint with the selected one",
+)
+.help();
+const DISAGREE: Key = Key::new(
+    &[KeyCode::Char('d')],
+    "browse where the two compared disagree",
+)
+.help();
+const REPORT: Key = Key::new(&[KeyCode::Char('w')], "write the report (HTML) into runs/").help();
+/// How far one threshold key moves it.
+const THRESHOLD_STEP: f64 = 0.01;
 
-#[derive(Default)]
 pub struct EvaluateTab {
     checkpoints: Vec<CheckpointEntry>,
     selected: usize,
@@ -34,6 +59,26 @@ pub struct EvaluateTab {
     evaluating: bool,
     /// The last evaluation, with the checkpoint it was made with.
     last: Option<(String, Evaluation)>,
+    /// Where P(malignant) is cut, and the decision there on the last evaluation.
+    rule: Rule,
+    point: Option<std::result::Result<OperatingPoint, String>>,
+    /// What the last report key wrote, or why not.
+    notice: Option<String>,
+}
+
+impl Default for EvaluateTab {
+    fn default() -> Self {
+        EvaluateTab {
+            checkpoints: Vec::new(),
+            selected: 0,
+            all: false,
+            evaluating: false,
+            last: None,
+            rule: Rule::Fixed(metrics::THRESHOLD),
+            point: None,
+            notice: None,
+        }
+    }
 }
 
 impl EvaluateTab {
@@ -67,10 +112,22 @@ impl EvaluateTab {
                     100.0 * e.metrics.accuracy
                 );
                 self.last = Some((checkpoint, e));
+                self.place_point();
                 line
             }
             Err(e) => format!("evaluation failed: {e}"),
         }
+    }
+
+    /// The decision at the current rule on the last evaluation.
+    fn place_point(&mut self) {
+        self.point = self.last.as_ref().map(|(_, e)| {
+            operating_point::choose(&e.labels, &e.scores, self.rule).map_err(|e| e.to_string())
+        });
+    }
+
+    pub fn set_notice(&mut self, notice: String) {
+        self.notice = Some(notice);
     }
 
     pub fn keys(&self) -> Vec<Key> {
@@ -82,8 +139,23 @@ impl EvaluateTab {
         EVALUATE,
         SCOPE,
         BROWSE_ERRORS,
+        THRESHOLD,
+        PRESET,
+        AGAINST,
+        DISAGREE,
+        REPORT,
         RESCAN,
     ];
+
+    /// The request that evaluated the last result again, as the tab would make it.
+    fn request(&self, checkpoint: PathBuf, data: &data::Dataset) -> evaluation::Request {
+        evaluation::Request {
+            data: Some(data.path.clone()),
+            all: self.all,
+            threshold: self.rule,
+            ..evaluation::Request::new(checkpoint)
+        }
+    }
 
     pub fn on_key(&mut self, code: KeyCode, data: &data::Dataset) -> Reply {
         let last = self.checkpoints.len().saturating_sub(1) as i64;
@@ -96,14 +168,49 @@ impl EvaluateTab {
         } else if EVALUATE.matches(code) && !self.evaluating {
             if let Some(entry) = self.checkpoints.get(self.selected) {
                 self.evaluating = true;
-                return Reply::Effect(Effect::Evaluate(evaluation::Request {
-                    data: Some(data.path.clone()),
-                    all: self.all,
-                    ..evaluation::Request::new(entry.path.clone())
-                }));
+                let request = self.request(entry.path.clone(), data);
+                return Reply::Effect(Effect::Evaluate(request));
             }
         } else if BROWSE_ERRORS.matches(code) && self.last.is_some() {
             return Reply::BrowseMisclassified;
+        } else if let Some(step) = THRESHOLD.step(code) {
+            let now = match &self.point {
+                Some(Ok(p)) => p.threshold,
+                _ => metrics::THRESHOLD,
+            };
+            let t =
+                (now + step as f64 * THRESHOLD_STEP).clamp(THRESHOLD_STEP, 1.0 - THRESHOLD_STEP);
+            self.rule = Rule::Fixed((t / THRESHOLD_STEP).round() * THRESHOLD_STEP);
+            self.place_point();
+        } else if PRESET.matches(code) {
+            let at = Rule::PRESETS.iter().position(|&r| r == self.rule);
+            self.rule = Rule::PRESETS[at.map_or(0, |k| (k + 1) % Rule::PRESETS.len())];
+            self.place_point();
+        } else if AGAINST.matches(code) && !self.evaluating {
+            let second = self.checkpoints.get(self.selected).map(|c| c.path.clone());
+            if let (Some((_, e)), Some(second)) = (&self.last, second) {
+                self.evaluating = true;
+                let request = evaluation::Request {
+                    against: Some(second),
+                    ..self.request(e.checkpoint.clone(), data)
+                };
+                return Reply::Effect(Effect::Evaluate(request));
+            }
+        } else if DISAGREE.matches(code)
+            && self.last.as_ref().is_some_and(|(_, e)| e.against.is_some())
+        {
+            return Reply::BrowseDisagreements;
+        } else if REPORT.matches(code) {
+            if let Some((_, e)) = &self.last {
+                let request = evaluation::Request {
+                    against: e.against.as_ref().map(|a| a.checkpoint.clone()),
+                    ..self.request(e.checkpoint.clone(), data)
+                };
+                let out = Path::new(crate::run::RUNS)
+                    .join(format!("report-{}", crate::files::timestamp()));
+                self.notice = Some(format!("writing {}…", out.display()));
+                return Reply::Effect(Effect::Report { request, out });
+            }
         }
         Reply::Done
     }
@@ -153,7 +260,7 @@ impl EvaluateTab {
             frame.render_widget(Paragraph::new(text).block(panel("result")), result);
             return;
         };
-        let [numbers, roc] =
+        let [numbers, curves] =
             Layout::vertical([Constraint::Length(13), Constraint::Min(0)]).areas(result);
         // Wide screens give the metrics room for their intervals; narrow ones keep the
         // confusion matrix whole.
@@ -202,25 +309,69 @@ impl EvaluateTab {
             })),
             metrics,
         );
-        draw_confusion(frame, confusion, m.confusion);
+        draw_operating_point(
+            frame,
+            confusion,
+            self.point.as_ref(),
+            self.notice.as_deref(),
+        );
+        let [roc, reliability] =
+            Layout::horizontal([Constraint::Percentage(50), Constraint::Min(0)]).areas(curves);
+        draw_roc(frame, roc, e);
+        draw_reliability(frame, reliability, e);
+    }
+}
 
-        let points = roc_curve(&e.labels, &e.scores);
-        let chance = [(0.0, 0.0), (1.0, 1.0)];
-        let chart = Chart::new(vec![
+/// The ROC curve, and the second checkpoint's with the paired tests when one was compared.
+fn draw_roc(frame: &mut Frame, area: Rect, e: &Evaluation) {
+    let points = roc_curve(&e.labels, &e.scores);
+    let chance = [(0.0, 0.0), (1.0, 1.0)];
+    let second = e
+        .against
+        .as_ref()
+        .map(|a| (a, roc_curve(&e.labels, &a.scores)));
+    let mut datasets = vec![
+        Dataset::default()
+            .name("chance")
+            .marker(Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(Style::new().dark_gray())
+            .data(&chance),
+        Dataset::default()
+            .name(format!("AUC {:.3}", e.metrics.auc))
+            .marker(Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(Style::new().fg(VAL_COLOUR))
+            .data(&points),
+    ];
+    let mut title = "ROC curve".to_string();
+    if let Some((a, points)) = &second {
+        datasets.push(
             Dataset::default()
-                .name("chance")
+                .name(format!("vs {:.3}", metrics::roc_auc(&e.labels, &a.scores)))
                 .marker(Marker::Braille)
                 .graph_type(GraphType::Line)
-                .style(Style::new().dark_gray())
-                .data(&chance),
-            Dataset::default()
-                .name(format!("AUC {:.3}", m.auc))
-                .marker(Marker::Braille)
-                .graph_type(GraphType::Line)
-                .style(Style::new().fg(VAL_COLOUR))
-                .data(&points),
-        ])
-        .block(panel("ROC curve"))
+                .style(Style::new().fg(Color::LightBlue))
+                .data(points),
+        );
+        title = match &a.comparison {
+            Ok(c) => format!(
+                "ROC · vs {} · per {} ΔAUC {:+.3} [{:+.3}, {:+.3}] DeLong p {:.1e} · McNemar {}:{} p {:.1e}",
+                a.origin,
+                c.unit,
+                c.delta_auc,
+                c.delta_interval[0],
+                c.delta_interval[1],
+                c.delong.p,
+                c.mcnemar.only_a_right,
+                c.mcnemar.only_b_right,
+                c.mcnemar.p
+            ),
+            Err(why) => format!("ROC · vs {}: {why}", a.origin),
+        };
+    }
+    let chart = Chart::new(datasets)
+        .block(panel(&title))
         .x_axis(
             Axis::default()
                 .title("FPR")
@@ -234,11 +385,87 @@ impl EvaluateTab {
                 .labels(axis_labels(0.0, 1.0, 1)),
         )
         .legend_position(Some(ratatui::widgets::LegendPosition::BottomRight));
-        frame.render_widget(chart, roc);
-    }
+    frame.render_widget(chart, area);
 }
 
-fn draw_confusion(frame: &mut Frame, area: Rect, c: [[u64; 2]; 2]) {
+/// Mean P(malignant) against the share malignant in each of the 15 bins, and the diagonal a
+/// calibrated model follows; ECE and Brier in the title.
+fn draw_reliability(frame: &mut Frame, area: Rect, e: &Evaluation) {
+    let c = &e.calibration;
+    let bins = |bins: &[crate::calibration::Bin]| -> Vec<(f64, f64)> {
+        bins.iter()
+            .filter(|b| b.count > 0)
+            .map(|b| (b.predicted, b.observed))
+            .collect()
+    };
+    let scored = bins(&c.bins);
+    let scaled = c.scaled.as_ref().map(|s| bins(&s.bins));
+    let diagonal = [(0.0, 0.0), (1.0, 1.0)];
+    let mut datasets = vec![
+        Dataset::default()
+            .marker(Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(Style::new().dark_gray())
+            .data(&diagonal),
+        Dataset::default()
+            .name(format!("ECE {:.3}", c.ece))
+            .marker(Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(Style::new().fg(VAL_COLOUR))
+            .data(&scored),
+    ];
+    if let (Some(points), Some(s)) = (&scaled, &c.scaled) {
+        datasets.push(
+            Dataset::default()
+                .name(format!("T: ECE {:.3}", s.ece))
+                .marker(Marker::Braille)
+                .graph_type(GraphType::Line)
+                .style(Style::new().fg(Color::LightGreen))
+                .data(points),
+        );
+    }
+    let title = format!(
+        "reliability · 15 bins · ECE {:.3} · Brier {:.3}",
+        c.ece, c.brier
+    );
+    let chart = Chart::new(datasets)
+        .block(panel(&title))
+        .x_axis(
+            Axis::default()
+                .title("mean P")
+                .bounds([0.0, 1.0])
+                .labels(axis_labels(0.0, 1.0, 1)),
+        )
+        .y_axis(
+            Axis::default()
+                .title("malignant")
+                .bounds([0.0, 1.0])
+                .labels(axis_labels(0.0, 1.0, 1)),
+        )
+        .legend_position(Some(ratatui::widgets::LegendPosition::BottomRight));
+    frame.render_widget(chart, area);
+}
+
+/// The decision at the operating point: the confusion matrix and its rates, the threshold and
+/// the rule that placed it (said optimistic when chosen on these patches), and how to move it.
+fn draw_operating_point(
+    frame: &mut Frame,
+    area: Rect,
+    point: Option<&std::result::Result<OperatingPoint, String>>,
+    notice: Option<&str>,
+) {
+    let p = match point {
+        Some(Ok(p)) => p,
+        Some(Err(why)) => {
+            frame.render_widget(
+                Paragraph::new(why.as_str()).block(panel("operating point")),
+                area,
+            );
+            return;
+        }
+        None => return,
+    };
+    let c = p.confusion;
     let cell = |count: u64, good: bool| {
         let colour = if good { Color::Green } else { Color::Red };
         Span::styled(
@@ -246,8 +473,7 @@ fn draw_confusion(frame: &mut Frame, area: Rect, c: [[u64; 2]; 2]) {
             Style::new().fg(Color::Black).bg(colour).bold(),
         )
     };
-    let lines = vec![
-        Line::from("    predicted".dark_gray()),
+    let mut lines = vec![
         Line::from("        benign  malig.".dark_gray()),
         Line::from(vec![
             Span::raw("benign "),
@@ -255,18 +481,45 @@ fn draw_confusion(frame: &mut Frame, area: Rect, c: [[u64; 2]; 2]) {
             Span::raw(" "),
             cell(c[0][1], false),
         ]),
-        Line::from(""),
         Line::from(vec![
             Span::raw("malig. "),
             cell(c[1][0], false),
             Span::raw(" "),
             cell(c[1][1], true),
         ]),
-        Line::from(""),
-        Line::from(format!("{}: browse errors", BROWSE_ERRORS.label()).dark_gray()),
+        Line::from(format!(
+            "sens {:.3} spec {:.3}",
+            p.sensitivity, p.specificity
+        )),
+        Line::from(format!("PPV {:.3} NPV {:.3} F1 {:.3}", p.ppv, p.npv, p.f1)),
     ];
-    frame.render_widget(
-        Paragraph::new(lines).block(panel("confusion (rows: truth)")),
-        area,
-    );
+    if p.chosen_on_scored_data {
+        lines.push(Line::from("chosen on these patches: optimistic".yellow()));
+    }
+    lines.push(Line::from(
+        format!(
+            "{} threshold · {} presets · {} errors",
+            THRESHOLD.label(),
+            PRESET.label(),
+            BROWSE_ERRORS.label()
+        )
+        .dark_gray(),
+    ));
+    lines.push(Line::from(
+        format!(
+            "{} compare · {} disagreements · {} report",
+            AGAINST.label(),
+            DISAGREE.label(),
+            REPORT.label()
+        )
+        .dark_gray(),
+    ));
+    if let Some(n) = notice {
+        lines.push(Line::from(n.to_string().italic()));
+    }
+    let title = match p.rule.as_str() {
+        "0.5" => "at 0.5 (rows: truth)".to_string(),
+        rule => format!("at {:.3} ({rule})", p.threshold),
+    };
+    frame.render_widget(Paragraph::new(lines).block(panel(&title)), area);
 }

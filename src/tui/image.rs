@@ -175,7 +175,7 @@ pub fn halfblocks() -> Picker {
 }
 
 /// Patch, window level and width, drawing area, and whether a map is drawn over it.
-type CacheKey = (usize, u64, u64, u16, u16, bool);
+type CacheKey = (usize, u64, u64, u16, u16, Option<(u32, u32)>);
 
 /// Encoded images of recently shown patches.
 pub struct PatchImages {
@@ -218,7 +218,8 @@ impl PatchImages {
             window.width.to_bits(),
             area.width,
             area.height,
-            map.is_some(),
+            // Which map: two checkpoints' maps of one patch differ in their logits.
+            map.map(|e| (e.logits[0].to_bits(), e.logits[1].to_bits())),
         );
         if !cache.contains_key(&key) {
             // Read from the file when the set was opened lazily: it may have become unreadable.

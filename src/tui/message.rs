@@ -47,6 +47,8 @@ pub enum Message {
     WatchAll(PathBuf),
     /// The result of `Effect::ReadSystem`: the samples of the run in that directory.
     System(PathBuf, Samples),
+    /// What `Effect::Report` wrote, or why it could not.
+    Reported(String),
     /// The result of `Effect::ReadLog`: the last lines of that run's log.txt.
     Log(PathBuf, Vec<String>),
 }
@@ -85,6 +87,11 @@ pub enum Effect {
         runs: Vec<PathBuf>,
         chart: ChartOptions,
     },
+    /// Evaluate as asked and write the report into the folder `out`.
+    Report {
+        request: evaluation::Request,
+        out: PathBuf,
+    },
     /// Flag patch `index` of `data` as a doubtful label with a note, or unflag it (None).
     Flag {
         data: PathBuf,
@@ -101,6 +108,9 @@ pub enum Reply {
     Effect(Effect),
     /// Open the Dataset tab on the misclassified patches of the last evaluation.
     BrowseMisclassified,
+    /// Open the Dataset tab on the patches where the last evaluation's two checkpoints
+    /// disagree.
+    BrowseDisagreements,
     /// Open this run in the Train tab and follow it.
     Open(PathBuf),
 }

@@ -358,6 +358,21 @@ impl Effects {
                 index,
                 note.as_deref(),
             ))),
+            Effect::Report { request, out } => {
+                let tx = self.tx.clone();
+                tokio::task::spawn_blocking(move || {
+                    let line = match crate::report::evaluate_and_write(&request, &out) {
+                        Ok(bytes) => format!(
+                            "wrote {} ({} KB)",
+                            out.join(crate::report::PAGE).display(),
+                            bytes / 1024
+                        ),
+                        Err(e) => format!("report failed: {e}"),
+                    };
+                    let _ = tx.send(Message::Reported(line));
+                });
+                None
+            }
             Effect::Evaluate(request) => {
                 let checkpoint = request.checkpoint.display().to_string();
                 let tx = self.tx.clone();
