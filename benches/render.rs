@@ -131,6 +131,84 @@ fn main() {
         });
         println!("{name:<9} {}", common::summary(times));
     }
+    // The Evaluate tab on an upstream-sized validation split (1339 patches) compared with a
+    // second checkpoint: metrics, operating point, ROC with two curves, reliability diagram.
+    let n = 1339;
+    let labels: Vec<u8> = (0..n).map(|i| (i % 8 < 3) as u8).collect();
+    let noise = |i: usize, k: usize| ((i * k) % 997) as f64 / 997.0;
+    let scores: Vec<f64> = (0..n)
+        .map(|i| (0.25 * labels[i] as f64 + 0.75 * noise(i, 7919)).clamp(0.0, 1.0))
+        .collect();
+    let second: Vec<f64> = (0..n)
+        .map(|i| (0.15 * labels[i] as f64 + 0.85 * noise(i, 104_729)).clamp(0.0, 1.0))
+        .collect();
+    let rule = lnmc::operating_point::Rule::Fixed(0.5);
+    let evaluation = lnmc::evaluation::Evaluation {
+        checkpoint: "checkpoint/bench/best.safetensors".into(),
+        ci: lnmc::metrics::bootstrap(&labels, &scores, None, 200, 1),
+        calibration: lnmc::calibration::assess(&labels, &scores, None, None, 200, 1),
+        operating_point: lnmc::operating_point::at(&labels, &scores, 0.5, rule),
+        against: Some(lnmc::evaluation::Against {
+            checkpoint: "checkpoint/other/best.safetensors".into(),
+            origin: "run other, epoch 9".into(),
+            comparison: lnmc::paired::compare(&labels, &scores, &second, None, 200, 1),
+            scores: second,
+        }),
+        features: Vec::new(),
+        binning: lnmc::subgroups::Binning::new(&[6.0], &Default::default(), &[]),
+        subgroups: Vec::new(),
+        metrics: lnmc::metrics::metrics(&labels, &scores),
+        indices: (0..n).collect(),
+        labels,
+        scores,
+        data_path: "synthetic.hdf5".into(),
+        source_kind: "synthetic",
+        units: lnmc::data::units::Units::Hu,
+        split_name: "val split of run bench".into(),
+        origin: "run bench, epoch 150".into(),
+        inference_seconds: 1.0,
+        precision: "fp32".into(),
+        slice_level: false,
+        groups: None,
+        nodule: None,
+    };
+    app.update(Message::Key(KeyEvent::new(
+        KeyCode::Char('3'),
+        KeyModifiers::NONE,
+    )));
+    app.update(Message::Evaluated {
+        checkpoint: "checkpoint/bench/best.safetensors".into(),
+        result: Ok(evaluation),
+    });
+    app.update(Message::Key(KeyEvent::new(
+        KeyCode::Char('p'),
+        KeyModifiers::NONE,
+    )));
+    app.update(Message::Key(KeyEvent::new(
+        KeyCode::Char('p'),
+        KeyModifiers::NONE,
+    )));
+    let times = common::time_ms(20, FRAMES, |_| {
+        terminal.draw(|f| view::draw(f, &app)).expect("draw");
+    });
+    println!(
+        "evaluate, 1339 patches, compared, Youden point {}",
+        common::summary(times)
+    );
+    // A key that moves the threshold: the operating point placed again, then a frame.
+    let times = common::time_ms(5, 200, |k| {
+        let code = if k % 2 == 0 {
+            KeyCode::Char(']')
+        } else {
+            KeyCode::Char('[')
+        };
+        app.update(Message::Key(KeyEvent::new(code, KeyModifiers::NONE)));
+        terminal.draw(|f| view::draw(f, &app)).expect("draw");
+    });
+    println!(
+        "evaluate, threshold key + frame       {}",
+        common::summary(times)
+    );
     // The Runs tab with 20 runs of 150 epochs marked and laid over each other, smoothed.
     let config: lnmc::types::RunConfig =
         serde_json::from_str(include_str!("../tests/fixtures/config.json")).expect("config");
