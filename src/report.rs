@@ -64,8 +64,11 @@ fn opt(v: Option<f64>) -> String {
     v.map_or("—".into(), |v| format!("{v:.3}"))
 }
 
-/// A square chart of `points` in [0, 1]², with the diagonal, as inline SVG.
-fn square_chart(title: &str, x: &str, y: &str, series: &[(&str, &str, Vec<(f64, f64)>)]) -> String {
+/// One line of a chart: (legend, colour, points).
+type Series<'a> = (&'a str, &'a str, Vec<(f64, f64)>);
+
+/// A square chart of `series` in [0, 1]², with the diagonal, as inline SVG.
+fn square_chart(title: &str, x: &str, y: &str, series: &[Series]) -> String {
     let (size, pad) = (320.0, 40.0);
     let at = |(px, py): (f64, f64)| (pad + px * size, pad + (1.0 - py) * size);
     let mut svg = format!(

@@ -222,8 +222,7 @@ pub fn table(
     resamples: usize,
     seed: u64,
 ) -> Vec<Subgroup> {
-    // Cases: (label, score, diameter, density).
-    let cases: Vec<(u8, f64, f64, f64)> = match groups {
+    let cases: Vec<Case> = match groups {
         Some(ids) => {
             let (l, s) = metrics::per_nodule(labels, scores, ids);
             let mut at: std::collections::HashMap<i64, usize> = Default::default();
@@ -255,33 +254,33 @@ pub fn table(
         .iter()
         .filter(|c| !metrics::is_correct(c.0, c.1))
         .count();
-    let mut out = Vec::new();
-    let names = binning.size_names();
-    for (k, name) in names.iter().enumerate() {
-        let members: Vec<usize> = (0..cases.len())
-            .filter(|&i| binning.size_bin(cases[i].2) == k)
-            .collect();
-        out.push(subgroup(
-            "size", name, &cases, &members, all_errors, resamples, seed,
-        ));
-    }
     let mut density_names: Vec<String> = binning.density.iter().map(|(_, n)| n.clone()).collect();
     density_names.push(binning.density_last.clone());
-    for (k, name) in density_names.iter().enumerate() {
-        let members: Vec<usize> = (0..cases.len())
-            .filter(|&i| binning.density_bin(cases[i].3) == k)
-            .collect();
-        out.push(subgroup(
-            "density", name, &cases, &members, all_errors, resamples, seed,
-        ));
+    let size_of = |c: &Case| binning.size_bin(c.2);
+    let density_of = |c: &Case| binning.density_bin(c.3);
+    let axes: [(&str, Vec<String>, &dyn Fn(&Case) -> usize); 2] = [
+        ("size", binning.size_names(), &size_of),
+        ("density", density_names, &density_of),
+    ];
+    let mut out = Vec::new();
+    for (by, names, bin) in axes {
+        for (k, name) in names.iter().enumerate() {
+            let members: Vec<usize> = (0..cases.len()).filter(|&i| bin(&cases[i]) == k).collect();
+            out.push(subgroup(
+                by, name, &cases, &members, all_errors, resamples, seed,
+            ));
+        }
     }
     out
 }
 
+/// A case: (label, score, diameter, density).
+type Case = (u8, f64, f64, f64);
+
 fn subgroup(
     by: &str,
     name: &str,
-    cases: &[(u8, f64, f64, f64)],
+    cases: &[Case],
     members: &[usize],
     all_errors: usize,
     resamples: usize,

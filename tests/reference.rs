@@ -35,10 +35,21 @@ fn reference(raw: &[f32], n: usize, checkpoint: &std::path::Path) -> (Vec<f32>, 
         dir.path().join("logits.npy"),
     );
     write_npy(&raw_path, &[n, 64, 64], raw);
-    let script =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pytorch_reference.py");
+    python(
+        "pytorch_reference.py",
+        &[&raw_path, &norm, checkpoint, &logits],
+    );
+    (read_npy(&norm), read_npy(&logits))
+}
+
+/// Runs tests/SCRIPT with the project's .venv python, asserting success; its standard output.
+fn python(script: &str, args: &[&std::path::Path]) -> Vec<u8> {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join(script);
     let out = Command::new(venv_python())
-        .args([&script, &raw_path, &norm, checkpoint, &logits])
+        .arg(&script)
+        .args(args)
         .output()
         .expect("run .venv/bin/python (scripts/setup installs it)");
     assert!(
@@ -46,7 +57,7 @@ fn reference(raw: &[f32], n: usize, checkpoint: &std::path::Path) -> (Vec<f32>, 
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    (read_npy(&norm), read_npy(&logits))
+    out.stdout
 }
 
 #[test]
@@ -150,18 +161,11 @@ fn delong_matches_an_independent_numpy_implementation() {
     write_npy(&path("labels.npy"), &[n], &label_values);
     write_npy(&path("a.npy"), &[n], &a);
     write_npy(&path("b.npy"), &[n], &b);
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/delong_reference.py");
-    let out = Command::new(venv_python())
-        .arg(&script)
-        .args([path("labels.npy"), path("a.npy"), path("b.npy")])
-        .output()
-        .expect("run .venv/bin/python (scripts/setup installs it)");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let stdout = python(
+        "delong_reference.py",
+        &[&path("labels.npy"), &path("a.npy"), &path("b.npy")],
     );
-    let numpy: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let numpy: serde_json::Value = serde_json::from_slice(&stdout).unwrap();
     let a: Vec<f64> = a.iter().map(|&v| v as f64).collect();
     let b: Vec<f64> = b.iter().map(|&v| v as f64).collect();
     let ours = lnmc::paired::delong(&labels, &a, &b).unwrap();

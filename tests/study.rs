@@ -6,7 +6,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{input_error, ok};
+use common::{input_error, ok, train};
 use serde_json::Value;
 
 fn json(dir: &Path, args: &[&str]) -> Value {
@@ -16,27 +16,8 @@ fn json(dir: &Path, args: &[&str]) -> Value {
 /// Two runs on the same split of one file with nodule ids: `a` trained longer than `b`.
 fn two_runs(dir: &Path) {
     ok(dir, &["synth", "--out", "d.h5", "--n", "900", "--with-ids"]);
-    let train = |run: &str, epochs: &str, lr: &str| {
-        ok(
-            dir,
-            &[
-                "train",
-                "--headless",
-                "--data",
-                "d.h5",
-                "--device",
-                "cpu",
-                "--run",
-                run,
-                "--epochs",
-                epochs,
-                "--lr",
-                lr,
-            ],
-        );
-    };
-    train("a", "3", "1e-3");
-    train("b", "1", "3e-4");
+    train(dir, "d.h5", "a", &["--epochs", "3"]);
+    train(dir, "d.h5", "b", &["--epochs", "1", "--lr", "3e-4"]);
 }
 
 #[test]
@@ -162,23 +143,7 @@ fn bad_study_inputs_are_refused_with_one_line() {
     let d = dir.path();
     two_runs(d);
     // Another seed: another split of the same file.
-    ok(
-        d,
-        &[
-            "train",
-            "--headless",
-            "--data",
-            "d.h5",
-            "--device",
-            "cpu",
-            "--run",
-            "s",
-            "--epochs",
-            "1",
-            "--seed",
-            "5",
-        ],
-    );
+    train(d, "d.h5", "s", &["--epochs", "1", "--seed", "5"]);
     let e = input_error(d, &["eval", "--checkpoint", "a", "--against", "s"]);
     assert!(e.contains("is scored on other patches than"), "{e}");
     std::fs::create_dir(d.join("mine")).unwrap();
@@ -203,21 +168,7 @@ fn bad_study_inputs_are_refused_with_one_line() {
     );
     // Too few nodules of a class to fit a temperature on.
     ok(d, &["synth", "--out", "tiny.h5", "--n", "40", "--with-ids"]);
-    ok(
-        d,
-        &[
-            "train",
-            "--headless",
-            "--data",
-            "tiny.h5",
-            "--device",
-            "cpu",
-            "--run",
-            "t",
-            "--epochs",
-            "1",
-        ],
-    );
+    train(d, "tiny.h5", "t", &["--epochs", "1"]);
     let e = input_error(d, &["calibrate", "--checkpoint", "t"]);
     assert!(e.contains("too few to fit a temperature on"), "{e}");
     // A threshold outside (0, 1), a target no threshold reaches.
@@ -265,36 +216,19 @@ mod dashboard {
             .enumerate()
             .map(|(k, &s)| if k % 4 == 0 { 1.0 - s } else { s })
             .collect();
-        let rule = lnmc::operating_point::Rule::Fixed(0.5);
         let comparison = lnmc::paired::compare(&labels, &scores, &second, None, 100, 1);
         Evaluation {
             checkpoint: "checkpoint/a/best.safetensors".into(),
-            ci: None,
-            calibration: lnmc::calibration::assess(&labels, &scores, None, None, 100, 1),
-            operating_point: lnmc::operating_point::at(&labels, &scores, 0.5, rule),
             against: Some(Against {
                 checkpoint: "checkpoint/b/best.safetensors".into(),
                 origin: "run b, epoch 1".into(),
                 scores: second,
                 comparison,
             }),
-            features: Vec::new(),
-            binning: lnmc::subgroups::Binning::new(&[6.0], &Default::default(), &[]),
-            subgroups: Vec::new(),
-            metrics: lnmc::metrics::metrics(&labels, &scores),
-            indices,
-            labels,
-            scores,
-            data_path: app.data().path.clone(),
-            source_kind: "synthetic",
-            units: lnmc::data::units::Units::Hu,
             split_name: "val split of run a".into(),
             origin: "run a, epoch 3".into(),
-            inference_seconds: 0.01,
-            precision: "fp32".into(),
             slice_level: false,
-            groups: None,
-            nodule: None,
+            ..super::common::evaluation(app.data().path.clone(), indices, labels, scores, 100)
         }
     }
 

@@ -151,31 +151,7 @@ fn fake_evaluation(app: &App) -> Evaluation {
             }
         })
         .collect();
-    let rule = lnmc::operating_point::Rule::Fixed(0.5);
-    Evaluation {
-        checkpoint: "checkpoint/demo/best.safetensors".into(),
-        ci: lnmc::metrics::bootstrap(&labels, &scores, None, 200, 1),
-        calibration: lnmc::calibration::assess(&labels, &scores, None, None, 200, 1),
-        operating_point: lnmc::operating_point::at(&labels, &scores, 0.5, rule),
-        against: None,
-        features: Vec::new(),
-        binning: lnmc::subgroups::Binning::new(&[6.0], &Default::default(), &[]),
-        subgroups: Vec::new(),
-        metrics: lnmc::metrics::metrics(&labels, &scores),
-        indices,
-        labels,
-        scores,
-        data_path: app.data().path.clone(),
-        source_kind: "synthetic",
-        units: lnmc::data::units::Units::Hu,
-        split_name: "val split of run demo".into(),
-        origin: "run demo, epoch 2".into(),
-        inference_seconds: 0.01,
-        precision: "fp32".into(),
-        slice_level: true,
-        groups: None,
-        nodule: None,
-    }
+    common::evaluation(app.data().path.clone(), indices, labels, scores, 200)
 }
 
 /// Hands the app a fake evaluation, as the evaluation worker would.

@@ -430,33 +430,24 @@ impl DatasetTab {
         ];
         if let Some((name, e)) = cx.evaluation {
             if let Some(k) = e.position(index) {
-                let p = e.scores[k];
-                let verdict = if is_correct(e.labels[k], p) {
-                    "correct".green()
-                } else {
-                    "wrong".red().bold()
-                };
-                lines.push(Line::from(vec![
-                    "model   ".dark_gray(),
-                    Span::raw(format!("P(malignant) {p:.3} ")),
-                    verdict,
-                ]));
-                lines.push(Line::from(format!("        by {name}").dark_gray()));
-                if let Some(a) = &e.against {
-                    let q = a.scores[k];
-                    let verdict = if is_correct(e.labels[k], q) {
-                        "correct".green()
-                    } else {
-                        "wrong".red().bold()
+                let verdict = |label: &'static str, p: f64, by: String| {
+                    let verdict = match is_correct(e.labels[k], p) {
+                        true => "correct".green(),
+                        false => "wrong".red().bold(),
                     };
-                    lines.push(Line::from(vec![
-                        "vs      ".dark_gray(),
-                        Span::raw(format!("P(malignant) {q:.3} ")),
-                        verdict,
-                    ]));
-                    lines.push(Line::from(
-                        format!("        by {}", a.checkpoint.display()).dark_gray(),
-                    ));
+                    [
+                        Line::from(vec![
+                            label.dark_gray(),
+                            Span::raw(format!("P(malignant) {p:.3} ")),
+                            verdict,
+                        ]),
+                        Line::from(format!("        by {by}").dark_gray()),
+                    ]
+                };
+                lines.extend(verdict("model   ", e.scores[k], name.clone()));
+                if let Some(a) = &e.against {
+                    let by = a.checkpoint.display().to_string();
+                    lines.extend(verdict("vs      ", a.scores[k], by));
                 }
             }
         }

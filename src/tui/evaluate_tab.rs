@@ -370,22 +370,7 @@ fn draw_roc(frame: &mut Frame, area: Rect, e: &Evaluation) {
             Err(why) => format!("ROC · vs {}: {why}", a.origin),
         };
     }
-    let chart = Chart::new(datasets)
-        .block(panel(&title))
-        .x_axis(
-            Axis::default()
-                .title("FPR")
-                .bounds([0.0, 1.0])
-                .labels(axis_labels(0.0, 1.0, 1)),
-        )
-        .y_axis(
-            Axis::default()
-                .title("TPR")
-                .bounds([0.0, 1.0])
-                .labels(axis_labels(0.0, 1.0, 1)),
-        )
-        .legend_position(Some(ratatui::widgets::LegendPosition::BottomRight));
-    frame.render_widget(chart, area);
+    frame.render_widget(unit_square(datasets, &title, "FPR", "TPR"), area);
 }
 
 /// Mean P(malignant) against the share malignant in each of the 15 bins, and the diagonal a
@@ -428,22 +413,22 @@ fn draw_reliability(frame: &mut Frame, area: Rect, e: &Evaluation) {
         "reliability · 15 bins · ECE {:.3} · Brier {:.3}",
         c.ece, c.brier
     );
-    let chart = Chart::new(datasets)
-        .block(panel(&title))
-        .x_axis(
-            Axis::default()
-                .title("mean P")
-                .bounds([0.0, 1.0])
-                .labels(axis_labels(0.0, 1.0, 1)),
-        )
-        .y_axis(
-            Axis::default()
-                .title("malignant")
-                .bounds([0.0, 1.0])
-                .labels(axis_labels(0.0, 1.0, 1)),
-        )
-        .legend_position(Some(ratatui::widgets::LegendPosition::BottomRight));
-    frame.render_widget(chart, area);
+    frame.render_widget(unit_square(datasets, &title, "mean P", "malignant"), area);
+}
+
+/// A chart on [0, 1]² with its axes named, the legend at the lower right.
+fn unit_square<'a>(datasets: Vec<Dataset<'a>>, title: &str, x: &'a str, y: &'a str) -> Chart<'a> {
+    let axis = |name: &'a str| {
+        Axis::default()
+            .title(name)
+            .bounds([0.0, 1.0])
+            .labels(axis_labels(0.0, 1.0, 1))
+    };
+    Chart::new(datasets)
+        .block(panel(title))
+        .x_axis(axis(x))
+        .y_axis(axis(y))
+        .legend_position(Some(ratatui::widgets::LegendPosition::BottomRight))
 }
 
 /// The decision at the operating point: the confusion matrix and its rates, the threshold and

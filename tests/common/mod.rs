@@ -148,3 +148,56 @@ pub fn input_error(dir: &Path, args: &[&str]) -> String {
     );
     stderr
 }
+
+/// `lnmc train --headless --device cpu --data DATA --run RUN EXTRA…` in `dir`, asserting success.
+pub fn train(dir: &Path, data: &str, run: &str, extra: &[&str]) {
+    let mut args = vec![
+        "train",
+        "--headless",
+        "--device",
+        "cpu",
+        "--data",
+        data,
+        "--run",
+        run,
+    ];
+    args.extend(extra);
+    ok(dir, &args);
+}
+
+/// An evaluation of `indices` (patches of `data_path`) scored `scores`, at 0.5, with no second
+/// checkpoint, no subgroups and intervals from `resamples` patch resamples: what the
+/// dashboard's tests hand it as the evaluation worker would.
+pub fn evaluation(
+    data_path: PathBuf,
+    indices: Vec<usize>,
+    labels: Vec<u8>,
+    scores: Vec<f64>,
+    resamples: usize,
+) -> lnmc::evaluation::Evaluation {
+    let rule = lnmc::operating_point::Rule::Fixed(0.5);
+    lnmc::evaluation::Evaluation {
+        checkpoint: "checkpoint/demo/best.safetensors".into(),
+        ci: lnmc::metrics::bootstrap(&labels, &scores, None, resamples, 1),
+        calibration: lnmc::calibration::assess(&labels, &scores, None, None, resamples, 1),
+        operating_point: lnmc::operating_point::at(&labels, &scores, 0.5, rule),
+        against: None,
+        features: Vec::new(),
+        binning: lnmc::subgroups::Binning::new(&[6.0], &Default::default(), &[]),
+        subgroups: Vec::new(),
+        metrics: lnmc::metrics::metrics(&labels, &scores),
+        indices,
+        labels,
+        scores,
+        data_path,
+        source_kind: "synthetic",
+        units: lnmc::data::units::Units::Hu,
+        split_name: "val split of run demo".into(),
+        origin: "run demo, epoch 2".into(),
+        inference_seconds: 0.01,
+        precision: "fp32".into(),
+        slice_level: true,
+        groups: None,
+        nodule: None,
+    }
+}
