@@ -32,6 +32,7 @@ pub mod optim;
 pub mod paired;
 pub mod run;
 pub mod subgroups;
+pub mod sweep;
 pub mod symmetry;
 pub mod train;
 

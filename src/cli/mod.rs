@@ -7,6 +7,7 @@ mod export;
 mod groups;
 mod report;
 mod show;
+mod sweep;
 mod synth;
 mod train;
 
@@ -23,6 +24,7 @@ pub use eval::EvalArgs;
 pub use export::ExportArgs;
 pub use report::ReportArgs;
 pub use show::ShowArgs;
+pub use sweep::SweepArgs;
 pub use synth::SynthArgs;
 pub use train::TrainArgs;
 
@@ -89,6 +91,10 @@ pub enum Command {
     // A negative number is a value to check (`--lr -1` is out of range), not a flag.
     #[command(allow_negative_numbers = true)]
     Train(TrainArgs),
+    /// A grid of runs over training settings (KEY=V1,V2 … or KEY=range(A,B)), run here N at a
+    /// time or as a Slurm job array; the same command again continues it.
+    #[command(allow_negative_numbers = true)]
+    Sweep(SweepArgs),
     /// Exact dataset-level metrics of a checkpoint (lnmc .safetensors or PyTorch .pth).
     Eval(EvalArgs),
     /// Fit one temperature for a checkpoint on its validation split and keep it beside the
@@ -110,6 +116,9 @@ pub enum Command {
     /// Print one patch in the terminal, with its label.
     Show(ShowArgs),
 }
+
+/// The threads a task of `lnmc sweep --on local -j N` trains with: its share of the cores.
+pub const THREADS_VARIABLE: &str = "LNMC_THREADS";
 
 /// libtorch allocates every activation with malloc. A batch of 64 patches needs 33 MB blocks,
 /// over glibc's 32 MB ceiling for heap blocks, so by default each one is a fresh mmap whose pages
@@ -142,11 +151,18 @@ pub fn main() -> ExitCode {
             crate::cuda::prepare(args.settings.device == DeviceChoice::Cpu)
         }
         Some(Command::Eval(args)) => crate::cuda::prepare(args.device == DeviceChoice::Cpu),
+        Some(Command::Sweep(args)) => crate::cuda::prepare(args.cpu_only()),
         Some(Command::Calibrate(args)) => crate::cuda::prepare(args.device == DeviceChoice::Cpu),
         Some(_) => {}
     }
-    if let Ok(threads) = std::thread::available_parallelism() {
-        tch::set_num_threads(threads.get() as i32);
+    // Every core it may use, unless a sweep run here divided them among its tasks.
+    let threads = std::env::var(THREADS_VARIABLE)
+        .ok()
+        .and_then(|t| t.parse::<usize>().ok())
+        .filter(|&t| t > 0)
+        .or_else(|| std::thread::available_parallelism().ok().map(|n| n.get()));
+    if let Some(threads) = threads {
+        tch::set_num_threads(threads as i32);
     }
     let dashboard = |watch, stall: StallArgs| {
         crate::tui::dashboard(crate::tui::Options {
@@ -181,6 +197,7 @@ pub fn main() -> ExitCode {
             train::run(args, epochs_given)
         }
         Some(Command::Eval(args)) => eval::run(args),
+        Some(Command::Sweep(args)) => sweep::run(args),
         Some(Command::Calibrate(args)) => calibrate::run(args),
         Some(Command::Report(args)) => report::run(args),
         Some(Command::Show(args)) => show::run(args),

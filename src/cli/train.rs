@@ -63,9 +63,15 @@ pub fn run(args: TrainArgs, epochs_given: bool) -> Result<u8> {
         runs_root: run::RUNS.into(),
         checkpoint_root: run::CHECKPOINTS.into(),
     };
-    let Some(folds) = args.folds else {
-        return train_headless(Start::New(request));
-    };
+    match args.folds {
+        Some(folds) => folds_headless(request, folds),
+        None => train_headless(Start::New(request)),
+    }
+}
+
+/// A cross-validation headless: each fold a run, started, resumed or left as it stands, then
+/// the summary.
+pub(super) fn folds_headless(request: train::Request, folds: usize) -> Result<u8> {
     let outcome =
         cross_validation::train_folds(request, folds, &mut train_headless, &mut |line| {
             println!("{line}")
@@ -124,7 +130,7 @@ extern "C" fn on_signal(signal: libc::c_int) {
 
 /// Trains one run headless: the worker thread's events printed here, SIGINT/SIGTERM turned
 /// into a stop. The exit code: 0 finished, 128 + signal when stopped.
-fn train_headless(start: Start) -> Result<u8> {
+pub(super) fn train_headless(start: Start) -> Result<u8> {
     let session = train::prepare(start)?;
     let control = Arc::new(Control::default());
     for signal in [libc::SIGINT, libc::SIGTERM] {
