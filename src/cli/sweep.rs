@@ -24,7 +24,8 @@ enum Where {
 #[derive(Args)]
 pub struct SweepArgs {
     /// The sweep's name: its runs go under runs/NAME/.
-    name: String,
+    #[arg(value_name = "NAME")]
+    sweep: String,
     /// The grid: KEY=V1,V2,… or KEY=range(A,B[,STEP]) for any training setting (lr, dropout,
     /// seed, batch_size, augment, …), every combination one run.
     #[arg(value_name = "KEY=VALUES")]
@@ -62,7 +63,7 @@ impl SweepArgs {
 }
 
 pub fn run(args: SweepArgs) -> Result<u8> {
-    let dir = Path::new(run::RUNS).join(&args.name);
+    let dir = Path::new(run::RUNS).join(&args.sweep);
     if let Some(k) = args.task {
         return run_task(&Sweep::read(&dir)?, k);
     }
@@ -83,10 +84,12 @@ pub fn run(args: SweepArgs) -> Result<u8> {
         .map(|a| sweep::parse_axis(a))
         .collect::<Result<Vec<_>>>()?;
     let data = crate::data::resolve(args.data.as_deref())?;
+    // Readable, and able to carry the folds, before any run starts (labels only: lazy).
+    let opened = crate::data::reader::open(&data)?;
     if let Some(k) = args.folds {
-        crate::data::split::check_folds(k, &crate::data::reader::open(&data)?)?;
+        crate::data::split::check_folds(k, &opened)?;
     }
-    let mut sweep = Sweep::new(&args.name, data, args.settings, axes, args.folds)?;
+    let mut sweep = Sweep::new(&args.sweep, data, args.settings, axes, args.folds)?;
     let fresh = match Sweep::read(&dir) {
         Ok(old) if !old.same_grid(&sweep) => return Err(Error::file(
             &dir.join(sweep::SWEEP),
