@@ -228,7 +228,8 @@ fn main() {
                             0.75 / (1.0 + e as f64 / (12.0 + k as f64)),
                         )
                     })
-                    .collect(),
+                    .collect::<Vec<_>>()
+                    .into(),
                 status: lnmc::run::Status::Finished,
                 modified: std::time::SystemTime::UNIX_EPOCH,
                 folds: Vec::new(),

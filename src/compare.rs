@@ -186,7 +186,7 @@ pub fn long_table(runs: &[&RunEntry]) -> Vec<u8> {
             Some(c) => settings(c).into_iter().map(|(_, v)| v).collect(),
             None => vec![String::new(); setting_names.len()],
         };
-        for r in &run.history {
+        for r in run.history.iter() {
             for (metric, get) in EpochRecord::COLUMNS {
                 let Some(value) = get(r).filter(|v| v.is_finite()) else {
                     continue;

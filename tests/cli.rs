@@ -4,17 +4,8 @@
 mod common;
 
 use std::path::Path;
-use std::process::Output;
 
 use common::{fixture, input_error, lnmc, metrics_rows, ok, valid_file, without_timing};
-
-fn run_in(dir: &Path, args: &[&str]) -> Output {
-    lnmc()
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("run lnmc")
-}
 
 fn synth(dir: &Path, n: usize) {
     ok(

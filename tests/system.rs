@@ -275,7 +275,7 @@ fn the_log_at_hand_in_the_runs_tab() {
         name: "l".into(),
         path: run.clone(),
         config: Some(config),
-        history: Vec::new(),
+        history: Default::default(),
         status: Status::Running,
         modified: std::time::SystemTime::UNIX_EPOCH,
         folds: Vec::new(),

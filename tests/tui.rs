@@ -674,7 +674,8 @@ fn runs_tab_compares_any_number_of_runs() {
         config: Some(config(lr)),
         history: (1..=150)
             .map(|e| record(e, 0.7 / (1.0 + e as f64 / (20.0 * lr * 1e3)), 0.8))
-            .collect(),
+            .collect::<Vec<_>>()
+            .into(),
         status: Status::Finished,
         modified: std::time::SystemTime::UNIX_EPOCH,
         folds: Vec::new(),
@@ -748,7 +749,8 @@ fn watching_a_directory_shows_a_live_table() {
         config: Some(config.clone()),
         history: (1..=epochs)
             .map(|e| record(e, 0.9 - 0.1 * e as f64, 0.8))
-            .collect(),
+            .collect::<Vec<_>>()
+            .into(),
         status: Status::Running,
         modified: std::time::SystemTime::UNIX_EPOCH,
         folds: Vec::new(),
@@ -800,7 +802,7 @@ fn every_setting_tells_runs_apart_in_the_legend_and_the_export() {
         name: name.into(),
         path: format!("runs/{name}").into(),
         config: Some(config.clone()),
-        history: vec![record(1, 0.5, 0.8)],
+        history: vec![record(1, 0.5, 0.8)].into(),
         status: Status::Finished,
         modified: std::time::SystemTime::UNIX_EPOCH,
         folds: Vec::new(),

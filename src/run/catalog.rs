@@ -1,11 +1,13 @@
 //! The runs and checkpoints found on disk, as the Runs and Evaluate tabs and `lnmc watch`
 //! list them: read-only views, never a writer.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use super::system::{self, Samples};
-use super::{read_config, read_metrics, read_split, Status, CV_SUMMARY, LOG, METRICS};
+use super::{read_config, read_metrics, read_split, Status, CONFIG, CV_SUMMARY, LOG, METRICS};
 use crate::checkpoint;
 use crate::data::split::Split;
 use crate::types::{EpochRecord, RunConfig};
@@ -61,7 +63,8 @@ pub struct RunEntry {
     pub name: String,
     pub path: PathBuf,
     pub config: Option<RunConfig>,
-    pub history: Vec<EpochRecord>,
+    /// Shared with the cache of unchanged files (see `read_unchanged`).
+    pub history: Arc<Vec<EpochRecord>>,
     pub status: Status,
     pub modified: SystemTime,
     /// A cross-validation (`runs/NAME/fold-K/`): its folds, in order; empty for other runs.
@@ -73,9 +76,8 @@ pub struct RunEntry {
 impl RunEntry {
     /// An lnmc run directory (None for anything else).
     pub fn read(path: &Path) -> Option<RunEntry> {
-        let config = read_config(path).ok()?;
+        let (config, history) = read_unchanged(path)?;
         let (name, modified) = name_and_time(path);
-        let history = read_metrics(&path.join(METRICS));
         let status = Status::of(path, config.hyper.epochs, history.len());
         Some(RunEntry {
             name,
@@ -112,7 +114,7 @@ impl RunEntry {
             name,
             path: path.to_path_buf(),
             config: first.config.clone(),
-            history: Vec::new(),
+            history: Arc::default(),
             status,
             modified,
             folds,
@@ -159,6 +161,40 @@ impl RunEntry {
     }
 }
 
+/// A file's size and modification time: when both are unchanged, so is what was read of it.
+type Stamp = Option<(u64, SystemTime)>;
+
+fn stamp(path: &Path) -> Stamp {
+    let m = std::fs::metadata(path).ok()?;
+    Some((m.len(), m.modified().ok()?))
+}
+
+/// Config and metrics read before, by run directory, with the stamps they were read at.
+type Cache = HashMap<PathBuf, ([Stamp; 2], RunConfig, Arc<Vec<EpochRecord>>)>;
+static CACHE: Mutex<Option<Cache>> = Mutex::new(None);
+
+/// A run's config.json and metrics.csv, parsed again only when either has changed: `watch`
+/// reads every run each second, and all but the running ones stay as they were.
+fn read_unchanged(path: &Path) -> Option<(RunConfig, Arc<Vec<EpochRecord>>)> {
+    let (config_path, metrics_path) = (path.join(CONFIG), path.join(METRICS));
+    let stamps = [stamp(&config_path), stamp(&metrics_path)];
+    stamps[0]?;
+    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    let cache = cache.get_or_insert_with(HashMap::new);
+    if let Some((s, config, history)) = cache.get(path) {
+        if *s == stamps {
+            return Some((config.clone(), Arc::clone(history)));
+        }
+    }
+    let config = read_config(path).ok()?;
+    let history = Arc::new(read_metrics(&metrics_path));
+    cache.insert(
+        path.to_path_buf(),
+        (stamps, config.clone(), Arc::clone(&history)),
+    );
+    Some((config, history))
+}
+
 /// lnmc runs (`runs/NAME/`) and upstream loss files (`runs/*.csv`, columns `,train,val`).
 pub fn runs(root: &Path) -> Vec<RunEntry> {
     let mut found = Vec::new();
@@ -172,7 +208,7 @@ pub fn runs(root: &Path) -> Vec<RunEntry> {
                     name,
                     path,
                     config: None,
-                    history,
+                    history: Arc::new(history),
                     status: Status::Imported,
                     modified,
                     folds: Vec::new(),

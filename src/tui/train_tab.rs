@@ -296,7 +296,7 @@ impl TrainTab {
         p.batch = 0;
         p.batches = 0;
         p.samples_per_second = entry.history.last().map_or(0.0, |r| r.samples_per_s);
-        p.history = entry.history;
+        p.history = entry.history.to_vec();
         p.followed = Some(entry.path.clone());
         p.run_dir = Some(entry.path);
         p.since_update = followed.since_update;
