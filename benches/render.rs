@@ -232,7 +232,8 @@ fn main() {
                     .into(),
                 status: lnmc::run::Status::Finished,
                 modified: std::time::SystemTime::UNIX_EPOCH,
-                folds: Vec::new(),
+                members: Vec::new(),
+                sweep: None,
                 system: Default::default(),
             }
         })
@@ -295,4 +296,75 @@ fn main() {
         };
         println!("{name:<9} {}", common::summary(times));
     }
+    sweep_view(&mut terminal);
+}
+
+/// The Runs tab's view of a sweep of 2000 runs (lr × dropout × seed, 10 × 10 × 20), each with
+/// 150 epochs: table, parallel coordinates, ranking.
+fn sweep_view(terminal: &mut Terminal<TestBackend>) {
+    use lnmc::sweep::{parse_axis, Sweep};
+    let axes = [
+        "lr=1e-4,2e-4,3e-4,5e-4,7e-4,1e-3,2e-3,3e-3,5e-3,7e-3",
+        "dropout=0,0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9",
+        "seed=range(0,20)",
+    ]
+    .iter()
+    .map(|a| parse_axis(a).expect("axis"))
+    .collect();
+    let sweep = Sweep::new("big", "d.h5".into(), Default::default(), axes, None).expect("sweep");
+    let config: lnmc::types::RunConfig =
+        serde_json::from_str(include_str!("../tests/fixtures/config.json")).expect("config");
+    let members: Vec<lnmc::run::catalog::RunEntry> = sweep
+        .points()
+        .iter()
+        .enumerate()
+        .map(|(k, p)| lnmc::run::catalog::RunEntry {
+            name: p.id(),
+            path: format!("runs/big/{}", p.id()).into(),
+            config: Some(config.clone()),
+            history: (1..=150)
+                .map(|e| record(e, 0.5, 0.4 + (k % 97) as f64 / 1000.0))
+                .collect::<Vec<_>>()
+                .into(),
+            status: lnmc::run::Status::Finished,
+            modified: std::time::SystemTime::UNIX_EPOCH,
+            members: Vec::new(),
+            sweep: None,
+            system: Default::default(),
+        })
+        .collect();
+    let entry = lnmc::run::catalog::RunEntry {
+        name: "big".into(),
+        path: "runs/big".into(),
+        config: Some(config),
+        history: Default::default(),
+        status: lnmc::run::Status::Finished,
+        modified: std::time::SystemTime::UNIX_EPOCH,
+        members,
+        sweep: Some(std::sync::Arc::new(sweep)),
+        system: Default::default(),
+    };
+    let options = synth::Options {
+        n: 30,
+        seed: 0,
+        with_ids: false,
+        ..Default::default()
+    };
+    let data = synth::in_memory(&options, "dataset/synthetic.hdf5".as_ref());
+    let mut app = App::new(data, PatchImages::new(halfblocks()), Vec::new());
+    let key = |code| Message::Key(KeyEvent::new(code, KeyModifiers::NONE));
+    app.update(key(KeyCode::Char('4')));
+    app.update(Message::Catalog {
+        runs: vec![entry],
+        checkpoints: Vec::new(),
+    });
+    app.update(key(KeyCode::Char('p')));
+    // Half the runs outside a narrowed lr axis: faint and bright lines both drawn.
+    for _ in 0..5 {
+        app.update(key(KeyCode::Char(']')));
+    }
+    let times = common::time_ms(5, 200, |_| {
+        terminal.draw(|f| view::draw(f, &app)).expect("draw");
+    });
+    println!("sweep view, 2000 runs {}", common::summary(times));
 }

@@ -290,3 +290,190 @@ mod tests {
         crate::run::check_name(&windows.id()).unwrap();
     }
 }
+
+/// A sweep's runs as one table: each run's position on each swept setting and its best value
+/// of a metric, what parallel coordinates draw, and each setting's rank correlation with it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Analysis {
+    /// The swept settings, then the metric: the columns and the axes.
+    pub columns: Vec<String>,
+    pub rows: Vec<AnalysisRow>,
+    /// Each swept setting's Spearman correlation with the metric over the runs that have it,
+    /// strongest first (NaN where it cannot be computed).
+    pub ranking: Vec<(String, f64)>,
+    /// The metric's range over the runs, for the colour scale.
+    pub metric_range: [f64; 2],
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnalysisRow {
+    pub id: String,
+    /// The run's value of each swept setting, as typed.
+    pub values: Vec<String>,
+    /// Its position on each axis in [0, 1] (settings by the rank of their value, the metric
+    /// on its range); the metric's is None for a run without a finished epoch.
+    pub positions: Vec<Option<f64>>,
+    pub metric: Option<f64>,
+}
+
+/// The values of an axis in order: numerically where all are numbers, else as given.
+fn ordered(values: &[String]) -> Vec<String> {
+    let mut v = values.to_vec();
+    if v.iter().all(|x| x.parse::<f64>().is_ok()) {
+        v.sort_by(|a, b| {
+            a.parse::<f64>()
+                .unwrap()
+                .total_cmp(&b.parse::<f64>().unwrap())
+        });
+    }
+    v
+}
+
+/// Midranks (ties share their mean rank), 1-based.
+fn ranks(values: &[f64]) -> Vec<f64> {
+    let mut order: Vec<usize> = (0..values.len()).collect();
+    order.sort_by(|&a, &b| values[a].total_cmp(&values[b]));
+    let mut out = vec![0.0; values.len()];
+    let mut i = 0;
+    while i < order.len() {
+        let mut j = i;
+        while j + 1 < order.len() && values[order[j + 1]] == values[order[i]] {
+            j += 1;
+        }
+        for &k in &order[i..=j] {
+            out[k] = (i + j) as f64 / 2.0 + 1.0;
+        }
+        i = j + 1;
+    }
+    out
+}
+
+/// Spearman's rank correlation: Pearson's of the midranks; NaN for fewer than 3 pairs or a
+/// constant side.
+pub fn spearman(a: &[f64], b: &[f64]) -> f64 {
+    if a.len() < 3 {
+        return f64::NAN;
+    }
+    let (ra, rb) = (ranks(a), ranks(b));
+    let n = ra.len() as f64;
+    let (ma, mb) = (ra.iter().sum::<f64>() / n, rb.iter().sum::<f64>() / n);
+    let cov: f64 = ra.iter().zip(&rb).map(|(x, y)| (x - ma) * (y - mb)).sum();
+    let va: f64 = ra.iter().map(|x| (x - ma).powi(2)).sum();
+    let vb: f64 = rb.iter().map(|y| (y - mb).powi(2)).sum();
+    match va > 0.0 && vb > 0.0 {
+        true => cov / (va * vb).sqrt(),
+        false => f64::NAN,
+    }
+}
+
+impl Analysis {
+    /// `best[k]`: point k's best value of `metric` (None: not started or no epoch yet).
+    pub fn new(sweep: &Sweep, best: &[Option<f64>], metric: &str) -> Analysis {
+        let points = sweep.points();
+        let orders: Vec<Vec<String>> = sweep.axes.iter().map(|a| ordered(&a.values)).collect();
+        let finite: Vec<f64> = best
+            .iter()
+            .flatten()
+            .copied()
+            .filter(|v| v.is_finite())
+            .collect();
+        let lo = finite.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = finite.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let rows: Vec<AnalysisRow> = points
+            .iter()
+            .zip(best)
+            .map(|(p, &m)| {
+                let m = m.filter(|v| v.is_finite());
+                let mut positions: Vec<Option<f64>> = p
+                    .values
+                    .iter()
+                    .zip(&orders)
+                    .map(|((_, v), order)| {
+                        let at = order.iter().position(|o| o == v).unwrap_or(0);
+                        Some(match order.len() {
+                            1 => 0.5,
+                            n => at as f64 / (n - 1) as f64,
+                        })
+                    })
+                    .collect();
+                positions.push(m.map(|v| match hi > lo {
+                    true => (v - lo) / (hi - lo),
+                    false => 0.5,
+                }));
+                AnalysisRow {
+                    id: p.id(),
+                    values: p.values.iter().map(|(_, v)| v.clone()).collect(),
+                    positions,
+                    metric: m,
+                }
+            })
+            .collect();
+        let with_metric: Vec<&AnalysisRow> = rows.iter().filter(|r| r.metric.is_some()).collect();
+        let metric_values: Vec<f64> = with_metric.iter().filter_map(|r| r.metric).collect();
+        let mut ranking: Vec<(String, f64)> = sweep
+            .axes
+            .iter()
+            .enumerate()
+            .map(|(k, a)| {
+                let xs: Vec<f64> = with_metric
+                    .iter()
+                    .map(|r| r.positions[k].unwrap_or(0.0))
+                    .collect();
+                (a.key.clone(), spearman(&xs, &metric_values))
+            })
+            .collect();
+        ranking.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()).then(a.0.cmp(&b.0)));
+        let mut columns: Vec<String> = sweep.axes.iter().map(|a| a.key.clone()).collect();
+        columns.push(metric.to_string());
+        Analysis {
+            columns,
+            rows,
+            ranking,
+            metric_range: [lo, hi],
+        }
+    }
+}
+
+#[cfg(test)]
+mod analysis_tests {
+    use super::*;
+
+    #[test]
+    fn spearman_by_hand_and_ties() {
+        assert!((spearman(&[1.0, 2.0, 3.0, 4.0], &[10.0, 20.0, 30.0, 40.0]) - 1.0).abs() < 1e-12);
+        assert!((spearman(&[1.0, 2.0, 3.0, 4.0], &[4.0, 3.0, 2.0, 1.0]) + 1.0).abs() < 1e-12);
+        // Ranks (1.5, 1.5, 3, 4) against (1, 2, 3, 4): 0.9486833.
+        let r = spearman(&[5.0, 5.0, 6.0, 7.0], &[1.0, 2.0, 3.0, 4.0]);
+        assert!((r - 0.948_683_298_050_513_8).abs() < 1e-12, "{r}");
+        assert!(spearman(&[1.0, 1.0, 1.0], &[1.0, 2.0, 3.0]).is_nan());
+    }
+
+    #[test]
+    fn the_analysis_places_runs_on_their_axes_and_ranks_the_settings() {
+        let axes = vec![
+            parse_axis("lr=1e-3,5e-4,1e-4").unwrap(),
+            parse_axis("seed=0,1").unwrap(),
+        ];
+        let s = Sweep::new("s", "d.h5".into(), Settings::default(), axes, None).unwrap();
+        // The metric falls with lr and ignores the seed; the last point has not run.
+        let best = [
+            Some(0.9),
+            Some(0.91),
+            Some(0.8),
+            Some(0.79),
+            Some(0.7),
+            None,
+        ];
+        let a = Analysis::new(&s, &best, "val_acc");
+        assert_eq!(a.columns, ["lr", "seed", "val_acc"]);
+        assert_eq!(a.metric_range, [0.7, 0.91]);
+        // lr 1e-3 is the largest value: the top of its axis; 1e-4 the bottom.
+        assert_eq!(a.rows[0].positions[0], Some(1.0));
+        assert_eq!(a.rows[4].positions[0], Some(0.0));
+        assert_eq!(a.rows[1].positions[2], Some(1.0));
+        assert_eq!(a.rows[5].positions[2], None);
+        assert_eq!(a.ranking[0].0, "lr");
+        assert!(a.ranking[0].1 > 0.8, "{:?}", a.ranking);
+        assert!(a.ranking[1].1.abs() < 0.5, "{:?}", a.ranking);
+    }
+}

@@ -306,3 +306,82 @@ fn bad_sweeps_are_refused_before_anything_starts() {
     );
     assert!(e.contains("is another grid"), "{e}");
 }
+
+/// A sweep in `lnmc watch runs/` and the Runs tab: one row that opens into its runs, and its
+/// view: the table by setting and metric, parallel coordinates, the settings ranked; `lnmc
+/// export runs/NAME` exports its runs.
+#[test]
+fn a_sweep_is_one_row_with_its_own_view_and_exports_as_its_runs() {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    use lnmc::tui::{view, Message};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(d, &["synth", "--out", "d.h5", "--n", "200"]);
+    ok(d, &sweep_args("s", &["-j", "2"]));
+    let runs = lnmc::run::catalog::runs(&d.join("runs"));
+    assert_eq!(runs.len(), 1, "the sweep is one entry");
+    assert_eq!(runs[0].members.len(), 4);
+    assert!(runs[0].is_sweep() && runs[0].status == lnmc::run::Status::Finished);
+
+    let mut app = common::app();
+    app.update(Message::WatchAll(d.join("runs")));
+    app.update(Message::Catalog {
+        runs,
+        checkpoints: Vec::new(),
+    });
+    let key = |app: &mut lnmc::tui::app::App, code| {
+        app.update(Message::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+    };
+    let screen = |app: &lnmc::tui::app::App| {
+        let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(160, 48)).unwrap();
+        t.draw(|f| view::draw(f, app)).unwrap();
+        format!("{}", t.backend())
+    };
+    assert!(
+        screen(&app).contains("▸ s · sweep, 4/4 runs"),
+        "{}",
+        screen(&app)
+    );
+    key(&mut app, KeyCode::Enter);
+    let shown = screen(&app);
+    assert!(
+        shown.contains("▾ s · sweep") && shown.contains("lr-5e-4_seed-1"),
+        "{shown}"
+    );
+    key(&mut app, KeyCode::Char('p'));
+    let shown = screen(&app);
+    if std::env::var("PEEK").is_ok() {
+        println!("{shown}");
+    }
+    for part in [
+        "sweep s · 4 runs, 4 inside the ranges",
+        "parallel coordinates · colour: val_acc",
+        "rank correlation with val_acc: ",
+        "val_acc▼",
+    ] {
+        assert!(shown.contains(part), "{part}: {shown}");
+    }
+    // Narrow the metric's axis from the top: the best runs leave the ranges.
+    key(&mut app, KeyCode::Left);
+    for _ in 0..10 {
+        key(&mut app, KeyCode::Char('['));
+    }
+    let shown = screen(&app);
+    assert!(!shown.contains("4 inside the ranges"), "{shown}");
+    key(&mut app, KeyCode::Char('0'));
+    assert!(screen(&app).contains("4 inside the ranges"));
+    key(&mut app, KeyCode::Esc);
+    assert!(!screen(&app).contains("parallel coordinates"));
+
+    let csv = d.join("sweep.csv");
+    ok(d, &["export", "runs/s", "--csv", csv.to_str().unwrap()]);
+    let text = std::fs::read_to_string(&csv).unwrap();
+    for id in [
+        "lr-1e-3_seed-0",
+        "lr-1e-3_seed-1",
+        "lr-5e-4_seed-0",
+        "lr-5e-4_seed-1",
+    ] {
+        assert!(text.contains(&format!("\n{id},")), "{id} not exported");
+    }
+}

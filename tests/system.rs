@@ -278,7 +278,8 @@ fn the_log_at_hand_in_the_runs_tab() {
         history: Default::default(),
         status: Status::Running,
         modified: std::time::SystemTime::UNIX_EPOCH,
-        folds: Vec::new(),
+        members: Vec::new(),
+        sweep: None,
         system: gpu_samples(5),
     };
     app.update(Message::Catalog {

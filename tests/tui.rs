@@ -678,7 +678,8 @@ fn runs_tab_compares_any_number_of_runs() {
             .into(),
         status: Status::Finished,
         modified: std::time::SystemTime::UNIX_EPOCH,
-        folds: Vec::new(),
+        members: Vec::new(),
+        sweep: None,
         system: Default::default(),
     };
     let mut tab = RunsTab::default();
@@ -753,7 +754,8 @@ fn watching_a_directory_shows_a_live_table() {
             .into(),
         status: Status::Running,
         modified: std::time::SystemTime::UNIX_EPOCH,
-        folds: Vec::new(),
+        members: Vec::new(),
+        sweep: None,
         system: Default::default(),
     };
     app.update(Message::Catalog {
@@ -805,7 +807,8 @@ fn every_setting_tells_runs_apart_in_the_legend_and_the_export() {
         history: vec![record(1, 0.5, 0.8)].into(),
         status: Status::Finished,
         modified: std::time::SystemTime::UNIX_EPOCH,
-        folds: Vec::new(),
+        members: Vec::new(),
+        sweep: None,
         system: Default::default(),
     };
     let (a, b) = (entry("a", &plain), entry("b", &other));

@@ -14,8 +14,8 @@ use crate::run::{
 
 #[derive(Args)]
 pub struct ExportArgs {
-    /// runs/NAME directories or run names (a cross-validation stands for its folds); default: every run
-    /// under runs/.
+    /// runs/NAME directories or run names (a cross-validation stands for its folds, a sweep for
+    /// its runs); default: every run under runs/.
     runs: Vec<PathBuf>,
     /// The long table (run, epoch, metric, value, then each setting as a column).
     #[arg(long, value_name = "FILE.csv")]
@@ -62,16 +62,25 @@ pub fn run(args: ExportArgs) -> Result<u8> {
             .iter()
             .map(|p| {
                 let p = &run::resolve(p);
-                RunEntry::read(p)
-                    .or_else(|| RunEntry::read_cross_validation(p))
-                    .ok_or_else(|| Error::file(p, "not an lnmc run (no config.json, no folds)"))
+                RunEntry::read_any(p).ok_or_else(|| {
+                    Error::file(
+                        p,
+                        "not an lnmc run (no config.json, no folds, no sweep.json)",
+                    )
+                })
             })
             .collect::<Result<Vec<_>>>()?,
     };
-    for entry in found {
-        match entry.is_cross_validation() {
-            true => entries.extend(entry.folds),
-            false => entries.push(entry),
+    // A cross-validation stands for its folds, a sweep for its runs (and theirs).
+    let mut queue: std::collections::VecDeque<RunEntry> = found.into();
+    while let Some(entry) = queue.pop_front() {
+        match entry.members.is_empty() {
+            true => entries.push(entry),
+            false => entry
+                .members
+                .into_iter()
+                .rev()
+                .for_each(|m| queue.push_front(m)),
         }
     }
     let runs: Vec<&RunEntry> = entries.iter().collect();

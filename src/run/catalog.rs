@@ -10,6 +10,7 @@ use super::system::{self, Samples};
 use super::{read_config, read_metrics, read_split, Status, CONFIG, CV_SUMMARY, LOG, METRICS};
 use crate::checkpoint;
 use crate::data::split::Split;
+use crate::sweep::Sweep;
 use crate::types::{EpochRecord, RunConfig};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -67,8 +68,11 @@ pub struct RunEntry {
     pub history: Arc<Vec<EpochRecord>>,
     pub status: Status,
     pub modified: SystemTime,
-    /// A cross-validation (`runs/NAME/fold-K/`): its folds, in order; empty for other runs.
-    pub folds: Vec<RunEntry>,
+    /// A cross-validation's folds (`runs/NAME/fold-K/`) or a sweep's runs, in order; empty
+    /// for a run.
+    pub members: Vec<RunEntry>,
+    /// The grid, when this is a sweep (`runs/NAME/sweep.json`).
+    pub sweep: Option<Arc<Sweep>>,
     /// What the machine did while it trained (system.csv); empty for runs without one.
     pub system: Samples,
 }
@@ -86,7 +90,8 @@ impl RunEntry {
             history,
             status,
             modified,
-            folds: Vec::new(),
+            members: Vec::new(),
+            sweep: None,
             system: system::read(path),
         })
     }
@@ -117,18 +122,69 @@ impl RunEntry {
             history: Arc::default(),
             status,
             modified,
-            folds,
+            members: folds,
+            sweep: None,
             system: Samples::default(),
         })
     }
 
     pub fn is_cross_validation(&self) -> bool {
-        !self.folds.is_empty()
+        !self.members.is_empty() && self.sweep.is_none()
+    }
+
+    pub fn is_sweep(&self) -> bool {
+        self.sweep.is_some()
+    }
+
+    /// A sweep (`runs/NAME/sweep.json`): one entry whose members are the runs of its grid that
+    /// have started (each a run, or a cross-validation with --folds), in the grid's order.
+    pub fn read_sweep(path: &Path) -> Option<RunEntry> {
+        let sweep = Sweep::read(path).ok()?;
+        let members: Vec<RunEntry> = sweep
+            .points()
+            .iter()
+            .map(|p| path.join(p.id()))
+            .filter_map(|dir| {
+                RunEntry::read(&dir).or_else(|| RunEntry::read_cross_validation(&dir))
+            })
+            .collect();
+        let (name, modified) = name_and_time(path);
+        let planned = sweep.points().len();
+        let status = if members.iter().any(|m| m.status == Status::Running) {
+            Status::Running
+        } else if let Some(m) = members
+            .iter()
+            .find(|m| matches!(m.status, Status::Failed(_)))
+        {
+            m.status.clone()
+        } else if members.len() == planned && members.iter().all(|m| m.status == Status::Finished) {
+            Status::Finished
+        } else {
+            Status::Stopped
+        };
+        Some(RunEntry {
+            name,
+            path: path.to_path_buf(),
+            config: members.first().and_then(|m| m.config.clone()),
+            history: Arc::default(),
+            status,
+            modified,
+            members,
+            sweep: Some(Arc::new(sweep)),
+            system: Samples::default(),
+        })
+    }
+
+    /// A run, a cross-validation or a sweep: whatever `path` holds (None: none of them).
+    pub fn read_any(path: &Path) -> Option<RunEntry> {
+        RunEntry::read(path)
+            .or_else(|| RunEntry::read_sweep(path))
+            .or_else(|| RunEntry::read_cross_validation(path))
     }
 
     /// Mean over the folds of their best epoch's (val accuracy, val F1).
     pub fn fold_means(&self) -> Option<(f64, f64)> {
-        let bests: Vec<&EpochRecord> = self.folds.iter().filter_map(|f| f.best()).collect();
+        let bests: Vec<&EpochRecord> = self.members.iter().filter_map(|f| f.best()).collect();
         if bests.is_empty() {
             return None;
         }
@@ -149,15 +205,20 @@ impl RunEntry {
         if self.status != Status::Running {
             return None;
         }
-        match self.is_cross_validation() {
-            true => self.folds.iter().find_map(|f| f.stall(limit)),
-            false => self.system.stall(limit),
+        match self.members.is_empty() {
+            false => self.members.iter().find_map(|f| f.stall(limit)),
+            true => self.system.stall(limit),
         }
     }
 
     pub fn duration(&self) -> Duration {
         let own: f64 = self.history.iter().map(|r| r.seconds).sum();
-        Duration::from_secs_f64(own) + self.folds.iter().map(RunEntry::duration).sum::<Duration>()
+        Duration::from_secs_f64(own)
+            + self
+                .members
+                .iter()
+                .map(RunEntry::duration)
+                .sum::<Duration>()
     }
 }
 
@@ -201,7 +262,7 @@ pub fn runs(root: &Path) -> Vec<RunEntry> {
     for path in read_dir(root) {
         let (name, modified) = name_and_time(&path);
         if path.is_dir() {
-            found.extend(RunEntry::read(&path).or_else(|| RunEntry::read_cross_validation(&path)));
+            found.extend(RunEntry::read_any(&path));
         } else if path.extension().is_some_and(|e| e == "csv") {
             if let Some(history) = upstream_losses(&path) {
                 found.push(RunEntry {
@@ -211,7 +272,8 @@ pub fn runs(root: &Path) -> Vec<RunEntry> {
                     history: Arc::new(history),
                     status: Status::Imported,
                     modified,
-                    folds: Vec::new(),
+                    members: Vec::new(),
+                    sweep: None,
                     system: Samples::default(),
                 });
             }

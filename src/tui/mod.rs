@@ -18,6 +18,7 @@ pub mod log_view;
 pub mod machine;
 pub mod message;
 pub mod runs_tab;
+pub mod sweep_view;
 pub mod train_tab;
 pub mod view;
 pub mod widgets;

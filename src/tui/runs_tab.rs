@@ -20,6 +20,7 @@ use super::keys::{Key, Keys, CANCEL, CONFIRM, RESCAN, SELECT};
 use super::log_view::{LogKey, LogView, LOG};
 use super::machine;
 use super::message::{Effect, Reply};
+use super::sweep_view::{SweepKey, SweepView, ANALYSE};
 use super::widgets::{axis_labels, panel, sparkline, ACCENT};
 use crate::compare::{self, ChartOptions, Metric, XAxis};
 use crate::run::catalog::RunEntry;
@@ -59,6 +60,8 @@ pub struct RunsTab {
     notice: Option<String>,
     /// The log of a run, open over the chart.
     log: Option<LogView>,
+    /// A sweep's table, parallel coordinates and ranking, open over the chart.
+    sweep_view: Option<SweepView>,
     /// When a running run counts as stalled (None: each run's own limit).
     stall_limit: Option<Duration>,
     /// The runs found stalled at the last read, by directory.
@@ -81,6 +84,7 @@ impl Default for RunsTab {
             live: false,
             notice: None,
             log: None,
+            sweep_view: None,
             stall_limit: None,
             stalled: HashSet::new(),
         }
@@ -101,7 +105,11 @@ const LOG_Y: Key = Key::new(&[KeyCode::Char('l')], "log y").help();
 const WALL_TIME: Key = Key::new(&[KeyCode::Char('w')], "x: epoch/time");
 const FILTER: Key = Key::new(&[KeyCode::Char('/')], "filter");
 const EXPORT: Key = Key::new(&[KeyCode::Char('e')], "export marked");
-const FOLDS: Key = Key::new(&[KeyCode::Enter], "open/close a cross-validation's folds").help();
+const FOLDS: Key = Key::new(
+    &[KeyCode::Enter],
+    "open/close a cross-validation's folds or a sweep's runs",
+)
+.help();
 const FOLLOW: Key = Key::new(
     &[KeyCode::Char('o')],
     "follow in the Train tab (lnmc watch DIR: enter)",
@@ -121,6 +129,11 @@ impl RunsTab {
     /// stalled since the last read.
     pub fn set_runs(&mut self, runs: Vec<RunEntry>) -> Vec<String> {
         self.runs = runs;
+        if let Some(view) = &mut self.sweep_view {
+            if let Some(entry) = self.runs.iter().find(|r| r.path == view.path()) {
+                view.refresh(entry);
+            }
+        }
         self.selected = self.selected.min(self.rows().len().saturating_sub(1));
         let mut stalled = HashSet::new();
         let mut news = Vec::new();
@@ -162,7 +175,7 @@ impl RunsTab {
         {
             rows.push((run, 0));
             if self.expanded.contains(&run.path) {
-                rows.extend(run.folds.iter().map(|f| (f, 1)));
+                rows.extend(run.members.iter().map(|f| (f, 1)));
             }
         }
         rows
@@ -173,7 +186,7 @@ impl RunsTab {
         let all: Vec<&RunEntry> = self
             .runs
             .iter()
-            .flat_map(|r| std::iter::once(r).chain(&r.folds))
+            .flat_map(|r| std::iter::once(r).chain(&r.members))
             .collect();
         self.marked
             .iter()
@@ -196,9 +209,10 @@ impl RunsTab {
     }
 
     pub fn keys(&self) -> Vec<Key> {
-        match self.log {
-            Some(_) => LogView::KEYS.to_vec(),
-            None => Self::KEYS.to_vec(),
+        match (&self.sweep_view, &self.log) {
+            (Some(_), _) => SweepView::KEYS.to_vec(),
+            (None, Some(_)) => LogView::KEYS.to_vec(),
+            (None, None) => Self::KEYS.to_vec(),
         }
     }
 
@@ -216,11 +230,19 @@ impl RunsTab {
         FOLDS,
         FOLLOW,
         LOG,
+        ANALYSE.help(),
         RESCAN,
     ];
 
     pub fn on_key(&mut self, key: KeyEvent) -> Reply {
         let code = key.code;
+        if let Some(view) = &mut self.sweep_view {
+            let entry = self.runs.iter().find(|r| r.path == view.path());
+            if view.on_key(code, entry) == SweepKey::Close {
+                self.sweep_view = None;
+            }
+            return Reply::Done;
+        }
         if let Some(log) = &mut self.log {
             if log.on_key(code) == LogKey::Close {
                 self.log = None;
@@ -238,9 +260,17 @@ impl RunsTab {
             return Reply::Done;
         }
         let rows = self.rows();
+        // A cross-validation or a sweep: a row that opens into its members.
         let selected = rows
             .get(self.selected)
-            .map(|(r, _)| (r.path.clone(), r.is_cross_validation()));
+            .map(|(r, _)| (r.path.clone(), !r.members.is_empty() || r.is_sweep()));
+        if ANALYSE.matches(code) {
+            self.sweep_view = rows.get(self.selected).and_then(|(r, _)| SweepView::new(r));
+            if self.sweep_view.is_none() {
+                self.notice = Some(format!("{} opens on a sweep's row", ANALYSE.label()));
+            }
+            return Reply::Done;
+        }
         let last = rows.len().saturating_sub(1) as i64;
         if let Some(step) = SELECT.step(code) {
             self.selected = (self.selected as i64 + step).clamp(0, last) as usize;
@@ -361,17 +391,35 @@ impl RunsTab {
                     false => r.status.label().to_string(),
                 };
                 let minutes = r.duration().as_secs_f64() / 60.0;
-                // A cross-validation shows its folds' mean, and opens into them.
-                let (name, epochs, acc, f1) = if r.is_cross_validation() {
-                    let open = if self.expanded.contains(&r.path) {
-                        "▾"
-                    } else {
-                        "▸"
-                    };
+                // A sweep shows its best run, and opens into its runs; a cross-validation
+                // shows its folds' mean, and opens into them.
+                let open = if self.expanded.contains(&r.path) {
+                    "▾"
+                } else {
+                    "▸"
+                };
+                let (name, epochs, acc, f1) = if let Some(sweep) = &r.sweep {
+                    let planned = sweep.points().len();
+                    let best = r
+                        .members
+                        .iter()
+                        .filter_map(RunEntry::best)
+                        .max_by(|a, b| a.val_acc.total_cmp(&b.val_acc));
+                    (
+                        format!(
+                            "{open} {} · sweep, {}/{planned} runs",
+                            r.name,
+                            r.members.len()
+                        ),
+                        format!("{planned} r"),
+                        pct(best.map(|b| b.val_acc)),
+                        f1(best.map(|b| b.val_f1)),
+                    )
+                } else if r.is_cross_validation() {
                     let means = r.fold_means();
                     (
-                        format!("{open} {} · {}-fold CV", r.name, r.folds.len()),
-                        format!("{} f", r.folds.len()),
+                        format!("{open} {} · {}-fold CV", r.name, r.members.len()),
+                        format!("{} f", r.members.len()),
                         pct(means.map(|m| m.0)),
                         f1(means.map(|m| m.1)),
                     )
@@ -385,7 +433,7 @@ impl RunsTab {
                 };
                 // Live, a run's recent validation loss and its progress matter more than its date.
                 let (date, epochs) = match (self.live, &r.config) {
-                    (true, Some(c)) => (
+                    (true, Some(c)) if r.members.is_empty() => (
                         sparkline(r.history.iter().map(|h| h.val_loss), 15, None),
                         format!("{}/{}", r.history.len(), c.hyper.epochs),
                     ),
@@ -468,9 +516,10 @@ impl RunsTab {
             table,
             &mut state,
         );
-        match &self.log {
-            Some(log) => log.draw(frame, chart),
-            None => self.draw_chart(frame, chart),
+        match (&self.sweep_view, &self.log) {
+            (Some(view), _) => view.draw(frame, chart),
+            (None, Some(log)) => log.draw(frame, chart),
+            (None, None) => self.draw_chart(frame, chart),
         }
     }
 
