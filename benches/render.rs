@@ -234,6 +234,7 @@ fn main() {
                 modified: std::time::SystemTime::UNIX_EPOCH,
                 members: Vec::new(),
                 sweep: None,
+                scheduler: None,
                 system: Default::default(),
             }
         })
@@ -330,6 +331,7 @@ fn sweep_view(terminal: &mut Terminal<TestBackend>) {
             modified: std::time::SystemTime::UNIX_EPOCH,
             members: Vec::new(),
             sweep: None,
+            scheduler: None,
             system: Default::default(),
         })
         .collect();

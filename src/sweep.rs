@@ -260,6 +260,15 @@ mod tests {
     }
 
     #[test]
+    fn squeue_lines_give_each_task_its_state() {
+        let q = parse_queue("4242_0 RUNNING\n4242_3 PENDING\n  4242_12 COMPLETING \nnoise\n");
+        assert_eq!(q.len(), 3);
+        assert_eq!(q[&0], "running");
+        assert_eq!(q[&3], "pending");
+        assert_eq!(q[&12], "completing");
+    }
+
+    #[test]
     fn the_grid_is_every_combination_with_readable_names() {
         let axes = vec![
             parse_axis("lr=1e-3,5e-4").unwrap(),
@@ -289,6 +298,40 @@ mod tests {
         };
         crate::run::check_name(&windows.id()).unwrap();
     }
+}
+
+/// What Slurm says of the sweep's tasks still queued or running, by point: `squeue` asked for
+/// the sweep's jobs. Empty where nothing was submitted, everything has left the queue, or
+/// squeue cannot be asked (not on this machine): then the runs' own files tell.
+pub fn queue_states(sweep: &Sweep) -> std::collections::HashMap<usize, String> {
+    let ids: Vec<&str> = sweep
+        .jobs
+        .iter()
+        .filter(|j| j.scheduler == "slurm")
+        .map(|j| j.id.as_str())
+        .collect();
+    if ids.is_empty() {
+        return Default::default();
+    }
+    let Ok(out) = std::process::Command::new("squeue")
+        .args(["-h", "-r", "-o", "%i %T", "-j", &ids.join(",")])
+        .stderr(std::process::Stdio::null())
+        .output()
+    else {
+        return Default::default();
+    };
+    parse_queue(&String::from_utf8_lossy(&out.stdout))
+}
+
+/// `squeue -h -r -o "%i %T"` lines ("4242_3 PENDING"): task → state in lower case.
+pub fn parse_queue(text: &str) -> std::collections::HashMap<usize, String> {
+    text.lines()
+        .filter_map(|line| {
+            let (id, state) = line.trim().split_once(' ')?;
+            let task = id.rsplit_once('_')?.1.parse::<usize>().ok()?;
+            Some((task, state.trim().to_lowercase()))
+        })
+        .collect()
 }
 
 /// A sweep's runs as one table: each run's position on each swept setting and its best value

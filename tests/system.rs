@@ -280,6 +280,7 @@ fn the_log_at_hand_in_the_runs_tab() {
         modified: std::time::SystemTime::UNIX_EPOCH,
         members: Vec::new(),
         sweep: None,
+        scheduler: None,
         system: gpu_samples(5),
     };
     app.update(Message::Catalog {

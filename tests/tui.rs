@@ -680,6 +680,7 @@ fn runs_tab_compares_any_number_of_runs() {
         modified: std::time::SystemTime::UNIX_EPOCH,
         members: Vec::new(),
         sweep: None,
+        scheduler: None,
         system: Default::default(),
     };
     let mut tab = RunsTab::default();
@@ -756,6 +757,7 @@ fn watching_a_directory_shows_a_live_table() {
         modified: std::time::SystemTime::UNIX_EPOCH,
         members: Vec::new(),
         sweep: None,
+        scheduler: None,
         system: Default::default(),
     };
     app.update(Message::Catalog {
@@ -809,6 +811,7 @@ fn every_setting_tells_runs_apart_in_the_legend_and_the_export() {
         modified: std::time::SystemTime::UNIX_EPOCH,
         members: Vec::new(),
         sweep: None,
+        scheduler: None,
         system: Default::default(),
     };
     let (a, b) = (entry("a", &plain), entry("b", &other));

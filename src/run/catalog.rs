@@ -73,6 +73,9 @@ pub struct RunEntry {
     pub members: Vec<RunEntry>,
     /// The grid, when this is a sweep (`runs/NAME/sweep.json`).
     pub sweep: Option<Arc<Sweep>>,
+    /// What the scheduler says of a sweep's task while it is queued or running ("pending",
+    /// "running"); None where no scheduler holds it.
+    pub scheduler: Option<String>,
     /// What the machine did while it trained (system.csv); empty for runs without one.
     pub system: Samples,
 }
@@ -92,6 +95,7 @@ impl RunEntry {
             modified,
             members: Vec::new(),
             sweep: None,
+            scheduler: None,
             system: system::read(path),
         })
     }
@@ -124,6 +128,7 @@ impl RunEntry {
             modified,
             members: folds,
             sweep: None,
+            scheduler: None,
             system: Samples::default(),
         })
     }
@@ -140,24 +145,47 @@ impl RunEntry {
     /// have started (each a run, or a cross-validation with --folds), in the grid's order.
     pub fn read_sweep(path: &Path) -> Option<RunEntry> {
         let sweep = Sweep::read(path).ok()?;
+        let queue = crate::sweep::queue_states(&sweep);
+        // Each point's run once it has started; a task still waiting in the queue as a row of
+        // its own, so a sweep shows what is pending.
         let members: Vec<RunEntry> = sweep
             .points()
             .iter()
-            .map(|p| path.join(p.id()))
-            .filter_map(|dir| {
-                RunEntry::read(&dir).or_else(|| RunEntry::read_cross_validation(&dir))
+            .enumerate()
+            .filter_map(|(k, p)| {
+                let dir = path.join(p.id());
+                let state = queue.get(&k).cloned();
+                match RunEntry::read(&dir).or_else(|| RunEntry::read_cross_validation(&dir)) {
+                    Some(mut run) => {
+                        run.scheduler = state;
+                        Some(run)
+                    }
+                    None => state.map(|state| RunEntry {
+                        name: p.id(),
+                        path: dir,
+                        config: None,
+                        history: Arc::default(),
+                        status: Status::Stopped,
+                        modified: SystemTime::UNIX_EPOCH,
+                        members: Vec::new(),
+                        sweep: None,
+                        scheduler: Some(state),
+                        system: Samples::default(),
+                    }),
+                }
             })
             .collect();
+        let started: Vec<&RunEntry> = members.iter().filter(|m| m.config.is_some()).collect();
         let (name, modified) = name_and_time(path);
         let planned = sweep.points().len();
-        let status = if members.iter().any(|m| m.status == Status::Running) {
+        let status = if started.iter().any(|m| m.status == Status::Running) {
             Status::Running
-        } else if let Some(m) = members
+        } else if let Some(m) = started
             .iter()
             .find(|m| matches!(m.status, Status::Failed(_)))
         {
             m.status.clone()
-        } else if members.len() == planned && members.iter().all(|m| m.status == Status::Finished) {
+        } else if started.len() == planned && started.iter().all(|m| m.status == Status::Finished) {
             Status::Finished
         } else {
             Status::Stopped
@@ -165,12 +193,13 @@ impl RunEntry {
         Some(RunEntry {
             name,
             path: path.to_path_buf(),
-            config: members.first().and_then(|m| m.config.clone()),
+            config: started.first().and_then(|m| m.config.clone()),
             history: Arc::default(),
             status,
             modified,
             members,
             sweep: Some(Arc::new(sweep)),
+            scheduler: None,
             system: Samples::default(),
         })
     }
@@ -274,6 +303,7 @@ pub fn runs(root: &Path) -> Vec<RunEntry> {
                     modified,
                     members: Vec::new(),
                     sweep: None,
+                    scheduler: None,
                     system: Samples::default(),
                 });
             }

@@ -386,9 +386,11 @@ impl RunsTab {
                     Some(c) => (c.created.clone(), c.device.clone()),
                     None => ("-".into(), "upstream".into()),
                 };
-                let status = match self.stalled.contains(&r.path) {
-                    true => "stalled".to_string(),
-                    false => r.status.label().to_string(),
+                let status = match (self.stalled.contains(&r.path), &r.scheduler) {
+                    (true, _) => "stalled".to_string(),
+                    // Queued on the cluster and not started: the scheduler's word.
+                    (false, Some(state)) if r.status != Status::Running => state.clone(),
+                    (false, _) => r.status.label().to_string(),
                 };
                 let minutes = r.duration().as_secs_f64() / 60.0;
                 // A sweep shows its best run, and opens into its runs; a cross-validation
