@@ -326,6 +326,28 @@ pub fn for_each_resample(
     }
 }
 
+/// Midranks (ties share the mean of their ranks), 1-based: what DeLong's test (Sun & Xu's
+/// algorithm) and Spearman's correlation rank by.
+pub fn midranks(values: &[f64]) -> Vec<f64> {
+    let mut order: Vec<usize> = (0..values.len()).collect();
+    order.sort_by(|&a, &b| values[a].total_cmp(&values[b]));
+    let mut ranks = vec![0.0; values.len()];
+    let mut i = 0;
+    while i < order.len() {
+        let mut j = i;
+        while j + 1 < order.len() && values[order[j + 1]] == values[order[i]] {
+            j += 1;
+        }
+        // Positions i..=j (0-based) share the rank (i + j) / 2 + 1.
+        let rank = (i + j) as f64 / 2.0 + 1.0;
+        for &k in &order[i..=j] {
+            ranks[k] = rank;
+        }
+        i = j + 1;
+    }
+    ranks
+}
+
 /// The 2.5th and 97.5th percentiles (NaN for no values).
 pub fn percentile_interval(values: &mut [f64]) -> [f64; 2] {
     if values.is_empty() {

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::rng::SplitMix64;
 use crate::data::MALIGNANT;
-use crate::metrics::{self, MIN_PER_CLASS};
+use crate::metrics::{self, midranks, MIN_PER_CLASS};
 
 /// DeLong's test of AUC(a) = AUC(b) on the same cases.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -22,27 +22,6 @@ pub struct DeLong {
     /// (AUC(a) − AUC(b)) / its standard error, and the two-sided p-value.
     pub z: f64,
     pub p: f64,
-}
-
-/// Midranks (ties share the mean of their ranks), 1-based, as Sun & Xu's algorithm uses them.
-fn midranks(values: &[f64]) -> Vec<f64> {
-    let mut order: Vec<usize> = (0..values.len()).collect();
-    order.sort_by(|&a, &b| values[a].total_cmp(&values[b]));
-    let mut ranks = vec![0.0; values.len()];
-    let mut i = 0;
-    while i < order.len() {
-        let mut j = i;
-        while j + 1 < order.len() && values[order[j + 1]] == values[order[i]] {
-            j += 1;
-        }
-        // Positions i..=j (0-based) share the rank (i + j) / 2 + 1.
-        let rank = (i + j) as f64 / 2.0 + 1.0;
-        for &k in &order[i..=j] {
-            ranks[k] = rank;
-        }
-        i = j + 1;
-    }
-    ranks
 }
 
 /// The structural components of one classifier's AUC: (auc, v10 over positives, v01 over

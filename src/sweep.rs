@@ -213,6 +213,15 @@ impl Sweep {
         read_json(&dir.join(SWEEP))
     }
 
+    /// The ids of the Slurm jobs the sweep was submitted as.
+    pub fn slurm_jobs(&self) -> Vec<&str> {
+        self.jobs
+            .iter()
+            .filter(|j| j.scheduler == "slurm")
+            .map(|j| j.id.as_str())
+            .collect()
+    }
+
     pub fn write(&self, dir: &Path) -> Result<()> {
         write_json(&dir.join(SWEEP), self)
     }
@@ -304,12 +313,7 @@ mod tests {
 /// the sweep's jobs. Empty where nothing was submitted, everything has left the queue, or
 /// squeue cannot be asked (not on this machine): then the runs' own files tell.
 pub fn queue_states(sweep: &Sweep) -> std::collections::HashMap<usize, String> {
-    let ids: Vec<&str> = sweep
-        .jobs
-        .iter()
-        .filter(|j| j.scheduler == "slurm")
-        .map(|j| j.id.as_str())
-        .collect();
+    let ids = sweep.slurm_jobs();
     if ids.is_empty() {
         return Default::default();
     }
@@ -372,32 +376,13 @@ fn ordered(values: &[String]) -> Vec<String> {
     v
 }
 
-/// Midranks (ties share their mean rank), 1-based.
-fn ranks(values: &[f64]) -> Vec<f64> {
-    let mut order: Vec<usize> = (0..values.len()).collect();
-    order.sort_by(|&a, &b| values[a].total_cmp(&values[b]));
-    let mut out = vec![0.0; values.len()];
-    let mut i = 0;
-    while i < order.len() {
-        let mut j = i;
-        while j + 1 < order.len() && values[order[j + 1]] == values[order[i]] {
-            j += 1;
-        }
-        for &k in &order[i..=j] {
-            out[k] = (i + j) as f64 / 2.0 + 1.0;
-        }
-        i = j + 1;
-    }
-    out
-}
-
 /// Spearman's rank correlation: Pearson's of the midranks; NaN for fewer than 3 pairs or a
 /// constant side.
 pub fn spearman(a: &[f64], b: &[f64]) -> f64 {
     if a.len() < 3 {
         return f64::NAN;
     }
-    let (ra, rb) = (ranks(a), ranks(b));
+    let (ra, rb) = (crate::metrics::midranks(a), crate::metrics::midranks(b));
     let n = ra.len() as f64;
     let (ma, mb) = (ra.iter().sum::<f64>() / n, rb.iter().sum::<f64>() / n);
     let cov: f64 = ra.iter().zip(&rb).map(|(x, y)| (x - ma) * (y - mb)).sum();

@@ -303,12 +303,7 @@ fn shell_quote(text: &str) -> String {
 
 /// Cancels the sweep's Slurm jobs.
 fn cancel(sweep: &Sweep) -> Result<u8> {
-    let ids: Vec<&str> = sweep
-        .jobs
-        .iter()
-        .filter(|j| j.scheduler == "slurm")
-        .map(|j| j.id.as_str())
-        .collect();
+    let ids = sweep.slurm_jobs();
     if ids.is_empty() {
         return Err(Error::input(format!(
             "sweep {}: nothing submitted to Slurm to cancel",
