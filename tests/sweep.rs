@@ -246,8 +246,25 @@ fn on_slurm_it_writes_one_array_script_submits_it_and_cancels_it() {
         serde_json::from_str(&std::fs::read_to_string(d.join("runs/s/sweep.json")).unwrap())
             .unwrap();
     assert_eq!(sweep["jobs"][0]["id"], "4242");
+    // Submitted, nothing started: every point a row saying so.
+    let sweep = &lnmc::run::catalog::runs(&d.join("runs/s"))[0];
+    assert!(sweep.is_sweep());
+    let states: Vec<Option<&str>> = sweep
+        .members
+        .iter()
+        .map(|m| m.scheduler.as_deref())
+        .collect();
+    assert_eq!(states, [Some("not started"); 4]);
     // A task as Slurm runs it: point 2 of the grid.
     ok(d, &["sweep", "s", "--task", "2"]);
+    let sweep = &lnmc::run::catalog::runs(&d.join("runs/s"))[0];
+    assert_eq!(sweep.members[2].status, lnmc::run::Status::Finished);
+    assert_eq!(sweep.members[2].scheduler, None);
+    assert_eq!(
+        sweep.status,
+        lnmc::run::Status::Stopped,
+        "3 of 4 still to run"
+    );
     assert_eq!(metrics_rows(d, "s/lr-5e-4_seed-0").len(), 2);
     let e = input_error(d, &["sweep", "s", "--task", "9"]);
     assert!(e.contains("--task 9: the sweep has points 0…3"), "{e}");
@@ -337,17 +354,19 @@ fn a_sweep_is_one_row_with_its_own_view_and_exports_as_its_runs() {
         t.draw(|f| view::draw(f, app)).unwrap();
         format!("{}", t.backend())
     };
+    // Watched alone, the sweep opens at once; Enter closes and opens it.
+    let shown = screen(&app);
     assert!(
-        screen(&app).contains("▸ s · sweep, 4/4 runs"),
-        "{}",
-        screen(&app)
+        shown.contains("▾ s · sweep, 4/4 runs") && shown.contains("lr-5e-4_seed-1"),
+        "{shown}"
     );
     key(&mut app, KeyCode::Enter);
     let shown = screen(&app);
     assert!(
-        shown.contains("▾ s · sweep") && shown.contains("lr-5e-4_seed-1"),
+        shown.contains("▸ s · sweep, 4/4 runs") && !shown.contains("lr-5e-4_seed-1"),
         "{shown}"
     );
+    key(&mut app, KeyCode::Enter);
     key(&mut app, KeyCode::Char('p'));
     let shown = screen(&app);
     if std::env::var("PEEK").is_ok() {
@@ -384,4 +403,45 @@ fn a_sweep_is_one_row_with_its_own_view_and_exports_as_its_runs() {
     ] {
         assert!(text.contains(&format!("\n{id},")), "{id} not exported");
     }
+}
+
+/// `--folds K` crosses the grid with folds: each point a cross-validation under the sweep.
+#[test]
+fn a_sweep_with_folds_makes_each_point_a_cross_validation() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(d, &["synth", "--out", "d.h5", "--n", "300", "--with-ids"]);
+    let args = [
+        "sweep",
+        "f",
+        "lr=1e-3,5e-4",
+        "--folds",
+        "2",
+        "--data",
+        "d.h5",
+    ];
+    ok(
+        d,
+        &[&args[..], &["--device", "cpu", "--epochs", "1"]].concat(),
+    );
+    for id in ["lr-1e-3", "lr-5e-4"] {
+        for k in 1..=2 {
+            assert_eq!(
+                metrics_rows(d, &format!("f/{id}/fold-{k}")).len(),
+                1,
+                "{id} fold {k}"
+            );
+        }
+        assert!(
+            d.join(format!("runs/f/{id}/cv.json")).exists(),
+            "{id}: no summary"
+        );
+    }
+    let sweep = &lnmc::run::catalog::runs(&d.join("runs"))[0];
+    assert_eq!(sweep.members.len(), 2);
+    assert!(sweep
+        .members
+        .iter()
+        .all(|m| m.is_cross_validation() && m.members.len() == 2));
+    assert_eq!(sweep.status, lnmc::run::Status::Finished);
 }

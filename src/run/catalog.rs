@@ -146,8 +146,8 @@ impl RunEntry {
     pub fn read_sweep(path: &Path) -> Option<RunEntry> {
         let sweep = Sweep::read(path).ok()?;
         let queue = crate::sweep::queue_states(&sweep);
-        // Each point's run once it has started; a task still waiting in the queue as a row of
-        // its own, so a sweep shows what is pending.
+        // Each point's run once it has started, else a row saying why not (the queue's state,
+        // or not started), so a sweep shows what is still to come and what was dropped.
         let members: Vec<RunEntry> = sweep
             .points()
             .iter()
@@ -160,7 +160,8 @@ impl RunEntry {
                         run.scheduler = state;
                         Some(run)
                     }
-                    None => state.map(|state| RunEntry {
+                    // Not started: waiting in the queue, or not (yet, or dropped by it).
+                    None => Some(RunEntry {
                         name: p.id(),
                         path: dir,
                         config: None,
@@ -169,7 +170,7 @@ impl RunEntry {
                         modified: SystemTime::UNIX_EPOCH,
                         members: Vec::new(),
                         sweep: None,
-                        scheduler: Some(state),
+                        scheduler: Some(state.unwrap_or_else(|| NOT_STARTED.into())),
                         system: Samples::default(),
                     }),
                 }
@@ -251,6 +252,9 @@ impl RunEntry {
     }
 }
 
+/// The state of a sweep's point whose run has not started and that no queue holds.
+pub const NOT_STARTED: &str = "not started";
+
 /// A file's size and modification time: when both are unchanged, so is what was read of it.
 type Stamp = Option<(u64, SystemTime)>;
 
@@ -287,6 +291,10 @@ fn read_unchanged(path: &Path) -> Option<(RunConfig, Arc<Vec<EpochRecord>>)> {
 
 /// lnmc runs (`runs/NAME/`) and upstream loss files (`runs/*.csv`, columns `,train,val`).
 pub fn runs(root: &Path) -> Vec<RunEntry> {
+    // `lnmc watch runs/NAME` on a sweep: the sweep as its one row.
+    if let Some(sweep) = RunEntry::read_sweep(root) {
+        return vec![sweep];
+    }
     let mut found = Vec::new();
     for path in read_dir(root) {
         let (name, modified) = name_and_time(&path);

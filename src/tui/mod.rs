@@ -158,9 +158,14 @@ fn resolve_watch(dir: &Path) -> Result<PathBuf> {
     if dir.join(crate::run::CONFIG).exists() {
         return Ok(dir.to_path_buf());
     }
+    // A sweep's or a cross-validation's newest run stands for it.
     catalog::runs(dir)
         .into_iter()
-        .find(|r| r.config.is_some())
+        .flat_map(|r| match r.members.is_empty() {
+            true => vec![r],
+            false => r.members,
+        })
+        .find(|r| r.path.join(crate::run::CONFIG).exists())
         .map(|r| r.path)
         .ok_or_else(|| {
             Error::file(

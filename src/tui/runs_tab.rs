@@ -128,6 +128,12 @@ impl RunsTab {
     /// The runs as read again; returns what is to be announced of the runs that have become
     /// stalled since the last read.
     pub fn set_runs(&mut self, runs: Vec<RunEntry>) -> Vec<String> {
+        // Watching one sweep or cross-validation: it opens at once.
+        if let ([only], true, true) = (&runs[..], self.live, self.expanded.is_empty()) {
+            if !only.members.is_empty() {
+                self.expanded.insert(only.path.clone());
+            }
+        }
         self.runs = runs;
         if let Some(view) = &mut self.sweep_view {
             if let Some(entry) = self.runs.iter().find(|r| r.path == view.path()) {
@@ -382,9 +388,11 @@ impl RunsTab {
                     v.filter(|v| v.is_finite())
                         .map_or("-".into(), |v| format!("{v:.4}"))
                 };
-                let (date, device) = match &r.config {
-                    Some(c) => (c.created.clone(), c.device.clone()),
-                    None => ("-".into(), "upstream".into()),
+                let (date, device) = match (&r.config, &r.scheduler) {
+                    (Some(c), _) => (c.created.clone(), c.device.clone()),
+                    // A sweep's point not started yet.
+                    (None, Some(_)) => ("-".into(), "-".into()),
+                    (None, None) => ("-".into(), "upstream".into()),
                 };
                 let status = match (self.stalled.contains(&r.path), &r.scheduler) {
                     (true, _) => "stalled".to_string(),
@@ -411,7 +419,7 @@ impl RunsTab {
                         format!(
                             "{open} {} · sweep, {}/{planned} runs",
                             r.name,
-                            r.members.len()
+                            r.members.iter().filter(|m| m.config.is_some()).count()
                         ),
                         format!("{planned} r"),
                         pct(best.map(|b| b.val_acc)),
