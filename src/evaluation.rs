@@ -243,7 +243,7 @@ fn evaluate_one(request: &Request) -> Result<Evaluation> {
         RESAMPLES,
         BOOTSTRAP_SEED,
     );
-    let temperature = calibration::load(&request.checkpoint, &data::sha256(&request.checkpoint)?)?;
+    let temperature = calibration::load(&request.checkpoint)?;
     let calibration = calibration::assess(
         &truth,
         &scores,

@@ -1,13 +1,63 @@
 //! Writing and reading lnmc's own files so that a crash or a kill leaves either the old file or
 //! the new one, never half of one; and checking a user's path before a library sees it.
 
+use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, IoContext, Result};
+
+/// A file's size and modification time (None: no such file): while both stay the same, so does
+/// what was read of it.
+pub type Stamp = Option<(u64, std::time::SystemTime)>;
+
+pub fn stamp(path: &Path) -> Stamp {
+    let m = fs::metadata(path).ok()?;
+    Some((m.len(), m.modified().ok()?))
+}
+
+/// What was read from files, by key, kept while the `N` files' stamps stay the same: `watch`
+/// reads every run each second, and all but the running ones never change.
+pub struct ReadCache<T, const N: usize>(Mutex<Option<Entries<T, N>>>);
+
+/// What was read for each key, with the stamps it was read at.
+type Entries<T, const N: usize> = HashMap<PathBuf, ([Stamp; N], Arc<T>)>;
+
+impl<T, const N: usize> Default for ReadCache<T, N> {
+    fn default() -> Self {
+        ReadCache::new()
+    }
+}
+
+impl<T, const N: usize> ReadCache<T, N> {
+    pub const fn new() -> Self {
+        ReadCache(Mutex::new(None))
+    }
+
+    /// What `read` gives for `key`, read again only when `stamps` differ from those of the last
+    /// read; a failed read (None) is not kept.
+    pub fn get(
+        &self,
+        key: &Path,
+        stamps: [Stamp; N],
+        read: impl FnOnce() -> Option<T>,
+    ) -> Option<Arc<T>> {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let map = map.get_or_insert_with(HashMap::new);
+        if let Some((s, value)) = map.get(key) {
+            if *s == stamps {
+                return Some(Arc::clone(value));
+            }
+        }
+        let value = Arc::new(read()?);
+        map.insert(key.to_path_buf(), (stamps, Arc::clone(&value)));
+        Some(value)
+    }
+}
 
 /// Writes `bytes` to `path` through a temporary file and a rename.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {

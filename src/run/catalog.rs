@@ -1,15 +1,15 @@
 //! The runs and checkpoints found on disk, as the Runs and Evaluate tabs and `lnmc watch`
 //! list them: read-only views, never a writer.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use super::system::{self, Samples};
 use super::{read_config, read_metrics, read_split, Status, CONFIG, CV_SUMMARY, LOG, METRICS};
 use crate::checkpoint;
 use crate::data::split::Split;
+use crate::files::{stamp, ReadCache};
 use crate::sweep::Sweep;
 use crate::types::{EpochRecord, RunConfig};
 
@@ -110,15 +110,8 @@ impl RunEntry {
             .collect();
         let first = folds.first()?;
         let (name, modified) = name_and_time(path);
-        let status = if let Some(f) = folds.iter().find(|f| f.status == Status::Running) {
-            f.status.clone()
-        } else if let Some(f) = folds.iter().find(|f| matches!(f.status, Status::Failed(_))) {
-            f.status.clone()
-        } else if path.join(CV_SUMMARY).exists() {
-            Status::Finished
-        } else {
-            Status::Stopped
-        };
+        let members: Vec<&RunEntry> = folds.iter().collect();
+        let status = group_status(&members, path.join(CV_SUMMARY).exists());
         Some(RunEntry {
             name,
             path: path.to_path_buf(),
@@ -145,25 +138,38 @@ impl RunEntry {
     /// have started (each a run, or a cross-validation with --folds), in the grid's order.
     pub fn read_sweep(path: &Path) -> Option<RunEntry> {
         let sweep = Sweep::read(path).ok()?;
-        let queue = crate::sweep::queue_states(&sweep);
+        let points = sweep.points();
+        let runs: Vec<Option<RunEntry>> = points
+            .iter()
+            .map(|p| {
+                let dir = path.join(p.id());
+                RunEntry::read(&dir).or_else(|| RunEntry::read_cross_validation(&dir))
+            })
+            .collect();
+        // The scheduler is asked only while some run is still to finish.
+        let finished =
+            |r: &Option<RunEntry>| r.as_ref().is_some_and(|r| r.status == Status::Finished);
+        let queue = match runs.iter().all(finished) {
+            true => Default::default(),
+            false => crate::sweep::queue_states(&sweep),
+        };
         // Each point's run once it has started, else a row saying why not (the queue's state,
         // or not started), so a sweep shows what is still to come and what was dropped.
-        let members: Vec<RunEntry> = sweep
-            .points()
+        let members: Vec<RunEntry> = points
             .iter()
+            .zip(runs)
             .enumerate()
-            .filter_map(|(k, p)| {
-                let dir = path.join(p.id());
+            .map(|(k, (p, run))| {
                 let state = queue.get(&k).cloned();
-                match RunEntry::read(&dir).or_else(|| RunEntry::read_cross_validation(&dir)) {
+                match run {
                     Some(mut run) => {
                         run.scheduler = state;
-                        Some(run)
+                        run
                     }
                     // Not started: waiting in the queue, or not (yet, or dropped by it).
-                    None => Some(RunEntry {
+                    None => RunEntry {
                         name: p.id(),
-                        path: dir,
+                        path: path.join(p.id()),
                         config: None,
                         history: Arc::default(),
                         status: Status::Stopped,
@@ -172,25 +178,15 @@ impl RunEntry {
                         sweep: None,
                         scheduler: Some(state.unwrap_or_else(|| NOT_STARTED.into())),
                         system: Samples::default(),
-                    }),
+                    },
                 }
             })
             .collect();
         let started: Vec<&RunEntry> = members.iter().filter(|m| m.config.is_some()).collect();
         let (name, modified) = name_and_time(path);
-        let planned = sweep.points().len();
-        let status = if started.iter().any(|m| m.status == Status::Running) {
-            Status::Running
-        } else if let Some(m) = started
-            .iter()
-            .find(|m| matches!(m.status, Status::Failed(_)))
-        {
-            m.status.clone()
-        } else if started.len() == planned && started.iter().all(|m| m.status == Status::Finished) {
-            Status::Finished
-        } else {
-            Status::Stopped
-        };
+        let complete =
+            started.len() == members.len() && started.iter().all(|m| m.status == Status::Finished);
+        let status = group_status(&started, complete);
         Some(RunEntry {
             name,
             path: path.to_path_buf(),
@@ -252,41 +248,38 @@ impl RunEntry {
     }
 }
 
+/// The state of a cross-validation or a sweep from its members': running while any runs,
+/// failed when any failed, else finished when `complete`, else stopped (resumable).
+fn group_status(members: &[&RunEntry], complete: bool) -> Status {
+    if members.iter().any(|m| m.status == Status::Running) {
+        Status::Running
+    } else if let Some(m) = members
+        .iter()
+        .find(|m| matches!(m.status, Status::Failed(_)))
+    {
+        m.status.clone()
+    } else if complete {
+        Status::Finished
+    } else {
+        Status::Stopped
+    }
+}
+
 /// The state of a sweep's point whose run has not started and that no queue holds.
 pub const NOT_STARTED: &str = "not started";
 
-/// A file's size and modification time: when both are unchanged, so is what was read of it.
-type Stamp = Option<(u64, SystemTime)>;
+/// Each run's config and metrics, read again only when config.json or metrics.csv changes.
+static CACHE: ReadCache<(RunConfig, Arc<Vec<EpochRecord>>), 2> = ReadCache::new();
 
-fn stamp(path: &Path) -> Stamp {
-    let m = std::fs::metadata(path).ok()?;
-    Some((m.len(), m.modified().ok()?))
-}
-
-/// Config and metrics read before, by run directory, with the stamps they were read at.
-type Cache = HashMap<PathBuf, ([Stamp; 2], RunConfig, Arc<Vec<EpochRecord>>)>;
-static CACHE: Mutex<Option<Cache>> = Mutex::new(None);
-
-/// A run's config.json and metrics.csv, parsed again only when either has changed: `watch`
-/// reads every run each second, and all but the running ones stay as they were.
+/// A run's config.json and metrics.csv, parsed again only when either has changed.
 fn read_unchanged(path: &Path) -> Option<(RunConfig, Arc<Vec<EpochRecord>>)> {
-    let (config_path, metrics_path) = (path.join(CONFIG), path.join(METRICS));
-    let stamps = [stamp(&config_path), stamp(&metrics_path)];
+    let metrics = path.join(METRICS);
+    let stamps = [stamp(&path.join(CONFIG)), stamp(&metrics)];
     stamps[0]?;
-    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
-    let cache = cache.get_or_insert_with(HashMap::new);
-    if let Some((s, config, history)) = cache.get(path) {
-        if *s == stamps {
-            return Some((config.clone(), Arc::clone(history)));
-        }
-    }
-    let config = read_config(path).ok()?;
-    let history = Arc::new(read_metrics(&metrics_path));
-    cache.insert(
-        path.to_path_buf(),
-        (stamps, config.clone(), Arc::clone(&history)),
-    );
-    Some((config, history))
+    let read = CACHE.get(path, stamps, || {
+        Some((read_config(path).ok()?, Arc::new(read_metrics(&metrics))))
+    })?;
+    Some((read.0.clone(), Arc::clone(&read.1)))
 }
 
 /// lnmc runs (`runs/NAME/`) and upstream loss files (`runs/*.csv`, columns `,train,val`).

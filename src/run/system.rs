@@ -7,16 +7,17 @@
 //! columns). The training loop tells it through `Activity` what it is doing and when it last
 //! finished a batch: that is what a reader needs to tell a stalled run from a slow one.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::fs::{self, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
 use super::SYSTEM;
+use crate::files::{stamp, ReadCache};
 
 /// How often the writer samples.
 pub const INTERVAL: Duration = Duration::from_secs(2);
@@ -183,7 +184,8 @@ impl Stall {
     }
 }
 
-fn minutes(d: Duration) -> String {
+/// A duration as stall messages say it: "45 s", "3 min 05 s".
+pub fn minutes(d: Duration) -> String {
     let s = d.as_secs();
     match s {
         0..60 => format!("{s} s"),
@@ -485,35 +487,24 @@ impl Samples {
     }
 }
 
-/// What was read of each file, kept while its size and time stay the same: `watch` reads every
-/// run's system.csv each second, and all but the running ones never change.
-type Cache = HashMap<PathBuf, (u64, SystemTime, Arc<Vec<Sample>>)>;
-static CACHE: Mutex<Option<Cache>> = Mutex::new(None);
+/// Each run's samples, read again only when its system.csv changes.
+static CACHE: ReadCache<Vec<Sample>, 1> = ReadCache::new();
 
 /// The samples of `run_dir`, read again only when the file has changed.
 pub fn read(run_dir: &Path) -> Samples {
     let path = run_dir.join(SYSTEM);
-    let Ok(meta) = fs::metadata(&path) else {
+    let stamp = stamp(&path);
+    let Some((_, modified)) = stamp else {
         return Samples::default();
     };
-    let (len, modified) = (meta.len(), meta.modified().unwrap_or(UNIX_EPOCH));
     let age = SystemTime::now()
         .duration_since(modified)
         .unwrap_or_default();
-    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
-    let cache = cache.get_or_insert_with(HashMap::new);
-    if let Some((l, m, rows)) = cache.get(&path) {
-        if (*l, *m) == (len, modified) {
-            return Samples {
-                rows: Arc::clone(rows),
-                age: Some(age),
-            };
-        }
-    }
-    let rows = Arc::new(fs::read_to_string(&path).map_or_else(|_| Vec::new(), |t| parse(&t)));
-    cache.insert(path, (len, modified, Arc::clone(&rows)));
+    let rows = CACHE.get(&path, [stamp], || {
+        Some(fs::read_to_string(&path).map_or_else(|_| Vec::new(), |t| parse(&t)))
+    });
     Samples {
-        rows,
+        rows: rows.unwrap_or_default(),
         age: Some(age),
     }
 }

@@ -6,7 +6,7 @@ use ratatui::style::{Color, Style};
 use ratatui::text::{Line, Span};
 
 use super::widgets::sparkline;
-use crate::run::system::{Sample, Samples, Stall, INTERVAL};
+use crate::run::system::{minutes, Sample, Samples, Stall, INTERVAL};
 
 /// The sparklines cover this much of the most recent time.
 const RECENT_SECONDS: u64 = 300;
@@ -114,11 +114,7 @@ pub fn stall_lines(stall: &Stall) -> Vec<Line<'static>> {
         Line::from(vec![
             label("idle    "),
             Span::styled(
-                format!(
-                    "{} (limit {})",
-                    seconds(stall.idle.as_secs()),
-                    seconds(stall.limit.as_secs())
-                ),
+                format!("{} (limit {})", minutes(stall.idle), minutes(stall.limit)),
                 Style::new().fg(Color::Red).bold(),
             ),
         ]),
@@ -127,13 +123,6 @@ pub fn stall_lines(stall: &Stall) -> Vec<Line<'static>> {
             Span::styled(stall.doing.clone(), Style::new().fg(Color::Red)),
         ]),
     ]
-}
-
-fn seconds(s: u64) -> String {
-    match s {
-        0..60 => format!("{s} s"),
-        _ => format!("{} min {:02} s", s / 60, s % 60),
-    }
 }
 
 /// The live table's cells for a running run: (cpu, gpu, memory); "-" where not known.
