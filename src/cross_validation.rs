@@ -1,14 +1,17 @@
 //! K-fold cross-validation as K ordinary runs, `runs/NAME/fold-1` … `runs/NAME/fold-K` (each
-//! one resumable like any run), summarised in `runs/NAME/cv.json`: the best epoch of each fold,
+//! one resumable like any run), summarised in `runs/NAME/cv.json`: the last epoch of each fold,
 //! their mean and standard deviation, and the metrics of the pooled out-of-fold predictions
-//! (every patch scored once, by the model that never saw it).
+//! (every patch scored once, by the model that never saw it). Each fold's model is its last
+//! epoch's: a choice made without the patches it then scores. The best epoch by validation
+//! accuracy is kept beside it, labelled optimistic: it was picked on the very patches it
+//! scores.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::data::split::SplitKind;
+use crate::data::split::{Facts, SplitKind};
 use crate::error::{Error, Result};
 use crate::evaluation::{self, RESAMPLES};
 use crate::files::write_json;
@@ -89,14 +92,37 @@ pub struct Summary {
     pub name: String,
     pub folds: usize,
     pub split: SplitKind,
-    /// The best epoch (by validation accuracy) of each fold, in fold order.
+    /// The folds' split as data (whose groups, possibly optimistic and why).
+    pub split_facts: Facts,
+    /// How each fold's model is chosen for the numbers below.
+    pub selection: String,
+    /// The last epoch of each fold, in fold order.
     pub per_fold: Vec<EpochRecord>,
-    /// Mean and sample standard deviation over the folds of each metric of their best epoch.
+    /// Mean and sample standard deviation over the folds of each metric of their last epoch.
     pub mean: BTreeMap<String, f64>,
     pub sd: BTreeMap<String, f64>,
-    /// The out-of-fold predictions of the folds' best checkpoints, pooled.
+    /// The out-of-fold predictions of the folds' last checkpoints, pooled.
+    pub pooled: Pooled,
+    /// The same with each fold's best epoch by validation accuracy: chosen on the patches it
+    /// scores, so optimistic.
+    pub best_epoch: BestEpoch,
+}
+
+/// The folds' best epochs, which select on what they score.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BestEpoch {
+    pub optimistic: bool,
+    pub why: String,
+    pub per_fold: Vec<EpochRecord>,
+    pub mean: BTreeMap<String, f64>,
+    pub sd: BTreeMap<String, f64>,
     pub pooled: Pooled,
 }
+
+/// What cv.json says of how its headline numbers choose each fold's model.
+pub const SELECTION: &str = "each fold's last epoch: chosen without looking at the patches it scores";
+/// And of the best-epoch numbers beside them.
+pub const BEST_EPOCH_WHY: &str = "each fold's best epoch by validation accuracy, chosen on the very patches it then scores: optimistic";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Pooled {
@@ -112,8 +138,8 @@ pub fn summarise(dir: &Path, folds: usize, device: DeviceChoice) -> Result<Summa
     let name = dir
         .file_name()
         .map_or("cv".into(), |n| n.to_string_lossy().into_owned());
-    let (mut per_fold, mut split) = (Vec::new(), SplitKind::Stratified);
-    let (mut labels, mut scores, mut groups) = (Vec::new(), Vec::new(), Some(Vec::new()));
+    let (mut split, mut facts) = (SplitKind::Stratified, None);
+    let (mut last, mut best) = (Pooling::default(), Pooling::default());
     for k in 1..=folds {
         let fold_dir = dir.join(fold_name(k));
         let entry = RunEntry::read(&fold_dir)
@@ -127,47 +153,95 @@ pub fn summarise(dir: &Path, folds: usize, device: DeviceChoice) -> Result<Summa
             )));
         }
         split = config.split;
-        per_fold.push(
-            entry
-                .best()
-                .cloned()
-                .ok_or_else(|| Error::file(&fold_dir.join(crate::run::METRICS), "has no epoch"))?,
-        );
-        let e = evaluation::evaluate(&evaluation::Request {
-            data: Some(config.data.path.clone()),
-            device,
-            ..evaluation::Request::new(config.checkpoint_dir.join(crate::run::BEST))
-        })?;
-        labels.extend(e.labels);
-        scores.extend(e.scores);
+        facts.get_or_insert_with(|| config.facts());
+        let no_epoch = || Error::file(&fold_dir.join(crate::run::METRICS), "has no epoch");
+        let evaluate = |file: &str| {
+            evaluation::evaluate(&evaluation::Request {
+                data: Some(config.data.path.clone()),
+                device,
+                ..evaluation::Request::new(config.checkpoint_dir.join(file))
+            })
+        };
+        last.add(entry.history.last().cloned().ok_or_else(no_epoch)?, evaluate(crate::run::LAST)?);
+        best.add(entry.best().cloned().ok_or_else(no_epoch)?, evaluate(crate::run::BEST)?);
+    }
+    let (last, best) = (last.finish(), best.finish());
+    let summary = Summary {
+        name,
+        folds,
+        split,
+        split_facts: facts.unwrap_or_else(|| Facts::recorded_as(split)),
+        selection: SELECTION.into(),
+        per_fold: last.per_fold,
+        mean: last.mean,
+        sd: last.sd,
+        pooled: last.pooled,
+        best_epoch: BestEpoch {
+            optimistic: true,
+            why: BEST_EPOCH_WHY.into(),
+            per_fold: best.per_fold,
+            mean: best.mean,
+            sd: best.sd,
+            pooled: best.pooled,
+        },
+    };
+    write_json(&dir.join(CV_SUMMARY), &summary)?;
+    Ok(summary)
+}
+
+/// The out-of-fold predictions of one choice of epoch per fold, gathered fold by fold.
+#[derive(Default)]
+struct Pooling {
+    per_fold: Vec<EpochRecord>,
+    labels: Vec<u8>,
+    scores: Vec<f64>,
+    /// None as soon as one fold has no groups.
+    groups: Option<Vec<i64>>,
+    folds: usize,
+}
+
+/// What a `Pooling` adds up to.
+struct Gathered {
+    per_fold: Vec<EpochRecord>,
+    mean: BTreeMap<String, f64>,
+    sd: BTreeMap<String, f64>,
+    pooled: Pooled,
+}
+
+impl Pooling {
+    fn add(&mut self, record: EpochRecord, e: evaluation::Evaluation) {
+        self.per_fold.push(record);
+        self.labels.extend(e.labels);
+        self.scores.extend(e.scores);
         // Ids are per file, and all folds read the same file: they pool as they are.
-        groups = match (groups, e.groups) {
-            (Some(mut all), Some(ids)) => {
+        self.groups = match (self.folds, self.groups.take(), e.groups) {
+            (0, _, Some(ids)) => Some(ids),
+            (_, Some(mut all), Some(ids)) => {
                 all.extend(ids);
                 Some(all)
             }
             _ => None,
         };
+        self.folds += 1;
     }
-    let nodule = groups
-        .as_ref()
-        .and_then(|ids| metrics::nodule_metrics(&labels, &scores, ids));
-    let (mean, sd) = spread(&per_fold);
-    let summary = Summary {
-        name,
-        folds,
-        split,
-        pooled: Pooled {
-            metrics: metrics::metrics(&labels, &scores),
-            nodule,
-            ci: metrics::bootstrap(&labels, &scores, groups.as_deref(), RESAMPLES, 1),
-        },
-        per_fold,
-        mean,
-        sd,
-    };
-    write_json(&dir.join(CV_SUMMARY), &summary)?;
-    Ok(summary)
+
+    fn finish(self) -> Gathered {
+        let nodule = self
+            .groups
+            .as_ref()
+            .and_then(|ids| metrics::nodule_metrics(&self.labels, &self.scores, ids));
+        let (mean, sd) = spread(&self.per_fold);
+        Gathered {
+            pooled: Pooled {
+                metrics: metrics::metrics(&self.labels, &self.scores),
+                nodule,
+                ci: metrics::bootstrap(&self.labels, &self.scores, self.groups.as_deref(), RESAMPLES, 1),
+            },
+            per_fold: self.per_fold,
+            mean,
+            sd,
+        }
+    }
 }
 
 /// Mean and sample standard deviation of each validation metric over the folds.

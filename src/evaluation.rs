@@ -49,7 +49,8 @@ impl Request {
             all: false,
             intensity: None,
             device: DeviceChoice::Auto,
-            precision: Precision::Auto,
+            // Exact by default: a checkpoint scores the same on every machine, bf16 CPUs too.
+            precision: Precision::Fp32,
             tta: false,
             threshold: Rule::Fixed(metrics::THRESHOLD),
             against: None,
@@ -77,8 +78,8 @@ pub struct Evaluation {
     pub inference_seconds: f64,
     /// What the convolutions computed in, and why.
     pub precision: String,
-    /// The validation split is slice-level: neighbouring slices of a nodule were trained on.
-    pub slice_level: bool,
+    /// What was scored, and whether its numbers may be optimistic.
+    pub split: split::Facts,
     /// Nodule of each evaluated patch, when the data has groups.
     pub groups: Option<Vec<i64>>,
     /// Each nodule scored by the mean probability of its slices (`n` counts nodules).
@@ -210,8 +211,14 @@ fn evaluate_one(request: &Request) -> Result<Evaluation> {
     checkpoint::restore(&mut vs, &ckpt, &request.checkpoint)?;
     let compute = crate::compute::Compute::resolve(request.precision, device);
     net.set_precision(compute.kind);
-    let (indices, split_name, slice_level) = match request.all {
-        true => ((0..data.len()).collect(), "all patches".to_string(), false),
+    let (indices, split_name, split_facts) = match request.all {
+        true => {
+            let trained_here = match info {
+                Some(i) => Some(data::sha256(&data_path)? == i.config.data.sha256),
+                None => None,
+            };
+            ((0..data.len()).collect(), "all patches".to_string(), split::Facts::all(&data, trained_here))
+        }
         false => validation_indices(info, &data, &data_path)?,
     };
     let features = patch_features(&data, &indices)?;
@@ -273,7 +280,7 @@ fn evaluate_one(request: &Request) -> Result<Evaluation> {
         calibration,
         against: None,
         metrics: metrics::metrics(&truth, &scores),
-        slice_level,
+        split: split_facts,
         groups,
         nodule,
         ci,
@@ -292,7 +299,10 @@ fn evaluate_one(request: &Request) -> Result<Evaluation> {
             None => "PyTorch state_dict".into(),
         },
         inference_seconds,
-        precision: compute.why,
+        precision: match request.precision {
+            Precision::Fp32 => "fp32 (exact: the same scores on every machine)".into(),
+            _ => compute.why,
+        },
     })
 }
 
@@ -335,23 +345,30 @@ fn validation_indices(
     info: Option<&Info>,
     data: &Dataset,
     path: &Path,
-) -> Result<(Vec<usize>, String, bool)> {
+) -> Result<(Vec<usize>, String, split::Facts)> {
     let Some(info) = info else {
         let name = "upstream val split (sklearn, random_state=42)".to_string();
-        return Ok((split::upstream(data.len()).1, name, true));
+        let facts = split::Facts::of(split::SplitKind::Upstream, data);
+        return Ok((split::upstream(data.len()).1, name, facts));
     };
     let config = &info.config;
     let same_data = data::sha256(path)? == config.data.sha256;
     let saved = same_data
         .then(|| run::read_split(&config.run_dir).ok())
         .flatten();
-    let split = match saved {
-        Some(s) if s.val.iter().all(|&i| i < data.len()) => s,
-        _ => Split::recompute(config.split, config.split_seed, config.fold, data)?,
+    // The split as it was made when the run trained (its groups' verdict then), else as
+    // it is made now.
+    let (split, facts) = match saved {
+        Some(s) if s.val.iter().all(|&i| i < data.len()) => (s, config.facts()),
+        _ => {
+            let s = Split::recompute(config.split, config.split_seed, config.fold, data)?;
+            let facts = s.facts();
+            (s, facts)
+        }
     };
     let mut name = format!("val split of run {}", config.name);
     if !same_data {
         name.push_str(" (recomputed: the data differs from the run's)");
     }
-    Ok((split.val, name, split.kind.is_slice_level()))
+    Ok((split.val, name, facts))
 }

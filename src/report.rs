@@ -183,17 +183,18 @@ pub fn html(e: &Evaluation, cx: &Context) -> Result<String> {
         escape(&e.origin)
     );
     // The data and the split.
-    let groups = match (&cx.data.groups, cx.data.groups_inferred) {
-        (Some(ids), true) => {
+    let groups = match (&cx.data.groups, cx.data.group_source) {
+        (Some(ids), source) => {
             let n: std::collections::HashSet<_> = ids.iter().collect();
-            format!(
-                "{} nodules, inferred from neighbouring rows (lnmc groups)",
-                n.len()
-            )
-        }
-        (Some(ids), false) => {
-            let n: std::collections::HashSet<_> = ids.iter().collect();
-            format!("{} nodules, from the file's ids", n.len())
+            let from = match source {
+                crate::data::groups::Source::Inferred => match &cx.data.group_doubt {
+                    Some(doubt) => format!("inferred from neighbouring rows (lnmc groups), uncertain: {doubt}"),
+                    None => "inferred from neighbouring rows (lnmc groups), judged reliable".into(),
+                },
+                crate::data::groups::Source::User => "from the user's CSV (lnmc groups --from)".into(),
+                _ => "from the file's ids".into(),
+            };
+            format!("{} nodules, {from}", n.len())
         }
         (None, _) => "none known: slices of one nodule may sit on both sides of the split".into(),
     };
@@ -218,18 +219,24 @@ pub fn html(e: &Evaluation, cx: &Context) -> Result<String> {
             format!("{} · {} patches", e.split_name, e.metrics.n),
         ),
         ("precision", e.precision.clone()),
+        (
+            "split",
+            format!(
+                "{} · groups: {} · {}: {}",
+                serde_json::to_value(e.split.kind).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(),
+                e.split.groups.name(),
+                match e.split.optimistic { true => "possibly optimistic", false => "not optimistic" },
+                e.split.why
+            ),
+        ),
     ];
     h.push_str("<h2>Data and split</h2><table>");
     for (k, v) in rows {
         let _ = write!(h, "<tr><th>{k}</th><td>{}</td></tr>", escape(&v));
     }
     h.push_str("</table>");
-    if e.slice_level {
-        let _ = write!(
-            h,
-            "<p class=\"warn\">{}</p>",
-            escape(crate::data::split::SLICE_LEVEL_WARNING)
-        );
+    if let Some(warning) = e.split.warning() {
+        let _ = write!(h, "<p class=\"warn\">{}</p>", escape(&warning));
     }
     if let Some(c) = &cx.config {
         h.push_str("<h2>Training configuration</h2><table>");

@@ -184,6 +184,10 @@ pub struct RunConfig {
     pub data: DataInfo,
     pub intensity: Intensity,
     pub split: SplitKind,
+    /// The split as data (what, which groups, possibly optimistic and why); absent in the
+    /// config.json of an earlier lnmc.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split_facts: Option<crate::data::split::Facts>,
     pub split_seed: u64,
     /// Cross-validation: the fold this run validates on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -213,11 +217,19 @@ impl RunConfig {
         "checkpoint_dir",
         "data",
         "split_seed",
+        "split_facts",
         "fold",
         "train_samples",
         "val_samples",
         "threads",
     ];
+
+    /// What the run's split is and whether its numbers may be optimistic.
+    pub fn facts(&self) -> crate::data::split::Facts {
+        self.split_facts
+            .clone()
+            .unwrap_or_else(|| crate::data::split::Facts::recorded_as(self.split))
+    }
 }
 
 fn nan() -> f64 {

@@ -135,7 +135,9 @@ fn trains_saves_and_evaluates_the_same_accuracy() {
     // No nodule ids in this file: no nodule metrics, patch-level intervals, and a warning.
     assert!(m["nodule"].is_null(), "{json}");
     assert_eq!(m["ci"]["unit"], "patch");
-    assert_eq!(m["slice_level"], true);
+    assert_eq!(m["split"]["optimistic"], true);
+    assert_eq!(m["split"]["groups"], "none");
+    assert!(m["precision"].as_str().unwrap().starts_with("fp32"), "{json}");
     let (lo, hi) = (
         m["ci"]["accuracy"][0].as_f64().unwrap(),
         m["ci"]["accuracy"][1].as_f64().unwrap(),
@@ -243,7 +245,9 @@ fn inferred_groups_give_a_nodule_split_and_nodule_metrics() {
         ],
     );
     let m: serde_json::Value = serde_json::from_str(&json).unwrap();
-    assert_eq!(m["slice_level"], false);
+    assert_eq!(m["split"]["optimistic"], false);
+    assert_eq!(m["split"]["kind"], "group");
+    assert_eq!(m["split"]["groups"], "file");
     assert_eq!(m["ci"]["unit"], "nodule");
     assert_eq!(m["nodule"]["accuracy"].as_f64().unwrap(), nodule_acc);
     assert!(m["nodule"]["n"].as_u64().unwrap() < m["n"].as_u64().unwrap());

@@ -98,7 +98,8 @@ fn preprocessing_and_upstream_checkpoint_match_numpy_and_pytorch() {
             pixels,
             labels: vec![0; n],
             groups: None,
-            groups_inferred: false,
+            group_source: Default::default(),
+            group_doubt: None,
             scale: Default::default(),
         };
         let p =

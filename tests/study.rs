@@ -227,7 +227,10 @@ mod dashboard {
             }),
             split_name: "val split of run a".into(),
             origin: "run a, epoch 3".into(),
-            slice_level: false,
+            split: lnmc::data::split::Facts {
+                optimistic: false,
+                ..lnmc::data::split::Facts::recorded_as(lnmc::data::split::SplitKind::Group)
+            },
             ..super::common::evaluation(app.data().path.clone(), indices, labels, scores, 100)
         }
     }

@@ -218,6 +218,7 @@ fn the_machine_beside_the_curves() {
             kind: lnmc::data::split::SplitKind::Stratified,
             seed: 0,
             fold: None,
+            about: None,
             train: (0..24).collect(),
             val: (24..30).collect(),
         },

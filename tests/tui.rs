@@ -36,6 +36,7 @@ fn demo_split() -> Split {
         kind: lnmc::data::split::SplitKind::Stratified,
         seed: 0,
         fold: None,
+        about: None,
         train: (0..24).collect(),
         val: (24..30).collect(),
     }

@@ -22,6 +22,8 @@ pub struct CalibrateArgs {
     data: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
     pub device: DeviceChoice,
+    #[command(flatten)]
+    scoring: super::eval::Scoring,
 }
 
 pub fn run(args: CalibrateArgs) -> Result<u8> {
@@ -29,6 +31,7 @@ pub fn run(args: CalibrateArgs) -> Result<u8> {
     let e = evaluation::evaluate(&evaluation::Request {
         data: args.data,
         device: args.device,
+        precision: args.scoring.precision,
         ..evaluation::Request::new(checkpoint.clone())
     })?;
     let units = metrics::resampling_units(e.labels.len(), e.groups.as_deref());

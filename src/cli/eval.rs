@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 
 use crate::data::intensity::Intensity;
-use crate::data::split::SLICE_LEVEL_WARNING;
 use crate::error::Result;
 use crate::evaluation;
 use crate::operating_point::Rule;
@@ -39,8 +38,8 @@ pub struct EvalArgs {
     /// symmetries.
     #[arg(long)]
     tta: bool,
-    #[arg(long, value_enum, default_value_t = Precision::Auto)]
-    precision: Precision,
+    #[command(flatten)]
+    precision: Scoring,
     /// The operating point reported beside the metrics at 0.5: a threshold T in (0, 1), or
     /// chosen on the scored patches: youden, sens:S (the most specific reaching sensitivity
     /// S), spec:S (the most sensitive keeping specificity S). A chosen one is optimistic.
@@ -53,6 +52,15 @@ pub struct EvalArgs {
     /// Upper edges of the nodule-size subgroups, in pixels of equivalent diameter, rising.
     #[arg(long, value_parser = parse_edges, default_value = "6,12,20", value_name = "D1,D2,…")]
     size_bins: Edges,
+}
+
+/// The precision every command that scores a checkpoint takes (eval, calibrate, report).
+#[derive(Args, Clone, Copy)]
+pub struct Scoring {
+    /// What the network computes in: fp32 (the default: exact, the same scores on every
+    /// machine), bf16, or auto (bf16 where the hardware has it natively, as training does).
+    #[arg(long, value_enum, default_value_t = Precision::Fp32)]
+    pub precision: Precision,
 }
 
 /// Bin edges as one flag value (clap would take a bare Vec as repeated values).
@@ -82,7 +90,7 @@ pub fn run(args: EvalArgs) -> Result<u8> {
         all: matches!(args.split, EvalSplit::All),
         intensity: args.intensity,
         device: args.device,
-        precision: args.precision,
+        precision: args.precision.precision,
         tta: args.tta,
         threshold: args.threshold,
         against: args.against.as_deref().map(crate::run::checkpoint_of),
@@ -95,8 +103,9 @@ pub fn run(args: EvalArgs) -> Result<u8> {
         let mut json = serde_json::to_value(m).expect("json");
         json["inference_seconds"] = e.inference_seconds.into();
         json["samples_per_second"] = rate.into();
-        json["split"] = e.split_name.clone().into();
-        json["slice_level"] = e.slice_level.into();
+        json["split"] = serde_json::to_value(&e.split).expect("json");
+        json["scored_on"] = e.split_name.clone().into();
+        json["precision"] = e.precision.clone().into();
         json["units"] = serde_json::to_value(e.units).expect("json");
         json["nodule"] = serde_json::to_value(&e.nodule).expect("json");
         json["ci"] = serde_json::to_value(&e.ci).expect("json");
@@ -131,8 +140,9 @@ pub fn run(args: EvalArgs) -> Result<u8> {
         "inference  {:.2} s ({rate:.0} patches/s)",
         e.inference_seconds
     );
-    if e.slice_level {
-        println!("warning    {SLICE_LEVEL_WARNING}");
+    println!("precision  {}", e.precision);
+    if let Some(warning) = e.split.warning() {
+        println!("warning    {warning}");
     }
     for row in m.rows(e.ci.as_ref()) {
         let (name, value) = (row.name.to_lowercase(), row.value);

@@ -1,11 +1,22 @@
-//! `lnmc groups`: which rows are slices of one nodule, for files without nodule ids.
+//! `lnmc groups`: which rows are slices of one nodule, for files without nodule ids: inferred
+//! from neighbouring rows with a verdict on how far they can be trusted, or taken from the
+//! user's own CSV (`--from`).
 
 use std::path::Path;
 
 use crate::data::{self, groups, reader};
 use crate::error::{Error, Result};
 
-pub fn run(path: Option<&Path>, max_difference: Option<f64>, force: bool) -> Result<u8> {
+/// What a user can do when inferred groups cannot be trusted.
+const WHAT_TO_DO: &str = "ids from the data's source are better than any inference: add a nodule_id (or patient_id) dataset to the file, or pass them as a CSV with `lnmc groups --from ids.csv`";
+
+pub fn run(
+    path: Option<&Path>,
+    max_difference: Option<f64>,
+    from: Option<&Path>,
+    column: Option<&str>,
+    force: bool,
+) -> Result<u8> {
     if let Some(d) = max_difference.filter(|d| !(*d >= 0.0 && d.is_finite())) {
         return Err(Error::input(format!(
             "--max-difference {d}: must be zero or positive"
@@ -14,11 +25,38 @@ pub fn run(path: Option<&Path>, max_difference: Option<f64>, force: bool) -> Res
     let path = data::resolve(path)?;
     let data = reader::read_without_sidecar(&path)?;
     if data.groups.is_some() {
+        if from.is_some() {
+            return Err(Error::file(
+                &path,
+                format!(
+                    "has its own per-patch ids ({}), which lnmc uses before any sidecar: nothing written",
+                    data::GROUP_DATASETS.join(" or ")
+                ),
+            ));
+        }
         println!(
             "{}: has its own per-patch ids ({}); nothing to infer",
             path.display(),
             data::GROUP_DATASETS.join(" or ")
         );
+        return Ok(0);
+    }
+    if let Some(csv) = from {
+        let ids = groups::from_csv(csv, &data.labels, column)?;
+        let about = format!(
+            "from {} (column {})",
+            csv.display(),
+            column.unwrap_or("nodule")
+        );
+        println!("{}", groups::describe(&ids));
+        let sidecar = groups::write_sidecar(
+            &path,
+            &data::sha256(&path)?,
+            &ids,
+            groups::Source::User,
+            &about,
+        )?;
+        println!("wrote {}", sidecar.display());
         return Ok(0);
     }
     let found = groups::infer(&data, max_difference)?;
@@ -41,22 +79,24 @@ pub fn run(path: Option<&Path>, max_difference: Option<f64>, force: bool) -> Res
             false => " (--max-difference)".into(),
         }
     );
-    println!(
-        "{:.1} % of neighbouring rows of one label joined{}",
-        found.neighbours_joined * 100.0,
-        match found.neighbours_joined < 2.0 * groups::FALSE_JOINS {
-            true => ": neighbours are no closer than rows far apart, so the file seems to hold no runs of slices of one nodule",
-            false => "",
-        }
-    );
     println!("{}", groups::describe(ids));
+    println!("verdict: {}", found.trust.why);
+    if !found.trust.reliable {
+        println!("a group split on these groups is possibly optimistic, and every screen will say so; {WHAT_TO_DO}");
+    }
     if let (Some(why), false) = (groups::implausible(ids), force) {
         return Err(Error::file(
             &path,
             format!("groups not written: {why}; pass --force to write them anyway"),
         ));
     }
-    let sidecar = groups::write_sidecar(&path, &data::sha256(&path)?, ids)?;
+    let sidecar = groups::write_sidecar(
+        &path,
+        &data::sha256(&path)?,
+        ids,
+        groups::Source::Inferred,
+        &found.trust.why,
+    )?;
     println!("wrote {}", sidecar.display());
     Ok(0)
 }

@@ -71,8 +71,9 @@ impl StallArgs {
 pub enum Command {
     /// Write a deterministic synthetic nodule set with the upstream schema.
     Synth(SynthArgs),
-    /// Infer which rows are slices of one nodule (for files without nodule ids) and write them
-    /// beside the data as FILE.groups.csv; splits then hold out whole nodules.
+    /// Infer which rows are slices of one nodule (for files without nodule ids), with a verdict
+    /// on how far they can be trusted, or take them from your CSV (--from); written beside the
+    /// data as FILE.groups.csv, splits then hold out whole nodules.
     Groups {
         /// HDF5 file (default: dataset/all_patches.hdf5, else the synthetic set).
         #[arg(long)]
@@ -80,8 +81,15 @@ pub enum Command {
         /// Join neighbouring rows of one label whose 4×4-pixel block means differ by at most
         /// this on average, in the file's units (default: the threshold learnt from rows far
         /// apart in the file).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "from")]
         max_difference: Option<f64>,
+        /// Your own ids instead of inferred ones: a CSV with a header, `index,nodule[,patient]`
+        /// (or rows in patch order without `index`); a label column, if any, must agree.
+        #[arg(long, value_name = "CSV")]
+        from: Option<PathBuf>,
+        /// The column of --from that holds the nodule id (default: nodule or nodule_id).
+        #[arg(long, requires = "from", value_name = "NAME")]
+        column: Option<String>,
         /// Write groups that fail the plausibility checks (a group longer than any nodule, far
         /// fewer groups than a CT set has nodules).
         #[arg(long)]
@@ -186,8 +194,10 @@ pub fn main() -> ExitCode {
         Some(Command::Groups {
             ref data,
             max_difference,
+            ref from,
+            ref column,
             force,
-        }) => groups::run(data.as_deref(), max_difference, force),
+        }) => groups::run(data.as_deref(), max_difference, from.as_deref(), column.as_deref(), force),
         Some(Command::Train(args)) => {
             // `--resume` keeps the run's own epochs unless --epochs is given.
             let epochs_given = matches

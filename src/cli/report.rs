@@ -25,12 +25,15 @@ pub struct ReportArgs {
     out: PathBuf,
     #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
     pub device: DeviceChoice,
+    #[command(flatten)]
+    scoring: super::eval::Scoring,
 }
 
 pub fn run(args: ReportArgs) -> Result<u8> {
     let request = evaluation::Request {
         data: args.data,
         device: args.device,
+        precision: args.scoring.precision,
         against: args.against.as_deref().map(crate::run::checkpoint_of),
         ..evaluation::Request::new(crate::run::checkpoint_of(&args.checkpoint))
     };

@@ -95,6 +95,10 @@ fn print_summary(summary: &Summary) {
             .join(run::CV_SUMMARY)
             .display()
     );
+    println!("  models          {}", summary.selection);
+    if let Some(warning) = summary.split_facts.warning() {
+        println!("  warning         {warning}");
+    }
     for (metric, mean) in &summary.mean {
         println!(
             "  {metric:<15} {mean:.4} ± {:.4} over folds",
@@ -119,6 +123,11 @@ fn print_summary(summary: &Summary) {
             n.n, n.accuracy, n.f1, n.auc
         );
     }
+    let b = &summary.best_epoch.pooled;
+    println!(
+        "  best epochs     accuracy {:.4} · roc auc {:.4} (optimistic: each fold's best epoch was chosen on the patches it scores)",
+        b.metrics.accuracy, b.metrics.auc
+    );
 }
 
 /// Set by SIGINT/SIGTERM; the training loop stops after the batch in progress.

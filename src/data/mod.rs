@@ -44,8 +44,11 @@ pub struct Dataset {
     pub labels: Vec<u8>,
     /// Per-patch nodule or patient id: the file's own, else inferred ones from its sidecar.
     pub groups: Option<Vec<i64>>,
-    /// The groups came from `lnmc groups` (the sidecar), not from the file.
-    pub groups_inferred: bool,
+    /// Where the groups came from: the file, the user's CSV or inference (both in the sidecar).
+    pub group_source: groups::Source,
+    /// Why the groups cannot be trusted: inferred ones judged uncertain by `lnmc groups`.
+    /// A group split on them is possibly optimistic.
+    pub group_doubt: Option<String>,
     /// What the pixels hold (HU, greys, …) and their usual range.
     pub scale: units::Scale,
 }

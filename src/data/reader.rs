@@ -170,21 +170,20 @@ fn read_with(path: &Path, use_sidecar: bool, load: Load) -> Result<Dataset> {
         )));
     }
 
-    let (groups, groups_inferred) = match GROUP_DATASETS
+    let (groups, group_source, group_doubt) = match GROUP_DATASETS
         .iter()
         .find(|g| names.iter().any(|n| n == *g))
     {
         Some(name) => {
             let ids = read_ids(&open(name)?, path, name, n)?;
             groups::check_ids(path, name, &ids)?;
-            (Some(ids), false)
+            (Some(ids), groups::Source::File, None)
         }
-        None if !use_sidecar => (None, false),
-        None => {
-            let inferred = groups::read_sidecar(path, n, || super::sha256(path))?;
-            let found = inferred.is_some();
-            (inferred, found)
-        }
+        None if !use_sidecar => (None, groups::Source::None, None),
+        None => match groups::read_sidecar(path, n, || super::sha256(path))? {
+            Some(side) => (Some(side.ids), side.source, side.doubt),
+            None => (None, groups::Source::None, None),
+        },
     };
     let synthetic = file
         .attr_names()
@@ -216,7 +215,8 @@ fn read_with(path: &Path, use_sidecar: bool, load: Load) -> Result<Dataset> {
         pixels,
         labels,
         groups,
-        groups_inferred,
+        group_source,
+        group_doubt,
         scale: Default::default(),
     }
     .with_scale()

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::rng::{Mt19937, SplitMix64};
+use super::groups::Source;
 use super::{Dataset, GROUP_DATASETS, MALIGNANT};
 use crate::error::{Error, Result};
 
@@ -27,6 +28,101 @@ pub enum SplitKind {
 /// What every screen says where a slice-level split is used.
 pub const SLICE_LEVEL_WARNING: &str =
     "slice-level split: neighbouring slices of a nodule on both sides, val accuracy optimistic";
+
+/// What a set of scored patches is, as `Facts` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    Upstream,
+    Stratified,
+    Group,
+    /// Every patch of the file.
+    All,
+}
+
+impl From<SplitKind> for Scope {
+    fn from(kind: SplitKind) -> Scope {
+        match kind {
+            SplitKind::Upstream => Scope::Upstream,
+            SplitKind::Stratified => Scope::Stratified,
+            SplitKind::Group => Scope::Group,
+        }
+    }
+}
+
+/// The split as data: what it is, where its groups came from, and whether the numbers scored
+/// on it may be optimistic, with why. config.json, cv.json, `eval --json` and the report keep
+/// it whole; every text that names a split (start line, tabs, eval, report) derives from it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Facts {
+    pub kind: Scope,
+    pub groups: Source,
+    pub optimistic: bool,
+    pub why: String,
+}
+
+impl Facts {
+    /// A split of `kind` on `data` as it is now (its groups and their verdict).
+    pub fn of(kind: SplitKind, data: &Dataset) -> Facts {
+        let groups = data.groups.as_ref().map_or(Source::None, |_| data.group_source);
+        let (optimistic, why) = match (kind, groups, &data.group_doubt) {
+            (SplitKind::Group, Source::Inferred, Some(doubt)) => (
+                true,
+                format!("whole groups on one side, but the groups were inferred and are uncertain: {doubt}"),
+            ),
+            (SplitKind::Group, Source::Inferred, None) => (
+                false,
+                "whole nodules on one side; groups inferred by `lnmc groups` and judged reliable on the file's own evidence".to_string(),
+            ),
+            (SplitKind::Group, Source::User, _) => (
+                false,
+                "whole nodules on one side, by the ids of the user's CSV (lnmc groups --from)".to_string(),
+            ),
+            (SplitKind::Group, _, _) => (false, "whole nodules on one side, by the file's own ids".to_string()),
+            _ => (true, SLICE_LEVEL_WARNING.to_string()),
+        };
+        Facts {
+            kind: kind.into(),
+            groups,
+            optimistic,
+            why,
+        }
+    }
+
+    /// Every patch of `data` scored. `trained_on`: whether the checkpoint's training data was
+    /// this file (None: not recorded, as for a PyTorch state_dict).
+    pub fn all(data: &Dataset, trained_on: Option<bool>) -> Facts {
+        let (optimistic, why) = match trained_on {
+            Some(true) => (true, "every patch, including those the checkpoint was trained on"),
+            Some(false) => (false, "every patch of a file the checkpoint was not trained on"),
+            None => (true, "every patch; the checkpoint does not record what it was trained on, so they may include its training patches"),
+        };
+        Facts {
+            kind: Scope::All,
+            groups: data.groups.as_ref().map_or(Source::None, |_| data.group_source),
+            optimistic,
+            why: why.to_string(),
+        }
+    }
+
+    /// What a split saved by an earlier lnmc, which kept only its kind, can be said to be.
+    pub fn recorded_as(kind: SplitKind) -> Facts {
+        Facts {
+            kind: kind.into(),
+            groups: Source::None,
+            optimistic: true,
+            why: match kind.is_slice_level() {
+                true => SLICE_LEVEL_WARNING.to_string(),
+                false => "a group split saved by an earlier lnmc, which did not record where its groups came from or how far they could be trusted".to_string(),
+            },
+        }
+    }
+
+    /// The line every screen shows where the numbers may be optimistic, else None.
+    pub fn warning(&self) -> Option<String> {
+        self.optimistic.then(|| format!("possibly optimistic: {}", self.why))
+    }
+}
 
 impl SplitKind {
     /// Whole nodules on one side whenever the data has groups (its own ids or inferred ones),
@@ -72,6 +168,10 @@ pub struct Split {
     /// Cross-validation: the fold that is the validation side.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fold: Option<Fold>,
+    /// What the split is and whether its numbers may be optimistic (None in a split.json of
+    /// an earlier lnmc: see `facts`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub about: Option<Facts>,
     pub train: Vec<usize>,
     pub val: Vec<usize>,
 }
@@ -101,6 +201,7 @@ impl Split {
             kind,
             seed,
             fold: None,
+            about: Some(Facts::of(kind, data)),
             train,
             val,
         };
@@ -170,15 +271,22 @@ impl Split {
         let assigned = assign_folds(&data.labels, &unit_ids(data), folds, seed);
         let (val, train): (Vec<usize>, Vec<usize>) =
             (0..data.len()).partition(|&i| assigned[i] == k - 1);
+        let kind = SplitKind::default_for(data);
         let split = Split {
-            kind: SplitKind::default_for(data),
+            kind,
             seed,
             fold: Some(Fold { k, of: folds }),
+            about: Some(Facts::of(kind, data)),
             train,
             val,
         };
         split.check(data)?;
         Ok(split)
+    }
+
+    /// What the split is, and whether its numbers may be optimistic.
+    pub fn facts(&self) -> Facts {
+        self.about.clone().unwrap_or_else(|| Facts::recorded_as(self.kind))
     }
 
     /// The split a run's settings describe, computed again.
@@ -281,7 +389,7 @@ pub fn upstream(n: usize) -> (Vec<usize>, Vec<usize>) {
 /// Splits whole groups, class by class, taking groups into validation until each class has
 /// its 20 %. With one group per patch this is a plain stratified split. Indices come back
 /// sorted so that split.json reads easily.
-fn grouped(labels: &[u8], ids: &[i64], seed: u64) -> (Vec<usize>, Vec<usize>) {
+pub(crate) fn grouped(labels: &[u8], ids: &[i64], seed: u64) -> (Vec<usize>, Vec<usize>) {
     let mut rng = SplitMix64::new(seed);
     let mut in_val = vec![false; labels.len()];
     for class in [0u8, 1] {

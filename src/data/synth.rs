@@ -304,7 +304,11 @@ pub fn in_memory(options: &Options, path: &Path) -> Dataset {
         pixels,
         labels: set.labels,
         groups: options.with_ids.then_some(set.nodule_ids),
-        groups_inferred: false,
+        group_source: match options.with_ids {
+            true => super::groups::Source::File,
+            false => super::groups::Source::None,
+        },
+        group_doubt: None,
         scale: Default::default(),
     }
     .with_scale()

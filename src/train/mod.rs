@@ -22,7 +22,7 @@ use std::time::Instant;
 
 pub use session::{prepare, Request, Session, Start};
 
-use crate::data::split::{Split, SLICE_LEVEL_WARNING};
+use crate::data::split::Split;
 use crate::error::Result;
 use crate::run::system::Doing;
 use crate::run::{self, Ending};
@@ -88,10 +88,7 @@ impl Event {
         Some(match self {
             Event::Started { run, device, precision, synthetic, units, split, first_epoch, epochs, prepare_seconds, data_bytes, data_pixels, .. } => {
                 let kind = if *synthetic { "synthetic" } else { "real" };
-                let warning = match split.kind.is_slice_level() {
-                    true => format!(" · {SLICE_LEVEL_WARNING}"),
-                    false => String::new(),
-                };
+                let warning = split.facts().warning().map_or(String::new(), |w| format!(" · {w}"));
                 format!(
                     "run {run} · {kind} data in {} · {} train / {} val · device {device} · {precision} · epochs {first_epoch}–{epochs} · data ready in {prepare_seconds:.2}s, {} held ({:.1} bytes a pixel){warning}",
                     units.name(),

@@ -143,6 +143,7 @@ fn prepare_new(request: Request) -> Result<Session> {
         },
         intensity: settings.intensity,
         split: split.kind,
+        split_facts: Some(split.facts()),
         split_seed: split.seed,
         fold: split.fold,
         excluded_flagged,

@@ -93,6 +93,7 @@ impl App {
             kind,
             seed: 0,
             fold: None,
+            about: None,
             train: (0..data.len()).collect(),
             val: Vec::new(),
         });

@@ -19,9 +19,9 @@ use super::image::PatchImages;
 use super::keys::{Key, Keys, CANCEL, CONFIRM};
 use super::message::{Effect, Reply};
 use super::widgets::{panel, ACCENT};
-use crate::data::groups::group_sizes;
+use crate::data::groups::{group_sizes, Source};
 use crate::data::review::Flag;
-use crate::data::split::{Split, SLICE_LEVEL_WARNING};
+use crate::data::split::Split;
 use crate::data::units::{Scale, Units};
 use crate::data::{Dataset, MALIGNANT};
 use crate::evaluation::Evaluation;
@@ -543,8 +543,8 @@ fn draw_summary(
             crate::choice::name(cx.split.kind)
         )),
     ];
-    if cx.split.kind.is_slice_level() {
-        lines.push(Line::from(SLICE_LEVEL_WARNING.yellow()));
+    if let Some(warning) = cx.split.facts().warning() {
+        lines.push(Line::from(warning.yellow()));
     }
     lines.push(Line::from(nodules.to_string()));
     lines.push(Line::from(format!(
@@ -563,11 +563,18 @@ fn draw_summary(
 /// "1823 nodules inferred from 6691 patches", or how to get groups.
 fn nodules_line(data: &Dataset) -> String {
     match &data.groups {
-        Some(ids) if data.groups_inferred => format!(
-            "{} nodules inferred from {} patches",
+        Some(ids) if data.group_source == Source::Inferred => format!(
+            "{} nodules inferred from {} patches ({})",
             group_sizes(ids).len(),
-            ids.len()
+            ids.len(),
+            match data.group_doubt {
+                Some(_) => "uncertain: see `lnmc groups`",
+                None => "judged reliable",
+            }
         ),
+        Some(ids) if data.group_source == Source::User => {
+            format!("{} nodules (ids from the user's CSV)", group_sizes(ids).len())
+        }
         Some(ids) => format!("{} nodules (ids in the file)", group_sizes(ids).len()),
         None => "no nodule ids: `lnmc groups` infers them".to_string(),
     }

@@ -16,7 +16,6 @@ use super::keys::{Key, Keys, RESCAN, SELECT};
 use super::message::{Effect, Reply};
 use super::widgets::{axis_labels, panel, ACCENT, VAL_COLOUR};
 use crate::data;
-use crate::data::split::SLICE_LEVEL_WARNING;
 use crate::error::Result;
 use crate::evaluation::{self, Evaluation};
 use crate::metrics::{self, roc_curve};
@@ -294,8 +293,8 @@ impl EvaluateTab {
                 format!("acc {:.3} F1 {:.3} AUC {:.3}", n.accuracy, n.f1, n.auc).bold(),
             ]));
         }
-        if e.slice_level {
-            lines.push(Line::from(SLICE_LEVEL_WARNING.yellow()));
+        if let Some(warning) = e.split.warning() {
+            lines.push(Line::from(warning.yellow()));
         }
         if self.evaluating {
             lines.push(Line::from("evaluating…".italic()));

@@ -51,8 +51,9 @@ pub struct RunProgress {
     pub batch: usize,
     pub batches: usize,
     pub train_samples: usize,
-    /// The run's split holds slices of one nodule on both sides.
-    pub slice_level: bool,
+    /// The run's split may hold slices of one nodule on both sides (slice-level, or groups
+    /// judged uncertain).
+    pub optimistic: bool,
     pub history: Vec<EpochRecord>,
     /// Recent per-batch losses, oldest first.
     pub batch_losses: Vec<f64>,
@@ -138,7 +139,7 @@ impl RunProgress {
                 self.batch = 0;
                 self.batches = batches;
                 self.train_samples = split.train.len();
-                self.slice_level = split.kind.is_slice_level();
+                self.optimistic = split.facts().optimistic;
                 self.run = Some(run);
                 self.run_dir = Some(run_dir);
                 self.system = Samples::default();
@@ -288,7 +289,7 @@ impl TrainTab {
             self.form = Form::new(&Settings::of_run(config));
             p.epochs = config.hyper.epochs;
             p.device = config.device.clone();
-            p.slice_level = config.split.is_slice_level();
+            p.optimistic = config.facts().optimistic;
         }
         p.status = Some(entry.status);
         p.run = Some(entry.name);
@@ -452,9 +453,9 @@ fn draw_status(frame: &mut Frame, area: Rect, t: &RunProgress) {
             "        F1 {:.4} · epoch {}",
             b.val_f1, b.epoch
         )));
-        if t.slice_level {
-            lines.push(Line::from("        slice-level split:".yellow()));
-            lines.push(Line::from("        optimistic".yellow()));
+        if t.optimistic {
+            lines.push(Line::from("        possibly".yellow()));
+            lines.push(Line::from("        optimistic split".yellow()));
         }
     }
     lines.extend(machine::status_lines(

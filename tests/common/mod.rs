@@ -196,7 +196,7 @@ pub fn evaluation(
         origin: "run demo, epoch 2".into(),
         inference_seconds: 0.01,
         precision: "fp32".into(),
-        slice_level: true,
+        split: lnmc::data::split::Facts::recorded_as(lnmc::data::split::SplitKind::Stratified),
         groups: None,
         nodule: None,
     }
