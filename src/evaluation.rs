@@ -116,6 +116,11 @@ pub const RESAMPLES: usize = 1000;
 const BOOTSTRAP_SEED: u64 = 20_161_128;
 
 impl Evaluation {
+    /// "fp32" or "bf16": what the network scored in, without the reason.
+    pub fn precision_short(&self) -> &str {
+        self.precision.split(' ').next().unwrap_or("")
+    }
+
     /// The position of patch `index` among the evaluated ones.
     pub fn position(&self, index: usize) -> Option<usize> {
         self.indices.iter().position(|&i| i == index)

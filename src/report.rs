@@ -218,7 +218,7 @@ pub fn html(e: &Evaluation, cx: &Context) -> Result<String> {
             "scored on",
             format!("{} · {} patches", e.split_name, e.metrics.n),
         ),
-        ("precision", e.precision.clone()),
+        ("numeric precision", e.precision.clone()),
         (
             "split",
             format!(

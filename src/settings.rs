@@ -367,6 +367,7 @@ mod tests {
                 high: 400.0,
             },
             split: SplitKind::Group,
+            split_facts: None,
             split_seed: 0,
             fold: Some(crate::data::split::Fold { k: 1, of: 3 }),
             excluded_flagged: Some(2),

@@ -33,6 +33,7 @@ fn info() -> Info {
                 high: 400.0,
             },
             split: SplitKind::Stratified,
+            split_facts: None,
             fold: None,
             excluded_flagged: None,
             split_seed: 3,

@@ -137,7 +137,7 @@ fn trains_saves_and_evaluates_the_same_accuracy() {
     assert_eq!(m["ci"]["unit"], "patch");
     assert_eq!(m["split"]["optimistic"], true);
     assert_eq!(m["split"]["groups"], "none");
-    assert!(m["precision"].as_str().unwrap().starts_with("fp32"), "{json}");
+    assert!(m["numeric_precision"].as_str().unwrap().starts_with("fp32"), "{json}");
     let (lo, hi) = (
         m["ci"]["accuracy"][0].as_f64().unwrap(),
         m["ci"]["accuracy"][1].as_f64().unwrap(),
@@ -186,11 +186,15 @@ fn inferred_groups_give_a_nodule_split_and_nodule_metrics() {
         said.contains("nodules from 600 patches; slices per nodule: 1: "),
         "{said}"
     );
+    // Clear runs of slices: the verdict trusts them.
+    assert!(said.contains("verdict: reliable"), "{said}");
     let sidecar = dir.path().join("data.h5.groups.csv");
     assert!(said.contains("data.h5.groups.csv"), "{said}");
     let csv = std::fs::read_to_string(&sidecar).unwrap();
-    assert_eq!(csv.lines().nth(1), Some("index,nodule"));
-    assert_eq!(csv.lines().count(), 602);
+    assert_eq!(csv.lines().nth(1), Some("# source inferred"));
+    assert!(csv.lines().nth(2).unwrap().starts_with("# verdict reliable: "), "{csv}");
+    assert_eq!(csv.lines().nth(3), Some("index,nodule"));
+    assert_eq!(csv.lines().count(), 604);
 
     let text = ok(
         dir.path(),
@@ -216,7 +220,7 @@ fn inferred_groups_give_a_nodule_split_and_nodule_metrics() {
     assert_eq!(split["kind"], "group");
     let ids: Vec<i64> = csv
         .lines()
-        .skip(2)
+        .skip(4)
         .map(|l| l.split(',').nth(1).unwrap().parse().unwrap())
         .collect();
     let side = |name: &str| -> std::collections::HashSet<i64> {
@@ -247,7 +251,7 @@ fn inferred_groups_give_a_nodule_split_and_nodule_metrics() {
     let m: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(m["split"]["optimistic"], false);
     assert_eq!(m["split"]["kind"], "group");
-    assert_eq!(m["split"]["groups"], "file");
+    assert_eq!(m["split"]["groups"], "inferred");
     assert_eq!(m["ci"]["unit"], "nodule");
     assert_eq!(m["nodule"]["accuracy"].as_f64().unwrap(), nodule_acc);
     assert!(m["nodule"]["n"].as_u64().unwrap() < m["n"].as_u64().unwrap());
@@ -266,7 +270,7 @@ fn inferred_groups_give_a_nodule_split_and_nodule_metrics() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(
-        stderr.contains("data.h5.groups.csv: row 3 is not"),
+        stderr.contains("data.h5.groups.csv: line 5 is not"),
         "{stderr}"
     );
     let mut other = csv.lines().map(str::to_owned).collect::<Vec<_>>();
@@ -595,7 +599,7 @@ fn recipe_options_are_recorded_and_work() {
         ],
     );
     let m: serde_json::Value = serde_json::from_str(&json).unwrap();
-    assert!(m["split"].as_str().unwrap().contains("TTA ×8"), "{json}");
+    assert!(m["scored_on"].as_str().unwrap().contains("TTA ×8"), "{json}");
     assert!((0.0..=1.0).contains(&m["accuracy"].as_f64().unwrap()));
     let err = input_error(
         dir.path(),

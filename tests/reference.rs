@@ -190,3 +190,42 @@ fn delong_matches_an_independent_numpy_implementation() {
         "{ours:?}"
     );
 }
+
+/// Evaluation as every command runs it by default (eval, calibrate, report, the Evaluate tab)
+/// scores ConvNet_11.pth exactly as PyTorch does in fp32, on every CPU: on one with AMX-BF16
+/// or AVX512-BF16 (as the machines that run this often have) the former default, bf16 where
+/// native, moved probabilities by far more than 1e-5 and flipped some decisions.
+#[test]
+fn evaluation_scores_the_upstream_checkpoint_as_pytorch_does_on_every_cpu() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("patches.h5");
+    synth::write(
+        &path,
+        &synth::Options {
+            n: 200,
+            seed: 11,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let data = lnmc::data::reader::read(&path).unwrap();
+    let raw: Vec<f32> = (0..data.len()).flat_map(|i| data.patch(i).unwrap()).collect();
+    let pth = fixture("ConvNet_11.pth");
+    let (_, torch_logits) = reference(&raw, data.len(), &pth);
+    let e = lnmc::evaluation::evaluate(&lnmc::evaluation::Request {
+        data: Some(path),
+        all: true,
+        device: lnmc::types::DeviceChoice::Cpu,
+        ..lnmc::evaluation::Request::new(pth)
+    })
+    .unwrap();
+    assert!(e.precision.starts_with("fp32"), "{}", e.precision);
+    assert_eq!(e.indices, (0..data.len()).collect::<Vec<_>>());
+    let worst = e
+        .scores
+        .iter()
+        .zip(torch_logits.chunks_exact(2))
+        .map(|(p, l)| (p - 1.0 / (1.0 + f64::from(l[0] - l[1]).exp())).abs())
+        .fold(0.0, f64::max);
+    assert!(worst < 1e-5, "P(malignant) differs from PyTorch's by {worst}");
+}

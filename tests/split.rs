@@ -14,7 +14,8 @@ fn dataset(labels: Vec<u8>, groups: Option<Vec<i64>>) -> Dataset {
         pixels: lnmc::data::Pixels::I16(vec![0; labels.len() * 256]),
         labels,
         groups,
-        groups_inferred: false,
+        group_source: Default::default(),
+        group_doubt: None,
         scale: Default::default(),
     }
 }

@@ -105,7 +105,7 @@ pub fn run(args: EvalArgs) -> Result<u8> {
         json["samples_per_second"] = rate.into();
         json["split"] = serde_json::to_value(&e.split).expect("json");
         json["scored_on"] = e.split_name.clone().into();
-        json["precision"] = e.precision.clone().into();
+        json["numeric_precision"] = e.precision.clone().into();
         json["units"] = serde_json::to_value(e.units).expect("json");
         json["nodule"] = serde_json::to_value(&e.nodule).expect("json");
         json["ci"] = serde_json::to_value(&e.ci).expect("json");

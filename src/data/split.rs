@@ -118,9 +118,24 @@ impl Facts {
         }
     }
 
-    /// The line every screen shows where the numbers may be optimistic, else None.
+    /// The line every screen shows where the numbers may be optimistic, else None. A
+    /// slice-level split's reason says "optimistic" itself.
     pub fn warning(&self) -> Option<String> {
-        self.optimistic.then(|| format!("possibly optimistic: {}", self.why))
+        match (self.optimistic, self.kind) {
+            (false, _) => None,
+            (true, Scope::Upstream | Scope::Stratified) => Some(self.why.clone()),
+            (true, _) => Some(format!("possibly optimistic: {}", self.why)),
+        }
+    }
+
+    /// Two short lines for a narrow panel where the numbers may be optimistic, else None.
+    pub fn caution(&self) -> Option<[&'static str; 2]> {
+        match (self.optimistic, self.kind) {
+            (false, _) => None,
+            (true, Scope::Upstream | Scope::Stratified) => Some(["slice-level split:", "optimistic"]),
+            (true, Scope::Group) => Some(["uncertain groups:", "possibly optimistic"]),
+            (true, Scope::All) => Some(["trained patches:", "possibly optimistic"]),
+        }
     }
 }
 

@@ -371,6 +371,9 @@ impl RunsTab {
         if let Some(notice) = &self.notice {
             title = format!("{title} · {notice}");
         }
+        if shown.iter().any(|&(r, _)| possibly_optimistic(r)) {
+            title = format!("{title} · {OPTIMISTIC_MARK} possibly optimistic split");
+        }
         let rows: Vec<Row> = shown
             .iter()
             .map(|&(r, depth)| {
@@ -380,9 +383,13 @@ impl RunsTab {
                     " "
                 };
                 let best = r.best();
+                let mark_optimistic = match possibly_optimistic(r) {
+                    true => OPTIMISTIC_MARK,
+                    false => "",
+                };
                 let pct = |v: Option<f64>| {
                     v.filter(|v| v.is_finite())
-                        .map_or("-".into(), |v| format!("{:.2}%", 100.0 * v))
+                        .map_or("-".into(), |v| format!("{:.2}%{mark_optimistic}", 100.0 * v))
                 };
                 let f1 = |v: Option<f64>| {
                     v.filter(|v| v.is_finite())
@@ -629,4 +636,14 @@ fn lighter(c: Color) -> Color {
         Color::White => Color::Gray,
         other => other,
     }
+}
+
+/// What marks the accuracy of a run (or a sweep or cross-validation holding one) whose split may
+/// leak: slice-level, or on groups judged uncertain.
+const OPTIMISTIC_MARK: &str = "*";
+
+fn possibly_optimistic(r: &RunEntry) -> bool {
+    std::iter::once(r)
+        .chain(&r.members)
+        .any(|e| e.config.as_ref().is_some_and(|c| c.facts().optimistic))
 }

@@ -52,8 +52,8 @@ pub struct RunProgress {
     pub batches: usize,
     pub train_samples: usize,
     /// The run's split may hold slices of one nodule on both sides (slice-level, or groups
-    /// judged uncertain).
-    pub optimistic: bool,
+    /// judged uncertain): the two short lines that say so.
+    pub caution: Option<[&'static str; 2]>,
     pub history: Vec<EpochRecord>,
     /// Recent per-batch losses, oldest first.
     pub batch_losses: Vec<f64>,
@@ -139,7 +139,7 @@ impl RunProgress {
                 self.batch = 0;
                 self.batches = batches;
                 self.train_samples = split.train.len();
-                self.optimistic = split.facts().optimistic;
+                self.caution = split.facts().caution();
                 self.run = Some(run);
                 self.run_dir = Some(run_dir);
                 self.system = Samples::default();
@@ -289,7 +289,7 @@ impl TrainTab {
             self.form = Form::new(&Settings::of_run(config));
             p.epochs = config.hyper.epochs;
             p.device = config.device.clone();
-            p.optimistic = config.facts().optimistic;
+            p.caution = config.facts().caution();
         }
         p.status = Some(entry.status);
         p.run = Some(entry.name);
@@ -453,9 +453,10 @@ fn draw_status(frame: &mut Frame, area: Rect, t: &RunProgress) {
             "        F1 {:.4} · epoch {}",
             b.val_f1, b.epoch
         )));
-        if t.optimistic {
-            lines.push(Line::from("        possibly".yellow()));
-            lines.push(Line::from("        optimistic split".yellow()));
+        if let Some(caution) = t.caution {
+            for line in caution {
+                lines.push(Line::from(format!("        {line}").yellow()));
+            }
         }
     }
     lines.extend(machine::status_lines(
