@@ -444,7 +444,7 @@ fn cross_validation_runs_folds_and_pools_out_of_fold_predictions() {
         "--data",
         "ids.h5",
         "--epochs",
-        "1",
+        "2",
         "--folds",
         "3",
         "--run",
@@ -471,6 +471,15 @@ fn cross_validation_runs_folds_and_pools_out_of_fold_predictions() {
         .map(|r| r["val_acc"].as_f64().unwrap())
         .collect();
     assert!((mean - folds.iter().sum::<f64>() / 3.0).abs() < 1e-12);
+    // The headline numbers use each fold's last epoch, chosen without the scored patches; the
+    // best epochs stay beside them, marked optimistic.
+    assert!(cv["selection"].as_str().unwrap().contains("last epoch"), "{cv}");
+    assert!(cv["per_fold"].as_array().unwrap().iter().all(|r| r["epoch"] == 2));
+    assert_eq!(cv["best_epoch"]["optimistic"], true);
+    assert_eq!(cv["best_epoch"]["pooled"]["metrics"]["n"], 150);
+    assert_eq!(cv["split_facts"]["kind"], "group");
+    assert_eq!(cv["split_facts"]["groups"], "file");
+    assert_eq!(cv["split_facts"]["optimistic"], false);
     let mut seen = vec![0; 150];
     for k in 1..=3 {
         let split: serde_json::Value = serde_json::from_str(
