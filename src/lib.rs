@@ -23,6 +23,7 @@ pub mod cross_validation;
 pub mod cuda;
 pub mod data;
 pub mod evaluation;
+pub mod import;
 pub mod explain;
 pub mod inference;
 pub mod metrics;

@@ -226,6 +226,7 @@ fn true_leakage(data: &lnmc::data::Dataset, inferred: &[i64], truth: &[i64]) -> 
         groups: Some(inferred.to_vec()),
         group_source: groups::Source::Inferred,
         group_doubt: None,
+        patients: None,
         scale: data.scale,
     };
     let split = Split::new(SplitKind::Group, 0, &with_groups).unwrap();
@@ -252,6 +253,7 @@ fn hidden(data: &lnmc::data::Dataset, f: impl Fn(f32) -> f32) -> lnmc::data::Dat
         groups: None,
         group_source: groups::Source::None,
         group_doubt: None,
+        patients: None,
         scale: Default::default(),
     }
     .with_scale()

@@ -100,6 +100,7 @@ fn preprocessing_and_upstream_checkpoint_match_numpy_and_pytorch() {
             groups: None,
             group_source: Default::default(),
             group_doubt: None,
+        patients: None,
             scale: Default::default(),
         };
         let p =

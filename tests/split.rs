@@ -16,6 +16,7 @@ fn dataset(labels: Vec<u8>, groups: Option<Vec<i64>>) -> Dataset {
         groups,
         group_source: Default::default(),
         group_doubt: None,
+        patients: None,
         scale: Default::default(),
     }
 }

@@ -5,6 +5,7 @@ mod calibrate;
 mod eval;
 mod export;
 mod groups;
+mod import;
 mod report;
 mod show;
 mod sweep;
@@ -22,6 +23,7 @@ use crate::types::DeviceChoice;
 pub use calibrate::CalibrateArgs;
 pub use eval::EvalArgs;
 pub use export::ExportArgs;
+pub use import::ImportArgs;
 pub use report::ReportArgs;
 pub use show::ShowArgs;
 pub use sweep::SweepArgs;
@@ -71,6 +73,9 @@ impl StallArgs {
 pub enum Command {
     /// Write a deterministic synthetic nodule set with the upstream schema.
     Synth(SynthArgs),
+    /// Import real data with its ids: an image tree (label/patient/nodule/slice folders) into
+    /// an HDF5 every command opens.
+    Import(ImportArgs),
     /// Infer which rows are slices of one nodule (for files without nodule ids), with a verdict
     /// on how far they can be trusted, or take them from your CSV (--from); written beside the
     /// data as FILE.groups.csv, splits then hold out whole nodules.
@@ -191,6 +196,7 @@ pub fn main() -> ExitCode {
             stall,
         ),
         Some(Command::Synth(ref args)) => synth::run(args),
+        Some(Command::Import(args)) => import::run(args),
         Some(Command::Groups {
             ref data,
             max_difference,

@@ -46,6 +46,10 @@ pub struct Dataset {
     pub groups: Option<Vec<i64>>,
     /// Where the groups came from: the file, the user's CSV or inference (both in the sidecar).
     pub group_source: groups::Source,
+    /// Per-patch patient ids where the file has them beside nodule ids: a group split keeps
+    /// whole patients on one side (one patient's nodules can share what a model learns), while
+    /// nodule-level metrics still count nodules.
+    pub patients: Option<Vec<i64>>,
     /// Why the groups cannot be trusted: inferred ones judged uncertain by `lnmc groups`.
     /// A group split on them is possibly optimistic.
     pub group_doubt: Option<String>,

@@ -78,6 +78,9 @@ impl Facts {
                 false,
                 "whole nodules on one side, by the ids of the user's CSV (lnmc groups --from)".to_string(),
             ),
+            (SplitKind::Group, _, _) if data.patients.is_some() => {
+                (false, "whole patients on one side, by the file's own ids".to_string())
+            }
             (SplitKind::Group, _, _) => (false, "whole nodules on one side, by the file's own ids".to_string()),
             _ => (true, SLICE_LEVEL_WARNING.to_string()),
         };
@@ -200,7 +203,7 @@ impl Split {
                 grouped(&data.labels, &ids, seed)
             }
             SplitKind::Group => {
-                let ids = data.groups.as_ref().ok_or_else(|| {
+                let ids = split_units(data).ok_or_else(|| {
                     Error::file(
                         &data.path,
                         format!(
@@ -318,10 +321,16 @@ impl Split {
     }
 }
 
-/// The units a split keeps together: nodules when known, else single patches.
+/// What a group split keeps whole: patients where the file has them beside nodules, else
+/// nodules (the file's, the user's or inferred ones).
+fn split_units(data: &Dataset) -> Option<&Vec<i64>> {
+    data.patients.as_ref().or(data.groups.as_ref())
+}
+
+/// The units a split keeps together: patients or nodules when known, else single patches.
 fn unit_ids(data: &Dataset) -> Vec<i64> {
-    data.groups
-        .clone()
+    split_units(data)
+        .cloned()
         .unwrap_or_else(|| (0..data.len() as i64).collect())
 }
 
@@ -341,10 +350,10 @@ pub fn check_folds(folds: usize, data: &Dataset) -> Result<()> {
             .map(|(&id, _)| id)
             .collect();
         if units.len() < folds {
-            let unit = if data.groups.is_some() {
-                "nodules"
-            } else {
-                "patches"
+            let unit = match (&data.patients, &data.groups) {
+                (Some(_), _) => "patients",
+                (None, Some(_)) => "nodules",
+                (None, None) => "patches",
             };
             return Err(Error::file(
                 &data.path,

@@ -309,6 +309,7 @@ pub fn in_memory(options: &Options, path: &Path) -> Dataset {
             false => super::groups::Source::None,
         },
         group_doubt: None,
+        patients: None,
         scale: Default::default(),
     }
     .with_scale()

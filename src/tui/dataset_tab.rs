@@ -62,6 +62,8 @@ pub struct DatasetTab {
     /// its nodules (counting them each frame cost 10 ms on a 100k-patch file).
     classes: (usize, usize),
     nodules: String,
+    /// Where each patch came from, for files written by `lnmc import`.
+    sources: Option<Vec<String>>,
     /// `c`: the class-activation overlay on the patch and the thumbnails.
     overlay: bool,
     /// Maps of the patches explained so far, and the checkpoint they come from.
@@ -95,6 +97,7 @@ impl DatasetTab {
             histogram: histogram(data),
             classes: data.class_counts(),
             nodules: nodules_line(data),
+            sources: crate::import::output::read_sources(&data.path),
             overlay: false,
             explained: HashMap::new(),
             explained_by: None,
@@ -410,6 +413,11 @@ impl DatasetTab {
                 Span::raw(intensities),
             ]),
             Line::from(vec!["units   ".dark_gray(), Span::raw(units.name())]),
+        ];
+        if let Some(source) = self.sources.as_ref().and_then(|s| s.get(index)) {
+            lines.push(Line::from(vec!["from    ".dark_gray(), Span::raw(source.clone())]));
+        }
+        lines.extend([
             Line::from(vec![
                 "window  ".dark_gray(),
                 Span::raw(format!(
@@ -427,7 +435,7 @@ impl DatasetTab {
                     split_name(b.split)
                 )),
             ]),
-        ];
+        ]);
         if let Some((name, e)) = cx.evaluation {
             if let Some(k) = e.position(index) {
                 let verdict = |label: &'static str, p: f64, by: String| {

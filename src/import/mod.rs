@@ -1,0 +1,11 @@
+//! `lnmc import`: real data in with its ids. Two sources, one output: an HDF5 that every lnmc
+//! command opens (`ct_slices`, `slice_class`, `nodule_id`, `patient_id`, and where each patch
+//! came from), written to a temporary file and renamed, so a failed import leaves nothing.
+//!
+//! - `tree`: slices as image files in folders that name the label, patient and nodule.
+
+pub mod output;
+pub mod progress;
+pub mod tree;
+
+pub use output::{Imported, PatchPixels};
