@@ -130,3 +130,120 @@ fn pixel_types_are_kept_slices_sort_by_number_and_bad_trees_are_refused() {
     assert!(err.contains("colour/b/p/n/0.png") && err.contains("colour image"), "{err}");
     nothing_left("x.h5");
 }
+
+/// Runs tests/volumes_reference.py into `dir`: the volumes, coords.csv and SimpleITK's patches.
+fn reference_volumes(dir: &Path, size: usize, spacing: f64) -> Vec<f32> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/volumes_reference.py");
+    let out = std::process::Command::new(common::venv_python())
+        .arg(&script)
+        .arg(dir)
+        .arg(size.to_string())
+        .arg(spacing.to_string())
+        .output()
+        .expect("run .venv/bin/python (scripts/setup installs it)");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    common::read_npy(&dir.join("reference.npy"))
+}
+
+/// Spheres of 12 mm at known LPS centres, in every format (MetaImage raw, zraw and LOCAL with a
+/// flipped axis; NIfTI-1 scaled, qform-only with a flipped axis, NIfTI-2; a DICOM series in
+/// shuffled file and instance order): each patch is SimpleITK's resampling of the same file to
+/// within rounding, the sphere centred at its diameter in pixels, empty rows empty, and what
+/// falls outside the volume is air, counted. An import killed half-way continues.
+#[test]
+fn volumes_in_every_format_are_cut_where_simpleitk_cuts_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (size, spacing) = (32usize, 0.8f64);
+    let reference = reference_volumes(d, size, spacing);
+    let said = ok(d, &["import", "volumes", "--coords", "coords.csv", "--out", "vol.h5", "--size", "32", "--spacing", "0.8"]);
+    assert!(said.contains("21 patches of 32×32 at 0.8 mm a pixel (int16 HU), 7 malignant, from 7 series"), "{said}");
+    let file = hdf5::File::open(d.join("vol.h5")).unwrap();
+    let ours = file.dataset("ct_slices").unwrap().read_raw::<i16>().unwrap();
+    let outside = file.dataset("outside_pixels").unwrap().read_raw::<i64>().unwrap();
+    let uids = file.dataset("series_uid").unwrap().read_raw::<hdf5::types::VarLenUnicode>().unwrap();
+    let labels = file.dataset("slice_class").unwrap().read_raw::<u8>().unwrap();
+    let patients = read_i64(&file, "patient_id");
+    let nodules = read_i64(&file, "nodule_id");
+    let world = file.dataset("world_mm").unwrap().read_raw::<f64>().unwrap();
+    let px = size * size;
+    for r in 0..21 {
+        let (a, b) = (&ours[r * px..(r + 1) * px], &reference[r * px..(r + 1) * px]);
+        let worst = a.iter().zip(b).map(|(&x, &y)| (f32::from(x) - y).abs()).fold(0.0, f32::max);
+        assert!(worst <= 0.5 + 1e-3, "row {r} ({}): {worst} HU from SimpleITK", uids[r].as_str());
+        let air = b.iter().filter(|&&v| v == -1024.0).count();
+        assert_eq!(outside[r] as usize, air, "row {r}: outside pixels");
+        let bright: Vec<usize> = (0..px).filter(|&k| a[k] > -375).collect();
+        match r % 3 {
+            0 => {
+                // The sphere: centred, 12 mm across at 0.8 mm a pixel.
+                let diameter = 2.0 * (bright.len() as f64 / std::f64::consts::PI).sqrt();
+                assert!((diameter - 12.0 / spacing).abs() < 1.0, "row {r}: {diameter} px");
+                let (cy, cx) = bright.iter().fold((0.0, 0.0), |(y, x), &k| (y + (k / size) as f64, x + (k % size) as f64));
+                let n = bright.len() as f64;
+                let centre = (size as f64 - 1.0) / 2.0;
+                assert!((cy / n - centre).abs() < 0.5 && (cx / n - centre).abs() < 0.5, "row {r}: centred at ({}, {})", cy / n, cx / n);
+                assert_eq!(labels[r], 1);
+            }
+            1 => assert!(bright.is_empty(), "row {r}: background holds a sphere"),
+            _ => assert_eq!(outside[r] as usize, px, "row {r}: wholly outside"),
+        }
+        assert_eq!(patients[r], (r / 3) as i64, "one patient per series");
+        assert_eq!(nodules[r], r as i64, "one nodule per row");
+    }
+    assert!(world[0].is_finite() && uids[0].as_str() == "mhd1");
+    let data = lnmc::data::reader::read(&d.join("vol.h5")).unwrap();
+    assert_eq!(data.len(), 21);
+
+    // Killed after 3 of 7 series: the next run continues from them, to the same file.
+    let killed = common::lnmc()
+        .current_dir(d)
+        .env("LNMC_INJECT_FAULT", "kill-import:3")
+        .args(["import", "volumes", "--coords", "coords.csv", "--out", "again.h5", "--size", "32", "--spacing", "0.8"])
+        .output()
+        .unwrap();
+    assert_eq!(killed.status.code(), Some(137));
+    assert!(!d.join("again.h5").exists());
+    let parts = std::fs::read_dir(d.join("again.h5.parts")).unwrap().count();
+    assert_eq!(parts, 4, "plan.json and 3 parts");
+    let said = ok(d, &["import", "volumes", "--coords", "coords.csv", "--out", "again.h5", "--size", "32", "--spacing", "0.8"]);
+    assert!(said.contains("(3 done by an earlier run)"), "{said}");
+    assert!(!d.join("again.h5.parts").exists());
+    let again = hdf5::File::open(d.join("again.h5")).unwrap();
+    assert_eq!(again.dataset("ct_slices").unwrap().read_raw::<i16>().unwrap(), ours);
+
+    // Context: three slices 0.8 mm apart, the middle one the patch itself.
+    ok(d, &["import", "volumes", "--coords", "coords.csv", "--out", "ctx.h5", "--size", "32", "--spacing", "0.8", "--context", "3"]);
+    let ctx = hdf5::File::open(d.join("ctx.h5")).unwrap();
+    let around = ctx.dataset("context_slices").unwrap();
+    assert_eq!(around.shape(), [21, 3, 32, 32]);
+    let around = around.read_raw::<i16>().unwrap();
+    assert_eq!(&around[px..2 * px], &ours[..px]);
+}
+
+/// pydicom's real CT slice (CT_small.dcm, shipped in its wheel) reads as pydicom's own
+/// `pixel_array × RescaleSlope + RescaleIntercept`.
+#[test]
+fn a_real_dicom_ct_slice_reads_in_the_hu_pydicom_gives() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let script = "import sys, numpy as np, pydicom, pydicom.data, shutil\n\
+        p = pydicom.data.get_testdata_file('CT_small.dcm')\n\
+        shutil.copy(p, sys.argv[1] + '/CT_small.dcm')\n\
+        ds = pydicom.dcmread(p)\n\
+        hu = ds.pixel_array.astype(np.float64) * float(ds.RescaleSlope) + float(ds.RescaleIntercept)\n\
+        np.save(sys.argv[1] + '/hu.npy', hu.astype(np.float32))\n";
+    let series = d.join("series");
+    std::fs::create_dir_all(&series).unwrap();
+    let out = std::process::Command::new(common::venv_python()).args(["-c", script]).arg(&series).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let hu = common::read_npy(&series.join("hu.npy"));
+    std::fs::remove_file(series.join("hu.npy")).unwrap();
+    let volume = lnmc::import::dicom_series::read(&series).unwrap();
+    assert_eq!(volume.size, [128, 128, 1]);
+    let ours: Vec<f32> = match volume.voxels {
+        lnmc::import::volume::Voxels::I16(v) => v.into_iter().map(f32::from).collect(),
+        lnmc::import::volume::Voxels::F32(v) => v,
+    };
+    assert_eq!(ours, hu);
+}

@@ -1,0 +1,154 @@
+//! A DICOM CT series: one folder of single-frame slices, as LIDC-IDRI and hospital exports
+//! hold them. Slices are put in order by their position along the normal of their plane (the
+//! cross product of `ImageOrientationPatient`'s row and column directions), not by file name
+//! or InstanceNumber; stored values become HU through each slice's `RescaleSlope` and
+//! `RescaleIntercept`; `PixelSpacing` gives the in-plane spacing (rows, then columns), the
+//! positions the spacing between slices.
+
+use std::path::{Path, PathBuf};
+
+use dicom_dictionary_std::tags;
+use dicom_object::{open_file, OpenFileOptions};
+use dicom_pixeldata::{ConvertOptions, ModalityLutOption, PixelDecoder};
+
+use super::volume::{check_geometry, Volume};
+use crate::error::{Error, Result};
+
+/// The `.dcm` files of `dir`.
+fn files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| Error::file(dir, format!("cannot be read: {e}")))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("dcm")))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// The SeriesInstanceUID of the series in `dir`, read from its first file's header.
+pub fn series_uid(dir: &Path) -> Result<String> {
+    let first = files(dir)?.into_iter().next().ok_or_else(|| Error::file(dir, "holds no .dcm file"))?;
+    let object = OpenFileOptions::new()
+        .read_until(tags::PIXEL_DATA)
+        .open_file(&first)
+        .map_err(|e| Error::file(&first, format!("is not a readable DICOM file: {}", first_line(&e))))?;
+    let uid = object
+        .element(tags::SERIES_INSTANCE_UID)
+        .ok()
+        .and_then(|e| e.to_str().ok())
+        .map(|s| s.trim_end_matches('\0').trim().to_string())
+        .ok_or_else(|| Error::file(&first, "has no SeriesInstanceUID"))?;
+    Ok(uid)
+}
+
+/// A library error as one line.
+fn first_line(e: &dyn std::fmt::Display) -> String {
+    e.to_string().lines().next().unwrap_or("").to_string()
+}
+
+/// One slice: where it lies and its values in HU.
+struct Slice {
+    file: PathBuf,
+    position: [f64; 3],
+    along: f64,
+    values: Vec<f64>,
+}
+
+pub fn read(dir: &Path) -> Result<Volume> {
+    let files = files(dir)?;
+    if files.is_empty() {
+        return Err(Error::file(dir, "holds no .dcm file"));
+    }
+    let mut slices = Vec::with_capacity(files.len());
+    let mut geometry: Option<([f64; 6], [f64; 2], u32, u32)> = None;
+    for file in files {
+        let fail = |msg: String| Error::file(&file, msg);
+        let object = open_file(&file).map_err(|e| fail(format!("is not a readable DICOM file: {}", first_line(&e))))?;
+        let numbers = |tag, what: &str, count: usize| -> Result<Vec<f64>> {
+            let values = object
+                .element(tag)
+                .map_err(|_| fail(format!("has no {what}")))?
+                .to_multi_float64()
+                .map_err(|_| fail(format!("has a {what} that is not numbers")))?;
+            match values.len() == count && values.iter().all(|v| v.is_finite()) {
+                true => Ok(values),
+                false => Err(fail(format!("has a {what} of {} values, not {count} numbers", values.len()))),
+            }
+        };
+        let orientation = numbers(tags::IMAGE_ORIENTATION_PATIENT, "ImageOrientationPatient", 6)?;
+        let position = numbers(tags::IMAGE_POSITION_PATIENT, "ImagePositionPatient", 3)?;
+        let spacing = numbers(tags::PIXEL_SPACING, "PixelSpacing", 2)?;
+        let optional = |tag, default: f64| -> Result<f64> {
+            match object.element(tag) {
+                Ok(e) => e.to_float64().map_err(|_| fail(format!("has a rescale value that is not a number ({tag})"))),
+                Err(_) => Ok(default),
+            }
+        };
+        let (slope, intercept) = (optional(tags::RESCALE_SLOPE, 1.0)?, optional(tags::RESCALE_INTERCEPT, 0.0)?);
+        let pixels = object.decode_pixel_data().map_err(|e| fail(format!("has pixel data lnmc cannot decode: {}", first_line(&e))))?;
+        if pixels.number_of_frames() != 1 || pixels.samples_per_pixel() != 1 {
+            return Err(fail(format!(
+                "holds {} frames of {} samples a pixel: a CT series is single-frame greys",
+                pixels.number_of_frames(),
+                pixels.samples_per_pixel()
+            )));
+        }
+        let (rows, columns) = (pixels.rows(), pixels.columns());
+        let raw: Vec<f64> = pixels
+            .to_vec_with_options(&ConvertOptions::new().with_modality_lut(ModalityLutOption::None))
+            .map_err(|e| fail(format!("has pixel data lnmc cannot read: {}", first_line(&e))))?;
+        let this = ([orientation[0], orientation[1], orientation[2], orientation[3], orientation[4], orientation[5]], [spacing[0], spacing[1]], rows, columns);
+        match &geometry {
+            None => geometry = Some(this),
+            Some(g) => {
+                let same = g.2 == this.2 && g.3 == this.3 && g.0.iter().zip(&this.0).all(|(a, b)| (a - b).abs() < 1e-4) && g.1.iter().zip(&this.1).all(|(a, b)| (a - b).abs() < 1e-4);
+                if !same {
+                    return Err(fail("differs from the series' first slice in size, orientation or pixel spacing: one series, one grid".into()));
+                }
+            }
+        }
+        let normal = cross(&this.0);
+        slices.push(Slice {
+            along: position[0] * normal[0] + position[1] * normal[1] + position[2] * normal[2],
+            position: [position[0], position[1], position[2]],
+            values: raw.into_iter().map(|v| v * slope + intercept).collect(),
+            file: file.clone(),
+        });
+    }
+    let (orientation, pixel_spacing, rows, columns) = geometry.expect("one slice at least");
+    slices.sort_by(|a, b| a.along.total_cmp(&b.along));
+    let gaps: Vec<f64> = slices.windows(2).map(|w| w[1].along - w[0].along).collect();
+    if let Some(k) = gaps.iter().position(|&g| g.abs() < 1e-4) {
+        return Err(Error::file(&slices[k + 1].file, format!("lies at the same position as {}: two slices in one place", slices[k].file.display())));
+    }
+    let mut sorted = gaps.clone();
+    sorted.sort_by(f64::total_cmp);
+    let between = sorted.get(sorted.len() / 2).copied().unwrap_or(1.0);
+    let normal = cross(&orientation);
+    // Columns advance along the row direction (PixelSpacing's second value), rows along the
+    // column direction (its first), slices along the normal.
+    let spacing = [pixel_spacing[1], pixel_spacing[0], between];
+    let mut direction = [[0.0; 3]; 3];
+    for r in 0..3 {
+        direction[r] = [orientation[r], orientation[3 + r], normal[r]];
+    }
+    let origin = slices[0].position;
+    if let Some(why) = check_geometry(spacing, direction, origin) {
+        return Err(Error::file(dir, why));
+    }
+    let values: Vec<f64> = slices.into_iter().flat_map(|s| s.values).collect();
+    Ok(Volume {
+        size: [columns as usize, rows as usize, values.len() / (rows as usize * columns as usize).max(1)],
+        spacing,
+        origin,
+        direction,
+        voxels: super::metaimage::narrow(values),
+    })
+}
+
+/// The slice normal: row direction × column direction.
+fn cross(o: &[f64; 6]) -> [f64; 3] {
+    [o[1] * o[5] - o[2] * o[4], o[2] * o[3] - o[0] * o[5], o[0] * o[4] - o[1] * o[3]]
+}
+
