@@ -247,3 +247,59 @@ fn a_real_dicom_ct_slice_reads_in_the_hu_pydicom_gives() {
     };
     assert_eq!(ours, hu);
 }
+
+/// Bad volumes and coordinates: one line naming the file and the problem, exit 2, and nothing
+/// left behind (no output, no parts, no temporary file).
+#[test]
+fn bad_volumes_and_coordinates_are_refused_with_nothing_left_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let header = |spacing: &str, element: &str, data: &str, extra: &str| {
+        format!("ObjectType = Image\nNDims = 3\nDimSize = 16 16 4\nElementType = {element}\nElementSpacing = {spacing}\nOffset = 0 0 0\n{extra}ElementDataFile = {data}\n")
+    };
+    let good_raw = vec![0u8; 16 * 16 * 4 * 2];
+    let case = |name: &str, mhd: String, raw: Option<(&str, Vec<u8>)>, coords: &str, expect: &[&str]| {
+        let vols = d.join(name);
+        std::fs::create_dir_all(&vols).unwrap();
+        std::fs::write(vols.join("s.mhd"), mhd).unwrap();
+        if let Some((file, bytes)) = raw {
+            std::fs::write(vols.join(file), bytes).unwrap();
+        }
+        let csv = d.join(format!("{name}.csv"));
+        std::fs::write(&csv, coords).unwrap();
+        let out = format!("{name}.h5");
+        let err = input_error(d, &["import", name, "--coords", csv.to_str().unwrap(), "--out", &out, "--size", "16"]);
+        for e in expect {
+            assert!(err.contains(e), "{name}: {err}");
+        }
+        assert!(!d.join(&out).exists(), "{name}: output written");
+        assert!(!d.join(format!("{out}.parts")).exists(), "{name}: parts left");
+        let strays: Vec<_> = std::fs::read_dir(d).unwrap().flatten().filter(|e| e.file_name().to_string_lossy().contains("importing")).collect();
+        assert!(strays.is_empty(), "{name}: {strays:?}");
+    };
+    let row = "seriesuid,coordX,coordY,coordZ,class\ns,8,8,2,1\n";
+    case("outside", header("1 1 1", "MET_SHORT", "../elsewhere.raw", ""), None, row, &["s.mhd", "outside its own folder"]);
+    case("short", header("1 1 1", "MET_SHORT", "s.raw", ""), Some(("s.raw", vec![0u8; 100])), row, &["s.raw", "holds 100 bytes", "need 2048"]);
+    case("element", header("1 1 1", "MET_RGB", "s.raw", ""), Some(("s.raw", good_raw.clone())), row, &["s.mhd", "ElementType MET_RGB"]);
+    case("notzlib", header("1 1 1", "MET_SHORT", "s.zraw", "CompressedData = True\n"), Some(("s.zraw", b"this is not a zlib stream at all".to_vec())), row, &["s.zraw", "not a zlib stream"]);
+    case("zero", header("0 1 1", "MET_SHORT", "s.raw", ""), Some(("s.raw", good_raw.clone())), row, &["s.mhd", "spacing"]);
+    case("nan", header("nan 1 1", "MET_SHORT", "s.raw", ""), Some(("s.raw", good_raw.clone())), row, &["s.mhd", "spacing"]);
+    case("matrix", header("1 1 1", "MET_SHORT", "s.raw", "TransformMatrix = 1 0 0 1 0 0 0 0 1\n"), Some(("s.raw", good_raw.clone())), row, &["s.mhd", "cannot be inverted"]);
+    case("huge", header("1 1 1", "MET_SHORT", "s.raw", "").replace("16 16 4", "100000 100000 100000"), Some(("s.raw", good_raw.clone())), row, &["s.mhd", "more than any CT series"]);
+    case("missing", header("1 1 1", "MET_SHORT", "s.raw", ""), Some(("s.raw", good_raw.clone())), "seriesuid,coordX,coordY,coordZ,class\ns,8,8,2,1\nother,1,2,3,0\n", &["missing.csv: line 3", "series other is not under"]);
+    case("text", header("1 1 1", "MET_SHORT", "s.raw", ""), Some(("s.raw", good_raw.clone())), "seriesuid,coordX,coordY,coordZ,class\ns,8,eight,2,1\n", &["text.csv", "line 2", "coordY \"eight\" is not a coordinate"]);
+    case("nolabel", header("1 1 1", "MET_SHORT", "s.raw", ""), Some(("s.raw", good_raw.clone())), "seriesuid,coordX,coordY,coordZ,diameter_mm\ns,8,8,2,5\n", &["nolabel.csv", "--label-column", "--labels-from"]);
+
+    // A good one, then the same --out again: refused unless --force.
+    let vols = d.join("good");
+    std::fs::create_dir_all(&vols).unwrap();
+    std::fs::write(vols.join("s.mhd"), header("1 1 1", "MET_SHORT", "s.raw", "")).unwrap();
+    std::fs::write(vols.join("s.raw"), &good_raw).unwrap();
+    std::fs::write(d.join("good.csv"), row).unwrap();
+    ok(d, &["import", "good", "--coords", "good.csv", "--out", "good.h5", "--size", "16"]);
+    let err = input_error(d, &["import", "good", "--coords", "good.csv", "--out", "good.h5", "--size", "16"]);
+    assert!(err.contains("good.h5: exists already"), "{err}");
+    ok(d, &["import", "good", "--coords", "good.csv", "--out", "good.h5", "--size", "16", "--force"]);
+    let err = input_error(d, &["import", "good", "--coords", "good.csv", "--out", "x.h5", "--context", "2"]);
+    assert!(err.contains("--context 2"), "{err}");
+}

@@ -123,7 +123,7 @@ fn run_volumes(args: &ImportArgs, csv: &std::path::Path) -> Result<u8> {
         labels_from: args.labels_from.as_ref().map(|p| p.display().to_string()),
     };
     let what = format!("volumes {} with coordinates {}", args.dir.display(), csv.display());
-    let s = volumes::import(&args.dir, &rows, &plan, &args.out, &what)?;
+    let s = volumes::import(&args.dir, csv, &rows, &plan, &args.out, &what)?;
     let malignant = rows.iter().filter(|r| r.label == 1).count();
     println!(
         "wrote {}: {} patches of {}×{} at {} mm a pixel ({}), {malignant} malignant, from {} series{} in {:.1}s ({:.2} series/s){}",

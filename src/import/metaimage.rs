@@ -90,41 +90,59 @@ pub fn read(header_path: &Path) -> Result<Volume> {
     let mut file = std::fs::File::open(&data_path).map_err(|e| Error::file(&data_path, format!("cannot be read: {e}")))?;
     std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(offset as u64))
         .map_err(|e| Error::file(&data_path, format!("cannot be read: {e}")))?;
-    let bytes = match header.compressed {
-        false => {
-            if stored < expected {
-                return Err(Error::file(
-                    &data_path,
-                    format!("holds {stored} bytes of voxels where the header's {:?} {:?} need {expected}", header.size, header.element),
-                ));
-            }
-            let mut bytes = vec![0u8; expected];
-            file.read_exact(&mut bytes).map_err(|e| Error::file(&data_path, format!("cannot be read: {e}")))?;
-            bytes
-        }
-        true => {
-            // Read one byte more than needed: a stream that holds more is not this header's.
-            let mut bytes = Vec::with_capacity(expected);
-            flate2::read::ZlibDecoder::new(std::io::BufReader::new(file))
-                .take(expected as u64 + 1)
-                .read_to_end(&mut bytes)
-                .map_err(|e| Error::file(&data_path, format!("is not a zlib stream (CompressedData = True): {e}")))?;
-            if bytes.len() != expected {
-                return Err(Error::file(
-                    &data_path,
-                    format!("decompresses to {}{} bytes where the header's {:?} {:?} need {expected}", bytes.len(), if bytes.len() > expected { "+" } else { "" }, header.size, header.element),
-                ));
-            }
-            bytes
-        }
+    if !header.compressed && stored < expected {
+        return Err(Error::file(
+            &data_path,
+            format!("holds {stored} bytes of voxels where the header's {:?} {:?} need {expected}", header.size, header.element),
+        ));
+    }
+    let mut stream: Box<dyn Read> = match header.compressed {
+        false => Box::new(std::io::BufReader::new(file)),
+        true => Box::new(flate2::read::ZlibDecoder::new(std::io::BufReader::new(file))),
     };
+    let why = |e: std::io::Error| match header.compressed {
+        true => format!("is not a zlib stream of the header's voxels (CompressedData = True): {e}"),
+        false => format!("cannot be read: {e}"),
+    };
+    let voxels = decode(&mut stream, voxels, header.element, header.big_endian).map_err(|e| Error::file(&data_path, why(e)))?;
+    // A compressed stream that holds more than the header says is not this header's.
+    if header.compressed && stream.read(&mut [0u8; 1]).map_err(|e| Error::file(&data_path, why(e)))? > 0 {
+        return Err(Error::file(&data_path, format!("decompresses to more than the {expected} bytes the header's {:?} {:?} need", header.size, header.element)));
+    }
     Ok(Volume {
         size: header.size,
         spacing: header.spacing,
         origin: header.origin,
         direction: header.direction,
-        voxels: convert(&bytes, header.element, header.big_endian),
+        voxels,
     })
+}
+
+/// `count` voxels from `stream`. int16 and 8-bit data go straight into int16, a block at a
+/// time, so a volume is held once while it is read (LUNA16 is int16); other types pass
+/// through their bytes.
+fn decode(stream: &mut dyn Read, count: usize, element: Element, big_endian: bool) -> std::io::Result<Voxels> {
+    const BLOCK: usize = 1 << 20;
+    if matches!(element, Element::I16 | Element::U8 | Element::I8) {
+        let mut out: Vec<i16> = Vec::with_capacity(count);
+        let mut buffer = vec![0u8; BLOCK * element.bytes()];
+        while out.len() < count {
+            let n = (count - out.len()).min(BLOCK) * element.bytes();
+            stream.read_exact(&mut buffer[..n])?;
+            match element {
+                Element::I16 => out.extend(buffer[..n].chunks_exact(2).map(|c| match big_endian {
+                    true => i16::from_be_bytes([c[0], c[1]]),
+                    false => i16::from_le_bytes([c[0], c[1]]),
+                })),
+                Element::U8 => out.extend(buffer[..n].iter().map(|&b| i16::from(b))),
+                _ => out.extend(buffer[..n].iter().map(|&b| i16::from(b as i8))),
+            }
+        }
+        return Ok(Voxels::I16(out));
+    }
+    let mut bytes = vec![0u8; count * element.bytes()];
+    stream.read_exact(&mut bytes)?;
+    Ok(convert(&bytes, element, big_endian))
 }
 
 /// `name` beside `header_path`: a data file elsewhere (an absolute path, `..`) is refused.

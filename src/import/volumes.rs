@@ -129,7 +129,7 @@ pub fn parts_dir(out: &Path) -> PathBuf {
 }
 
 /// Cuts every row of `rows` from the series under `dir` and writes `out`.
-pub fn import(dir: &Path, rows: &[Row], plan: &Plan, out: &Path, what: &str) -> Result<Summary> {
+pub fn import(dir: &Path, coords: &Path, rows: &[Row], plan: &Plan, out: &Path, what: &str) -> Result<Summary> {
     let started = std::time::Instant::now();
     let series = find_series(dir)?;
     // Series in the order of their first row; every row's series must be there.
@@ -137,8 +137,8 @@ pub fn import(dir: &Path, rows: &[Row], plan: &Plan, out: &Path, what: &str) -> 
     let mut rows_of: HashMap<&str, Vec<usize>> = HashMap::new();
     for (r, row) in rows.iter().enumerate() {
         if !series.contains_key(&row.series) {
-            return Err(Error::input(format!(
-                "line {} of the coordinates: series {} is not under {} (no {}.mhd, .mha, .nii, .nii.gz or DICOM folder of that SeriesInstanceUID)",
+            return Err(Error::file(coords, format!(
+                "line {}: series {} is not under {} (no {}.mhd, .mha, .nii, .nii.gz or DICOM folder of that SeriesInstanceUID)",
                 row.line,
                 row.series,
                 dir.display(),
