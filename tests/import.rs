@@ -246,6 +246,16 @@ fn a_real_dicom_ct_slice_reads_in_the_hu_pydicom_gives() {
         lnmc::import::volume::Voxels::F32(v) => v,
     };
     assert_eq!(ours, hu);
+    // The same file as the slices of an image tree: HU, int16.
+    for label in ["b", "m"] {
+        let to = d.join(format!("tree/{label}/p/n/0.dcm"));
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(series.join("CT_small.dcm"), to).unwrap();
+    }
+    let said = ok(d, &["import", "tree", "--labels", "b=0,m=1", "--out", "tree.h5"]);
+    assert!(said.contains("2 patches of 128×128 (signed 16-bit pixels)"), "{said}");
+    let slices = hdf5::File::open(d.join("tree.h5")).unwrap().dataset("ct_slices").unwrap().read_raw::<i16>().unwrap();
+    assert_eq!(slices[..128 * 128].iter().map(|&v| f32::from(v)).collect::<Vec<_>>(), hu);
 }
 
 /// Bad volumes and coordinates: one line naming the file and the problem, exit 2, and nothing

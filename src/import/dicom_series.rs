@@ -152,3 +152,24 @@ fn cross(o: &[f64; 6]) -> [f64; 3] {
     [o[1] * o[5] - o[2] * o[4], o[2] * o[3] - o[0] * o[5], o[0] * o[4] - o[1] * o[3]]
 }
 
+
+/// One DICOM file as a slice of a tree: (rows, columns, its values in HU).
+pub fn read_slice(path: &Path) -> Result<(usize, usize, Vec<f64>)> {
+    let fail = |msg: String| Error::file(path, msg);
+    let object = open_file(path).map_err(|e| fail(format!("is not a readable DICOM file: {}", first_line(&e))))?;
+    let rescale = |tag, default: f64| -> Result<f64> {
+        match object.element(tag) {
+            Ok(e) => e.to_float64().map_err(|_| fail(format!("has a rescale value that is not a number ({tag})"))),
+            Err(_) => Ok(default),
+        }
+    };
+    let (slope, intercept) = (rescale(tags::RESCALE_SLOPE, 1.0)?, rescale(tags::RESCALE_INTERCEPT, 0.0)?);
+    let pixels = object.decode_pixel_data().map_err(|e| fail(format!("has pixel data lnmc cannot decode: {}", first_line(&e))))?;
+    if pixels.number_of_frames() != 1 || pixels.samples_per_pixel() != 1 {
+        return Err(fail("is not a single-frame grey image".into()));
+    }
+    let raw: Vec<f64> = pixels
+        .to_vec_with_options(&ConvertOptions::new().with_modality_lut(ModalityLutOption::None))
+        .map_err(|e| fail(format!("has pixel data lnmc cannot read: {}", first_line(&e))))?;
+    Ok((pixels.rows() as usize, pixels.columns() as usize, raw.into_iter().map(|v| v * slope + intercept).collect()))
+}

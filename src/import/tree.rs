@@ -113,7 +113,7 @@ impl Labels {
 }
 
 /// The image files a tree import reads.
-const IMAGE_EXTENSIONS: [&str; 5] = ["png", "jpg", "jpeg", "tif", "tiff"];
+const IMAGE_EXTENSIONS: [&str; 6] = ["png", "jpg", "jpeg", "tif", "tiff", "dcm"];
 
 /// One image file found in the tree, with the names its folders give it.
 #[derive(Debug, Clone)]
@@ -300,10 +300,18 @@ fn decode_all(root: &Path, found: &[Found]) -> Result<Vec<Decoded>> {
     decoded
 }
 
-/// One image file as greys in its own type.
+/// One image file as greys in its own type; a DICOM slice in HU (int16 where whole).
 fn decode(path: &Path) -> Result<Decoded> {
     use image::DynamicImage as D;
     let fail = |msg: String| Error::file(path, msg);
+    if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("dcm")) {
+        let (height, width, hu) = super::dicom_series::read_slice(path)?;
+        let pixels = match super::metaimage::narrow(hu) {
+            super::volume::Voxels::I16(v) => PatchPixels::I16(v),
+            super::volume::Voxels::F32(v) => PatchPixels::F32(v),
+        };
+        return Ok(Decoded { height, width, pixels });
+    }
     let image = image::ImageReader::open(path)
         .map_err(|e| fail(format!("cannot be read: {e}")))?
         .with_guessed_format()
