@@ -313,3 +313,44 @@ fn bad_volumes_and_coordinates_are_refused_with_nothing_left_behind() {
     let err = input_error(d, &["import", "good", "--coords", "good.csv", "--out", "x.h5", "--context", "2"]);
     assert!(err.contains("--context 2"), "{err}");
 }
+
+/// Labels by path (`--labels-csv`) for a tree; for volumes, labels joined from a second CSV on
+/// the series and coordinates (LUNA16's annotations have none), and nodule ids from a column.
+#[test]
+fn labels_by_path_labels_joined_from_another_file_and_nodule_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for (patient, nodule) in [("p1", "a"), ("p1", "b"), ("p2", "a")] {
+        for slice in 0..2 {
+            png(&d.join(format!("flat/{patient}/{nodule}/{slice}.png")), 16, 9);
+        }
+    }
+    std::fs::write(d.join("labels.csv"), "path,label\np1/a,1\np1/b,0\np2,1\n").unwrap();
+    let said = ok(d, &["import", "flat", "--layout", "patient/nodule/slice", "--labels-csv", "labels.csv", "--out", "flat.h5"]);
+    assert!(said.contains("6 patches of 16×16 (8-bit pixels), 4 malignant, 3 nodules of 2 patients"), "{said}");
+    std::fs::write(d.join("partial.csv"), "path,label\np1/a,1\n").unwrap();
+    let err = input_error(d, &["import", "flat", "--layout", "patient/nodule/slice", "--labels-csv", "partial.csv", "--out", "x.h5"]);
+    assert!(err.contains("has no label in --labels-csv"), "{err}");
+
+    // Volumes: coordinates without a label column, labels joined from the full file.
+    let _ = reference_volumes(d, 16, 1.0);
+    let full = std::fs::read_to_string(d.join("coords.csv")).unwrap();
+    let mut annotations = String::from("seriesuid,coordX,coordY,coordZ,lesion\n");
+    for (k, line) in full.lines().skip(1).enumerate() {
+        let f: Vec<&str> = line.split(',').collect();
+        annotations.push_str(&format!("{},{},{},{},{}\n", f[0], f[1], f[2], f[3], k / 3));
+    }
+    std::fs::write(d.join("annotations.csv"), &annotations).unwrap();
+    let err = input_error(d, &["import", "volumes", "--coords", "annotations.csv", "--out", "x.h5", "--size", "16"]);
+    assert!(err.contains("annotations.csv") && err.contains("--labels-from"), "{err}");
+    let said = ok(d, &["import", "volumes", "--coords", "annotations.csv", "--labels-from", "coords.csv", "--nodule-column", "lesion", "--out", "joined.h5", "--size", "16"]);
+    assert!(said.contains("21 patches") && said.contains("7 malignant"), "{said}");
+    let file = hdf5::File::open(d.join("joined.h5")).unwrap();
+    let labels = file.dataset("slice_class").unwrap().read_raw::<u8>().unwrap();
+    assert_eq!(labels, (0..21).map(|r| (r % 3 == 0) as u8).collect::<Vec<_>>());
+    assert_eq!(read_i64(&file, "nodule_id"), (0..21).map(|r| r / 3).collect::<Vec<i64>>());
+    // A row the other file does not have: refused, naming the row.
+    std::fs::write(d.join("odd.csv"), "seriesuid,coordX,coordY,coordZ\nmhd1,5000,5000,5000\n").unwrap();
+    let err = input_error(d, &["import", "volumes", "--coords", "odd.csv", "--labels-from", "coords.csv", "--out", "x.h5", "--size", "16"]);
+    assert!(err.contains("odd.csv: line 2") && err.contains("gives its label"), "{err}");
+}
