@@ -79,25 +79,8 @@ pub fn read(dir: &Path) -> Result<Volume> {
         let orientation = numbers(tags::IMAGE_ORIENTATION_PATIENT, "ImageOrientationPatient", 6)?;
         let position = numbers(tags::IMAGE_POSITION_PATIENT, "ImagePositionPatient", 3)?;
         let spacing = numbers(tags::PIXEL_SPACING, "PixelSpacing", 2)?;
-        let optional = |tag, default: f64| -> Result<f64> {
-            match object.element(tag) {
-                Ok(e) => e.to_float64().map_err(|_| fail(format!("has a rescale value that is not a number ({tag})"))),
-                Err(_) => Ok(default),
-            }
-        };
-        let (slope, intercept) = (optional(tags::RESCALE_SLOPE, 1.0)?, optional(tags::RESCALE_INTERCEPT, 0.0)?);
-        let pixels = object.decode_pixel_data().map_err(|e| fail(format!("has pixel data lnmc cannot decode: {}", first_line(&e))))?;
-        if pixels.number_of_frames() != 1 || pixels.samples_per_pixel() != 1 {
-            return Err(fail(format!(
-                "holds {} frames of {} samples a pixel: a CT series is single-frame greys",
-                pixels.number_of_frames(),
-                pixels.samples_per_pixel()
-            )));
-        }
-        let (rows, columns) = (pixels.rows(), pixels.columns());
-        let raw: Vec<f64> = pixels
-            .to_vec_with_options(&ConvertOptions::new().with_modality_lut(ModalityLutOption::None))
-            .map_err(|e| fail(format!("has pixel data lnmc cannot read: {}", first_line(&e))))?;
+        let (rows, columns, hu) = hounsfield(&object, &file)?;
+        let (rows, columns) = (rows as u32, columns as u32);
         let this = ([orientation[0], orientation[1], orientation[2], orientation[3], orientation[4], orientation[5]], [spacing[0], spacing[1]], rows, columns);
         match &geometry {
             None => geometry = Some(this),
@@ -112,7 +95,7 @@ pub fn read(dir: &Path) -> Result<Volume> {
         slices.push(Slice {
             along: position[0] * normal[0] + position[1] * normal[1] + position[2] * normal[2],
             position: [position[0], position[1], position[2]],
-            values: raw.into_iter().map(|v| v * slope + intercept).collect(),
+            values: hu,
             file: file.clone(),
         });
     }
@@ -155,8 +138,14 @@ fn cross(o: &[f64; 6]) -> [f64; 3] {
 
 /// One DICOM file as a slice of a tree: (rows, columns, its values in HU).
 pub fn read_slice(path: &Path) -> Result<(usize, usize, Vec<f64>)> {
+    let object = open_file(path).map_err(|e| Error::file(path, format!("is not a readable DICOM file: {}", first_line(&e))))?;
+    hounsfield(&object, path)
+}
+
+/// The single-frame grey image of `object` (read from `path`) in HU: the stored values through
+/// its RescaleSlope and RescaleIntercept (1 and 0 where absent). (rows, columns, values).
+fn hounsfield(object: &dicom_object::DefaultDicomObject, path: &Path) -> Result<(usize, usize, Vec<f64>)> {
     let fail = |msg: String| Error::file(path, msg);
-    let object = open_file(path).map_err(|e| fail(format!("is not a readable DICOM file: {}", first_line(&e))))?;
     let rescale = |tag, default: f64| -> Result<f64> {
         match object.element(tag) {
             Ok(e) => e.to_float64().map_err(|_| fail(format!("has a rescale value that is not a number ({tag})"))),
@@ -166,7 +155,11 @@ pub fn read_slice(path: &Path) -> Result<(usize, usize, Vec<f64>)> {
     let (slope, intercept) = (rescale(tags::RESCALE_SLOPE, 1.0)?, rescale(tags::RESCALE_INTERCEPT, 0.0)?);
     let pixels = object.decode_pixel_data().map_err(|e| fail(format!("has pixel data lnmc cannot decode: {}", first_line(&e))))?;
     if pixels.number_of_frames() != 1 || pixels.samples_per_pixel() != 1 {
-        return Err(fail("is not a single-frame grey image".into()));
+        return Err(fail(format!(
+            "holds {} frames of {} samples a pixel: CT slices are single-frame greys",
+            pixels.number_of_frames(),
+            pixels.samples_per_pixel()
+        )));
     }
     let raw: Vec<f64> = pixels
         .to_vec_with_options(&ConvertOptions::new().with_modality_lut(ModalityLutOption::None))
