@@ -47,12 +47,12 @@ fn first_line(e: &dyn std::fmt::Display) -> String {
     e.to_string().lines().next().unwrap_or("").to_string()
 }
 
-/// One slice: where it lies and its values in HU.
+/// One slice: where it lies and where its values are. The slices are put in order before
+/// any pixel is decoded, so the volume is gathered once, in order, as int16 where it can be.
 struct Slice {
     file: PathBuf,
     position: [f64; 3],
     along: f64,
-    values: Vec<f64>,
 }
 
 pub fn read(dir: &Path) -> Result<Volume> {
@@ -64,7 +64,11 @@ pub fn read(dir: &Path) -> Result<Volume> {
     let mut geometry: Option<([f64; 6], [f64; 2], u32, u32)> = None;
     for file in files {
         let fail = |msg: String| Error::file(&file, msg);
-        let object = open_file(&file).map_err(|e| fail(format!("is not a readable DICOM file: {}", first_line(&e))))?;
+        // Headers first: the slices are ordered before any pixel is decoded.
+        let object = OpenFileOptions::new()
+            .read_until(tags::PIXEL_DATA)
+            .open_file(&file)
+            .map_err(|e| fail(format!("is not a readable DICOM file: {}", first_line(&e))))?;
         let numbers = |tag, what: &str, count: usize| -> Result<Vec<f64>> {
             let values = object
                 .element(tag)
@@ -79,8 +83,15 @@ pub fn read(dir: &Path) -> Result<Volume> {
         let orientation = numbers(tags::IMAGE_ORIENTATION_PATIENT, "ImageOrientationPatient", 6)?;
         let position = numbers(tags::IMAGE_POSITION_PATIENT, "ImagePositionPatient", 3)?;
         let spacing = numbers(tags::PIXEL_SPACING, "PixelSpacing", 2)?;
-        let (rows, columns, hu) = hounsfield(&object, &file)?;
-        let (rows, columns) = (rows as u32, columns as u32);
+        let size = |tag, what: &str| -> Result<u32> {
+            object
+                .element(tag)
+                .ok()
+                .and_then(|e| e.to_int::<u32>().ok())
+                .filter(|&n| n > 0)
+                .ok_or_else(|| fail(format!("has no {what}")))
+        };
+        let (rows, columns) = (size(tags::ROWS, "Rows")?, size(tags::COLUMNS, "Columns")?);
         let this = ([orientation[0], orientation[1], orientation[2], orientation[3], orientation[4], orientation[5]], [spacing[0], spacing[1]], rows, columns);
         match &geometry {
             None => geometry = Some(this),
@@ -95,7 +106,6 @@ pub fn read(dir: &Path) -> Result<Volume> {
         slices.push(Slice {
             along: position[0] * normal[0] + position[1] * normal[1] + position[2] * normal[2],
             position: [position[0], position[1], position[2]],
-            values: hu,
             file: file.clone(),
         });
     }
@@ -120,13 +130,22 @@ pub fn read(dir: &Path) -> Result<Volume> {
     if let Some(why) = check_geometry(spacing, direction, origin) {
         return Err(Error::file(dir, why));
     }
-    let values: Vec<f64> = slices.into_iter().flat_map(|s| s.values).collect();
+    let count = slices.len();
+    let mut voxels = super::volume::Gather::default();
+    for slice in slices {
+        let object = open_file(&slice.file).map_err(|e| Error::file(&slice.file, format!("is not a readable DICOM file: {}", first_line(&e))))?;
+        let (r, c, hu) = hounsfield(&object, &slice.file)?;
+        if (r as u32, c as u32) != (rows, columns) {
+            return Err(Error::file(&slice.file, format!("holds {r}×{c} pixels where its Rows and Columns say {rows}×{columns}")));
+        }
+        voxels.push(&hu);
+    }
     Ok(Volume {
-        size: [columns as usize, rows as usize, values.len() / (rows as usize * columns as usize).max(1)],
+        size: [columns as usize, rows as usize, count],
         spacing,
         origin,
         direction,
-        voxels: super::metaimage::narrow(values),
+        voxels: voxels.done(),
     })
 }
 

@@ -40,6 +40,34 @@ impl Voxels {
     }
 }
 
+/// Voxels gathered a slice at a time: int16 while every value is a whole number that fits,
+/// turned into f32 at the first that is not, so a volume is held once as it is read.
+#[derive(Debug, Default)]
+pub struct Gather {
+    whole: Vec<i16>,
+    fractional: Option<Vec<f32>>,
+}
+
+impl Gather {
+    pub fn push(&mut self, values: &[f64]) {
+        if self.fractional.is_none() && values.iter().all(|&v| v.fract() == 0.0 && (-32768.0..=32767.0).contains(&v)) {
+            self.whole.extend(values.iter().map(|&v| v as i16));
+            return;
+        }
+        let all = self
+            .fractional
+            .get_or_insert_with(|| std::mem::take(&mut self.whole).into_iter().map(f32::from).collect());
+        all.extend(values.iter().map(|&v| v as f32));
+    }
+
+    pub fn done(self) -> Voxels {
+        match self.fractional {
+            Some(v) => Voxels::F32(v),
+            None => Voxels::I16(self.whole),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Volume {
     /// Voxels along i (columns), j (rows) and k (slices); i varies fastest in `voxels`.
@@ -199,6 +227,19 @@ mod tests {
     }
 
     const IDENTITY: [[f64; 3]; 3] = [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]];
+
+    #[test]
+    fn gathering_stays_int16_until_a_value_is_not_whole() {
+        let mut g = Gather::default();
+        g.push(&[1.0, -1024.0]);
+        g.push(&[3.0]);
+        assert_eq!(g.done(), Voxels::I16(vec![1, -1024, 3]));
+        let mut g = Gather::default();
+        g.push(&[1.0, 2.0]);
+        g.push(&[0.5]);
+        g.push(&[40000.0]);
+        assert_eq!(g.done(), Voxels::F32(vec![1.0, 2.0, 0.5, 40000.0]));
+    }
 
     #[test]
     fn world_to_index_goes_through_spacing_origin_and_direction() {
