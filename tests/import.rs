@@ -312,6 +312,13 @@ fn bad_volumes_and_coordinates_are_refused_with_nothing_left_behind() {
     ok(d, &["import", "good", "--coords", "good.csv", "--out", "good.h5", "--size", "16", "--force"]);
     let err = input_error(d, &["import", "good", "--coords", "good.csv", "--out", "x.h5", "--context", "2"]);
     assert!(err.contains("--context 2"), "{err}");
+    // Two series of one uid: which one is meant cannot be told.
+    std::fs::create_dir_all(vols.join("copy")).unwrap();
+    std::fs::copy(vols.join("s.mhd"), vols.join("copy/s.mhd")).unwrap();
+    std::fs::copy(vols.join("s.raw"), vols.join("copy/s.raw")).unwrap();
+    let err = input_error(d, &["import", "good", "--coords", "good.csv", "--out", "x.h5", "--size", "16"]);
+    assert!(err.contains("s.mhd") && err.contains("one series a uid"), "{err}");
+    assert!(!d.join("x.h5").exists());
 }
 
 /// Labels by path (`--labels-csv`) for a tree; for volumes, labels joined from a second CSV on

@@ -61,22 +61,37 @@ pub fn find_series(dir: &Path) -> Result<HashMap<String, Source>> {
             if name.starts_with('.') {
                 continue;
             }
-            if path.is_dir() {
+            let series = if path.is_dir() {
                 pending.push(path);
+                continue;
             } else if let Some(stem) = name.strip_suffix(".mhd").or_else(|| name.strip_suffix(".mha")) {
-                found.insert(stem.to_string(), Source::MetaImage(path));
+                (stem.to_string(), Source::MetaImage(path))
             } else if let Some(stem) = name.strip_suffix(".nii.gz").or_else(|| name.strip_suffix(".nii")) {
-                found.insert(stem.to_string(), Source::Nifti(path));
-            } else if name.to_ascii_lowercase().ends_with(".dcm") {
-                dicom_files += 1;
-            }
+                (stem.to_string(), Source::Nifti(path))
+            } else {
+                dicom_files += name.to_ascii_lowercase().ends_with(".dcm") as usize;
+                continue;
+            };
+            add(&mut found, series)?;
         }
         if dicom_files > 0 {
             let uid = super::dicom_series::series_uid(&folder)?;
-            found.insert(uid, Source::Dicom(folder));
+            add(&mut found, (uid, Source::Dicom(folder)))?;
         }
     }
     Ok(found)
+}
+
+/// One series a uid: a second one of the same uid is refused, naming both.
+fn add(found: &mut HashMap<String, Source>, (uid, source): (String, Source)) -> Result<()> {
+    let path = |s: &Source| match s {
+        Source::MetaImage(p) | Source::Nifti(p) | Source::Dicom(p) => p.clone(),
+    };
+    if let Some(first) = found.get(&uid) {
+        return Err(Error::file(&path(&source), format!("is series {uid} too, as {} is: one series a uid", path(first).display())));
+    }
+    found.insert(uid, source);
+    Ok(())
 }
 
 /// What a volume import was asked to do: kept in the parts folder, so that a second run with
