@@ -421,6 +421,8 @@ fn show_prints_the_label_and_refuses_bad_indices() {
         out.starts_with("patch 2 of 4 · malignant (1) · real data"),
         "{out}"
     );
+    // Not a terminal: plain text and a pointer to --out, no queries or colour codes.
+    assert!(!out.contains('\x1b') && out.contains("--out FILE.png"), "{out:?}");
     let msg = input_error(
         dir.path(),
         &["show", "--data", path.to_str().unwrap(), "--index", "4"],

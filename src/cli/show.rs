@@ -98,6 +98,11 @@ pub fn run(args: ShowArgs) -> Result<u8> {
         println!("wrote {}", out.display());
         return Ok(0);
     }
+    // Piped or redirected, a picture would be terminal queries and colour codes in a file.
+    if !std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        println!("(no picture: the output is not a terminal; --out FILE.png writes it)");
+        return Ok(0);
+    }
     let config = viuer::Config {
         absolute_offset: false,
         width: Some(data.width as u32),
