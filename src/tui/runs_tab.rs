@@ -449,11 +449,14 @@ impl RunsTab {
                     )
                 };
                 // Live, a run's recent validation loss and its progress matter more than its date.
+                // A sweep or a cross-validation has no curve of its own: its column stays empty
+                // rather than holding a date under "recent val loss".
                 let (date, epochs) = match (self.live, &r.config) {
                     (true, Some(c)) if r.members.is_empty() => (
                         sparkline(r.history.iter().map(|h| h.val_loss), 15, None),
                         format!("{}/{}", r.history.len(), c.hyper.epochs),
                     ),
+                    (true, _) if !r.members.is_empty() || r.sweep.is_some() => (String::new(), epochs),
                     _ => (date, epochs),
                 };
                 let row = match self.live {
