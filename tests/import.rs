@@ -21,6 +21,7 @@ fn read_i64(file: &hdf5::File, name: &str) -> Vec<i64> {
 
 #[test]
 fn the_lidc_tree_imports_to_the_pixels_labels_and_ids_of_its_hdf5() {
+    let _serial = common::one_at_a_time();
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/lidc-dev");
     if !root.exists() {
         eprintln!("{} is missing: nothing to import", root.display());
@@ -64,6 +65,7 @@ fn png(path: &Path, side: u32, v: u8) {
 
 #[test]
 fn pixel_types_are_kept_slices_sort_by_number_and_bad_trees_are_refused() {
+    let _serial = common::one_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     // A 16-bit tree with slices 0…11 written out of order, in JPEG-free PNG and TIFF.
@@ -152,6 +154,7 @@ fn reference_volumes(dir: &Path, size: usize, spacing: f64) -> Vec<f32> {
 /// falls outside the volume is air, counted. An import killed half-way continues.
 #[test]
 fn volumes_in_every_format_are_cut_where_simpleitk_cuts_them() {
+    let _serial = common::one_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let (size, spacing) = (32usize, 0.8f64);
@@ -225,6 +228,7 @@ fn volumes_in_every_format_are_cut_where_simpleitk_cuts_them() {
 /// `pixel_array × RescaleSlope + RescaleIntercept`.
 #[test]
 fn a_real_dicom_ct_slice_reads_in_the_hu_pydicom_gives() {
+    let _serial = common::one_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let script = "import sys, numpy as np, pydicom, pydicom.data, shutil\n\
@@ -262,6 +266,7 @@ fn a_real_dicom_ct_slice_reads_in_the_hu_pydicom_gives() {
 /// left behind (no output, no parts, no temporary file).
 #[test]
 fn bad_volumes_and_coordinates_are_refused_with_nothing_left_behind() {
+    let _serial = common::one_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let header = |spacing: &str, element: &str, data: &str, extra: &str| {
@@ -325,6 +330,7 @@ fn bad_volumes_and_coordinates_are_refused_with_nothing_left_behind() {
 /// the series and coordinates (LUNA16's annotations have none), and nodule ids from a column.
 #[test]
 fn labels_by_path_labels_joined_from_another_file_and_nodule_columns() {
+    let _serial = common::one_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     for (patient, nodule) in [("p1", "a"), ("p1", "b"), ("p2", "a")] {

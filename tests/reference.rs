@@ -62,6 +62,7 @@ fn python(script: &str, args: &[&std::path::Path]) -> Vec<u8> {
 
 #[test]
 fn preprocessing_and_upstream_checkpoint_match_numpy_and_pytorch() {
+    let _serial = common::one_at_a_time();
     let (raw, n) = raw_patches();
     let pth = fixture("ConvNet_11.pth");
     let (numpy_norm, torch_logits) = reference(&raw, n, &pth);
@@ -139,6 +140,7 @@ fn preprocessing_and_upstream_checkpoint_match_numpy_and_pytorch() {
 /// correlated scores with ties.
 #[test]
 fn delong_matches_an_independent_numpy_implementation() {
+    let _serial = common::one_at_a_time();
     let mut rng = lnmc::data::rng::SplitMix64::new(11);
     let n = 400;
     let labels: Vec<u8> = (0..n).map(|i| (i % 5 < 2) as u8).collect();
@@ -198,6 +200,7 @@ fn delong_matches_an_independent_numpy_implementation() {
 /// native, moved probabilities by far more than 1e-5 and flipped some decisions.
 #[test]
 fn evaluation_scores_the_upstream_checkpoint_as_pytorch_does_on_every_cpu() {
+    let _serial = common::one_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("patches.h5");
     synth::write(

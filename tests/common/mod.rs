@@ -201,3 +201,13 @@ pub fn evaluation(
         nodule: None,
     }
 }
+
+/// Held for the whole of each test in a binary whose tests open HDF5 files in-process and
+/// also start child processes: the HDF5 library opens files without close-on-exec and locks
+/// them, so a child started by one test while another test has a file open inherits the
+/// lock, and the other test's next open of that file fails ("unable to lock file"). One test
+/// at a time there.
+pub fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
