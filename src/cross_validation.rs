@@ -120,7 +120,8 @@ pub struct BestEpoch {
 }
 
 /// What cv.json says of how its headline numbers choose each fold's model.
-pub const SELECTION: &str = "each fold's last epoch: chosen without looking at the patches it scores";
+pub const SELECTION: &str =
+    "each fold's last epoch: chosen without looking at the patches it scores";
 /// And of the best-epoch numbers beside them.
 pub const BEST_EPOCH_WHY: &str = "each fold's best epoch by validation accuracy, chosen on the very patches it then scores: optimistic";
 
@@ -162,8 +163,14 @@ pub fn summarise(dir: &Path, folds: usize, device: DeviceChoice) -> Result<Summa
                 ..evaluation::Request::new(config.checkpoint_dir.join(file))
             })
         };
-        last.add(entry.history.last().cloned().ok_or_else(no_epoch)?, evaluate(crate::run::LAST)?);
-        best.add(entry.best().cloned().ok_or_else(no_epoch)?, evaluate(crate::run::BEST)?);
+        last.add(
+            entry.history.last().cloned().ok_or_else(no_epoch)?,
+            evaluate(crate::run::LAST)?,
+        );
+        best.add(
+            entry.best().cloned().ok_or_else(no_epoch)?,
+            evaluate(crate::run::BEST)?,
+        );
     }
     let (last, best) = (last.finish(), best.finish());
     let summary = Summary {
@@ -235,7 +242,13 @@ impl Pooling {
             pooled: Pooled {
                 metrics: metrics::metrics(&self.labels, &self.scores),
                 nodule,
-                ci: metrics::bootstrap(&self.labels, &self.scores, self.groups.as_deref(), RESAMPLES, 1),
+                ci: metrics::bootstrap(
+                    &self.labels,
+                    &self.scores,
+                    self.groups.as_deref(),
+                    RESAMPLES,
+                    1,
+                ),
             },
             per_fold: self.per_fold,
             mean,

@@ -222,7 +222,11 @@ fn evaluate_one(request: &Request) -> Result<Evaluation> {
                 Some(i) => Some(data::sha256(&data_path)? == i.config.data.sha256),
                 None => None,
             };
-            ((0..data.len()).collect(), "all patches".to_string(), split::Facts::all(&data, trained_here))
+            (
+                (0..data.len()).collect(),
+                "all patches".to_string(),
+                split::Facts::all(&data, trained_here),
+            )
         }
         false => validation_indices(info, &data, &data_path)?,
     };

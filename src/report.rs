@@ -188,10 +188,14 @@ pub fn html(e: &Evaluation, cx: &Context) -> Result<String> {
             let n: std::collections::HashSet<_> = ids.iter().collect();
             let from = match source {
                 crate::data::groups::Source::Inferred => match &cx.data.group_doubt {
-                    Some(doubt) => format!("inferred from neighbouring rows (lnmc groups), uncertain: {doubt}"),
+                    Some(doubt) => {
+                        format!("inferred from neighbouring rows (lnmc groups), uncertain: {doubt}")
+                    }
                     None => "inferred from neighbouring rows (lnmc groups), judged reliable".into(),
                 },
-                crate::data::groups::Source::User => "from the user's CSV (lnmc groups --from)".into(),
+                crate::data::groups::Source::User => {
+                    "from the user's CSV (lnmc groups --from)".into()
+                }
                 _ => "from the file's ids".into(),
             };
             format!("{} nodules, {from}", n.len())
@@ -223,9 +227,15 @@ pub fn html(e: &Evaluation, cx: &Context) -> Result<String> {
             "split",
             format!(
                 "{} · groups: {} · {}: {}",
-                serde_json::to_value(e.split.kind).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(),
+                serde_json::to_value(e.split.kind)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default(),
                 e.split.groups.name(),
-                match e.split.optimistic { true => "possibly optimistic", false => "not optimistic" },
+                match e.split.optimistic {
+                    true => "possibly optimistic",
+                    false => "not optimistic",
+                },
                 e.split.why
             ),
         ),

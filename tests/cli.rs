@@ -137,7 +137,10 @@ fn trains_saves_and_evaluates_the_same_accuracy() {
     assert_eq!(m["ci"]["unit"], "patch");
     assert_eq!(m["split"]["optimistic"], true);
     assert_eq!(m["split"]["groups"], "none");
-    assert!(m["numeric_precision"].as_str().unwrap().starts_with("fp32"), "{json}");
+    assert!(
+        m["numeric_precision"].as_str().unwrap().starts_with("fp32"),
+        "{json}"
+    );
     let (lo, hi) = (
         m["ci"]["accuracy"][0].as_f64().unwrap(),
         m["ci"]["accuracy"][1].as_f64().unwrap(),
@@ -192,7 +195,13 @@ fn inferred_groups_give_a_nodule_split_and_nodule_metrics() {
     assert!(said.contains("data.h5.groups.csv"), "{said}");
     let csv = std::fs::read_to_string(&sidecar).unwrap();
     assert_eq!(csv.lines().nth(1), Some("# source inferred"));
-    assert!(csv.lines().nth(2).unwrap().starts_with("# verdict reliable: "), "{csv}");
+    assert!(
+        csv.lines()
+            .nth(2)
+            .unwrap()
+            .starts_with("# verdict reliable: "),
+        "{csv}"
+    );
     assert_eq!(csv.lines().nth(3), Some("index,nodule"));
     assert_eq!(csv.lines().count(), 604);
 
@@ -422,7 +431,10 @@ fn show_prints_the_label_and_refuses_bad_indices() {
         "{out}"
     );
     // Not a terminal: plain text and a pointer to --out, no queries or colour codes.
-    assert!(!out.contains('\x1b') && out.contains("--out FILE.png"), "{out:?}");
+    assert!(
+        !out.contains('\x1b') && out.contains("--out FILE.png"),
+        "{out:?}"
+    );
     let msg = input_error(
         dir.path(),
         &["show", "--data", path.to_str().unwrap(), "--index", "4"],
@@ -475,8 +487,15 @@ fn cross_validation_runs_folds_and_pools_out_of_fold_predictions() {
     assert!((mean - folds.iter().sum::<f64>() / 3.0).abs() < 1e-12);
     // The headline numbers use each fold's last epoch, chosen without the scored patches; the
     // best epochs stay beside them, marked optimistic.
-    assert!(cv["selection"].as_str().unwrap().contains("last epoch"), "{cv}");
-    assert!(cv["per_fold"].as_array().unwrap().iter().all(|r| r["epoch"] == 2));
+    assert!(
+        cv["selection"].as_str().unwrap().contains("last epoch"),
+        "{cv}"
+    );
+    assert!(cv["per_fold"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["epoch"] == 2));
     assert_eq!(cv["best_epoch"]["optimistic"], true);
     assert_eq!(cv["best_epoch"]["pooled"]["metrics"]["n"], 150);
     assert_eq!(cv["split_facts"]["kind"], "group");
@@ -610,7 +629,10 @@ fn recipe_options_are_recorded_and_work() {
         ],
     );
     let m: serde_json::Value = serde_json::from_str(&json).unwrap();
-    assert!(m["scored_on"].as_str().unwrap().contains("TTA ×8"), "{json}");
+    assert!(
+        m["scored_on"].as_str().unwrap().contains("TTA ×8"),
+        "{json}"
+    );
     assert!((0.0..=1.0).contains(&m["accuracy"].as_f64().unwrap()));
     let err = input_error(
         dir.path(),

@@ -202,7 +202,8 @@ fn a_file_without_runs_of_slices_is_told_apart() {
 
 /// The real development slices (../shared/lidc-dev, LIDC-IDRI), read with their true ids.
 fn lidc_dev() -> Option<lnmc::data::Dataset> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/lidc-dev/lidc-dev.h5");
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/lidc-dev/lidc-dev.h5");
     // The folder lies beside the repository on every machine of the project; a clone taken
     // elsewhere has nothing to measure on and says so.
     if !path.exists() {
@@ -232,7 +233,11 @@ fn true_leakage(data: &lnmc::data::Dataset, inferred: &[i64], truth: &[i64]) -> 
     let split = Split::new(SplitKind::Group, 0, &with_groups).unwrap();
     with_groups.groups = None;
     let trained: std::collections::HashSet<i64> = split.train.iter().map(|&i| truth[i]).collect();
-    let leaked = split.val.iter().filter(|&&i| trained.contains(&truth[i])).count();
+    let leaked = split
+        .val
+        .iter()
+        .filter(|&&i| trained.contains(&truth[i]))
+        .count();
     let largest = groups::group_sizes(inferred).into_iter().max().unwrap_or(0);
     (leaked as f64 / split.val.len() as f64, largest)
 }
@@ -269,7 +274,10 @@ fn hidden(data: &lnmc::data::Dataset, f: impl Fn(f32) -> f32) -> lnmc::data::Dat
 fn on_real_slices_the_groups_are_honest_or_called_uncertain() {
     let Some(real) = lidc_dev() else { return };
     let truth = real.groups.clone().unwrap();
-    let mean = (0..real.len()).flat_map(|i| real.patch(i).unwrap()).map(f64::from).sum::<f64>()
+    let mean = (0..real.len())
+        .flat_map(|i| real.patch(i).unwrap())
+        .map(f64::from)
+        .sum::<f64>()
         / (real.len() * real.pixels()) as f64;
     let copies: [(&str, Box<dyn Fn(f32) -> f32>); 3] = [
         ("greys", Box::new(|v| v)),
@@ -293,7 +301,11 @@ fn on_real_slices_the_groups_are_honest_or_called_uncertain() {
         // What this file is: slices of one nodule as different as two nodules.
         assert!(!found.trust.reliable, "{name}: {}", found.trust.why);
         assert!(leak > 0.5, "{name}: {leak}");
-        assert!((found.trust.leakage - leak).abs() < 0.25, "{name}: estimated {} for {leak}", found.trust.leakage);
+        assert!(
+            (found.trust.leakage - leak).abs() < 0.25,
+            "{name}: estimated {} for {leak}",
+            found.trust.leakage
+        );
     }
 }
 
@@ -325,8 +337,13 @@ fn clear_runs_of_slices_are_judged_reliable_and_leak_little() {
             let truth = data.groups.take().unwrap();
             let found = groups::infer(&data, None).unwrap();
             let (leak, largest) = true_leakage(&data, &found.ids, &truth);
-            let what = format!("seed {seed}, up to {max_slices} slices, {units:?} segmented {segmented}");
-            eprintln!("{what}: true leakage {:.1} %, largest {largest}; verdict {}", 100.0 * leak, found.trust.why);
+            let what =
+                format!("seed {seed}, up to {max_slices} slices, {units:?} segmented {segmented}");
+            eprintln!(
+                "{what}: true leakage {:.1} %, largest {largest}; verdict {}",
+                100.0 * leak,
+                found.trust.why
+            );
             assert!(
                 (leak <= 0.05 && largest <= 80) || !found.trust.reliable,
                 "{what}: called reliable with {leak} leaking"

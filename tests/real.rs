@@ -23,8 +23,19 @@ fn lidc_dev() -> Option<PathBuf> {
 fn without_ids(source: &Path, dir: &Path, name: &str) -> (Vec<i64>, Vec<u8>) {
     let file = hdf5::File::open(source).unwrap();
     let slices = file.dataset("ct_slices").unwrap().read_raw::<u8>().unwrap();
-    let labels = file.dataset("slice_class").unwrap().read_raw::<u8>().unwrap();
-    let ids: Vec<i64> = file.dataset("nodule_id").unwrap().read_raw::<i32>().unwrap().into_iter().map(i64::from).collect();
+    let labels = file
+        .dataset("slice_class")
+        .unwrap()
+        .read_raw::<u8>()
+        .unwrap();
+    let ids: Vec<i64> = file
+        .dataset("nodule_id")
+        .unwrap()
+        .read_raw::<i32>()
+        .unwrap()
+        .into_iter()
+        .map(i64::from)
+        .collect();
     let n = labels.len();
     H5::create(dir, name)
         .add("ct_slices", &[n, 64, 64], &slices)
@@ -52,11 +63,35 @@ fn uncertain_groups_are_said_optimistic_and_the_users_ids_make_the_split_honest(
     assert!(said.contains("verdict: uncertain: "), "{said}");
     assert!(said.contains("lnmc groups --from"), "{said}");
     let written = std::fs::read_to_string(&sidecar).unwrap();
-    assert!(written.lines().nth(2).unwrap().starts_with("# verdict uncertain: "), "{written}");
+    assert!(
+        written
+            .lines()
+            .nth(2)
+            .unwrap()
+            .starts_with("# verdict uncertain: "),
+        "{written}"
+    );
 
-    let text = ok(d, &["train", "--headless", "--device", "cpu", "--data", "lidc.h5", "--epochs", "1", "--run", "inferred"]);
+    let text = ok(
+        d,
+        &[
+            "train",
+            "--headless",
+            "--device",
+            "cpu",
+            "--data",
+            "lidc.h5",
+            "--epochs",
+            "1",
+            "--run",
+            "inferred",
+        ],
+    );
     assert!(text.contains("possibly optimistic: whole groups on one side, but the groups were inferred and are uncertain"), "{text}");
-    let config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(d.join("runs/inferred/config.json")).unwrap()).unwrap();
+    let config: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(d.join("runs/inferred/config.json")).unwrap(),
+    )
+    .unwrap();
     assert_eq!(config["split_facts"]["optimistic"], true);
     assert_eq!(config["split_facts"]["groups"], "inferred");
     let m = eval_json(d, "inferred");
@@ -64,51 +99,155 @@ fn uncertain_groups_are_said_optimistic_and_the_users_ids_make_the_split_honest(
     assert_eq!(m["split"]["groups"], "inferred");
     assert_eq!(m["split"]["optimistic"], true);
     assert!(m["numeric_precision"].as_str().unwrap().starts_with("fp32"));
-    let text = ok(d, &["eval", "--checkpoint", "checkpoint/inferred/best.safetensors"]);
-    assert!(text.contains("warning    possibly optimistic: whole groups"), "{text}");
+    let text = ok(
+        d,
+        &[
+            "eval",
+            "--checkpoint",
+            "checkpoint/inferred/best.safetensors",
+        ],
+    );
+    assert!(
+        text.contains("warning    possibly optimistic: whole groups"),
+        "{text}"
+    );
     let report = d.join("report");
-    ok(d, &["report", "--checkpoint", "checkpoint/inferred/best.safetensors", "--out", report.to_str().unwrap()]);
+    ok(
+        d,
+        &[
+            "report",
+            "--checkpoint",
+            "checkpoint/inferred/best.safetensors",
+            "--out",
+            report.to_str().unwrap(),
+        ],
+    );
     let page = std::fs::read_to_string(report.join("report.html")).unwrap();
     assert!(page.contains("possibly optimistic: whole groups on one side, but the groups were inferred and are uncertain"));
 
     // The user's ids, as a CSV of index,nodule,patient in another order: honest.
     let mut csv = String::from("index,nodule,patient,label\n");
     for i in (0..truth.len()).rev() {
-        csv.push_str(&format!("{i},{},{},{}\n", truth[i], truth[i] / 2, labels[i]));
+        csv.push_str(&format!(
+            "{i},{},{},{}\n",
+            truth[i],
+            truth[i] / 2,
+            labels[i]
+        ));
     }
     std::fs::write(d.join("ids.csv"), &csv).unwrap();
     let said = ok(d, &["groups", "--data", "lidc.h5", "--from", "ids.csv"]);
     assert!(said.contains("423 nodules from 2331 patches"), "{said}");
     let side = std::fs::read_to_string(&sidecar).unwrap();
     assert_eq!(side.lines().nth(1), Some("# source user"));
-    let ids: Vec<i64> = side.lines().skip(4).map(|l| l.split(',').nth(1).unwrap().parse().unwrap()).collect();
+    let ids: Vec<i64> = side
+        .lines()
+        .skip(4)
+        .map(|l| l.split(',').nth(1).unwrap().parse().unwrap())
+        .collect();
     assert_eq!(ids, truth);
-    let text = ok(d, &["train", "--headless", "--device", "cpu", "--data", "lidc.h5", "--epochs", "1", "--run", "user"]);
+    let text = ok(
+        d,
+        &[
+            "train",
+            "--headless",
+            "--device",
+            "cpu",
+            "--data",
+            "lidc.h5",
+            "--epochs",
+            "1",
+            "--run",
+            "user",
+        ],
+    );
     assert!(!text.contains("optimistic"), "{text}");
     let m = eval_json(d, "user");
     assert_eq!(m["split"]["groups"], "user");
     assert_eq!(m["split"]["optimistic"], false);
-    let split: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(d.join("runs/user/split.json")).unwrap()).unwrap();
+    let split: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("runs/user/split.json")).unwrap())
+            .unwrap();
     let nodules = |side: &str| -> std::collections::HashSet<i64> {
-        split[side].as_array().unwrap().iter().map(|i| truth[i.as_u64().unwrap() as usize]).collect()
+        split[side]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| truth[i.as_u64().unwrap() as usize])
+            .collect()
     };
-    assert!(nodules("train").is_disjoint(&nodules("val")), "a true nodule on both sides");
+    assert!(
+        nodules("train").is_disjoint(&nodules("val")),
+        "a true nodule on both sides"
+    );
 
     // Bad CSVs: one line, exit 2, the sidecar as it was.
     let bad = |name: &str, text: &str, expect: &str| {
         std::fs::write(d.join(name), text).unwrap();
         let err = input_error(d, &["groups", "--data", "lidc.h5", "--from", name]);
         assert!(err.contains(name) && err.contains(expect), "{name}: {err}");
-        assert_eq!(std::fs::read_to_string(&sidecar).unwrap(), side, "{name} changed the sidecar");
+        assert_eq!(
+            std::fs::read_to_string(&sidecar).unwrap(),
+            side,
+            "{name} changed the sidecar"
+        );
     };
     let rows = |f: &dyn Fn(usize) -> String| (0..truth.len()).map(f).collect::<String>();
-    bad("missing.csv", &format!("index,nodule\n{}", rows(&|i| if i == 7 { String::new() } else { format!("{i},{}\n", truth[i]) })), "no row for patch 7");
-    bad("repeated.csv", &format!("index,nodule\n0,0\n{}", rows(&|i| format!("{i},{}\n", truth[i]))), "patch 0 appears twice");
-    bad("text.csv", &format!("index,nodule\n{}", rows(&|i| if i == 3 { "3,three\n".into() } else { format!("{i},{}\n", truth[i]) })), "nodule id \"three\" is not a whole number");
-    bad("short.csv", "nodule\n0\n1\n", "has 2 rows but the data has 2331 patches");
-    bad("other_labels.csv", &format!("index,nodule,label\n{}", rows(&|i| format!("{i},{},{}\n", truth[i], 1 - labels[i]))), "a CSV for another file?");
-    bad("mixed.csv", &format!("index,nodule\n{}", rows(&|i| format!("{i},0\n"))), "has slices of both labels");
-    bad("no_column.csv", "index,lesion\n0,1\n", "has no 'nodule' column");
+    bad(
+        "missing.csv",
+        &format!(
+            "index,nodule\n{}",
+            rows(&|i| if i == 7 {
+                String::new()
+            } else {
+                format!("{i},{}\n", truth[i])
+            })
+        ),
+        "no row for patch 7",
+    );
+    bad(
+        "repeated.csv",
+        &format!(
+            "index,nodule\n0,0\n{}",
+            rows(&|i| format!("{i},{}\n", truth[i]))
+        ),
+        "patch 0 appears twice",
+    );
+    bad(
+        "text.csv",
+        &format!(
+            "index,nodule\n{}",
+            rows(&|i| if i == 3 {
+                "3,three\n".into()
+            } else {
+                format!("{i},{}\n", truth[i])
+            })
+        ),
+        "nodule id \"three\" is not a whole number",
+    );
+    bad(
+        "short.csv",
+        "nodule\n0\n1\n",
+        "has 2 rows but the data has 2331 patches",
+    );
+    bad(
+        "other_labels.csv",
+        &format!(
+            "index,nodule,label\n{}",
+            rows(&|i| format!("{i},{},{}\n", truth[i], 1 - labels[i]))
+        ),
+        "a CSV for another file?",
+    );
+    bad(
+        "mixed.csv",
+        &format!("index,nodule\n{}", rows(&|i| format!("{i},0\n"))),
+        "has slices of both labels",
+    );
+    bad(
+        "no_column.csv",
+        "index,lesion\n0,1\n",
+        "has no 'nodule' column",
+    );
     std::fs::remove_file(&sidecar).unwrap();
     bad_nothing_written(d);
 }

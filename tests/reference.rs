@@ -101,7 +101,7 @@ fn preprocessing_and_upstream_checkpoint_match_numpy_and_pytorch() {
             groups: None,
             group_source: Default::default(),
             group_doubt: None,
-        patients: None,
+            patients: None,
             scale: Default::default(),
         };
         let p =
@@ -213,7 +213,9 @@ fn evaluation_scores_the_upstream_checkpoint_as_pytorch_does_on_every_cpu() {
     )
     .unwrap();
     let data = lnmc::data::reader::read(&path).unwrap();
-    let raw: Vec<f32> = (0..data.len()).flat_map(|i| data.patch(i).unwrap()).collect();
+    let raw: Vec<f32> = (0..data.len())
+        .flat_map(|i| data.patch(i).unwrap())
+        .collect();
     let pth = fixture("ConvNet_11.pth");
     let (_, torch_logits) = reference(&raw, data.len(), &pth);
     let e = lnmc::evaluation::evaluate(&lnmc::evaluation::Request {
@@ -231,5 +233,8 @@ fn evaluation_scores_the_upstream_checkpoint_as_pytorch_does_on_every_cpu() {
         .zip(torch_logits.chunks_exact(2))
         .map(|(p, l)| (p - 1.0 / (1.0 + f64::from(l[0] - l[1]).exp())).abs())
         .fold(0.0, f64::max);
-    assert!(worst < 1e-5, "P(malignant) differs from PyTorch's by {worst}");
+    assert!(
+        worst < 1e-5,
+        "P(malignant) differs from PyTorch's by {worst}"
+    );
 }

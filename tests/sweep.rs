@@ -357,7 +357,10 @@ fn a_sweep_is_one_row_with_its_own_view_and_exports_as_its_runs() {
     // Watched alone, the sweep opens at once; Enter closes and opens it.
     let shown = screen(&app);
     // Live, its row has no curve of its own: no date under "recent val loss".
-    let row = shown.lines().find(|l| l.contains("▾ s · sweep, 4/4 runs")).unwrap();
+    let row = shown
+        .lines()
+        .find(|l| l.contains("▾ s · sweep, 4/4 runs"))
+        .unwrap();
     assert!(!row.contains(&lnmc::run::timestamp()[..4]), "{row}");
     assert!(
         shown.contains("▾ s · sweep, 4/4 runs") && shown.contains("lr-5e-4_seed-1"),

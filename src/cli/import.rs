@@ -40,7 +40,11 @@ pub struct ImportArgs {
     /// What each folder level names, top down, the last being the file: label, patient,
     /// nodule, slice, or _ to ignore.
     // Parsed in `run`, not by clap, so that a mistake is one line like every other refusal.
-    #[arg(long, value_name = "LEVELS", default_value = "label/patient/nodule/slice")]
+    #[arg(
+        long,
+        value_name = "LEVELS",
+        default_value = "label/patient/nodule/slice"
+    )]
     layout: String,
     /// Label folder names and their classes, e.g. benigno=0,maligno=1.
     #[arg(long, value_name = "NAME=0,NAME=1", conflicts_with = "labels_csv")]
@@ -96,13 +100,22 @@ pub fn run(args: ImportArgs) -> Result<u8> {
 /// Volumes and a coordinates file.
 fn run_volumes(args: &ImportArgs, csv: &std::path::Path) -> Result<u8> {
     if !(args.spacing.is_finite() && args.spacing > 0.0) {
-        return Err(Error::input(format!("--spacing {}: millimetres a pixel must be a positive number", args.spacing)));
+        return Err(Error::input(format!(
+            "--spacing {}: millimetres a pixel must be a positive number",
+            args.spacing
+        )));
     }
     if !(16..=1024).contains(&args.size) {
-        return Err(Error::input(format!("--size {}: from 16 to 1024 pixels a side", args.size)));
+        return Err(Error::input(format!(
+            "--size {}: from 16 to 1024 pixels a side",
+            args.size
+        )));
     }
     if args.context % 2 == 0 || args.context > 63 {
-        return Err(Error::input(format!("--context {}: an odd number of slices (1, 3, 5, …)", args.context)));
+        return Err(Error::input(format!(
+            "--context {}: an odd number of slices (1, 3, 5, …)",
+            args.context
+        )));
     }
     if !args.dir.is_dir() {
         return Err(Error::file(&args.dir, "is not a folder"));
@@ -122,7 +135,11 @@ fn run_volumes(args: &ImportArgs, csv: &std::path::Path) -> Result<u8> {
         nodule_column: args.nodule_column.clone(),
         labels_from: args.labels_from.as_ref().map(|p| p.display().to_string()),
     };
-    let what = format!("volumes {} with coordinates {}", args.dir.display(), csv.display());
+    let what = format!(
+        "volumes {} with coordinates {}",
+        args.dir.display(),
+        csv.display()
+    );
     let s = volumes::import(&args.dir, csv, &rows, &plan, &args.out, &what)?;
     let malignant = rows.iter().filter(|r| r.label == 1).count();
     println!(

@@ -203,7 +203,13 @@ pub fn main() -> ExitCode {
             ref from,
             ref column,
             force,
-        }) => groups::run(data.as_deref(), max_difference, from.as_deref(), column.as_deref(), force),
+        }) => groups::run(
+            data.as_deref(),
+            max_difference,
+            from.as_deref(),
+            column.as_deref(),
+            force,
+        ),
         Some(Command::Train(args)) => {
             // `--resume` keeps the run's own epochs unless --epochs is given.
             let epochs_given = matches

@@ -243,7 +243,13 @@ pub struct Trust {
 }
 
 impl Trust {
-    fn of(labels: &[u8], ids: &[i64], distances: &[f64], reference: &[f64], threshold: f64) -> Trust {
+    fn of(
+        labels: &[u8],
+        ids: &[i64],
+        distances: &[f64],
+        reference: &[f64],
+        threshold: f64,
+    ) -> Trust {
         let compared: Vec<f64> = distances.iter().copied().filter(|d| !d.is_nan()).collect();
         let share_above = |t: f64| {
             compared.iter().filter(|&&d| d > t).count() as f64 / compared.len().max(1) as f64
@@ -277,7 +283,10 @@ impl Trust {
             100.0 * leakage
         );
         let doubt = if compared.len() < MIN_REFERENCE_PAIRS {
-            Some(format!("too few neighbouring rows of one label ({}) to measure the groups", compared.len()))
+            Some(format!(
+                "too few neighbouring rows of one label ({}) to measure the groups",
+                compared.len()
+            ))
         } else if boundaries >= NO_RUNS {
             Some("neighbouring rows are no closer than rows far apart: every patch may be its own nodule, or slices of one nodule may differ as much as two nodules, and the file cannot tell which".into())
         } else if leakage > MAX_LEAKAGE {
@@ -286,7 +295,9 @@ impl Trust {
                 100.0 * MAX_LEAKAGE
             ))
         } else if largest > MAX_GROUP {
-            Some(format!("a group of {largest} slices, more than any nodule ({MAX_GROUP})"))
+            Some(format!(
+                "a group of {largest} slices, more than any nodule ({MAX_GROUP})"
+            ))
         } else {
             None
         };
@@ -356,7 +367,10 @@ fn expected_leakage(
                 *keeps.entry(ids[v]).or_insert(1.0) *= 1.0 - p;
             }
         }
-        let leaked: f64 = val.iter().map(|&i| 1.0 - keeps.get(&ids[i]).copied().unwrap_or(1.0)).sum();
+        let leaked: f64 = val
+            .iter()
+            .map(|&i| 1.0 - keeps.get(&ids[i]).copied().unwrap_or(1.0))
+            .sum();
         total += leaked / val.len().max(1) as f64;
     }
     total / TRUST_SPLITS as f64
@@ -643,7 +657,10 @@ pub fn read_sidecar(
         match parsed {
             Some((i, id)) if i == k && id >= 0 => ids.push(id),
             Some((i, _)) if i != k => {
-                return Err(fail(format!("line {} has index {i}, expected {k}", k + first_row)))
+                return Err(fail(format!(
+                    "line {} has index {i}, expected {k}",
+                    k + first_row
+                )))
             }
             _ => {
                 return Err(fail(format!(
@@ -724,7 +741,10 @@ pub fn from_csv(csv_path: &Path, labels: &[u8], column: Option<&str>) -> Result<
     let find = |names: &[&str]| header.iter().position(|h| names.contains(&h.as_str()));
     let nodule = match column {
         Some(name) => find(&[name]).ok_or_else(|| {
-            fail(format!("has no column {name:?} (its columns: {})", header.join(", ")))
+            fail(format!(
+                "has no column {name:?} (its columns: {})",
+                header.join(", ")
+            ))
         })?,
         None => find(&NODULE_COLUMNS).ok_or_else(|| {
             fail(format!(
@@ -733,14 +753,20 @@ pub fn from_csv(csv_path: &Path, labels: &[u8], column: Option<&str>) -> Result<
             ))
         })?,
     };
-    let (index, patient, label) = (find(&["index"]), find(&PATIENT_COLUMNS), find(&LABEL_COLUMNS));
+    let (index, patient, label) = (
+        find(&["index"]),
+        find(&PATIENT_COLUMNS),
+        find(&LABEL_COLUMNS),
+    );
     let n = labels.len();
     let mut ids: Vec<Option<(i64, usize)>> = vec![None; n];
     let mut patient_of: std::collections::HashMap<i64, (i64, usize)> = Default::default();
     let mut label_of: std::collections::HashMap<i64, (u8, usize)> = Default::default();
     let whole = |text: &str, what: &str, line: usize| {
         text.parse::<i64>().ok().filter(|&v| v >= 0).ok_or_else(|| {
-            fail(format!("line {line}: {what} {text:?} is not a whole number ≥ 0"))
+            fail(format!(
+                "line {line}: {what} {text:?} is not a whole number ≥ 0"
+            ))
         })
     };
     let mut rows = 0;
@@ -755,12 +781,18 @@ pub fn from_csv(csv_path: &Path, labels: &[u8], column: Option<&str>) -> Result<
         };
         if i >= n {
             return Err(fail(match index {
-                Some(_) => format!("line {line}: index {i}, but the data has {n} patches: a CSV for another file?"),
-                None => format!("has more rows than the data's {n} patches: a CSV for another file?"),
+                Some(_) => format!(
+                    "line {line}: index {i}, but the data has {n} patches: a CSV for another file?"
+                ),
+                None => {
+                    format!("has more rows than the data's {n} patches: a CSV for another file?")
+                }
             }));
         }
         if let Some((_, first)) = ids[i] {
-            return Err(fail(format!("patch {i} appears twice (lines {first} and {line})")));
+            return Err(fail(format!(
+                "patch {i} appears twice (lines {first} and {line})"
+            )));
         }
         let id = whole(field(nodule), "nodule id", line)?;
         ids[i] = Some((id, line));
@@ -792,7 +824,9 @@ pub fn from_csv(csv_path: &Path, labels: &[u8], column: Option<&str>) -> Result<
     if let Some(missing) = ids.iter().position(Option::is_none) {
         return Err(fail(match index {
             Some(_) => format!("has no row for patch {missing} (the data has {n} patches)"),
-            None => format!("has {rows} rows but the data has {n} patches: a CSV for another file?"),
+            None => {
+                format!("has {rows} rows but the data has {n} patches: a CSV for another file?")
+            }
         }));
     }
     Ok(ids.into_iter().map(|v| v.map_or(0, |(id, _)| id)).collect())
@@ -803,7 +837,11 @@ fn csv_reason(e: &csv::Error) -> String {
     match e.kind() {
         csv::ErrorKind::Io(io) => io.to_string(),
         csv::ErrorKind::Utf8 { .. } => "not text (UTF-8)".into(),
-        csv::ErrorKind::UnequalLengths { pos, expected_len, len } => format!(
+        csv::ErrorKind::UnequalLengths {
+            pos,
+            expected_len,
+            len,
+        } => format!(
             "line {} has {len} fields where the header has {expected_len}",
             pos.as_ref().map_or(0, |p| p.line())
         ),

@@ -171,7 +171,9 @@ fn read_with(path: &Path, use_sidecar: bool, load: Load) -> Result<Dataset> {
     }
 
     // Patients as well, where the file has both: the split keeps them whole.
-    let patients = match names.iter().any(|n| n == GROUP_DATASETS[0]) && names.iter().any(|n| n == GROUP_DATASETS[1]) {
+    let patients = match names.iter().any(|n| n == GROUP_DATASETS[0])
+        && names.iter().any(|n| n == GROUP_DATASETS[1])
+    {
         true => {
             let ids = read_ids(&open(GROUP_DATASETS[1])?, path, GROUP_DATASETS[1], n)?;
             groups::check_ids(path, GROUP_DATASETS[1], &ids)?;

@@ -2,8 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::rng::{Mt19937, SplitMix64};
 use super::groups::Source;
+use super::rng::{Mt19937, SplitMix64};
 use super::{Dataset, GROUP_DATASETS, MALIGNANT};
 use crate::error::{Error, Result};
 
@@ -64,7 +64,10 @@ pub struct Facts {
 impl Facts {
     /// A split of `kind` on `data` as it is now (its groups and their verdict).
     pub fn of(kind: SplitKind, data: &Dataset) -> Facts {
-        let groups = data.groups.as_ref().map_or(Source::None, |_| data.group_source);
+        let groups = data
+            .groups
+            .as_ref()
+            .map_or(Source::None, |_| data.group_source);
         let (optimistic, why) = match (kind, groups, &data.group_doubt) {
             (SplitKind::Group, Source::Inferred, Some(doubt)) => (
                 true,
@@ -102,7 +105,10 @@ impl Facts {
         };
         Facts {
             kind: Scope::All,
-            groups: data.groups.as_ref().map_or(Source::None, |_| data.group_source),
+            groups: data
+                .groups
+                .as_ref()
+                .map_or(Source::None, |_| data.group_source),
             optimistic,
             why: why.to_string(),
         }
@@ -135,7 +141,9 @@ impl Facts {
     pub fn caution(&self) -> Option<[&'static str; 2]> {
         match (self.optimistic, self.kind) {
             (false, _) => None,
-            (true, Scope::Upstream | Scope::Stratified) => Some(["slice-level split:", "optimistic"]),
+            (true, Scope::Upstream | Scope::Stratified) => {
+                Some(["slice-level split:", "optimistic"])
+            }
             (true, Scope::Group) => Some(["uncertain groups:", "possibly optimistic"]),
             (true, Scope::All) => Some(["trained patches:", "possibly optimistic"]),
         }
@@ -304,7 +312,9 @@ impl Split {
 
     /// What the split is, and whether its numbers may be optimistic.
     pub fn facts(&self) -> Facts {
-        self.about.clone().unwrap_or_else(|| Facts::recorded_as(self.kind))
+        self.about
+            .clone()
+            .unwrap_or_else(|| Facts::recorded_as(self.kind))
     }
 
     /// The split a run's settings describe, computed again.

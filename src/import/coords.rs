@@ -56,7 +56,11 @@ fn table(path: &Path) -> Result<Table> {
     for (k, record) in reader.records().enumerate() {
         let record = record.map_err(|e| {
             fail(match e.kind() {
-                csv::ErrorKind::UnequalLengths { pos, expected_len, len } => format!(
+                csv::ErrorKind::UnequalLengths {
+                    pos,
+                    expected_len,
+                    len,
+                } => format!(
                     "line {} has {len} fields where the header has {expected_len}",
                     pos.as_ref().map_or(k + 2, |p| p.line() as usize)
                 ),
@@ -71,23 +75,43 @@ fn table(path: &Path) -> Result<Table> {
 impl Table {
     fn column(&self, path: &Path, name: &str) -> Result<usize> {
         self.header.iter().position(|h| h == name).ok_or_else(|| {
-            Error::file(path, format!("has no {name:?} column (its columns: {})", self.header.join(", ")))
+            Error::file(
+                path,
+                format!(
+                    "has no {name:?} column (its columns: {})",
+                    self.header.join(", ")
+                ),
+            )
         })
     }
 
     /// (series, world) of every row.
     fn points(&self, path: &Path) -> Result<Vec<(usize, String, [f64; 3])>> {
         let series = self.column(path, SERIES)?;
-        let xyz = [self.column(path, XYZ[0])?, self.column(path, XYZ[1])?, self.column(path, XYZ[2])?];
+        let xyz = [
+            self.column(path, XYZ[0])?,
+            self.column(path, XYZ[1])?,
+            self.column(path, XYZ[2])?,
+        ];
         self.rows
             .iter()
             .map(|(line, r)| {
                 let mut world = [0.0; 3];
                 for (a, &c) in xyz.iter().enumerate() {
                     let text = r.get(c).unwrap_or("");
-                    world[a] = text.parse::<f64>().ok().filter(|v| v.is_finite()).ok_or_else(|| {
-                        Error::file(path, format!("line {line}: {} {text:?} is not a coordinate in mm", XYZ[a]))
-                    })?;
+                    world[a] = text
+                        .parse::<f64>()
+                        .ok()
+                        .filter(|v| v.is_finite())
+                        .ok_or_else(|| {
+                            Error::file(
+                                path,
+                                format!(
+                                    "line {line}: {} {text:?} is not a coordinate in mm",
+                                    XYZ[a]
+                                ),
+                            )
+                        })?;
                 }
                 let uid = r.get(series).unwrap_or("").to_string();
                 if uid.is_empty() {
@@ -103,7 +127,10 @@ fn class_of(path: &Path, line: usize, text: &str, column: &str) -> Result<u8> {
     match text.trim() {
         "0" | "0.0" => Ok(0),
         "1" | "1.0" => Ok(1),
-        other => Err(Error::file(path, format!("line {line}: {column} {other:?} is not 0 or 1"))),
+        other => Err(Error::file(
+            path,
+            format!("line {line}: {column} {other:?} is not 0 or 1"),
+        )),
     }
 }
 
@@ -141,26 +168,50 @@ pub fn read(path: &Path, columns: &Columns) -> Result<Vec<Row>> {
             let nodule = match nodule {
                 Some(c) => {
                     let text = t.rows[k].1.get(c).unwrap_or("");
-                    Some(text.parse::<i64>().ok().filter(|&v| v >= 0).ok_or_else(|| {
-                        Error::file(path, format!("line {line}: nodule id {text:?} is not a whole number ≥ 0"))
-                    })?)
+                    Some(
+                        text.parse::<i64>()
+                            .ok()
+                            .filter(|&v| v >= 0)
+                            .ok_or_else(|| {
+                                Error::file(
+                                    path,
+                                    format!(
+                                        "line {line}: nodule id {text:?} is not a whole number ≥ 0"
+                                    ),
+                                )
+                            })?,
+                    )
                 }
                 None => None,
             };
-            Ok(Row { series, world, label, nodule, line })
+            Ok(Row {
+                series,
+                world,
+                label,
+                nodule,
+                line,
+            })
         })
         .collect()
 }
 
 /// The label of each point from `other`'s rows at the same series and coordinates.
-fn join(path: &Path, points: &[(usize, String, [f64; 3])], other: &Path, label: &str) -> Result<Vec<u8>> {
+fn join(
+    path: &Path,
+    points: &[(usize, String, [f64; 3])],
+    other: &Path,
+    label: &str,
+) -> Result<Vec<u8>> {
     let t = table(other)?;
     let column = t.column(other, label)?;
     let theirs = t.points(other)?;
     let mut by_series: HashMap<&str, Vec<([f64; 3], u8)>> = HashMap::new();
     for ((line, series, world), (_, r)) in theirs.iter().zip(&t.rows) {
         let class = class_of(other, *line, r.get(column).unwrap_or(""), label)?;
-        by_series.entry(series.as_str()).or_default().push((*world, class));
+        by_series
+            .entry(series.as_str())
+            .or_default()
+            .push((*world, class));
     }
     points
         .iter()

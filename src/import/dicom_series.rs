@@ -28,11 +28,19 @@ fn files(dir: &Path) -> Result<Vec<PathBuf>> {
 
 /// The SeriesInstanceUID of the series in `dir`, read from its first file's header.
 pub fn series_uid(dir: &Path) -> Result<String> {
-    let first = files(dir)?.into_iter().next().ok_or_else(|| Error::file(dir, "holds no .dcm file"))?;
+    let first = files(dir)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| Error::file(dir, "holds no .dcm file"))?;
     let object = OpenFileOptions::new()
         .read_until(tags::PIXEL_DATA)
         .open_file(&first)
-        .map_err(|e| Error::file(&first, format!("is not a readable DICOM file: {}", first_line(&e))))?;
+        .map_err(|e| {
+            Error::file(
+                &first,
+                format!("is not a readable DICOM file: {}", first_line(&e)),
+            )
+        })?;
     let uid = object
         .element(tags::SERIES_INSTANCE_UID)
         .ok()
@@ -77,10 +85,17 @@ pub fn read(dir: &Path) -> Result<Volume> {
                 .map_err(|_| fail(format!("has a {what} that is not numbers")))?;
             match values.len() == count && values.iter().all(|v| v.is_finite()) {
                 true => Ok(values),
-                false => Err(fail(format!("has a {what} of {} values, not {count} numbers", values.len()))),
+                false => Err(fail(format!(
+                    "has a {what} of {} values, not {count} numbers",
+                    values.len()
+                ))),
             }
         };
-        let orientation = numbers(tags::IMAGE_ORIENTATION_PATIENT, "ImageOrientationPatient", 6)?;
+        let orientation = numbers(
+            tags::IMAGE_ORIENTATION_PATIENT,
+            "ImageOrientationPatient",
+            6,
+        )?;
         let position = numbers(tags::IMAGE_POSITION_PATIENT, "ImagePositionPatient", 3)?;
         let spacing = numbers(tags::PIXEL_SPACING, "PixelSpacing", 2)?;
         let size = |tag, what: &str| -> Result<u32> {
@@ -92,11 +107,26 @@ pub fn read(dir: &Path) -> Result<Volume> {
                 .ok_or_else(|| fail(format!("has no {what}")))
         };
         let (rows, columns) = (size(tags::ROWS, "Rows")?, size(tags::COLUMNS, "Columns")?);
-        let this = ([orientation[0], orientation[1], orientation[2], orientation[3], orientation[4], orientation[5]], [spacing[0], spacing[1]], rows, columns);
+        let this = (
+            [
+                orientation[0],
+                orientation[1],
+                orientation[2],
+                orientation[3],
+                orientation[4],
+                orientation[5],
+            ],
+            [spacing[0], spacing[1]],
+            rows,
+            columns,
+        );
         match &geometry {
             None => geometry = Some(this),
             Some(g) => {
-                let same = g.2 == this.2 && g.3 == this.3 && g.0.iter().zip(&this.0).all(|(a, b)| (a - b).abs() < 1e-4) && g.1.iter().zip(&this.1).all(|(a, b)| (a - b).abs() < 1e-4);
+                let same = g.2 == this.2
+                    && g.3 == this.3
+                    && g.0.iter().zip(&this.0).all(|(a, b)| (a - b).abs() < 1e-4)
+                    && g.1.iter().zip(&this.1).all(|(a, b)| (a - b).abs() < 1e-4);
                 if !same {
                     return Err(fail("differs from the series' first slice in size, orientation or pixel spacing: one series, one grid".into()));
                 }
@@ -113,7 +143,13 @@ pub fn read(dir: &Path) -> Result<Volume> {
     slices.sort_by(|a, b| a.along.total_cmp(&b.along));
     let gaps: Vec<f64> = slices.windows(2).map(|w| w[1].along - w[0].along).collect();
     if let Some(k) = gaps.iter().position(|&g| g.abs() < 1e-4) {
-        return Err(Error::file(&slices[k + 1].file, format!("lies at the same position as {}: two slices in one place", slices[k].file.display())));
+        return Err(Error::file(
+            &slices[k + 1].file,
+            format!(
+                "lies at the same position as {}: two slices in one place",
+                slices[k].file.display()
+            ),
+        ));
     }
     let mut sorted = gaps.clone();
     sorted.sort_by(f64::total_cmp);
@@ -133,10 +169,18 @@ pub fn read(dir: &Path) -> Result<Volume> {
     let count = slices.len();
     let mut voxels = super::volume::Gather::default();
     for slice in slices {
-        let object = open_file(&slice.file).map_err(|e| Error::file(&slice.file, format!("is not a readable DICOM file: {}", first_line(&e))))?;
+        let object = open_file(&slice.file).map_err(|e| {
+            Error::file(
+                &slice.file,
+                format!("is not a readable DICOM file: {}", first_line(&e)),
+            )
+        })?;
         let (r, c, hu) = hounsfield(&object, &slice.file)?;
         if (r as u32, c as u32) != (rows, columns) {
-            return Err(Error::file(&slice.file, format!("holds {r}×{c} pixels where its Rows and Columns say {rows}×{columns}")));
+            return Err(Error::file(
+                &slice.file,
+                format!("holds {r}×{c} pixels where its Rows and Columns say {rows}×{columns}"),
+            ));
         }
         voxels.push(&hu);
     }
@@ -151,28 +195,49 @@ pub fn read(dir: &Path) -> Result<Volume> {
 
 /// The slice normal: row direction × column direction.
 fn cross(o: &[f64; 6]) -> [f64; 3] {
-    [o[1] * o[5] - o[2] * o[4], o[2] * o[3] - o[0] * o[5], o[0] * o[4] - o[1] * o[3]]
+    [
+        o[1] * o[5] - o[2] * o[4],
+        o[2] * o[3] - o[0] * o[5],
+        o[0] * o[4] - o[1] * o[3],
+    ]
 }
-
 
 /// One DICOM file as a slice of a tree: (rows, columns, its values in HU).
 pub fn read_slice(path: &Path) -> Result<(usize, usize, Vec<f64>)> {
-    let object = open_file(path).map_err(|e| Error::file(path, format!("is not a readable DICOM file: {}", first_line(&e))))?;
+    let object = open_file(path).map_err(|e| {
+        Error::file(
+            path,
+            format!("is not a readable DICOM file: {}", first_line(&e)),
+        )
+    })?;
     hounsfield(&object, path)
 }
 
 /// The single-frame grey image of `object` (read from `path`) in HU: the stored values through
 /// its RescaleSlope and RescaleIntercept (1 and 0 where absent). (rows, columns, values).
-fn hounsfield(object: &dicom_object::DefaultDicomObject, path: &Path) -> Result<(usize, usize, Vec<f64>)> {
+fn hounsfield(
+    object: &dicom_object::DefaultDicomObject,
+    path: &Path,
+) -> Result<(usize, usize, Vec<f64>)> {
     let fail = |msg: String| Error::file(path, msg);
     let rescale = |tag, default: f64| -> Result<f64> {
         match object.element(tag) {
-            Ok(e) => e.to_float64().map_err(|_| fail(format!("has a rescale value that is not a number ({tag})"))),
+            Ok(e) => e
+                .to_float64()
+                .map_err(|_| fail(format!("has a rescale value that is not a number ({tag})"))),
             Err(_) => Ok(default),
         }
     };
-    let (slope, intercept) = (rescale(tags::RESCALE_SLOPE, 1.0)?, rescale(tags::RESCALE_INTERCEPT, 0.0)?);
-    let pixels = object.decode_pixel_data().map_err(|e| fail(format!("has pixel data lnmc cannot decode: {}", first_line(&e))))?;
+    let (slope, intercept) = (
+        rescale(tags::RESCALE_SLOPE, 1.0)?,
+        rescale(tags::RESCALE_INTERCEPT, 0.0)?,
+    );
+    let pixels = object.decode_pixel_data().map_err(|e| {
+        fail(format!(
+            "has pixel data lnmc cannot decode: {}",
+            first_line(&e)
+        ))
+    })?;
     if pixels.number_of_frames() != 1 || pixels.samples_per_pixel() != 1 {
         return Err(fail(format!(
             "holds {} frames of {} samples a pixel: CT slices are single-frame greys",
@@ -182,6 +247,15 @@ fn hounsfield(object: &dicom_object::DefaultDicomObject, path: &Path) -> Result<
     }
     let raw: Vec<f64> = pixels
         .to_vec_with_options(&ConvertOptions::new().with_modality_lut(ModalityLutOption::None))
-        .map_err(|e| fail(format!("has pixel data lnmc cannot read: {}", first_line(&e))))?;
-    Ok((pixels.rows() as usize, pixels.columns() as usize, raw.into_iter().map(|v| v * slope + intercept).collect()))
+        .map_err(|e| {
+            fail(format!(
+                "has pixel data lnmc cannot read: {}",
+                first_line(&e)
+            ))
+        })?;
+    Ok((
+        pixels.rows() as usize,
+        pixels.columns() as usize,
+        raw.into_iter().map(|v| v * slope + intercept).collect(),
+    ))
 }

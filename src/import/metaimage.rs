@@ -75,9 +75,17 @@ pub fn read(header_path: &Path) -> Result<Volume> {
         .and_then(|f| f.take(64 * 1024).read_to_end(&mut head))
         .map_err(|e| fail(format!("cannot be read: {e}")))?;
     let header = parse(&head).map_err(&fail)?;
-    let voxels = header.size.iter().try_fold(1usize, |n, &s| n.checked_mul(s)).filter(|&n| n <= MAX_VOXELS).ok_or_else(|| {
-        fail(format!("claims {:?} voxels, more than any CT series ({MAX_VOXELS})", header.size))
-    })?;
+    let voxels = header
+        .size
+        .iter()
+        .try_fold(1usize, |n, &s| n.checked_mul(s))
+        .filter(|&n| n <= MAX_VOXELS)
+        .ok_or_else(|| {
+            fail(format!(
+                "claims {:?} voxels, more than any CT series ({MAX_VOXELS})",
+                header.size
+            ))
+        })?;
     let expected = voxels * header.element.bytes();
     let (data_path, offset) = match &header.data_file {
         None => (header_path.to_path_buf(), header.header_bytes),
@@ -87,27 +95,45 @@ pub fn read(header_path: &Path) -> Result<Volume> {
         .map_err(|e| Error::file(&data_path, format!("cannot be read: {e}")))?
         .len() as usize;
     let stored = on_disk.saturating_sub(offset);
-    let mut file = std::fs::File::open(&data_path).map_err(|e| Error::file(&data_path, format!("cannot be read: {e}")))?;
+    let mut file = std::fs::File::open(&data_path)
+        .map_err(|e| Error::file(&data_path, format!("cannot be read: {e}")))?;
     std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(offset as u64))
         .map_err(|e| Error::file(&data_path, format!("cannot be read: {e}")))?;
     if !header.compressed && stored < expected {
         return Err(Error::file(
             &data_path,
-            format!("holds {stored} bytes of voxels where the header's {:?} {:?} need {expected}", header.size, header.element),
+            format!(
+                "holds {stored} bytes of voxels where the header's {:?} {:?} need {expected}",
+                header.size, header.element
+            ),
         ));
     }
     let mut stream: Box<dyn Read> = match header.compressed {
         false => Box::new(std::io::BufReader::new(file)),
-        true => Box::new(flate2::read::ZlibDecoder::new(std::io::BufReader::new(file))),
+        true => Box::new(flate2::read::ZlibDecoder::new(std::io::BufReader::new(
+            file,
+        ))),
     };
     let why = |e: std::io::Error| match header.compressed {
         true => format!("is not a zlib stream of the header's voxels (CompressedData = True): {e}"),
         false => format!("cannot be read: {e}"),
     };
-    let voxels = decode(&mut stream, voxels, header.element, header.big_endian).map_err(|e| Error::file(&data_path, why(e)))?;
+    let voxels = decode(&mut stream, voxels, header.element, header.big_endian)
+        .map_err(|e| Error::file(&data_path, why(e)))?;
     // A compressed stream that holds more than the header says is not this header's.
-    if header.compressed && stream.read(&mut [0u8; 1]).map_err(|e| Error::file(&data_path, why(e)))? > 0 {
-        return Err(Error::file(&data_path, format!("decompresses to more than the {expected} bytes the header's {:?} {:?} need", header.size, header.element)));
+    if header.compressed
+        && stream
+            .read(&mut [0u8; 1])
+            .map_err(|e| Error::file(&data_path, why(e)))?
+            > 0
+    {
+        return Err(Error::file(
+            &data_path,
+            format!(
+                "decompresses to more than the {expected} bytes the header's {:?} {:?} need",
+                header.size, header.element
+            ),
+        ));
     }
     Ok(Volume {
         size: header.size,
@@ -121,7 +147,12 @@ pub fn read(header_path: &Path) -> Result<Volume> {
 /// `count` voxels from `stream`. int16 and 8-bit data go straight into int16, a block at a
 /// time, so a volume is held once while it is read (LUNA16 is int16); other types pass
 /// through their bytes.
-fn decode(stream: &mut dyn Read, count: usize, element: Element, big_endian: bool) -> std::io::Result<Voxels> {
+fn decode(
+    stream: &mut dyn Read,
+    count: usize,
+    element: Element,
+    big_endian: bool,
+) -> std::io::Result<Voxels> {
     const BLOCK: usize = 1 << 20;
     if matches!(element, Element::I16 | Element::U8 | Element::I8) {
         let mut out: Vec<i16> = Vec::with_capacity(count);
@@ -148,11 +179,19 @@ fn decode(stream: &mut dyn Read, count: usize, element: Element, big_endian: boo
 /// `name` beside `header_path`: a data file elsewhere (an absolute path, `..`) is refused.
 fn inside_folder(header_path: &Path, name: &Path) -> Result<PathBuf> {
     let escapes = name.is_absolute()
-        || name.components().any(|c| !matches!(c, std::path::Component::Normal(_) | std::path::Component::CurDir));
+        || name.components().any(|c| {
+            !matches!(
+                c,
+                std::path::Component::Normal(_) | std::path::Component::CurDir
+            )
+        });
     if escapes {
         return Err(Error::file(
             header_path,
-            format!("names a data file outside its own folder ({}): refused", name.display()),
+            format!(
+                "names a data file outside its own folder ({}): refused",
+                name.display()
+            ),
         ));
     }
     Ok(header_path.parent().unwrap_or(Path::new(".")).join(name))
@@ -165,12 +204,16 @@ fn parse(head: &[u8]) -> std::result::Result<Header, String> {
     let mut at = 0;
     for line in head.split_inclusive(|&b| b == b'\n') {
         at += line.len();
-        let text = std::str::from_utf8(line).map_err(|_| "is not a MetaImage header (not text)".to_string())?;
+        let text = std::str::from_utf8(line)
+            .map_err(|_| "is not a MetaImage header (not text)".to_string())?;
         let Some((key, value)) = text.split_once('=') else {
             if text.trim().is_empty() {
                 continue;
             }
-            return Err(format!("is not a MetaImage header: {:?} is not `Key = value`", text.trim()));
+            return Err(format!(
+                "is not a MetaImage header: {:?} is not `Key = value`",
+                text.trim()
+            ));
         };
         let key = key.trim().to_string();
         let value = value.trim().to_string();
@@ -184,13 +227,22 @@ fn parse(head: &[u8]) -> std::result::Result<Header, String> {
     let header_bytes = header_bytes.ok_or("is not a MetaImage header: no ElementDataFile line")?;
     let get = |keys: &[&str]| keys.iter().find_map(|k| fields.get(*k)).cloned();
     let numbers = |keys: &[&str], count: usize| -> std::result::Result<Option<Vec<f64>>, String> {
-        let Some(text) = get(keys) else { return Ok(None) };
+        let Some(text) = get(keys) else {
+            return Ok(None);
+        };
         let values: Vec<f64> = text
             .split_whitespace()
-            .map(|v| v.parse::<f64>().map_err(|_| format!("{}: {v:?} is not a number", keys[0])))
+            .map(|v| {
+                v.parse::<f64>()
+                    .map_err(|_| format!("{}: {v:?} is not a number", keys[0]))
+            })
             .collect::<std::result::Result<_, _>>()?;
         if values.len() != count {
-            return Err(format!("{} has {} values where {count} are needed", keys[0], values.len()));
+            return Err(format!(
+                "{} has {} values where {count} are needed",
+                keys[0],
+                values.len()
+            ));
         }
         Ok(Some(values))
     };
@@ -199,13 +251,24 @@ fn parse(head: &[u8]) -> std::result::Result<Header, String> {
         return Err(format!("NDims = {dims}: lnmc imports 3-D volumes"));
     }
     if let Some(channels) = get(&["ElementNumberOfChannels"]).filter(|c| c != "1") {
-        return Err(format!("ElementNumberOfChannels = {channels}: CT volumes have one"));
+        return Err(format!(
+            "ElementNumberOfChannels = {channels}: CT volumes have one"
+        ));
     }
     let size_values = numbers(&["DimSize"], 3)?.ok_or("no DimSize")?;
-    if size_values.iter().any(|&s| !(s >= 1.0 && s.fract() == 0.0 && s < 1e9)) {
-        return Err(format!("DimSize {size_values:?}: sizes are whole numbers ≥ 1"));
+    if size_values
+        .iter()
+        .any(|&s| !(s >= 1.0 && s.fract() == 0.0 && s < 1e9))
+    {
+        return Err(format!(
+            "DimSize {size_values:?}: sizes are whole numbers ≥ 1"
+        ));
     }
-    let size = [size_values[0] as usize, size_values[1] as usize, size_values[2] as usize];
+    let size = [
+        size_values[0] as usize,
+        size_values[1] as usize,
+        size_values[2] as usize,
+    ];
     let spacing = numbers(&["ElementSpacing", "ElementSize"], 3)?.unwrap_or(vec![1.0; 3]);
     let origin = numbers(&["Offset", "Origin", "Position"], 3)?.unwrap_or(vec![0.0; 3]);
     let matrix = numbers(&["TransformMatrix", "Rotation", "Orientation"], 9)?
@@ -228,7 +291,9 @@ fn parse(head: &[u8]) -> std::result::Result<Header, String> {
     let yes = |keys: &[&str]| get(keys).is_some_and(|v| v.eq_ignore_ascii_case("true"));
     let data = get(&["ElementDataFile"]).unwrap_or_default();
     if data.starts_with("LIST") || data.contains('%') {
-        return Err(format!("ElementDataFile = {data}: one data file per volume, please"));
+        return Err(format!(
+            "ElementDataFile = {data}: one data file per volume, please"
+        ));
     }
     Ok(Header {
         size,
@@ -247,15 +312,13 @@ fn parse(head: &[u8]) -> std::result::Result<Header, String> {
 fn convert(bytes: &[u8], element: Element, big_endian: bool) -> Voxels {
     macro_rules! values {
         ($t:ty, $n:expr) => {
-            bytes
-                .chunks_exact($n)
-                .map(|c| {
-                    let a: [u8; $n] = c.try_into().expect("chunk size");
-                    match big_endian {
-                        true => <$t>::from_be_bytes(a),
-                        false => <$t>::from_le_bytes(a),
-                    }
-                })
+            bytes.chunks_exact($n).map(|c| {
+                let a: [u8; $n] = c.try_into().expect("chunk size");
+                match big_endian {
+                    true => <$t>::from_be_bytes(a),
+                    false => <$t>::from_le_bytes(a),
+                }
+            })
         };
     }
     match element {
@@ -272,7 +335,9 @@ fn convert(bytes: &[u8], element: Element, big_endian: bool) -> Voxels {
 
 /// int16 when every value is a whole number within its range, else f32.
 pub(crate) fn narrow(values: Vec<f64>) -> Voxels {
-    let whole = values.iter().all(|&v| v.fract() == 0.0 && (-32768.0..=32767.0).contains(&v));
+    let whole = values
+        .iter()
+        .all(|&v| v.fract() == 0.0 && (-32768.0..=32767.0).contains(&v));
     match whole {
         true => Voxels::I16(values.into_iter().map(|v| v as i16).collect()),
         false => Voxels::F32(values.into_iter().map(|v| v as f32).collect()),
@@ -293,14 +358,29 @@ mod tests {
         assert_eq!(h.size, [2, 3, 4]);
         assert_eq!(h.spacing, [0.5, 0.5, 2.0]);
         assert_eq!(h.direction[0][0], -1.0);
-        assert!(parse(header("ElementSpacing = 0 1 1\n").as_bytes()).unwrap_err().contains("spacing"));
-        assert!(parse(header("ElementSpacing = nan 1 1\n").as_bytes()).unwrap_err().contains("spacing"));
-        assert!(parse(header("TransformMatrix = 0 0 0 0 0 0 0 0 0\n").as_bytes()).unwrap_err().contains("direction"));
-        assert!(parse(header("Offset = 1 x 3\n").as_bytes()).unwrap_err().contains("not a number"));
+        assert!(parse(header("ElementSpacing = 0 1 1\n").as_bytes())
+            .unwrap_err()
+            .contains("spacing"));
+        assert!(parse(header("ElementSpacing = nan 1 1\n").as_bytes())
+            .unwrap_err()
+            .contains("spacing"));
+        assert!(
+            parse(header("TransformMatrix = 0 0 0 0 0 0 0 0 0\n").as_bytes())
+                .unwrap_err()
+                .contains("direction")
+        );
+        assert!(parse(header("Offset = 1 x 3\n").as_bytes())
+            .unwrap_err()
+            .contains("not a number"));
         let odd = header("").replace("MET_SHORT", "MET_RGB");
-        assert!(parse(odd.as_bytes()).unwrap_err().contains("ElementType MET_RGB"));
+        assert!(parse(odd.as_bytes())
+            .unwrap_err()
+            .contains("ElementType MET_RGB"));
         assert!(inside_folder(Path::new("d/a.mhd"), Path::new("../b.raw")).is_err());
         assert!(inside_folder(Path::new("d/a.mhd"), Path::new("/etc/b.raw")).is_err());
-        assert_eq!(inside_folder(Path::new("d/a.mhd"), Path::new("a.raw")).unwrap(), Path::new("d/a.raw"));
+        assert_eq!(
+            inside_folder(Path::new("d/a.mhd"), Path::new("a.raw")).unwrap(),
+            Path::new("d/a.raw")
+        );
     }
 }

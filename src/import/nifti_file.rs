@@ -30,7 +30,8 @@ struct Header {
 
 /// The stream of `path`, decompressed where it ends in `.gz`.
 fn open(path: &Path) -> Result<Box<dyn Read>> {
-    let file = std::fs::File::open(path).map_err(|e| Error::file(path, format!("cannot be read: {e}")))?;
+    let file =
+        std::fs::File::open(path).map_err(|e| Error::file(path, format!("cannot be read: {e}")))?;
     let reader = std::io::BufReader::new(file);
     Ok(match path.extension().is_some_and(|e| e == "gz") {
         true => Box::new(flate2::read::GzDecoder::new(reader)),
@@ -48,46 +49,74 @@ pub fn read(path: &Path) -> Result<Volume> {
     let h = header(&head).map_err(&fail)?;
     let ndim = h.dim[0];
     if !(3..=7).contains(&ndim) || h.dim[4..=ndim as usize].iter().any(|&d| d > 1) {
-        return Err(fail(format!("has {ndim} dimensions ({:?}): lnmc imports one 3-D volume", &h.dim[1..])));
+        return Err(fail(format!(
+            "has {ndim} dimensions ({:?}): lnmc imports one 3-D volume",
+            &h.dim[1..]
+        )));
     }
     let size = [h.dim[1], h.dim[2], h.dim[3]];
     if size.iter().any(|&s| s < 1) {
         return Err(fail(format!("has sizes {size:?}: each must be at least 1")));
     }
     let size = [size[0] as usize, size[1] as usize, size[2] as usize];
-    let voxels = size.iter().try_fold(1usize, |n, &s| n.checked_mul(s)).filter(|&n| n <= MAX_VOXELS).ok_or_else(|| {
-        fail(format!("claims {size:?} voxels, more than any CT series ({MAX_VOXELS})"))
-    })?;
+    let voxels = size
+        .iter()
+        .try_fold(1usize, |n, &s| n.checked_mul(s))
+        .filter(|&n| n <= MAX_VOXELS)
+        .ok_or_else(|| {
+            fail(format!(
+                "claims {size:?} voxels, more than any CT series ({MAX_VOXELS})"
+            ))
+        })?;
     let bytes_per = match h.datatype {
         2 | 256 => 1,
         4 | 512 => 2,
         8 | 16 | 768 => 4,
         64 => 8,
-        other => return Err(fail(format!("datatype {other}: lnmc reads (u)int8, (u)int16, (u)int32, float32, float64"))),
+        other => {
+            return Err(fail(format!(
+                "datatype {other}: lnmc reads (u)int8, (u)int16, (u)int32, float32, float64"
+            )))
+        }
     };
     let expected = voxels * bytes_per;
     let gz = path.extension().is_some_and(|e| e == "gz");
     if !gz {
-        let on_disk = std::fs::metadata(path).map_err(|e| fail(e.to_string()))?.len();
+        let on_disk = std::fs::metadata(path)
+            .map_err(|e| fail(e.to_string()))?
+            .len();
         if on_disk < h.vox_offset + expected as u64 {
-            return Err(fail(format!("holds {} bytes of voxels where its header's {size:?} need {expected}", on_disk.saturating_sub(h.vox_offset))));
+            return Err(fail(format!(
+                "holds {} bytes of voxels where its header's {size:?} need {expected}",
+                on_disk.saturating_sub(h.vox_offset)
+            )));
         }
     }
     let mut stream = open(path)?;
-    std::io::copy(&mut (&mut stream).take(h.vox_offset), &mut std::io::sink()).map_err(|e| fail(format!("cannot be read: {e}")))?;
+    std::io::copy(&mut (&mut stream).take(h.vox_offset), &mut std::io::sink())
+        .map_err(|e| fail(format!("cannot be read: {e}")))?;
     let mut bytes = Vec::with_capacity(expected.min(1 << 30));
     stream
         .take(expected as u64)
         .read_to_end(&mut bytes)
         .map_err(|e| fail(format!("cannot be read (is it gzip?): {e}")))?;
     if bytes.len() != expected {
-        return Err(fail(format!("holds {} bytes of voxels where its header's {size:?} need {expected}", bytes.len())));
+        return Err(fail(format!(
+            "holds {} bytes of voxels where its header's {size:?} need {expected}",
+            bytes.len()
+        )));
     }
     let (spacing, origin, direction) = geometry(&h).map_err(&fail)?;
     if let Some(why) = check_geometry(spacing, direction, origin) {
         return Err(fail(why));
     }
-    Ok(Volume { size, spacing, origin, direction, voxels: values(&bytes, &h) })
+    Ok(Volume {
+        size,
+        spacing,
+        origin,
+        direction,
+        voxels: values(&bytes, &h),
+    })
 }
 
 /// Either header version from its first bytes.
@@ -105,7 +134,8 @@ fn header(head: &[u8]) -> std::result::Result<Header, String> {
 }
 
 fn header1(head: &[u8]) -> std::result::Result<Header, String> {
-    let h = nifti::NiftiHeader::from_reader(&head[..348]).map_err(|e| format!("is not a readable NIfTI-1 header: {e}"))?;
+    let h = nifti::NiftiHeader::from_reader(&head[..348])
+        .map_err(|e| format!("is not a readable NIfTI-1 header: {e}"))?;
     let f = |v: f32| f64::from(v);
     let row = |r: [f32; 4]| [f(r[0]), f(r[1]), f(r[2]), f(r[3])];
     let mut dim = [0i64; 8];
@@ -135,15 +165,35 @@ fn header1(head: &[u8]) -> std::result::Result<Header, String> {
 /// The NIfTI-2 layout (nifti2.h): 64-bit sizes and doubles.
 fn header2(head: &[u8], big_endian: bool) -> Header {
     let b8 = |at: usize| -> [u8; 8] { head[at..at + 8].try_into().expect("8 bytes") };
-    let i64_at = |at: usize| if big_endian { i64::from_be_bytes(b8(at)) } else { i64::from_le_bytes(b8(at)) };
-    let f64_at = |at: usize| if big_endian { f64::from_be_bytes(b8(at)) } else { f64::from_le_bytes(b8(at)) };
+    let i64_at = |at: usize| {
+        if big_endian {
+            i64::from_be_bytes(b8(at))
+        } else {
+            i64::from_le_bytes(b8(at))
+        }
+    };
+    let f64_at = |at: usize| {
+        if big_endian {
+            f64::from_be_bytes(b8(at))
+        } else {
+            f64::from_le_bytes(b8(at))
+        }
+    };
     let i32_at = |at: usize| {
         let b: [u8; 4] = head[at..at + 4].try_into().expect("4 bytes");
-        if big_endian { i32::from_be_bytes(b) } else { i32::from_le_bytes(b) }
+        if big_endian {
+            i32::from_be_bytes(b)
+        } else {
+            i32::from_le_bytes(b)
+        }
     };
     let i16_at = |at: usize| {
         let b: [u8; 2] = head[at..at + 2].try_into().expect("2 bytes");
-        if big_endian { i16::from_be_bytes(b) } else { i16::from_le_bytes(b) }
+        if big_endian {
+            i16::from_be_bytes(b)
+        } else {
+            i16::from_le_bytes(b)
+        }
     };
     let mut dim = [0i64; 8];
     let mut pixdim = [0f64; 8];
@@ -177,9 +227,21 @@ fn geometry(h: &Header) -> std::result::Result<([f64; 3], [f64; 3], [[f64; 3]; 3
         let [b, c, d] = h.quatern;
         let a = (1.0 - (b * b + c * c + d * d)).max(0.0).sqrt();
         let r = [
-            [a * a + b * b - c * c - d * d, 2.0 * (b * c - a * d), 2.0 * (b * d + a * c)],
-            [2.0 * (b * c + a * d), a * a + c * c - b * b - d * d, 2.0 * (c * d - a * b)],
-            [2.0 * (b * d - a * c), 2.0 * (c * d + a * b), a * a + d * d - c * c - b * b],
+            [
+                a * a + b * b - c * c - d * d,
+                2.0 * (b * c - a * d),
+                2.0 * (b * d + a * c),
+            ],
+            [
+                2.0 * (b * c + a * d),
+                a * a + c * c - b * b - d * d,
+                2.0 * (c * d - a * b),
+            ],
+            [
+                2.0 * (b * d - a * c),
+                2.0 * (c * d + a * b),
+                a * a + d * d - c * c - b * b,
+            ],
         ];
         let qfac = if h.pixdim[0] < 0.0 { -1.0 } else { 1.0 };
         let scale = [h.pixdim[1], h.pixdim[2], h.pixdim[3] * qfac];
@@ -192,21 +254,37 @@ fn geometry(h: &Header) -> std::result::Result<([f64; 3], [f64; 3], [[f64; 3]; 3
         }
         m
     } else {
-        [[h.pixdim[1], 0.0, 0.0, 0.0], [0.0, h.pixdim[2], 0.0, 0.0], [0.0, 0.0, h.pixdim[3], 0.0]]
+        [
+            [h.pixdim[1], 0.0, 0.0, 0.0],
+            [0.0, h.pixdim[2], 0.0, 0.0],
+            [0.0, 0.0, h.pixdim[3], 0.0],
+        ]
     };
     // RAS → LPS: x and y change sign.
     let sign = [-1.0, -1.0, 1.0];
     let mut spacing = [0.0; 3];
     let mut direction = [[0.0; 3]; 3];
     for axis in 0..3 {
-        let column = [ras[0][axis] * sign[0], ras[1][axis] * sign[1], ras[2][axis] * sign[2]];
+        let column = [
+            ras[0][axis] * sign[0],
+            ras[1][axis] * sign[1],
+            ras[2][axis] * sign[2],
+        ];
         let length = column.iter().map(|v| v * v).sum::<f64>().sqrt();
         spacing[axis] = length;
         for row in 0..3 {
-            direction[row][axis] = if length > 0.0 { column[row] / length } else { 0.0 };
+            direction[row][axis] = if length > 0.0 {
+                column[row] / length
+            } else {
+                0.0
+            };
         }
     }
-    let origin = [ras[0][3] * sign[0], ras[1][3] * sign[1], ras[2][3] * sign[2]];
+    let origin = [
+        ras[0][3] * sign[0],
+        ras[1][3] * sign[1],
+        ras[2][3] * sign[2],
+    ];
     Ok((spacing, origin, direction))
 }
 

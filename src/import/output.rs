@@ -81,7 +81,9 @@ pub fn check_out(out: &Path, force: bool) -> Result<()> {
 
 /// The temporary file an import of `out` writes before renaming it into place.
 pub fn temporary(out: &Path) -> std::path::PathBuf {
-    let name = out.file_name().map_or("import".into(), |n| n.to_string_lossy().into_owned());
+    let name = out
+        .file_name()
+        .map_or("import".into(), |n| n.to_string_lossy().into_owned());
     out.with_file_name(format!(".{name}.importing-{}", std::process::id()))
 }
 
@@ -91,7 +93,10 @@ pub fn write(out: &Path, set: &Imported, what: &str) -> Result<()> {
     let result = write_hdf5(&tmp, set, what);
     if let Err(e) = result {
         let _ = std::fs::remove_file(&tmp);
-        return Err(Error::runtime(format!("{}: cannot write ({e})", out.display())));
+        return Err(Error::runtime(format!(
+            "{}: cannot write ({e})",
+            out.display()
+        )));
     }
     std::fs::rename(&tmp, out).at(out, "write")
 }

@@ -79,7 +79,11 @@ impl Labels {
             let class = match class.trim() {
                 "0" => 0,
                 "1" => 1,
-                other => return Err(format!("{other:?} for {name:?}: a class is 0 (benign) or 1 (malignant)")),
+                other => {
+                    return Err(format!(
+                        "{other:?} for {name:?}: a class is 0 (benign) or 1 (malignant)"
+                    ))
+                }
             };
             if names.insert(name.trim().to_string(), class).is_some() {
                 return Err(format!("{name:?} given twice"));
@@ -104,7 +108,12 @@ impl Labels {
             let class = match label {
                 "0" => 0,
                 "1" => 1,
-                other => return Err(fail(format!("line {}: label {other:?} is not 0 or 1", k + 2))),
+                other => {
+                    return Err(fail(format!(
+                        "line {}: label {other:?} is not 0 or 1",
+                        k + 2
+                    )))
+                }
             };
             paths.insert(PathBuf::from(p.trim_matches('/')), class);
         }
@@ -135,7 +144,9 @@ enum SortKey {
 }
 
 fn natural(name: &str) -> SortKey {
-    let stem = Path::new(name).file_stem().map_or(name.into(), |s| s.to_string_lossy().into_owned());
+    let stem = Path::new(name)
+        .file_stem()
+        .map_or(name.into(), |s| s.to_string_lossy().into_owned());
     let mut parts = Vec::new();
     let mut text = String::new();
     let mut digits = String::new();
@@ -144,7 +155,10 @@ fn natural(name: &str) -> SortKey {
             digits.push(c);
         } else {
             if !digits.is_empty() {
-                parts.push((std::mem::take(&mut text), digits.parse().unwrap_or(u64::MAX)));
+                parts.push((
+                    std::mem::take(&mut text),
+                    digits.parse().unwrap_or(u64::MAX),
+                ));
                 digits.clear();
             }
             text.push(c);
@@ -169,7 +183,11 @@ pub fn read(root: &Path, layout: &Layout, labels: &Labels) -> Result<Imported> {
     if files.is_empty() {
         return Err(Error::file(
             root,
-            format!("holds no image file ({}) at the depth --layout gives ({} levels)", IMAGE_EXTENSIONS.join(", "), layout.0.len()),
+            format!(
+                "holds no image file ({}) at the depth --layout gives ({} levels)",
+                IMAGE_EXTENSIONS.join(", "),
+                layout.0.len()
+            ),
         ));
     }
     let mut found: Vec<Found> = files
@@ -183,7 +201,8 @@ pub fn read(root: &Path, layout: &Layout, labels: &Labels) -> Result<Imported> {
 
 /// Every image file `depth` levels below `dir`; a file at another depth is refused.
 fn walk(root: &Path, dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> Result<()> {
-    let entries = std::fs::read_dir(dir).map_err(|e| Error::file(dir, format!("cannot be read: {e}")))?;
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| Error::file(dir, format!("cannot be read: {e}")))?;
     for entry in entries {
         let entry = entry.map_err(|e| Error::file(dir, format!("cannot be read: {e}")))?;
         let path = entry.path();
@@ -196,12 +215,25 @@ fn walk(root: &Path, dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> Result
         let is_dir = path.is_dir();
         if is_dir {
             if depth <= 1 {
-                return Err(Error::file(&path, format!("is a folder where --layout expects the image files ({} levels)", relative.components().count())));
+                return Err(Error::file(
+                    &path,
+                    format!(
+                        "is a folder where --layout expects the image files ({} levels)",
+                        relative.components().count()
+                    ),
+                ));
             }
             walk(root, &path, depth - 1, out)?;
         } else if is_image(&path) {
             if depth != 1 {
-                return Err(Error::file(&path, format!("lies {} levels below the tree, where --layout has {}", relative.components().count(), relative.components().count() + depth - 1)));
+                return Err(Error::file(
+                    &path,
+                    format!(
+                        "lies {} levels below the tree, where --layout has {}",
+                        relative.components().count(),
+                        relative.components().count() + depth - 1
+                    ),
+                ));
             }
             out.push(relative);
         }
@@ -239,7 +271,12 @@ fn describe(root: &Path, relative: PathBuf, layout: &Layout, labels: &Labels) ->
             .ancestors()
             .find_map(|a| map.get(a))
             .copied()
-            .ok_or_else(|| Error::file(&root.join(&relative), "has no label in --labels-csv (by its path or a folder above it)"))?,
+            .ok_or_else(|| {
+                Error::file(
+                    &root.join(&relative),
+                    "has no label in --labels-csv (by its path or a folder above it)",
+                )
+            })?,
     };
     // Without a nodule level each file is a nodule of its own; without a patient level each
     // nodule is a patient of its own.
@@ -304,13 +341,20 @@ fn decode_all(root: &Path, found: &[Found]) -> Result<Vec<Decoded>> {
 fn decode(path: &Path) -> Result<Decoded> {
     use image::DynamicImage as D;
     let fail = |msg: String| Error::file(path, msg);
-    if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("dcm")) {
+    if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("dcm"))
+    {
         let (height, width, hu) = super::dicom_series::read_slice(path)?;
         let pixels = match super::metaimage::narrow(hu) {
             super::volume::Voxels::I16(v) => PatchPixels::I16(v),
             super::volume::Voxels::F32(v) => PatchPixels::F32(v),
         };
-        return Ok(Decoded { height, width, pixels });
+        return Ok(Decoded {
+            height,
+            width,
+            pixels,
+        });
     }
     let image = image::ImageReader::open(path)
         .map_err(|e| fail(format!("cannot be read: {e}")))?
@@ -322,7 +366,10 @@ fn decode(path: &Path) -> Result<Decoded> {
     let grey = |channels: usize, raw: &[u8]| -> Result<Vec<u8>> {
         let pixels: Vec<&[u8]> = raw.chunks(channels).collect();
         // Colour channels that agree everywhere are a grey image saved as colour.
-        if pixels.iter().all(|p| p[..channels.min(3)].iter().all(|&c| c == p[0])) {
+        if pixels
+            .iter()
+            .all(|p| p[..channels.min(3)].iter().all(|&c| c == p[0]))
+        {
             Ok(pixels.iter().map(|p| p[0]).collect())
         } else {
             Err(fail("is a colour image: CT slices are greys".into()))
@@ -345,7 +392,11 @@ fn decode(path: &Path) -> Result<Decoded> {
             )))
         }
     };
-    Ok(Decoded { height, width, pixels })
+    Ok(Decoded {
+        height,
+        width,
+        pixels,
+    })
 }
 
 /// The decoded images as one set: every image of one size and pixel type, ids numbered from 0
@@ -394,7 +445,8 @@ fn assemble(found: Vec<Found>, decoded: Vec<Decoded>) -> Result<Imported> {
         let next = nodules.len() as i64;
         set.nodule_id.push(*nodules.entry(f.nodule).or_insert(next));
         let next = patients.len() as i64;
-        set.patient_id.push(*patients.entry(f.patient).or_insert(next));
+        set.patient_id
+            .push(*patients.entry(f.patient).or_insert(next));
         set.labels.push(f.label);
         set.source.push(f.relative.to_string_lossy().into_owned());
     }

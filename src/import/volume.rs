@@ -50,13 +50,20 @@ pub struct Gather {
 
 impl Gather {
     pub fn push(&mut self, values: &[f64]) {
-        if self.fractional.is_none() && values.iter().all(|&v| v.fract() == 0.0 && (-32768.0..=32767.0).contains(&v)) {
+        if self.fractional.is_none()
+            && values
+                .iter()
+                .all(|&v| v.fract() == 0.0 && (-32768.0..=32767.0).contains(&v))
+        {
             self.whole.extend(values.iter().map(|&v| v as i16));
             return;
         }
-        let all = self
-            .fractional
-            .get_or_insert_with(|| std::mem::take(&mut self.whole).into_iter().map(f32::from).collect());
+        let all = self.fractional.get_or_insert_with(|| {
+            std::mem::take(&mut self.whole)
+                .into_iter()
+                .map(f32::from)
+                .collect()
+        });
         all.extend(values.iter().map(|&v| v as f32));
     }
 
@@ -103,9 +110,15 @@ pub struct Patch {
 }
 
 /// Why a volume's geometry cannot be used, or None.
-pub fn check_geometry(spacing: [f64; 3], direction: [[f64; 3]; 3], origin: [f64; 3]) -> Option<String> {
+pub fn check_geometry(
+    spacing: [f64; 3],
+    direction: [[f64; 3]; 3],
+    origin: [f64; 3],
+) -> Option<String> {
     if spacing.iter().any(|s| !(s.is_finite() && *s > 0.0)) {
-        return Some(format!("spacing {spacing:?} mm: each must be a positive number"));
+        return Some(format!(
+            "spacing {spacing:?} mm: each must be a positive number"
+        ));
     }
     if origin.iter().any(|o| !o.is_finite()) {
         return Some(format!("origin {origin:?}: not a position"));
@@ -118,13 +131,15 @@ pub fn check_geometry(spacing: [f64; 3], direction: [[f64; 3]; 3], origin: [f64;
 }
 
 fn determinant(m: [[f64; 3]; 3]) -> f64 {
-    m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1]) - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
+    m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
+        - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
         + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0])
 }
 
 fn inverse(m: [[f64; 3]; 3]) -> [[f64; 3]; 3] {
     let d = determinant(m);
-    let c = |r0: usize, c0: usize, r1: usize, c1: usize| m[r0][c0] * m[r1][c1] - m[r0][c1] * m[r1][c0];
+    let c =
+        |r0: usize, c0: usize, r1: usize, c1: usize| m[r0][c0] * m[r1][c1] - m[r0][c1] * m[r1][c0];
     [
         [c(1, 1, 2, 2) / d, -c(0, 1, 2, 2) / d, c(0, 1, 1, 2) / d],
         [-c(1, 0, 2, 2) / d, c(0, 0, 2, 2) / d, -c(0, 0, 1, 2) / d],
@@ -136,7 +151,11 @@ impl Volume {
     /// The continuous index of world point `p`.
     pub fn index_of(&self, p: [f64; 3]) -> [f64; 3] {
         let inv = inverse(self.direction);
-        let d = [p[0] - self.origin[0], p[1] - self.origin[1], p[2] - self.origin[2]];
+        let d = [
+            p[0] - self.origin[0],
+            p[1] - self.origin[1],
+            p[2] - self.origin[2],
+        ];
         let mut index = [0.0; 3];
         for (a, out) in index.iter_mut().enumerate() {
             *out = (inv[a][0] * d[0] + inv[a][1] * d[1] + inv[a][2] * d[2]) / self.spacing[a];
@@ -158,7 +177,11 @@ impl Volume {
             let x = x.clamp(0.0, last);
             let b = (x.floor() as usize).min(self.size[a].saturating_sub(2));
             base[a] = b;
-            frac[a] = if self.size[a] > 1 { (x - b as f64) as f32 } else { 0.0 };
+            frac[a] = if self.size[a] > 1 {
+                (x - b as f64) as f32
+            } else {
+                0.0
+            };
         }
         let [ni, nj, _] = self.size;
         let step = |a: usize| if self.size[a] > 1 { 1 } else { 0 };
@@ -172,7 +195,11 @@ impl Volume {
             if w == 0.0 {
                 continue;
             }
-            let (i, j, k) = (base[0] + di * step(0), base[1] + dj * step(1), base[2] + dk * step(2));
+            let (i, j, k) = (
+                base[0] + di * step(0),
+                base[1] + dj * step(1),
+                base[2] + dk * step(2),
+            );
             value += w * self.voxels.get((k * nj + j) * ni + i);
         }
         Some(value)
@@ -215,7 +242,9 @@ mod tests {
     /// A 4×3×2 volume whose value is its index i + 10 j + 100 k.
     fn ramp(direction: [[f64; 3]; 3]) -> Volume {
         let voxels = (0..2)
-            .flat_map(|k| (0..3).flat_map(move |j| (0..4).map(move |i| (i + 10 * j + 100 * k) as i16)))
+            .flat_map(|k| {
+                (0..3).flat_map(move |j| (0..4).map(move |i| (i + 10 * j + 100 * k) as i16))
+            })
             .collect();
         Volume {
             size: [4, 3, 2],
@@ -251,7 +280,10 @@ mod tests {
         // Axes swapped: i along y, j along x.
         let swapped = ramp([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]);
         let at = swapped.index_of([10.0 + 2.0 * 2.0, 20.0 + 1.0, 30.0]);
-        assert!((at[0] - 1.0).abs() < 1e-12 && (at[1] - 2.0).abs() < 1e-12, "{at:?}");
+        assert!(
+            (at[0] - 1.0).abs() < 1e-12 && (at[1] - 2.0).abs() < 1e-12,
+            "{at:?}"
+        );
     }
 
     #[test]
@@ -261,13 +293,27 @@ mod tests {
         assert_eq!(v.sample([3.0, 2.0, 1.0]), Some(123.0));
         assert_eq!(v.sample([1.0, 0.5, 0.5]), Some(1.0 + 5.0 + 50.0));
         assert_eq!(v.sample([4.0, 0.0, 0.0]), None);
-        let patch = v.cut([11.0, 22.0, 30.0], Cut { size: 3, spacing: 1.0, context: 1 });
+        let patch = v.cut(
+            [11.0, 22.0, 30.0],
+            Cut {
+                size: 3,
+                spacing: 1.0,
+                context: 1,
+            },
+        );
         // Columns 1 mm apart along x (one i step), rows 1 mm along y (half a j step): the
         // first row lies at j = 0.5, the second at j = 1.
         assert_eq!(&patch.values[..3], &[5.0, 6.0, 7.0]);
         assert_eq!(&patch.values[3..6], &[10.0, 11.0, 12.0]);
         assert_eq!(patch.outside, 0);
-        let far = v.cut([0.0, 0.0, 0.0], Cut { size: 2, spacing: 1.0, context: 3 });
+        let far = v.cut(
+            [0.0, 0.0, 0.0],
+            Cut {
+                size: 2,
+                spacing: 1.0,
+                context: 3,
+            },
+        );
         assert_eq!(far.outside, 12);
         assert!(far.values.iter().all(|&x| x == AIR));
     }

@@ -53,7 +53,8 @@ pub fn find_series(dir: &Path) -> Result<HashMap<String, Source>> {
     let mut found = HashMap::new();
     let mut pending = vec![dir.to_path_buf()];
     while let Some(folder) = pending.pop() {
-        let entries = std::fs::read_dir(&folder).map_err(|e| Error::file(&folder, format!("cannot be read: {e}")))?;
+        let entries = std::fs::read_dir(&folder)
+            .map_err(|e| Error::file(&folder, format!("cannot be read: {e}")))?;
         let mut dicom_files = 0;
         for entry in entries.flatten() {
             let path = entry.path();
@@ -64,9 +65,15 @@ pub fn find_series(dir: &Path) -> Result<HashMap<String, Source>> {
             let series = if path.is_dir() {
                 pending.push(path);
                 continue;
-            } else if let Some(stem) = name.strip_suffix(".mhd").or_else(|| name.strip_suffix(".mha")) {
+            } else if let Some(stem) = name
+                .strip_suffix(".mhd")
+                .or_else(|| name.strip_suffix(".mha"))
+            {
                 (stem.to_string(), Source::MetaImage(path))
-            } else if let Some(stem) = name.strip_suffix(".nii.gz").or_else(|| name.strip_suffix(".nii")) {
+            } else if let Some(stem) = name
+                .strip_suffix(".nii.gz")
+                .or_else(|| name.strip_suffix(".nii"))
+            {
                 (stem.to_string(), Source::Nifti(path))
             } else {
                 dicom_files += name.to_ascii_lowercase().ends_with(".dcm") as usize;
@@ -88,7 +95,13 @@ fn add(found: &mut HashMap<String, Source>, (uid, source): (String, Source)) -> 
         Source::MetaImage(p) | Source::Nifti(p) | Source::Dicom(p) => p.clone(),
     };
     if let Some(first) = found.get(&uid) {
-        return Err(Error::file(&path(&source), format!("is series {uid} too, as {} is: one series a uid", path(first).display())));
+        return Err(Error::file(
+            &path(&source),
+            format!(
+                "is series {uid} too, as {} is: one series a uid",
+                path(first).display()
+            ),
+        ));
     }
     found.insert(uid, source);
     Ok(())
@@ -109,7 +122,11 @@ pub struct Plan {
 
 impl Plan {
     fn cut(&self) -> Cut {
-        Cut { size: self.size, spacing: self.spacing, context: self.context }
+        Cut {
+            size: self.size,
+            spacing: self.spacing,
+            context: self.context,
+        }
     }
 }
 
@@ -144,7 +161,14 @@ pub fn parts_dir(out: &Path) -> PathBuf {
 }
 
 /// Cuts every row of `rows` from the series under `dir` and writes `out`.
-pub fn import(dir: &Path, coords: &Path, rows: &[Row], plan: &Plan, out: &Path, what: &str) -> Result<Summary> {
+pub fn import(
+    dir: &Path,
+    coords: &Path,
+    rows: &[Row],
+    plan: &Plan,
+    out: &Path,
+    what: &str,
+) -> Result<Summary> {
     let started = std::time::Instant::now();
     let series = find_series(dir)?;
     // Series in the order of their first row; every row's series must be there.
@@ -177,7 +201,8 @@ pub fn import(dir: &Path, coords: &Path, rows: &[Row], plan: &Plan, out: &Path, 
             return Err(e);
         }
     };
-    let (outside_rows, integer) = match assemble(&parts, order.len(), rows, &order, plan, out, what) {
+    let (outside_rows, integer) = match assemble(&parts, order.len(), rows, &order, plan, out, what)
+    {
         Ok(done) => done,
         Err(e) => {
             let _ = std::fs::remove_dir_all(&parts);
@@ -213,9 +238,14 @@ fn cut_all(
         std::fs::remove_dir_all(parts).at(parts, "remove")?;
     }
     std::fs::create_dir_all(parts).at(parts, "create directory")?;
-    crate::files::write_atomic(&plan_path, serde_json::to_string_pretty(plan).expect("json").as_bytes())?;
+    crate::files::write_atomic(
+        &plan_path,
+        serde_json::to_string_pretty(plan).expect("json").as_bytes(),
+    )?;
     let part_path = |s: usize| parts.join(format!("{s:06}.part"));
-    let todo: Vec<usize> = (0..order.len()).filter(|&s| !part_path(s).exists()).collect();
+    let todo: Vec<usize> = (0..order.len())
+        .filter(|&s| !part_path(s).exists())
+        .collect();
     let resumed = order.len() - todo.len();
     let bar = super::progress::bar(order.len() as u64, "series");
     bar.set_position(resumed as u64);
@@ -256,9 +286,18 @@ fn cut_series(volume: &Volume, rows: &[Row], mine: &[usize], cut: Cut) -> (PartH
     let patches: Vec<super::volume::Patch> = std::thread::scope(|scope| {
         let workers: Vec<_> = mine
             .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().map(|&r| volume.cut(rows[r].world, cut)).collect::<Vec<_>>()))
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|&r| volume.cut(rows[r].world, cut))
+                        .collect::<Vec<_>>()
+                })
+            })
             .collect();
-        workers.into_iter().flat_map(|w| w.join().expect("cutting threads do not panic")).collect()
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().expect("cutting threads do not panic"))
+            .collect()
     });
     let head = PartHead {
         rows: mine.to_vec(),
@@ -282,19 +321,44 @@ fn write_part(path: &Path, head: &PartHead, values: &[f32]) -> Result<()> {
 }
 
 fn read_part(path: &Path) -> Result<(PartHead, Vec<f32>)> {
-    let fail = |why: &str| Error::file(path, format!("is not a whole part of this import ({why}): remove the folder and import again"));
+    let fail = |why: &str| {
+        Error::file(
+            path,
+            format!(
+                "is not a whole part of this import ({why}): remove the folder and import again"
+            ),
+        )
+    };
     let mut bytes = Vec::new();
-    std::fs::File::open(path).and_then(|mut f| f.read_to_end(&mut bytes)).at(path, "read")?;
-    let len = bytes.get(..8).map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")) as usize).ok_or_else(|| fail("too short"))?;
-    let json = bytes.get(8..8usize.saturating_add(len)).ok_or_else(|| fail("too short"))?;
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_to_end(&mut bytes))
+        .at(path, "read")?;
+    let len = bytes
+        .get(..8)
+        .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")) as usize)
+        .ok_or_else(|| fail("too short"))?;
+    let json = bytes
+        .get(8..8usize.saturating_add(len))
+        .ok_or_else(|| fail("too short"))?;
     let head: PartHead = serde_json::from_slice(json).map_err(|_| fail("its head"))?;
-    let values: Vec<f32> = bytes[8 + len..].chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes"))).collect();
+    let values: Vec<f32> = bytes[8 + len..]
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
+        .collect();
     Ok((head, values))
 }
 
 /// The HDF5 from the parts, rows in the coordinates file's order. Returns (rows with pixels
 /// outside their volume, whether the pixels are stored as int16).
-fn assemble(parts: &Path, count: usize, rows: &[Row], order: &[&str], plan: &Plan, out: &Path, what: &str) -> Result<(usize, bool)> {
+fn assemble(
+    parts: &Path,
+    count: usize,
+    rows: &[Row],
+    order: &[&str],
+    plan: &Plan,
+    out: &Path,
+    what: &str,
+) -> Result<(usize, bool)> {
     let n = rows.len();
     let (size, context) = (plan.size, plan.context);
     let per_row = context * size * size;
@@ -317,17 +381,34 @@ fn assemble(parts: &Path, count: usize, rows: &[Row], order: &[&str], plan: &Pla
         let file = hdf5::File::create(&tmp)?;
         let chunk = [1, size, size];
         let images = match integer {
-            true => file.new_dataset::<i16>().chunk(chunk).shape([n, size, size]).create(IMAGES)?,
-            false => file.new_dataset::<f32>().chunk(chunk).shape([n, size, size]).create(IMAGES)?,
+            true => file
+                .new_dataset::<i16>()
+                .chunk(chunk)
+                .shape([n, size, size])
+                .create(IMAGES)?,
+            false => file
+                .new_dataset::<f32>()
+                .chunk(chunk)
+                .shape([n, size, size])
+                .create(IMAGES)?,
         };
         let around = (context > 1)
             .then(|| match integer {
-                true => file.new_dataset::<i16>().chunk([1, context, size, size]).shape([n, context, size, size]).create(CONTEXT),
-                false => file.new_dataset::<f32>().chunk([1, context, size, size]).shape([n, context, size, size]).create(CONTEXT),
+                true => file
+                    .new_dataset::<i16>()
+                    .chunk([1, context, size, size])
+                    .shape([n, context, size, size])
+                    .create(CONTEXT),
+                false => file
+                    .new_dataset::<f32>()
+                    .chunk([1, context, size, size])
+                    .shape([n, context, size, size])
+                    .create(CONTEXT),
             })
             .transpose()?;
         for s in 0..count {
-            let (head, values) = read_part(&parts.join(format!("{s:06}.part"))).map_err(|e| hdf5::Error::from(e.to_string().as_str()))?;
+            let (head, values) = read_part(&parts.join(format!("{s:06}.part")))
+                .map_err(|e| hdf5::Error::from(e.to_string().as_str()))?;
             for (k, &r) in head.rows.iter().enumerate() {
                 let patch = &values[k * per_row..(k + 1) * per_row];
                 let centre = &patch[(context / 2) * size * size..][..size * size];
@@ -339,7 +420,11 @@ fn assemble(parts: &Path, count: usize, rows: &[Row], order: &[&str], plan: &Pla
         }
         let labels: Vec<u8> = rows.iter().map(|r| r.label).collect();
         output::dataset(&file, LABELS, &[n, 1], &labels)?;
-        let uid_index: HashMap<&str, i64> = order.iter().enumerate().map(|(k, &u)| (u, k as i64)).collect();
+        let uid_index: HashMap<&str, i64> = order
+            .iter()
+            .enumerate()
+            .map(|(k, &u)| (u, k as i64))
+            .collect();
         let patients: Vec<i64> = rows.iter().map(|r| uid_index[r.series.as_str()]).collect();
         let nodules: Vec<i64> = match rows.iter().all(|r| r.nodule.is_some()) {
             true => rows.iter().map(|r| r.nodule.unwrap_or(0)).collect(),
@@ -352,47 +437,88 @@ fn assemble(parts: &Path, count: usize, rows: &[Row], order: &[&str], plan: &Pla
         output::dataset(&file, VOXEL_MM, &[n, 3], &voxel_mm)?;
         output::dataset(&file, PIXEL_MM, &[n], &vec![plan.spacing; n])?;
         output::dataset(&file, OUTSIDE, &[n], &outside)?;
-        output::strings(&file, SERIES_UID, &rows.iter().map(|r| r.series.clone()).collect::<Vec<_>>())?;
+        output::strings(
+            &file,
+            SERIES_UID,
+            &rows.iter().map(|r| r.series.clone()).collect::<Vec<_>>(),
+        )?;
         let source: Vec<String> = rows
             .iter()
-            .map(|r| format!("{} at ({:.1}, {:.1}, {:.1}) mm, {} mm a pixel", r.series, r.world[0], r.world[1], r.world[2], plan.spacing))
+            .map(|r| {
+                format!(
+                    "{} at ({:.1}, {:.1}, {:.1}) mm, {} mm a pixel",
+                    r.series, r.world[0], r.world[1], r.world[2], plan.spacing
+                )
+            })
             .collect();
         output::strings(&file, SOURCE, &source)?;
         let attr: hdf5::types::VarLenUnicode = what.parse().unwrap_or_default();
-        file.new_attr::<hdf5::types::VarLenUnicode>().create(IMPORT_ATTR)?.write_scalar(&attr)?;
+        file.new_attr::<hdf5::types::VarLenUnicode>()
+            .create(IMPORT_ATTR)?
+            .write_scalar(&attr)?;
         Ok(())
     })();
     if let Err(e) = result {
         let _ = std::fs::remove_file(&tmp);
-        return Err(Error::runtime(format!("{}: cannot write ({e})", out.display())));
+        return Err(Error::runtime(format!(
+            "{}: cannot write ({e})",
+            out.display()
+        )));
     }
     std::fs::rename(&tmp, out).at(out, "write")?;
     Ok((outside.iter().filter(|&&o| o > 0).count(), integer))
 }
 
 /// Row `r` of `ds` from `values`, rounded to int16 where the file is integer.
-fn write_row(ds: &hdf5::Dataset, r: usize, values: &[f32], shape: &[usize], integer: bool) -> hdf5::Result<()> {
+fn write_row(
+    ds: &hdf5::Dataset,
+    r: usize,
+    values: &[f32],
+    shape: &[usize],
+    integer: bool,
+) -> hdf5::Result<()> {
     use ndarray::{s, ArrayView2, ArrayView3};
     match (integer, shape.len()) {
         (true, 2) => {
-            let v: Vec<i16> = values.iter().map(|&x| x.round().clamp(-32768.0, 32767.0) as i16).collect();
-            ds.write_slice(&ArrayView2::from_shape((shape[0], shape[1]), &v).expect("shape"), s![r, .., ..])
+            let v: Vec<i16> = values
+                .iter()
+                .map(|&x| x.round().clamp(-32768.0, 32767.0) as i16)
+                .collect();
+            ds.write_slice(
+                &ArrayView2::from_shape((shape[0], shape[1]), &v).expect("shape"),
+                s![r, .., ..],
+            )
         }
         (true, _) => {
-            let v: Vec<i16> = values.iter().map(|&x| x.round().clamp(-32768.0, 32767.0) as i16).collect();
-            ds.write_slice(&ArrayView3::from_shape((shape[0], shape[1], shape[2]), &v).expect("shape"), s![r, .., .., ..])
+            let v: Vec<i16> = values
+                .iter()
+                .map(|&x| x.round().clamp(-32768.0, 32767.0) as i16)
+                .collect();
+            ds.write_slice(
+                &ArrayView3::from_shape((shape[0], shape[1], shape[2]), &v).expect("shape"),
+                s![r, .., .., ..],
+            )
         }
-        (false, 2) => ds.write_slice(&ArrayView2::from_shape((shape[0], shape[1]), values).expect("shape"), s![r, .., ..]),
-        (false, _) => ds.write_slice(&ArrayView3::from_shape((shape[0], shape[1], shape[2]), values).expect("shape"), s![r, .., .., ..]),
+        (false, 2) => ds.write_slice(
+            &ArrayView2::from_shape((shape[0], shape[1]), values).expect("shape"),
+            s![r, .., ..],
+        ),
+        (false, _) => ds.write_slice(
+            &ArrayView3::from_shape((shape[0], shape[1], shape[2]), values).expect("shape"),
+            s![r, .., .., ..],
+        ),
     }
 }
-
 
 /// `LNMC_INJECT_FAULT=kill-import:N`, for the test of resuming only: the process dies as a kill
 /// would (no clean-up) once N series are cut.
 fn killed_for_a_test(done: u64) {
     if let Ok(fault) = std::env::var("LNMC_INJECT_FAULT") {
-        if fault.strip_prefix("kill-import:").and_then(|n| n.parse::<u64>().ok()) == Some(done) {
+        if fault
+            .strip_prefix("kill-import:")
+            .and_then(|n| n.parse::<u64>().ok())
+            == Some(done)
+        {
             std::process::exit(137);
         }
     }

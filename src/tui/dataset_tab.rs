@@ -415,7 +415,10 @@ impl DatasetTab {
             Line::from(vec!["units   ".dark_gray(), Span::raw(units.name())]),
         ];
         if let Some(source) = self.sources.as_ref().and_then(|s| s.get(index)) {
-            lines.push(Line::from(vec!["from    ".dark_gray(), Span::raw(source.clone())]));
+            lines.push(Line::from(vec![
+                "from    ".dark_gray(),
+                Span::raw(source.clone()),
+            ]));
         }
         lines.extend([
             Line::from(vec![
@@ -581,7 +584,10 @@ fn nodules_line(data: &Dataset) -> String {
             }
         ),
         Some(ids) if data.group_source == Source::User => {
-            format!("{} nodules (ids from the user's CSV)", group_sizes(ids).len())
+            format!(
+                "{} nodules (ids from the user's CSV)",
+                group_sizes(ids).len()
+            )
         }
         Some(ids) => format!("{} nodules (ids in the file)", group_sizes(ids).len()),
         None => "no nodule ids: `lnmc groups` infers them".to_string(),

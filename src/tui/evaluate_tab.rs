@@ -269,7 +269,9 @@ impl EvaluateTab {
         let m = &e.metrics;
         let mut lines: Vec<Line> = vec![
             Line::from(name.as_str().bold()),
-            Line::from(format!("{} · n {} · {}", e.split_name, m.n, e.precision_short()).dark_gray()),
+            Line::from(
+                format!("{} · n {} · {}", e.split_name, m.n, e.precision_short()).dark_gray(),
+            ),
         ];
         for row in m.rows(e.ci.as_ref()) {
             let mut spans = vec![

@@ -388,8 +388,9 @@ impl RunsTab {
                     false => "",
                 };
                 let pct = |v: Option<f64>| {
-                    v.filter(|v| v.is_finite())
-                        .map_or("-".into(), |v| format!("{:.2}%{mark_optimistic}", 100.0 * v))
+                    v.filter(|v| v.is_finite()).map_or("-".into(), |v| {
+                        format!("{:.2}%{mark_optimistic}", 100.0 * v)
+                    })
                 };
                 let f1 = |v: Option<f64>| {
                     v.filter(|v| v.is_finite())
@@ -456,7 +457,9 @@ impl RunsTab {
                         sparkline(r.history.iter().map(|h| h.val_loss), 15, None),
                         format!("{}/{}", r.history.len(), c.hyper.epochs),
                     ),
-                    (true, _) if !r.members.is_empty() || r.sweep.is_some() => (String::new(), epochs),
+                    (true, _) if !r.members.is_empty() || r.sweep.is_some() => {
+                        (String::new(), epochs)
+                    }
                     _ => (date, epochs),
                 };
                 let row = match self.live {
