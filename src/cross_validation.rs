@@ -197,14 +197,23 @@ pub fn summarise(dir: &Path, folds: usize, device: DeviceChoice) -> Result<Summa
 }
 
 /// The out-of-fold predictions of one choice of epoch per fold, gathered fold by fold.
-#[derive(Default)]
 struct Pooling {
     per_fold: Vec<EpochRecord>,
     labels: Vec<u8>,
     scores: Vec<f64>,
     /// None as soon as one fold has no groups.
     groups: Option<Vec<i64>>,
-    folds: usize,
+}
+
+impl Default for Pooling {
+    fn default() -> Pooling {
+        Pooling {
+            per_fold: Vec::new(),
+            labels: Vec::new(),
+            scores: Vec::new(),
+            groups: Some(Vec::new()),
+        }
+    }
 }
 
 /// What a `Pooling` adds up to.
@@ -221,15 +230,13 @@ impl Pooling {
         self.labels.extend(e.labels);
         self.scores.extend(e.scores);
         // Ids are per file, and all folds read the same file: they pool as they are.
-        self.groups = match (self.folds, self.groups.take(), e.groups) {
-            (0, _, Some(ids)) => Some(ids),
-            (_, Some(mut all), Some(ids)) => {
+        self.groups = match (self.groups.take(), e.groups) {
+            (Some(mut all), Some(ids)) => {
                 all.extend(ids);
                 Some(all)
             }
             _ => None,
         };
-        self.folds += 1;
     }
 
     fn finish(self) -> Gathered {

@@ -335,13 +335,9 @@ fn convert(bytes: &[u8], element: Element, big_endian: bool) -> Voxels {
 
 /// int16 when every value is a whole number within its range, else f32.
 pub(crate) fn narrow(values: Vec<f64>) -> Voxels {
-    let whole = values
-        .iter()
-        .all(|&v| v.fract() == 0.0 && (-32768.0..=32767.0).contains(&v));
-    match whole {
-        true => Voxels::I16(values.into_iter().map(|v| v as i16).collect()),
-        false => Voxels::F32(values.into_iter().map(|v| v as f32).collect()),
-    }
+    let mut gathered = super::volume::Gather::default();
+    gathered.push(&values);
+    gathered.done()
 }
 
 #[cfg(test)]

@@ -321,6 +321,19 @@ fn write_part(path: &Path, head: &PartHead, values: &[f32]) -> Result<()> {
 }
 
 fn read_part(path: &Path) -> Result<(PartHead, Vec<f32>)> {
+    let mut file = std::fs::File::open(path).at(path, "read")?;
+    let head = read_head(path, &mut file)?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes).at(path, "read")?;
+    let values = bytes
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
+        .collect();
+    Ok((head, values))
+}
+
+/// A part's head alone, read from the start of `file` (the values stay on disk).
+fn read_head(path: &Path, file: &mut std::fs::File) -> Result<PartHead> {
     let fail = |why: &str| {
         Error::file(
             path,
@@ -329,23 +342,15 @@ fn read_part(path: &Path) -> Result<(PartHead, Vec<f32>)> {
             ),
         )
     };
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .and_then(|mut f| f.read_to_end(&mut bytes))
-        .at(path, "read")?;
-    let len = bytes
-        .get(..8)
-        .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")) as usize)
-        .ok_or_else(|| fail("too short"))?;
-    let json = bytes
-        .get(8..8usize.saturating_add(len))
-        .ok_or_else(|| fail("too short"))?;
-    let head: PartHead = serde_json::from_slice(json).map_err(|_| fail("its head"))?;
-    let values: Vec<f32> = bytes[8 + len..]
-        .chunks_exact(4)
-        .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
-        .collect();
-    Ok((head, values))
+    let mut len = [0u8; 8];
+    file.read_exact(&mut len).map_err(|_| fail("too short"))?;
+    let len = u64::from_le_bytes(len);
+    let mut json = Vec::new();
+    file.take(len).read_to_end(&mut json).at(path, "read")?;
+    if json.len() as u64 != len {
+        return Err(fail("too short"));
+    }
+    serde_json::from_slice(&json).map_err(|_| fail("its head"))
 }
 
 /// The HDF5 from the parts, rows in the coordinates file's order. Returns (rows with pixels
@@ -365,7 +370,9 @@ fn assemble(
     // The heads first (small): all integer volumes make an int16 file.
     let mut heads = Vec::with_capacity(count);
     for s in 0..count {
-        heads.push(read_part(&parts.join(format!("{s:06}.part")))?.0);
+        let path = parts.join(format!("{s:06}.part"));
+        let mut file = std::fs::File::open(&path).at(&path, "read")?;
+        heads.push(read_head(&path, &mut file)?);
     }
     let integer = heads.iter().all(|h| h.integer);
     let mut outside = vec![0i64; n];
