@@ -38,7 +38,7 @@ fn main() {
     );
 
     let mut data = data;
-    let patches = Patches::new(&mut data, &rescale, Device::Cpu).expect("pixels in memory");
+    let patches = Patches::new(&mut data, &rescale, Device::Cpu, 1).expect("pixels in memory");
     let order = Tensor::randperm(data.len() as i64, (Kind::Int64, Device::Cpu));
     let times = common::time_ms(10, 1000, |i| {
         let idx = order.narrow(0, (i * 64 % (data.len() - 64)) as i64, 64);

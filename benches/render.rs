@@ -167,6 +167,8 @@ fn main() {
         split_name: "val split of run bench".into(),
         origin: "run bench, epoch 150".into(),
         inference_seconds: 1.0,
+        model: lnmc::model::Spec::UPSTREAM,
+        baseline: Err("no baseline in this test".into()),
         precision: "fp32".into(),
         slice_level: false,
         groups: None,

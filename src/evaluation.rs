@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use crate::baseline::{self, Baseline};
 use crate::calibration;
 use crate::checkpoint::{self, Info};
 use crate::data::intensity::Intensity;
@@ -12,7 +13,7 @@ use crate::data::{self, reader, Dataset};
 use crate::error::{Error, Result};
 use crate::inference::{self, Patches};
 use crate::metrics::{self, Intervals, Metrics};
-use crate::model::ConvNet;
+use crate::model::Spec;
 use crate::operating_point::{self, OperatingPoint, Rule};
 use crate::paired;
 use crate::run;
@@ -74,6 +75,10 @@ pub struct Evaluation {
     pub split_name: String,
     /// "run NAME, epoch N" or "PyTorch state_dict".
     pub origin: String,
+    /// The network scored: its architecture and context slices.
+    pub model: Spec,
+    /// The network against the nodule diameter alone, or why there is no such comparison.
+    pub baseline: std::result::Result<Baseline, String>,
     /// The forward passes alone, data loading excluded.
     pub inference_seconds: f64,
     /// What the convolutions computed in, and why.
@@ -211,9 +216,8 @@ fn evaluate_one(request: &Request) -> Result<Evaluation> {
         .or(info.map(|i| i.config.intensity))
         .unwrap_or_default();
     let device = crate::compute::device(request.device)?;
-    let mut vs = tch::nn::VarStore::new(device);
-    let mut net = ConvNet::new(&vs.root(), 0.0);
-    checkpoint::restore(&mut vs, &ckpt, &request.checkpoint)?;
+    ckpt.check_patch_size(&request.checkpoint, &data)?;
+    let (_vs, mut net, model) = ckpt.network(&request.checkpoint, device)?;
     let compute = crate::compute::Compute::resolve(request.precision, device);
     net.set_precision(compute.kind);
     let (indices, split_name, split_facts) = match request.all {
@@ -232,7 +236,7 @@ fn evaluate_one(request: &Request) -> Result<Evaluation> {
     };
     let features = patch_features(&data, &indices)?;
     // The set as stored, rescaled batch by batch: no normalised copy of it.
-    let patches = Patches::new(&mut data, &intensity, device)?;
+    let patches = Patches::new(&mut data, &intensity, device, model.context)?;
     let started = Instant::now();
     let scores: Vec<f64> = if request.tta {
         inference::predict_tta(&net, &patches, &indices, inference::BATCH)
@@ -280,7 +284,10 @@ fn evaluate_one(request: &Request) -> Result<Evaluation> {
         RESAMPLES,
         BOOTSTRAP_SEED,
     );
+    let diameters: Vec<f64> = features.iter().map(|f| f.diameter).collect();
     Ok(Evaluation {
+        baseline: baseline::diameter(&truth, &scores, &diameters, groups.as_deref()),
+        model,
         features,
         binning,
         subgroups,

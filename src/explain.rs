@@ -1,5 +1,5 @@
 //! Why the model decides: the class-activation map of a checkpoint over single patches (exact
-//! for this network, see `ConvNet::class_activation`), for the dashboard's overlay and
+//! for both networks, see `Net::class_activation`), for the dashboard's overlay and
 //! `lnmc show --cam`.
 
 use std::path::{Path, PathBuf};
@@ -8,15 +8,18 @@ use tch::{nn, Device, Kind, Tensor};
 
 use crate::checkpoint;
 use crate::data::intensity::Intensity;
-use crate::error::Result;
+use crate::data::{context, Dataset};
+use crate::error::{Error, Result};
 use crate::metrics::malignant_probability;
-use crate::model::ConvNet;
+use crate::model::{Net, Spec};
 
 /// A checkpoint loaded on the CPU, ready to explain patches one forward pass at a time.
 pub struct Explainer {
     pub checkpoint: PathBuf,
-    net: ConvNet,
+    net: Net,
     _vs: nn::VarStore,
+    /// The network's architecture and the slices it takes.
+    pub model: Spec,
     intensity: Intensity,
     bias_difference: f64,
 }
@@ -46,7 +49,7 @@ impl Explanation {
 
 impl Explainer {
     /// The checkpoint's weights, and its run's intensity rescaling (the per-patch percentile
-    /// for a PyTorch file), refusing a checkpoint that does not fit the ConvNet.
+    /// for a PyTorch file), refusing a checkpoint of no network lnmc knows.
     pub fn load(path: &Path) -> Result<Explainer> {
         let ckpt = checkpoint::load(path)?;
         let intensity = ckpt
@@ -54,10 +57,9 @@ impl Explainer {
             .as_ref()
             .map(|i| i.config.intensity)
             .unwrap_or_default();
-        let mut vs = nn::VarStore::new(Device::Cpu);
-        let net = ConvNet::new(&vs.root(), 0.0);
-        checkpoint::restore(&mut vs, &ckpt, path)?;
+        let (vs, net, model) = ckpt.network(path, Device::Cpu)?;
         Ok(Explainer {
+            model,
             checkpoint: path.to_path_buf(),
             bias_difference: net.bias_difference(),
             net,
@@ -66,18 +68,43 @@ impl Explainer {
         })
     }
 
-    /// Maps of raw patches (`height` × `width` intensities each), rescaled as in training.
-    pub fn explain(&self, patches: &[&[f32]], height: usize, width: usize) -> Vec<Explanation> {
+    /// Maps of the patches `indices` of `data`, each with the neighbouring slices its network
+    /// takes.
+    pub fn explain_at(&self, data: &Dataset, indices: &[usize]) -> Result<Vec<Explanation>> {
+        let stacks = indices
+            .iter()
+            .map(|&i| context::stack(data, i, self.model.context))
+            .collect::<Result<Vec<_>>>()?;
+        let refs: Vec<&[f32]> = stacks.iter().map(|s| s.as_slice()).collect();
+        self.explain(&refs, data.height, data.width)
+    }
+
+    /// Maps of raw patches, each its K slices of `height` × `width` intensities one after the
+    /// other (`context::stack`), rescaled as in training (each slice in its own window).
+    pub fn explain(
+        &self,
+        patches: &[&[f32]],
+        height: usize,
+        width: usize,
+    ) -> Result<Vec<Explanation>> {
         if patches.is_empty() {
-            return Vec::new();
+            return Ok(Vec::new());
+        }
+        let k = self.model.context;
+        let pixels = height * width;
+        if let Some(p) = patches.iter().find(|p| p.len() != k * pixels) {
+            return Err(Error::runtime(format!(
+                "{}: takes {k} slice(s) of {height}×{width} a patch, was given {} pixels",
+                self.checkpoint.display(),
+                p.len()
+            )));
         }
         let _guard = tch::no_grad_guard();
-        let pixels = height * width;
         let raw: Vec<f32> = patches.iter().flat_map(|p| p.iter().copied()).collect();
         let normalised = self.intensity.apply(&raw, pixels);
         let xs = Tensor::from_slice(&normalised).view([
             patches.len() as i64,
-            1,
+            k as i64,
             height as i64,
             width as i64,
         ]);
@@ -86,7 +113,7 @@ impl Explainer {
         let (mh, mw) = (size[1] as usize, size[2] as usize);
         let maps = Vec::<f32>::try_from(maps.to_kind(Kind::Float).flatten(0, -1)).expect("floats");
         let logits = Vec::<f32>::try_from(logits.flatten(0, -1)).expect("floats");
-        (0..patches.len())
+        Ok((0..patches.len())
             .map(|k| Explanation {
                 map: maps[k * mh * mw..(k + 1) * mh * mw].to_vec(),
                 height: mh,
@@ -94,6 +121,6 @@ impl Explainer {
                 logits: [logits[2 * k], logits[2 * k + 1]],
                 bias_difference: self.bias_difference,
             })
-            .collect()
+            .collect())
     }
 }

@@ -6,7 +6,7 @@ use tch::nn::ModuleT;
 use tch::{Device, Kind, Tensor};
 
 use crate::data::intensity::{Intensity, Windows};
-use crate::data::{Dataset, Pixels};
+use crate::data::{context, Dataset, Pixels};
 use crate::error::{Error, Result};
 
 /// Batch size for inference. Not bigger: past 64 patches the activations outgrow the CPU's
@@ -26,14 +26,39 @@ pub struct Patches {
     high: Tensor,
     /// (N,) int64.
     pub labels: Tensor,
+    /// (N, K) int64: the rows each patch is given with (`data::context`); None for one slice.
+    neighbours: Option<Tensor>,
     /// The memory `raw` views on the CPU.
     _host: Option<Pixels>,
 }
 
 impl Patches {
     /// Takes the pixels out of `data` (which keeps its labels and groups) and computes the
-    /// windows of `intensity` once, on every core.
-    pub fn new(data: &mut Dataset, intensity: &Intensity, device: Device) -> Result<Patches> {
+    /// windows of `intensity` once, on every core. With `context` K > 1 each patch comes with
+    /// its K − 1 nearest slices of the same nodule; refused when the file cannot tell them.
+    pub fn new(
+        data: &mut Dataset,
+        intensity: &Intensity,
+        device: Device,
+        context: usize,
+    ) -> Result<Patches> {
+        let neighbours = match context {
+            1 => None,
+            k => {
+                let ids = context::nodule_ids(data).map_err(|why| {
+                    Error::file(&data.path, format!("--context {k}: the file {why}"))
+                })?;
+                let rows: Vec<i64> = context::neighbours(ids, k)
+                    .into_iter()
+                    .map(|r| r as i64)
+                    .collect();
+                Some(
+                    Tensor::from_slice(&rows)
+                        .view([-1, k as i64])
+                        .to_device(device),
+                )
+            }
+        };
         let per_patch = data.pixels();
         let pixels = data.take_pixels();
         let Windows { low, high } = intensity.windows(&pixels, per_patch);
@@ -62,6 +87,7 @@ impl Patches {
             low: column(low),
             high: column(high),
             labels: Tensor::from_slice(&labels).to_device(device),
+            neighbours,
             _host: host,
         })
     }
@@ -78,7 +104,13 @@ impl Patches {
     /// The patches `idx` (an int64 tensor on the device), rescaled: (len, 1, H, W) float.
     /// The arithmetic is `intensity::rescale`'s, in float64, operation for operation, so the
     /// values are bit for bit those of rescaling on the host.
+    /// With context, (len, K, H, W): each patch's slices, each in its own window.
     pub fn batch(&self, idx: &Tensor) -> Tensor {
+        let (rows, k) = match &self.neighbours {
+            Some(n) => (n.index_select(0, idx).view([-1]), n.size()[1]),
+            None => (idx.shallow_clone(), 1),
+        };
+        let idx = &rows;
         let low = self.low.index_select(0, idx);
         let high = self.high.index_select(0, idx);
         let span = &high - &low;
@@ -92,7 +124,13 @@ impl Patches {
         let _ = x.g_sub_scalar_(1.0);
         // An empty window (a constant patch) gives zeros, not a division by zero.
         let _ = x.masked_fill_(&span.le(0.0), 0.0);
-        x.to_kind(Kind::Float)
+        let size = x.size();
+        x.to_kind(Kind::Float).view([-1, k, size[2], size[3]])
+    }
+
+    /// Slices each patch is given with (1 without context).
+    pub fn context(&self) -> usize {
+        self.neighbours.as_ref().map_or(1, |n| n.size()[1] as usize)
     }
 
     /// Mean and standard deviation of the rescaled pixels of the patches `indices`, from at

@@ -15,6 +15,7 @@ pub mod types;
 pub mod settings;
 
 // The ML core.
+pub mod baseline;
 pub mod calibration;
 pub mod checkpoint;
 pub mod compare;

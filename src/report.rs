@@ -140,9 +140,7 @@ fn square_chart(title: &str, x: &str, y: &str, series: &[Series]) -> String {
 /// A patch and its class-activation map as an inline PNG.
 fn picture(data: &Dataset, index: usize, explainer: &Explainer) -> Result<(String, f64)> {
     let grey = patch_image::image(data, index, patch_image::Window::for_scale(data.scale))?;
-    let e = explainer
-        .explain(&[&data.patch(index)?], data.height, data.width)
-        .remove(0);
+    let e = explainer.explain_at(data, &[index])?.remove(0);
     let rgb = patch_image::overlay(&grey, &e.map, e.height, e.width, e.scale());
     let big = image::imageops::resize(&rgb, PICTURE, PICTURE, image::imageops::FilterType::Nearest);
     let mut png = Vec::new();

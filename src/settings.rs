@@ -13,6 +13,7 @@ pub use crate::choice::{choice, name, names};
 use crate::data::intensity::Intensity;
 use crate::data::split::SplitKind;
 use crate::error::{Error, Result};
+use crate::model::Architecture;
 use crate::types::{Augment, Balance, DeviceChoice, Hyper, Precision, RunConfig, Schedule};
 
 /// Everything a user chooses for a new run.
@@ -239,6 +240,24 @@ pub const TABLE: &[Setting] = &[
             };
             Ok(())
         },
+        compared: true,
+    },
+    Setting {
+        key: "model",
+        flag: "--model",
+        label: "model",
+        input: Input::Choice(names::<Architecture>),
+        get: |s| name(s.hyper.model),
+        set: |s, t| choice(t).map(|v| s.hyper.model = v),
+        compared: true,
+    },
+    Setting {
+        key: "context",
+        flag: "--context",
+        label: "context slices",
+        input: Input::Text,
+        get: |s| s.hyper.context.to_string(),
+        set: |s, t| number(t).map(|v| s.hyper.context = v),
         compared: true,
     },
     Setting {

@@ -1,7 +1,7 @@
 //! The plain types every part of lnmc shares: hyper-parameters, the device and precision
 //! choices, a run's recorded configuration and one epoch's record. Plain data: it imports only
 //! `data` (for the intensity and split kinds) and `error`; what opens a device or reads the CPU's
-//! flags lives in `compute`.
+//! flags lives in `compute`; the architecture's name lives with the networks, in `model`.
 
 use std::path::PathBuf;
 
@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::intensity::Intensity;
 use crate::data::split::{Fold, SplitKind};
 use crate::error::{Error, Result};
+use crate::model::{Architecture, Spec};
 
 /// Hyper-parameters, defaulting to upstream's recipe. The options upstream lacks (augment,
 /// schedule, label smoothing, early stop, balance) default to off, and read as off from the
@@ -51,6 +52,20 @@ pub struct Hyper {
     #[serde(default)]
     #[arg(long, value_enum, default_value_t)]
     pub balance: Balance,
+    /// The network: upstream's `convnet`, or `resnet` (a small residual network, 0.70 M
+    /// parameters).
+    #[serde(default)]
+    #[arg(long, value_enum, default_value_t)]
+    pub model: Architecture,
+    /// Give each patch with its nearest K − 1 slices of the same nodule as input channels (K
+    /// odd; needs nodule ids).
+    #[serde(default = "one_slice")]
+    #[arg(long, value_name = "K", default_value_t = Hyper::default().context)]
+    pub context: usize,
+}
+
+fn one_slice() -> usize {
+    1
 }
 
 /// How training treats a rare class (candidate files hold ≈ 1 malignant patch in 500).
@@ -106,11 +121,21 @@ impl Default for Hyper {
             label_smoothing: 0.0,
             early_stop: None,
             balance: Balance::None,
+            model: Architecture::Convnet,
+            context: 1,
         }
     }
 }
 
 impl Hyper {
+    /// The network these settings train.
+    pub fn spec(&self) -> Spec {
+        Spec {
+            architecture: self.model,
+            context: self.context,
+        }
+    }
+
     /// The same check for the CLI's options and the dashboard's form; messages name the option.
     pub fn validate(&self) -> Result<()> {
         let bad = |option: &str, value: String, want: &str| {
@@ -144,6 +169,9 @@ impl Hyper {
         }
         if self.early_stop == Some(0) {
             return bad("early-stop", "0".into(), "at least 1 epoch of patience");
+        }
+        if let Err(why) = crate::data::context::check(self.context) {
+            return bad("context", self.context.to_string(), &why);
         }
         Ok(())
     }

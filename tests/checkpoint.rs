@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use lnmc::checkpoint::{self, Info};
 use lnmc::data::intensity::Intensity;
 use lnmc::data::split::SplitKind;
-use lnmc::model::ConvNet;
+use lnmc::model::{Net, Spec};
 use lnmc::types::{DataInfo, Hyper, RunConfig};
 use tch::nn::{ModuleT, VarStore};
 use tch::{Device, Tensor};
@@ -53,7 +53,7 @@ fn info() -> Info {
 fn model(seed: i64) -> (VarStore, ConvNet) {
     tch::manual_seed(seed);
     let vs = VarStore::new(Device::Cpu);
-    let net = ConvNet::new(&vs.root(), 0.3);
+    let net = Net::new(&vs.root(), Spec::UPSTREAM, 0.3);
     (vs, net)
 }
 

@@ -257,7 +257,7 @@ fn eval_names_the_tensor_that_does_not_fit() {
     let dir = tempfile::tempdir().unwrap();
     synth(dir.path(), 20);
     let vs = tch::nn::VarStore::new(tch::Device::Cpu);
-    let _net = lnmc::model::ConvNet::new(&vs.root(), 0.3);
+    let _net = lnmc::model::Net::new(&vs.root(), lnmc::model::Spec::UPSTREAM, 0.3);
     let mut tensors: Vec<(String, tch::Tensor)> = vs.variables().into_iter().collect();
     for (name, t) in tensors.iter_mut() {
         if name == "fc.weight" {

@@ -82,7 +82,7 @@ fn preprocessing_and_upstream_checkpoint_match_numpy_and_pytorch() {
     let ckpt = checkpoint::load(&pth).unwrap();
     assert!(ckpt.info.is_none());
     let mut vs = tch::nn::VarStore::new(tch::Device::Cpu);
-    let net = model::ConvNet::new(&vs.root(), 0.3);
+    let net = model::Net::new(&vs.root(), model::Spec::UPSTREAM, 0.3);
     checkpoint::restore(&mut vs, &ckpt, &pth).unwrap();
     // Training and evaluation rescale each batch as it is assembled, on the device: the values
     // must be bit for bit the host's, whether the set is held as float or as int16.
@@ -100,12 +100,13 @@ fn preprocessing_and_upstream_checkpoint_match_numpy_and_pytorch() {
             labels: vec![0; n],
             groups: None,
             group_source: Default::default(),
-            group_doubt: None,
+            groups_are_nodules: true,
+        group_doubt: None,
             patients: None,
             scale: Default::default(),
         };
         let p =
-            inference::Patches::new(&mut data, &Intensity::default(), tch::Device::Cpu).unwrap();
+            inference::Patches::new(&mut data, &Intensity::default(), tch::Device::Cpu, 1).unwrap();
         let idx = inference::index_tensor(&indices, tch::Device::Cpu);
         let batched = Vec::<f32>::try_from(p.batch(&idx).flatten(0, -1)).unwrap();
         assert!(

@@ -15,6 +15,7 @@ fn dataset(labels: Vec<u8>, groups: Option<Vec<i64>>) -> Dataset {
         labels,
         groups,
         group_source: Default::default(),
+        groups_are_nodules: true,
         group_doubt: None,
         patients: None,
         scale: Default::default(),

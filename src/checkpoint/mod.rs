@@ -11,6 +11,7 @@ use tch::{nn, Device, Kind, Tensor};
 
 use crate::error::{Error, Result};
 use crate::files::{check_is_file, write_atomic};
+use crate::model::{Net, Spec};
 use crate::types::RunConfig;
 
 /// Header metadata key holding `Info` as JSON.
@@ -134,10 +135,67 @@ pub fn load(path: &Path) -> Result<Checkpoint> {
     Ok(Checkpoint { tensors: out, info })
 }
 
+impl Checkpoint {
+    /// The network the weights are of, told by the weights themselves; refused where the
+    /// run's record says otherwise (a file edited or assembled by hand).
+    pub fn spec(&self, path: &Path) -> Result<Spec> {
+        let spec = Spec::of_tensors(&self.tensors).ok_or_else(|| {
+            Error::file(
+                path,
+                "holds no network lnmc knows (neither a ConvNet's conv1.weight nor a ResNet's stem.weight)",
+            )
+        })?;
+        if let Some(info) = &self.info {
+            let recorded = info.config.hyper.spec();
+            if recorded != spec {
+                return Err(Error::file(
+                    path,
+                    format!(
+                        "records a {} but holds the weights of a {}",
+                        recorded.describe(),
+                        spec.describe()
+                    ),
+                ));
+            }
+        }
+        Ok(spec)
+    }
+
+    /// The network with these weights on `device`, for inference (no dropout).
+    pub fn network(&self, path: &Path, device: Device) -> Result<(nn::VarStore, Net, Spec)> {
+        let spec = self.spec(path)?;
+        let mut vs = nn::VarStore::new(device);
+        let net = Net::new(&vs.root(), spec, 0.0);
+        restore(&mut vs, self, path)?;
+        Ok((vs, net, spec))
+    }
+
+    /// Refuses data of another patch size than the run trained on (a PyTorch file does not
+    /// say, and is let through).
+    pub fn check_patch_size(&self, path: &Path, data: &crate::data::Dataset) -> Result<()> {
+        let Some(info) = &self.info else {
+            return Ok(());
+        };
+        let (h, w) = (info.config.data.height, info.config.data.width);
+        if (h, w) != (data.height, data.width) {
+            return Err(Error::file(
+                &data.path,
+                format!(
+                    "holds {}×{} patches, but {} was trained on {h}×{w}",
+                    data.height,
+                    data.width,
+                    path.display()
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Copies the checkpoint's weights into the model's variables, refusing one that does not fit:
 /// the message names the first tensor that is missing, extra, or of another shape.
 pub fn restore(vs: &mut nn::VarStore, checkpoint: &Checkpoint, path: &Path) -> Result<()> {
-    let fail = |msg: String| Error::file(path, format!("does not fit the ConvNet: {msg}"));
+    let fail = |msg: String| Error::file(path, format!("does not fit the network: {msg}"));
     let mut vars: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
     vars.sort_by(|a, b| a.0.cmp(&b.0));
     let weights: Vec<&(String, Tensor)> = checkpoint

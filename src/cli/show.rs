@@ -66,7 +66,7 @@ pub fn run(args: ShowArgs) -> Result<u8> {
     if let Some(checkpoint) = &args.checkpoint {
         let explainer = Explainer::load(checkpoint)?;
         let e = explainer
-            .explain(&[&data.patch(index)?], data.height, data.width)
+            .explain_at(&data, &[index])?
             .remove(0);
         println!(
             "{} · P(malignant) {:.3} · logits benign {:.3} malignant {:.3}",

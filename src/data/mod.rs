@@ -1,6 +1,7 @@
 //! The nodule patches and their labels, as read from HDF5, plus everything done to them before
 //! they reach the model: intensity rescaling and the train/val split.
 
+pub mod context;
 pub mod groups;
 pub mod intensity;
 pub mod memory;
@@ -46,6 +47,9 @@ pub struct Dataset {
     pub groups: Option<Vec<i64>>,
     /// Where the groups came from: the file, the user's CSV or inference (both in the sidecar).
     pub group_source: groups::Source,
+    /// Whether each group is one nodule (false: a file with `patient_id` alone). Neighbouring
+    /// slices as context (`--context`) need nodules.
+    pub groups_are_nodules: bool,
     /// Per-patch patient ids where the file has them beside nodule ids: a group split keeps
     /// whole patients on one side (one patient's nodules can share what a model learns), while
     /// nodule-level metrics still count nodules.

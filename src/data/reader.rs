@@ -181,6 +181,8 @@ fn read_with(path: &Path, use_sidecar: bool, load: Load) -> Result<Dataset> {
         }
         false => None,
     };
+    let groups_are_nodules = !names.iter().any(|n| n == GROUP_DATASETS[1])
+        || names.iter().any(|n| n == GROUP_DATASETS[0]);
     let (groups, group_source, group_doubt) = match GROUP_DATASETS
         .iter()
         .find(|g| names.iter().any(|n| n == *g))
@@ -227,6 +229,7 @@ fn read_with(path: &Path, use_sidecar: bool, load: Load) -> Result<Dataset> {
         labels,
         groups,
         group_source,
+        groups_are_nodules,
         group_doubt,
         patients,
         scale: Default::default(),

@@ -308,6 +308,7 @@ pub fn in_memory(options: &Options, path: &Path) -> Dataset {
             true => super::groups::Source::File,
             false => super::groups::Source::None,
         },
+        groups_are_nodules: true,
         group_doubt: None,
         patients: None,
         scale: Default::default(),

@@ -119,7 +119,7 @@ fn prepare_new(request: Request) -> Result<Session> {
         false => None,
     };
     let sha256 = data::sha256(&request.data)?;
-    let patches = Patches::new(&mut data, &settings.intensity, device)?;
+    let patches = Patches::new(&mut data, &settings.intensity, device, settings.hyper.context)?;
     let prepare_seconds = started.elapsed().as_secs_f64();
     let name = settings.name.unwrap_or_else(run::timestamp);
     let run = RunDir::create(&request.runs_root, &request.checkpoint_root, &name)?;
@@ -204,7 +204,7 @@ fn prepare_resume(
             "indexes patches the data does not have",
         ));
     }
-    let patches = Patches::new(&mut data, &config.intensity, device)?;
+    let patches = Patches::new(&mut data, &config.intensity, device, config.hyper.context)?;
     let prepare_seconds = started.elapsed().as_secs_f64();
     // Killed before the first epoch ended: nothing to resume from, start the run afresh.
     let resume = match run.last().exists() {

@@ -13,7 +13,7 @@ use crate::data::MALIGNANT;
 use crate::error::{Error, Result};
 use crate::inference::{self, index_tensor};
 use crate::metrics::{self, malignant_probability};
-use crate::model::ConvNet;
+use crate::model::Net;
 use crate::optim::{scheduled_lr, Adam};
 use crate::run::system::Doing;
 use crate::symmetry;
@@ -54,7 +54,7 @@ fn epoch_order(balance: Balance, train: &[usize], labels: &[u8]) -> Tensor {
 
 pub(super) struct Model {
     vs: nn::VarStore,
-    net: ConvNet,
+    net: Net,
     adam: Adam,
     /// `LNMC_INJECT_FAULT=hang`, for the tests of the stall rule only: the second epoch hangs
     /// after its first read-back batches (after its first batch when it has no more) until the
@@ -79,7 +79,7 @@ impl Model {
         let hyper = &s.config.hyper;
         tch::manual_seed(hyper.seed as i64);
         let mut vs = nn::VarStore::new(s.device);
-        let mut net = ConvNet::new(&vs.root(), hyper.dropout);
+        let mut net = Net::new(&vs.root(), hyper.spec(), hyper.dropout);
         net.set_precision(s.compute.kind);
         let mut adam = Adam::new(&vs, hyper.lr, hyper.weight_decay);
         if let Some(ckpt) = &s.resume {

@@ -248,12 +248,21 @@ impl DatasetTab {
         if wanted.is_empty() {
             return Reply::Done;
         }
+        // The slices its network takes a patch with: the header's record, read once a file.
+        let k = crate::checkpoint::read_info(&checkpoint).map_or(1, |i| i.config.hyper.context);
+        let mut patches = Vec::new();
+        for i in wanted {
+            match crate::data::context::stack(cx.data, i, k) {
+                Ok(stack) => patches.push((i, stack)),
+                Err(e) => {
+                    self.problem = Some(e.to_string());
+                    return Reply::Done;
+                }
+            }
+        }
         Reply::Effect(Effect::Explain {
             checkpoint,
-            patches: wanted
-                .into_iter()
-                .filter_map(|i| Some((i, cx.data.patch(i).ok()?)))
-                .collect(),
+            patches,
             height: cx.data.height,
             width: cx.data.width,
         })

@@ -74,7 +74,7 @@ pub enum Effect {
     ReadSystem(PathBuf),
     /// Read the tail of the log.txt of the run in this directory.
     ReadLog(PathBuf),
-    /// Class-activation maps of these raw patches (index, pixels) by `checkpoint`.
+    /// Class-activation maps of these raw patches (index, its slices' pixels) by `checkpoint`.
     Explain {
         checkpoint: PathBuf,
         patches: Vec<(usize, Vec<f32>)>,

@@ -455,6 +455,6 @@ fn explain(
     }
     let explainer = loaded.as_ref().expect("loaded above");
     let raw: Vec<&[f32]> = patches.iter().map(|(_, p)| p.as_slice()).collect();
-    let maps = explainer.explain(&raw, height, width);
+    let maps = explainer.explain(&raw, height, width)?;
     Ok(patches.iter().map(|(i, _)| *i).zip(maps).collect())
 }

@@ -195,6 +195,8 @@ pub fn evaluation(
         split_name: "val split of run demo".into(),
         origin: "run demo, epoch 2".into(),
         inference_seconds: 0.01,
+        model: lnmc::model::Spec::UPSTREAM,
+        baseline: Err("no baseline in this test".into()),
         precision: "fp32".into(),
         split: lnmc::data::split::Facts::recorded_as(lnmc::data::split::SplitKind::Stratified),
         groups: None,

@@ -1,10 +1,11 @@
 //! The upstream ConvNet, layer for layer, with PyTorch's `state_dict` names so that upstream
 //! checkpoints load and lnmc's can be read back in PyTorch.
 //!
-//! 1×H×W → conv1 32 → ReLU → conv2 32 → ReLU → maxpool 2 → dropout
+//! K×H×W (K = 1 upstream; the `--context` slices otherwise) → conv1 32 → ReLU → conv2 32 → ReLU → maxpool 2 → dropout
 //!       → conv3 64 → ReLU → conv4 64 → ReLU → maxpool 2 → dropout
 //!       → global average pool → fc 2 logits (benign, malignant)
-//! All convolutions 3×3 'same', all layers with bias: 65,122 parameters.
+//! All convolutions 3×3 'same', all layers with bias: 65,122 parameters (288 more per extra
+//! context slice).
 //!
 //! Weights and inputs are kept channels-last (NHWC in memory, NCHW in shape): oneDNN's
 //! convolutions, pooling and their backward passes run ≈ 10–15 % faster on this layout on a
@@ -14,7 +15,7 @@
 use tch::nn;
 use tch::Tensor;
 
-pub const CLASSES: i64 = 2;
+use super::{channels_last, torch_default, CLASSES};
 
 #[derive(Debug)]
 pub struct ConvNet {
@@ -22,23 +23,13 @@ pub struct ConvNet {
     conv2: nn::Conv2D,
     conv3: nn::Conv2D,
     conv4: nn::Conv2D,
-    fc: nn::Linear,
+    pub(super) fc: nn::Linear,
     dropout: f64,
     /// What the convolutions compute in: fp32, or bf16 on fp32 master weights.
     compute: tch::Kind,
 }
 
-/// PyTorch's default initialisation for Conv2d and Linear (kaiming_uniform with a = √5),
-/// which comes down to U(−1/√fan_in, 1/√fan_in) for weights and biases alike.
-fn torch_default(fan_in: i64) -> nn::Init {
-    let bound = 1.0 / (fan_in as f64).sqrt();
-    nn::Init::Uniform {
-        lo: -bound,
-        up: bound,
-    }
-}
-
-fn conv3x3(vs: &nn::Path, name: &str, input: i64, output: i64) -> nn::Conv2D {
+pub(super) fn conv3x3(vs: &nn::Path, name: &str, input: i64, output: i64) -> nn::Conv2D {
     let init = torch_default(input * 9);
     let config = nn::ConvConfig {
         padding: 1,
@@ -49,21 +40,12 @@ fn conv3x3(vs: &nn::Path, name: &str, input: i64, output: i64) -> nn::Conv2D {
     nn::conv2d(vs / name, input, output, 3, config)
 }
 
-/// The same (N, C, H, W) values laid out channels-last. For C = 1 both layouts hold the same
-/// bytes, so an input batch only gets new strides, not a copy.
-pub fn channels_last(t: &Tensor) -> Tensor {
-    let size = t.size();
-    let (c, h, w) = (size[1], size[2], size[3]);
-    t.permute([0, 2, 3, 1])
-        .contiguous()
-        .as_strided(&size, [h * w * c, 1, w * c, c], None)
-}
-
 impl ConvNet {
-    pub fn new(vs: &nn::Path, dropout: f64) -> ConvNet {
+    /// `channels`: the slices a patch is given as (1 upstream).
+    pub fn new(vs: &nn::Path, channels: i64, dropout: f64) -> ConvNet {
         let init = torch_default(64);
         let net = ConvNet {
-            conv1: conv3x3(vs, "conv1", 1, 32),
+            conv1: conv3x3(vs, "conv1", channels, 32),
             conv2: conv3x3(vs, "conv2", 32, 32),
             conv3: conv3x3(vs, "conv3", 32, 64),
             conv4: conv3x3(vs, "conv4", 64, 64),
@@ -92,8 +74,8 @@ impl ConvNet {
 }
 
 impl ConvNet {
-    /// The 64 feature maps after the last pool (batch, 64, H/4, W/4): what the global average
-    /// pool and the linear layer turn into logits.
+    /// The 64 feature maps after the last pool (batch, 64, H/4, W/4): what `Net`'s global
+    /// average pool and this network's linear layer `fc` turn into logits.
     pub fn features(&self, xs: &Tensor, train: bool) -> Tensor {
         // relu(maxpool(x)) == maxpool(relu(x)), values and gradients alike (ReLU is monotonic),
         // so the ReLUs before a pool run on the pooled, 4× smaller tensor. The others work in
@@ -131,35 +113,12 @@ impl ConvNet {
             1,
         )
     }
-
-    /// The class-activation map of the log-odds, exact for this network (Zhou et al. 2016):
-    /// logit₁ − logit₀ = (b₁ − b₀) + mean over (i, j) of M(i, j), with
-    /// M(i, j) = Σ_k (w₁ₖ − w₀ₖ) · A_k(i, j) and A the maps of `features`. Returns M as
-    /// (batch, H/4, W/4) and the logits (batch, 2), from one forward pass without dropout.
-    pub fn class_activation(&self, xs: &Tensor) -> (Tensor, Tensor) {
-        let a = self.features(xs, false).to_kind(tch::Kind::Float);
-        let logits = a
-            .mean_dim(&[2i64, 3][..], false, tch::Kind::Float)
-            .apply(&self.fc);
-        let w = &self.fc.ws;
-        let dw = (w.get(1) - w.get(0)).view([1, -1, 1, 1]);
-        let map = (a * dw).sum_dim_intlist(&[1i64][..], false, tch::Kind::Float);
-        (map, logits)
-    }
-
-    /// b₁ − b₀ of the linear layer: the log-odds of a patch whose map is zero everywhere.
-    pub fn bias_difference(&self) -> f64 {
-        let b = self.fc.bs.as_ref().expect("the linear layer has a bias");
-        (b.get(1) - b.get(0)).double_value(&[])
-    }
 }
 
 impl nn::ModuleT for ConvNet {
-    /// `xs`: (batch, 1, H, W) normalised patches. Returns (batch, 2) logits.
+    /// `xs`: (batch, K, H, W) normalised patches. Returns (batch, 2) logits.
     fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
-        self.features(xs, train)
-            .mean_dim(&[2i64, 3][..], false, tch::Kind::Float)
-            .apply(&self.fc)
+        super::pooled_logits(&self.features(xs, train), &self.fc)
     }
 }
 
@@ -172,7 +131,7 @@ mod tests {
     fn bf16_convolutions_stay_close_to_fp32_and_train_fp32_weights() {
         tch::manual_seed(5);
         let vs = nn::VarStore::new(tch::Device::Cpu);
-        let mut net = ConvNet::new(&vs.root(), 0.0);
+        let mut net = ConvNet::new(&vs.root(), 1, 0.0);
         let xs = Tensor::randn([4, 1, 32, 32], (tch::Kind::Float, tch::Device::Cpu));
         let fp32 = net.forward_t(&xs, false);
         net.set_precision(tch::Kind::BFloat16);
@@ -190,32 +149,9 @@ mod tests {
     }
 
     #[test]
-    fn the_class_activation_map_sums_to_the_log_odds() {
-        tch::manual_seed(7);
-        let vs = nn::VarStore::new(tch::Device::Cpu);
-        let net = ConvNet::new(&vs.root(), 0.3);
-        let xs = Tensor::randn([5, 1, 64, 64], (tch::Kind::Float, tch::Device::Cpu));
-        let (map, logits) = net.class_activation(&xs);
-        assert_eq!(map.size(), vec![5, 16, 16]);
-        let plain = net.forward_t(&xs, false);
-        assert!(
-            plain.allclose(&logits, 1e-6, 1e-6, false),
-            "same forward pass"
-        );
-        let means =
-            Vec::<f64>::try_from(map.mean_dim(&[1i64, 2][..], false, tch::Kind::Double)).unwrap();
-        let logits = Vec::<f32>::try_from(logits.flatten(0, -1)).unwrap();
-        for (k, mean) in means.iter().enumerate() {
-            let diff = (logits[2 * k + 1] - logits[2 * k]) as f64;
-            let sum = mean + net.bias_difference();
-            assert!((sum - diff).abs() < 1e-4, "patch {k}: {sum} vs {diff}");
-        }
-    }
-
-    #[test]
     fn has_upstream_parameter_names_and_count() {
         let vs = nn::VarStore::new(tch::Device::Cpu);
-        let _net = ConvNet::new(&vs.root(), 0.3);
+        let _net = ConvNet::new(&vs.root(), 1, 0.3);
         let vars = vs.variables();
         let mut names: Vec<&String> = vars.keys().collect();
         names.sort();
@@ -239,7 +175,7 @@ mod tests {
     #[test]
     fn maps_a_batch_of_patches_to_two_logits() {
         let vs = nn::VarStore::new(tch::Device::Cpu);
-        let net = ConvNet::new(&vs.root(), 0.3);
+        let net = ConvNet::new(&vs.root(), 1, 0.3);
         let out = net.forward_t(&Tensor::zeros([5, 1, 64, 64], tch::kind::FLOAT_CPU), false);
         assert_eq!(out.size(), vec![5, 2]);
         // Any patch side ≥ 16 works thanks to the global average pool.
@@ -251,7 +187,7 @@ mod tests {
     fn keeps_weights_and_activations_channels_last_without_changing_values() {
         tch::manual_seed(1);
         let vs = nn::VarStore::new(tch::Device::Cpu);
-        let net = ConvNet::new(&vs.root(), 0.0);
+        let net = ConvNet::new(&vs.root(), 1, 0.0);
         let w = &vs.variables()["conv3.weight"];
         assert_eq!(w.stride(), vec![9 * 32, 1, 3 * 32, 32]);
         let xs = Tensor::randn([3, 1, 16, 16], tch::kind::FLOAT_CPU);
@@ -275,7 +211,7 @@ mod tests {
     fn initialisation_stays_within_pytorch_bounds() {
         tch::manual_seed(0);
         let vs = nn::VarStore::new(tch::Device::Cpu);
-        let _net = ConvNet::new(&vs.root(), 0.3);
+        let _net = ConvNet::new(&vs.root(), 1, 0.3);
         let vars = vs.variables();
         let bound = 1.0 / (32.0f64 * 9.0).sqrt();
         let w = &vars["conv2.weight"];
