@@ -168,6 +168,7 @@ fn main() {
         origin: "run bench, epoch 150".into(),
         inference_seconds: 1.0,
         model: lnmc::model::Spec::UPSTREAM,
+        patients: None,
         baseline: Err("no baseline in this test".into()),
         precision: "fp32".into(),
         slice_level: false,

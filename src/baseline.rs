@@ -62,12 +62,21 @@ pub fn diameter(
             let (l, s) = metrics::per_nodule(labels, scores, ids);
             (l, s, per_nodule_max(diameters, ids), "nodule")
         }
-        None => (labels.to_vec(), scores.to_vec(), diameters.to_vec(), "patch"),
+        None => (
+            labels.to_vec(),
+            scores.to_vec(),
+            diameters.to_vec(),
+            "patch",
+        ),
     };
     let malignant = labels.iter().filter(|&&l| l == MALIGNANT).count();
     let counts = [labels.len() - malignant, malignant];
     if counts.iter().min() < Some(&MIN_PER_CLASS) {
-        let units = if groups.is_some() { "nodules" } else { "patches" };
+        let units = if groups.is_some() {
+            "nodules"
+        } else {
+            "patches"
+        };
         return Err(format!(
             "fewer than {MIN_PER_CLASS} {units} of a class ({} benign, {} malignant): no baseline",
             counts[0], counts[1]
@@ -105,7 +114,11 @@ mod tests {
             for s in 0..2 {
                 labels.push(malignant as u8);
                 // One small slice per nodule: only the largest tells malignant apart.
-                diameters.push(if s == 0 { 1.0 } else { 5.0 + malignant as u8 as f64 * 10.0 + n as f64 * 0.1 });
+                diameters.push(if s == 0 {
+                    1.0
+                } else {
+                    5.0 + malignant as u8 as f64 * 10.0 + n as f64 * 0.1
+                });
                 scores.push(((n * 7 + s) % 5) as f64 / 5.0);
                 groups.push(n);
             }
@@ -116,9 +129,15 @@ mod tests {
         assert_eq!(b.diameter_auc(), 1.0, "largest slices separate the classes");
         let (l, s) = metrics::per_nodule(&labels, &scores, &groups);
         assert!((b.network_auc() - metrics::roc_auc(&l, &s)).abs() < 1e-12);
-        assert!(b.delong.p < 0.05, "a perfect baseline beats a random network");
+        assert!(
+            b.delong.p < 0.05,
+            "a perfect baseline beats a random network"
+        );
         assert!(b.intervals[1][1] <= 1.0 && b.intervals[0][0] >= 0.0);
         let few = diameter(&labels[..8], &scores[..8], &diameters[..8], None).unwrap_err();
-        assert!(few.starts_with("fewer than 10 patches of a class (4 benign"), "{few}");
+        assert!(
+            few.starts_with("fewer than 10 patches of a class (4 benign"),
+            "{few}"
+        );
     }
 }

@@ -4,18 +4,21 @@
 //! (every patch scored once, by the model that never saw it). Each fold's model is its last
 //! epoch's: a choice made without the patches it then scores. The best epoch by validation
 //! accuracy is kept beside it, labelled optimistic: it was picked on the very patches it
-//! scores.
+//! scores. The pooled predictions are written beside it (`cv-predictions.csv`), and set
+//! against the nodule diameter alone.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::baseline::{self, Baseline};
 use crate::data::split::{Facts, SplitKind};
 use crate::error::{Error, Result};
 use crate::evaluation::{self, RESAMPLES};
 use crate::files::write_json;
 use crate::metrics::{self, Intervals, Metrics};
+use crate::predictions::{self, Prediction};
 use crate::run::catalog::RunEntry;
 use crate::run::{Status, CONFIG, CV_SUMMARY};
 use crate::train::{Request, Start};
@@ -131,7 +134,14 @@ pub struct Pooled {
     pub nodule: Option<Metrics>,
     /// None where the counts cannot support one (`metrics::MIN_PER_CLASS`).
     pub ci: Option<Intervals>,
+    /// The pooled predictions against the nodule diameter alone, with DeLong's intervals of
+    /// both AUCs; absent where the counts cannot carry it (or in a cv.json of an earlier lnmc).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<Baseline>,
 }
+
+/// The pooled out-of-fold predictions of the last epochs, beside cv.json.
+pub const PREDICTIONS: &str = "cv-predictions.csv";
 
 /// Reads the finished folds under `dir`, evaluates each fold's best checkpoint on its own
 /// validation fold, and writes `dir/cv.json`.
@@ -166,12 +176,15 @@ pub fn summarise(dir: &Path, folds: usize, device: DeviceChoice) -> Result<Summa
         last.add(
             entry.history.last().cloned().ok_or_else(no_epoch)?,
             evaluate(crate::run::LAST)?,
+            k,
         );
         best.add(
             entry.best().cloned().ok_or_else(no_epoch)?,
             evaluate(crate::run::BEST)?,
+            k,
         );
     }
+    predictions::write(&dir.join(PREDICTIONS), &last.predictions)?;
     let (last, best) = (last.finish(), best.finish());
     let summary = Summary {
         name,
@@ -201,8 +214,10 @@ struct Pooling {
     per_fold: Vec<EpochRecord>,
     labels: Vec<u8>,
     scores: Vec<f64>,
+    diameters: Vec<f64>,
     /// None as soon as one fold has no groups.
     groups: Option<Vec<i64>>,
+    predictions: Vec<Prediction>,
 }
 
 impl Default for Pooling {
@@ -211,7 +226,9 @@ impl Default for Pooling {
             per_fold: Vec::new(),
             labels: Vec::new(),
             scores: Vec::new(),
+            diameters: Vec::new(),
             groups: Some(Vec::new()),
+            predictions: Vec::new(),
         }
     }
 }
@@ -225,8 +242,10 @@ struct Gathered {
 }
 
 impl Pooling {
-    fn add(&mut self, record: EpochRecord, e: evaluation::Evaluation) {
+    fn add(&mut self, record: EpochRecord, e: evaluation::Evaluation, fold: usize) {
         self.per_fold.push(record);
+        self.predictions.extend(e.predictions(Some(fold)));
+        self.diameters.extend(e.features.iter().map(|f| f.diameter));
         self.labels.extend(e.labels);
         self.scores.extend(e.scores);
         // Ids are per file, and all folds read the same file: they pool as they are.
@@ -256,6 +275,13 @@ impl Pooling {
                     RESAMPLES,
                     1,
                 ),
+                baseline: baseline::diameter(
+                    &self.labels,
+                    &self.scores,
+                    &self.diameters,
+                    self.groups.as_deref(),
+                )
+                .ok(),
             },
             per_fold: self.per_fold,
             mean,

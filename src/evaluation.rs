@@ -16,6 +16,7 @@ use crate::metrics::{self, Intervals, Metrics};
 use crate::model::Spec;
 use crate::operating_point::{self, OperatingPoint, Rule};
 use crate::paired;
+use crate::predictions::Prediction;
 use crate::run;
 use crate::subgroups::{self, Binning, Features, Subgroup};
 use crate::types::{DeviceChoice, Precision};
@@ -87,6 +88,8 @@ pub struct Evaluation {
     pub split: split::Facts,
     /// Nodule of each evaluated patch, when the data has groups.
     pub groups: Option<Vec<i64>>,
+    /// Patient of each evaluated patch, when the file has patient ids beside nodule ids.
+    pub patients: Option<Vec<i64>>,
     /// Each nodule scored by the mean probability of its slices (`n` counts nodules).
     pub nodule: Option<Metrics>,
     /// 95 % bootstrap intervals of the patch-level metrics, resampling nodules when known.
@@ -143,6 +146,21 @@ impl Evaluation {
 }
 
 impl Evaluation {
+    /// Each scored patch as a row of a predictions table (`eval --predictions`).
+    pub fn predictions(&self, fold: Option<usize>) -> Vec<Prediction> {
+        let at = |ids: &Option<Vec<i64>>, k: usize| ids.as_ref().map(|v| v[k]);
+        (0..self.indices.len())
+            .map(|k| Prediction {
+                index: self.indices[k],
+                nodule: at(&self.groups, k),
+                patient: at(&self.patients, k),
+                label: Some(self.labels[k]),
+                p_malignant: self.scores[k],
+                fold,
+            })
+            .collect()
+    }
+
     /// The patches the two compared checkpoints decide differently at 0.5, the largest
     /// difference in P(malignant) first; empty without a second checkpoint.
     pub fn disagreements(&self) -> Vec<usize> {
@@ -159,6 +177,64 @@ impl Evaluation {
         k.sort_by(|&x, &y| gap(y).total_cmp(&gap(x)));
         k.into_iter().map(|k| self.indices[k]).collect()
     }
+}
+
+/// Every patch of a file scored, labels or not (`lnmc predict`).
+pub struct Scored {
+    pub rows: Vec<Prediction>,
+    pub model: Spec,
+    /// Whether the file has labels (the rows then carry them).
+    pub labelled: bool,
+    /// What the network computed in, and why.
+    pub precision: String,
+}
+
+/// P(malignant) of every patch of `data_path` by `checkpoint`, with the run's intensity step
+/// and context; the file may lack labels. Refuses patches of another size than the run's.
+pub fn predict_file(request: &Request, data_path: &Path) -> Result<Scored> {
+    let ckpt = checkpoint::load(&request.checkpoint)?;
+    let (mut data, labelled) = reader::read_for_prediction(data_path)?;
+    ckpt.check_patch_size(&request.checkpoint, &data)?;
+    let intensity = request
+        .intensity
+        .or(ckpt.info.as_ref().map(|i| i.config.intensity))
+        .unwrap_or_default();
+    let device = crate::compute::device(request.device)?;
+    let (_vs, mut net, model) = ckpt.network(&request.checkpoint, device)?;
+    let compute = crate::compute::Compute::resolve(request.precision, device);
+    net.set_precision(compute.kind);
+    let indices: Vec<usize> = (0..data.len()).collect();
+    let patches = Patches::new(&mut data, &intensity, device, model.context)?;
+    let scores = score(&net, &patches, &indices, request.tta);
+    let rows = indices
+        .iter()
+        .map(|&i| Prediction {
+            index: i,
+            nodule: data.groups.as_ref().map(|g| g[i]),
+            patient: data.patients.as_ref().map(|p| p[i]),
+            label: labelled.then_some(data.labels[i]),
+            p_malignant: scores[i],
+            fold: None,
+        })
+        .collect();
+    Ok(Scored {
+        rows,
+        model,
+        labelled,
+        precision: scored_in(request.precision, compute),
+    })
+}
+
+/// P(malignant) of the patches `indices`, plain or averaged over the 8 symmetries.
+fn score(net: &crate::model::Net, patches: &Patches, indices: &[usize], tta: bool) -> Vec<f64> {
+    if tta {
+        return inference::predict_tta(net, patches, indices, inference::BATCH);
+    }
+    let (logits, _) = inference::predict(net, patches, indices, inference::BATCH);
+    logits
+        .iter()
+        .map(|&l| metrics::malignant_probability(l))
+        .collect()
 }
 
 pub fn evaluate(request: &Request) -> Result<Evaluation> {
@@ -238,19 +314,15 @@ fn evaluate_one(request: &Request) -> Result<Evaluation> {
     // The set as stored, rescaled batch by batch: no normalised copy of it.
     let patches = Patches::new(&mut data, &intensity, device, model.context)?;
     let started = Instant::now();
-    let scores: Vec<f64> = if request.tta {
-        inference::predict_tta(&net, &patches, &indices, inference::BATCH)
-    } else {
-        let (logits, _) = inference::predict(&net, &patches, &indices, inference::BATCH);
-        logits
-            .iter()
-            .map(|&l| metrics::malignant_probability(l))
-            .collect()
-    };
+    let scores = score(&net, &patches, &indices, request.tta);
     let inference_seconds = started.elapsed().as_secs_f64();
     let truth: Vec<u8> = indices.iter().map(|&i| data.labels[i]).collect();
     let groups: Option<Vec<i64>> = data
         .groups
+        .as_ref()
+        .map(|ids| indices.iter().map(|&i| ids[i]).collect());
+    let patients: Option<Vec<i64>> = data
+        .patients
         .as_ref()
         .map(|ids| indices.iter().map(|&i| ids[i]).collect());
     let nodule = groups
@@ -287,6 +359,7 @@ fn evaluate_one(request: &Request) -> Result<Evaluation> {
     let diameters: Vec<f64> = features.iter().map(|f| f.diameter).collect();
     Ok(Evaluation {
         baseline: baseline::diameter(&truth, &scores, &diameters, groups.as_deref()),
+        patients,
         model,
         features,
         binning,
@@ -315,11 +388,16 @@ fn evaluate_one(request: &Request) -> Result<Evaluation> {
             None => "PyTorch state_dict".into(),
         },
         inference_seconds,
-        precision: match request.precision {
-            Precision::Fp32 => "fp32 (exact: the same scores on every machine)".into(),
-            _ => compute.why,
-        },
+        precision: scored_in(request.precision, compute),
     })
+}
+
+/// What the network computed in, and why, as the outputs say it.
+fn scored_in(asked: Precision, compute: crate::compute::Compute) -> String {
+    match asked {
+        Precision::Fp32 => "fp32 (exact: the same scores on every machine)".into(),
+        _ => compute.why,
+    }
 }
 
 /// Size and density of each patch of `indices`, on every core.

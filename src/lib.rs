@@ -32,6 +32,7 @@ pub mod model;
 pub mod operating_point;
 pub mod optim;
 pub mod paired;
+pub mod predictions;
 pub mod run;
 pub mod subgroups;
 pub mod sweep;

@@ -101,7 +101,7 @@ fn preprocessing_and_upstream_checkpoint_match_numpy_and_pytorch() {
             groups: None,
             group_source: Default::default(),
             groups_are_nodules: true,
-        group_doubt: None,
+            group_doubt: None,
             patients: None,
             scale: Default::default(),
         };

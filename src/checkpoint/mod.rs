@@ -2,6 +2,7 @@
 //! config in the header metadata) and reads those plus PyTorch `torch.save` state_dicts.
 
 mod pytorch;
+pub mod torchscript;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -167,6 +168,8 @@ impl Checkpoint {
         let mut vs = nn::VarStore::new(device);
         let net = Net::new(&vs.root(), spec, 0.0);
         restore(&mut vs, self, path)?;
+        // No gradients: what inference needs, and what tracing (`torchscript`) requires.
+        vs.freeze();
         Ok((vs, net, spec))
     }
 

@@ -52,6 +52,10 @@ pub struct EvalArgs {
     /// Upper edges of the nodule-size subgroups, in pixels of equivalent diameter, rising.
     #[arg(long, value_parser = parse_edges, default_value = "6,12,20", value_name = "D1,D2,…")]
     size_bins: Edges,
+    /// Also write each scored patch as a CSV row: index, nodule, patient, label, p_malignant
+    /// (`pd.read_csv`-ready; ids the file lacks are empty).
+    #[arg(long, value_name = "FILE.csv")]
+    predictions: Option<PathBuf>,
 }
 
 /// The precision every command that scores a checkpoint takes (eval, calibrate, report).
@@ -96,7 +100,13 @@ pub fn run(args: EvalArgs) -> Result<u8> {
         against: args.against.as_deref().map(crate::run::checkpoint_of),
         size_edges: args.size_bins.0,
     };
+    if let Some(path) = &args.predictions {
+        crate::files::check_output_dir(path)?;
+    }
     let e = evaluation::evaluate(&request)?;
+    if let Some(path) = &args.predictions {
+        crate::predictions::write(path, &e.predictions(None))?;
+    }
     let m = &e.metrics;
     let rate = m.n as f64 / e.inference_seconds.max(1e-9);
     if args.json {
@@ -107,6 +117,14 @@ pub fn run(args: EvalArgs) -> Result<u8> {
         json["scored_on"] = e.split_name.clone().into();
         json["numeric_precision"] = e.precision.clone().into();
         json["units"] = serde_json::to_value(e.units).expect("json");
+        json["model"] = serde_json::json!({
+            "architecture": e.model.architecture,
+            "context": e.model.context,
+        });
+        json["baseline"] = serde_json::json!({
+            "diameter": e.baseline.as_ref().ok(),
+            "withheld": e.baseline.as_ref().err(),
+        });
         json["nodule"] = serde_json::to_value(&e.nodule).expect("json");
         json["ci"] = serde_json::to_value(&e.ci).expect("json");
         json["calibration"] = serde_json::to_value(&e.calibration).expect("json");
@@ -127,7 +145,12 @@ pub fn run(args: EvalArgs) -> Result<u8> {
         println!("{json}");
         return Ok(0);
     }
-    println!("checkpoint {} ({})", request.checkpoint.display(), e.origin);
+    println!(
+        "checkpoint {} ({}) · {}",
+        request.checkpoint.display(),
+        e.origin,
+        e.model.describe()
+    );
     println!(
         "data       {} ({} data, {}) · {} · {} samples",
         e.data_path.display(),
@@ -177,6 +200,7 @@ pub fn run(args: EvalArgs) -> Result<u8> {
     println!("confusion   {:>14} {:>14}", "pred benign", "pred malignant");
     println!("  benign    {tn:>14} {fp:>14}");
     println!("  malignant {fn_:>14} {tp:>14}");
+    print_baseline(&e.baseline);
     print_calibration(&e.calibration);
     print_operating_point(&e.operating_point);
     print_subgroups(&e);
@@ -217,6 +241,26 @@ fn print_calibration(c: &crate::calibration::Assessment) {
             "            with temperature {:.3} (fitted on {}): ECE {:.4} · Brier {:.4} · NLL {:.4}",
             t.temperature, t.fitted_on, s.ece, s.brier, s.nll
         );
+    }
+}
+
+fn print_baseline(b: &std::result::Result<crate::baseline::Baseline, String>) {
+    match b {
+        Ok(b) => println!(
+            "baseline    per {}: network AUC {:.4} [{:.4}, {:.4}] vs diameter alone {:.4} [{:.4}, {:.4}] · DeLong z {:.3} p {} ({} benign, {} malignant; 95 % DeLong intervals)",
+            b.unit,
+            b.network_auc(),
+            b.intervals[0][0],
+            b.intervals[0][1],
+            b.diameter_auc(),
+            b.intervals[1][0],
+            b.intervals[1][1],
+            b.delong.z,
+            p_value(b.delong.p),
+            b.counts[0],
+            b.counts[1]
+        ),
+        Err(why) => println!("baseline    diameter alone: {why}"),
     }
 }
 

@@ -6,6 +6,7 @@ mod eval;
 mod export;
 mod groups;
 mod import;
+mod predict;
 mod report;
 mod show;
 mod sweep;
@@ -100,7 +101,7 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Train the ConvNet.
+    /// Train a network (upstream's ConvNet unless --model).
     // A negative number is a value to check (`--lr -1` is out of range), not a flag.
     #[command(allow_negative_numbers = true)]
     Train(TrainArgs),
@@ -110,6 +111,11 @@ pub enum Command {
     Sweep(SweepArgs),
     /// Exact dataset-level metrics of a checkpoint (lnmc .safetensors or PyTorch .pth).
     Eval(EvalArgs),
+    /// P(malignant) of every patch of a file, labelled or not, as a CSV table.
+    Predict(predict::PredictArgs),
+    /// A checkpoint as TorchScript (model.pt, loaded by `torch.jit.load` without lnmc) and a
+    /// description of the input it takes (model.json).
+    ExportModel(predict::ExportModelArgs),
     /// Fit one temperature for a checkpoint on its validation split and keep it beside the
     /// checkpoint (CHECKPOINT.calibration.json): eval then reports calibration before and after.
     Calibrate(CalibrateArgs),
@@ -164,6 +170,7 @@ pub fn main() -> ExitCode {
             crate::cuda::prepare(args.settings.device == DeviceChoice::Cpu)
         }
         Some(Command::Eval(args)) => crate::cuda::prepare(args.device == DeviceChoice::Cpu),
+        Some(Command::Predict(args)) => crate::cuda::prepare(args.device == DeviceChoice::Cpu),
         Some(Command::Sweep(args)) => crate::cuda::prepare(args.cpu_only()),
         Some(Command::Calibrate(args)) => crate::cuda::prepare(args.device == DeviceChoice::Cpu),
         Some(_) => {}
@@ -223,6 +230,8 @@ pub fn main() -> ExitCode {
         Some(Command::Calibrate(args)) => calibrate::run(args),
         Some(Command::Report(args)) => report::run(args),
         Some(Command::Show(args)) => show::run(args),
+        Some(Command::Predict(args)) => predict::predict(args),
+        Some(Command::ExportModel(args)) => predict::export_model(args),
         Some(Command::Export(args)) => export::run(args),
     };
     match result {

@@ -65,9 +65,7 @@ pub fn run(args: ShowArgs) -> Result<u8> {
     let mut picture = image::DynamicImage::ImageLuma8(grey.clone());
     if let Some(checkpoint) = &args.checkpoint {
         let explainer = Explainer::load(checkpoint)?;
-        let e = explainer
-            .explain_at(&data, &[index])?
-            .remove(0);
+        let e = explainer.explain_at(&data, &[index])?.remove(0);
         println!(
             "{} · P(malignant) {:.3} · logits benign {:.3} malignant {:.3}",
             checkpoint.display(),

@@ -79,7 +79,10 @@ pub fn stack(data: &Dataset, index: usize, k: usize) -> crate::error::Result<Vec
         return data.patch(index);
     }
     let ids = nodule_ids(data).map_err(|why| {
-        crate::error::Error::file(&data.path, format!("a network of {k} slices: the file {why}"))
+        crate::error::Error::file(
+            &data.path,
+            format!("a network of {k} slices: the file {why}"),
+        )
     })?;
     let mut out = Vec::with_capacity(k * data.pixels());
     for row in rows_of(ids, index, k) {

@@ -20,18 +20,31 @@ const BLOCK: usize = 4096;
 /// Reads the file into memory and, when it has no ids of its own, the groups `lnmc groups`
 /// inferred for it. Refuses, before reading the pixels, a file that would not fit in memory.
 pub fn read(path: &Path) -> Result<Dataset> {
-    read_with(path, true, Load::Memory)
+    read_with(path, true, Load::Memory, Labels::Required).map(|(d, _)| d)
 }
 
 /// Reads the file alone, ignoring any groups sidecar (for `lnmc groups`, which replaces it).
 pub fn read_without_sidecar(path: &Path) -> Result<Dataset> {
-    read_with(path, false, Load::Memory)
+    read_with(path, false, Load::Memory, Labels::Required).map(|(d, _)| d)
 }
 
 /// Checks the file and reads its labels and groups, leaving the pixels in the file to be read
 /// patch by patch (the dashboard and `lnmc show`: a 6 GB file opens in well under a second).
 pub fn open(path: &Path) -> Result<Dataset> {
-    read_with(path, true, Load::Lazily)
+    read_with(path, true, Load::Lazily, Labels::Required).map(|(d, _)| d)
+}
+
+/// Reads a file that may have no labels (`lnmc predict`), or labels of one class only; true
+/// when it has labels. Without them every label reads 0 and none may be reported.
+pub fn read_for_prediction(path: &Path) -> Result<(Dataset, bool)> {
+    read_with(path, true, Load::Memory, Labels::Optional)
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Labels {
+    /// Training and evaluation: both classes present.
+    Required,
+    Optional,
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -99,7 +112,7 @@ impl Lazy {
     }
 }
 
-fn read_with(path: &Path, use_sidecar: bool, load: Load) -> Result<Dataset> {
+fn read_with(path: &Path, use_sidecar: bool, load: Load, need: Labels) -> Result<(Dataset, bool)> {
     check_is_file(path)?;
     let fail = |msg: String| Error::file(path, msg);
     // The library's own error stack goes to stderr by default; our messages say it better.
@@ -150,7 +163,11 @@ fn read_with(path: &Path, use_sidecar: bool, load: Load) -> Result<Dataset> {
         }
     };
 
-    let label_values = read_ids(&open(LABELS)?, path, LABELS, n)?;
+    let labelled = names.iter().any(|name| name == LABELS);
+    let label_values = match (labelled, need) {
+        (false, Labels::Optional) => vec![0; n],
+        _ => read_ids(&open(LABELS)?, path, LABELS, n)?,
+    };
     if let Some(i) = label_values.iter().position(|&l| l != 0 && l != 1) {
         return Err(fail(format!(
             "dataset '{LABELS}' has label {} at index {i}, expected 0 (benign) or 1 (malignant)",
@@ -159,7 +176,7 @@ fn read_with(path: &Path, use_sidecar: bool, load: Load) -> Result<Dataset> {
     }
     let labels: Vec<u8> = label_values.iter().map(|&l| l as u8).collect();
     let malignant = labels.iter().filter(|&&l| l == 1).count();
-    if malignant == 0 || malignant == n {
+    if need == Labels::Required && (malignant == 0 || malignant == n) {
         let only = if malignant == 0 {
             "benign (0)"
         } else {
@@ -235,6 +252,7 @@ fn read_with(path: &Path, use_sidecar: bool, load: Load) -> Result<Dataset> {
         scale: Default::default(),
     }
     .with_scale()
+    .map(|d| (d, labelled))
 }
 
 /// All pixels in memory: int16 as stored; anything else converted block by block, to int16

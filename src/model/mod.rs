@@ -158,13 +158,20 @@ fn torch_default(fan_in: i64) -> nn::Init {
 }
 
 /// The same (N, C, H, W) values laid out channels-last. For C = 1 both layouts hold the same
-/// bytes, so an input batch only gets new strides, not a copy.
+/// bytes, so an input batch only gets new strides, not a copy. Written with reshaping views
+/// rather than explicit sizes and strides, so that a traced model (`export-model`) takes any
+/// batch and side.
 pub fn channels_last(t: &Tensor) -> Tensor {
-    let size = t.size();
-    let (c, h, w) = (size[1], size[2], size[3]);
-    t.permute([0, 2, 3, 1])
-        .contiguous()
-        .as_strided(&size, [h * w * c, 1, w * c, c], None)
+    if t.size()[1] == 1 {
+        // (N, H, W, 1) with the new last dimension's stride 1, seen as (N, 1, H, W): strides
+        // (HW, 1, W, 1), which libtorch reads as channels-last.
+        return t
+            .contiguous()
+            .unsqueeze(-1)
+            .squeeze_dim(1)
+            .permute([0, 3, 1, 2]);
+    }
+    t.permute([0, 2, 3, 1]).contiguous().permute([0, 3, 1, 2])
 }
 
 /// Swaps a weight's storage for its channels-last copy; the VarStore and the optimiser hold
@@ -214,7 +221,10 @@ mod tests {
             for (k, mean) in means.iter().enumerate() {
                 let diff = (logits[2 * k + 1] - logits[2 * k]) as f64;
                 let sum = mean + net.bias_difference();
-                assert!((sum - diff).abs() < 1e-4, "{spec:?} patch {k}: {sum} vs {diff}");
+                assert!(
+                    (sum - diff).abs() < 1e-4,
+                    "{spec:?} patch {k}: {sum} vs {diff}"
+                );
             }
         }
     }

@@ -30,7 +30,10 @@ fn conv(vs: nn::Path, input: i64, output: i64, side: i64, stride: i64) -> nn::Co
         stride,
         padding: side / 2,
         bias: false,
-        ws_init: nn::Init::Randn { mean: 0.0, stdev: std },
+        ws_init: nn::Init::Randn {
+            mean: 0.0,
+            stdev: std,
+        },
         ..Default::default()
     };
     let c = nn::conv2d(vs, input, output, side, config);
@@ -208,12 +211,23 @@ mod tests {
         let vs = nn::VarStore::new(tch::Device::Cpu);
         let net = ResNet::new(&vs.root(), 1, 0.0);
         let xs = Tensor::randn([8, 1, 64, 64], (Kind::Float, tch::Device::Cpu)) * 3.0 + 1.0;
-        let mean = || vs.variables()["stem_bn.running_mean"].abs().sum(Kind::Double);
+        let mean = || {
+            vs.variables()["stem_bn.running_mean"]
+                .abs()
+                .sum(Kind::Double)
+        };
         let before = mean().double_value(&[]);
         let _ = tch::no_grad(|| net.forward_t(&xs, false));
-        assert_eq!(mean().double_value(&[]), before, "evaluation changed the statistics");
+        assert_eq!(
+            mean().double_value(&[]),
+            before,
+            "evaluation changed the statistics"
+        );
         let out = tch::no_grad(|| net.forward_t(&xs, true));
         assert_eq!(out.size(), vec![8, 2]);
-        assert!(mean().double_value(&[]) > before, "training did not update them");
+        assert!(
+            mean().double_value(&[]) > before,
+            "training did not update them"
+        );
     }
 }

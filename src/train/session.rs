@@ -119,7 +119,12 @@ fn prepare_new(request: Request) -> Result<Session> {
         false => None,
     };
     let sha256 = data::sha256(&request.data)?;
-    let patches = Patches::new(&mut data, &settings.intensity, device, settings.hyper.context)?;
+    let patches = Patches::new(
+        &mut data,
+        &settings.intensity,
+        device,
+        settings.hyper.context,
+    )?;
     let prepare_seconds = started.elapsed().as_secs_f64();
     let name = settings.name.unwrap_or_else(run::timestamp);
     let run = RunDir::create(&request.runs_root, &request.checkpoint_root, &name)?;

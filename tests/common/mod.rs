@@ -196,6 +196,7 @@ pub fn evaluation(
         origin: "run demo, epoch 2".into(),
         inference_seconds: 0.01,
         model: lnmc::model::Spec::UPSTREAM,
+        patients: None,
         baseline: Err("no baseline in this test".into()),
         precision: "fp32".into(),
         split: lnmc::data::split::Facts::recorded_as(lnmc::data::split::SplitKind::Stratified),
