@@ -12,7 +12,11 @@ about = json.load(open(model_path[:-3] + ".json"))
 f = h5py.File(data_path, "r")
 x = torch.tensor(f["ct_slices"][:], dtype=torch.float64)[:, None]  # (N, 1, H, W)
 lo, hi = about["intensity_low"], about["intensity_high"]            # intensity_kind "window"
-x = (2 * (x.clamp(lo, hi) - lo) / (hi - lo) - 1).float()
+if about["intensity_kind"] == "percentile":                         # each slice its own window
+    q = np.percentile(x.numpy().reshape(len(x), -1), (lo, hi), axis=1)
+    lo, hi = (torch.tensor(v).view(-1, 1, 1, 1) for v in q)
+x = (2 * (torch.minimum(torch.maximum(x, lo + 0 * x), hi + 0 * x) - lo) / (hi - lo) - 1)
+x = torch.nan_to_num(x, nan=0.0).float()                             # a constant slice gives 0
 # --- context: each row with its nodule's nearest rows (edges repeat), as lnmc gives them ---
 k = about["context"]
 if k > 1:

@@ -15,7 +15,8 @@ pub struct ShowArgs {
     data: Option<PathBuf>,
     #[arg(long, required_unless_present = "flagged")]
     index: Option<usize>,
-    /// Also the checkpoint's P(malignant) and logits for the patch.
+    /// Also the checkpoint's P(malignant) and logits for the patch (a file, or a run for its
+    /// best checkpoint).
     #[arg(long)]
     checkpoint: Option<PathBuf>,
     /// Overlay the checkpoint's class-activation map (red: towards malignant, blue: benign).
@@ -63,8 +64,8 @@ pub fn run(args: ShowArgs) -> Result<u8> {
     println!("{}", patch_image::describe(&data, index)?);
     let grey = patch_image::image(&data, index, patch_image::Window::for_scale(data.scale))?;
     let mut picture = image::DynamicImage::ImageLuma8(grey.clone());
-    if let Some(checkpoint) = &args.checkpoint {
-        let explainer = Explainer::load(checkpoint)?;
+    if let Some(checkpoint) = args.checkpoint.as_deref().map(crate::run::checkpoint_of) {
+        let explainer = Explainer::load(&checkpoint)?;
         let e = explainer.explain_at(&data, &[index])?.remove(0);
         println!(
             "{} · P(malignant) {:.3} · logits benign {:.3} malignant {:.3}",
