@@ -254,7 +254,7 @@ pub const TABLE: &[Setting] = &[
     Setting {
         key: "context",
         flag: "--context",
-        label: "context slices",
+        label: "context",
         input: Input::Text,
         get: |s| s.hyper.context.to_string(),
         set: |s, t| number(t).map(|v| s.hyper.context = v),

@@ -829,3 +829,51 @@ fn every_setting_tells_runs_apart_in_the_legend_and_the_export() {
     let last = table.lines().last().unwrap().split(',').nth(balance);
     assert_eq!(last, Some("weighted"));
 }
+
+#[test]
+fn the_dataset_tab_shows_the_slices_a_patch_is_trained_with() {
+    let options = lnmc::data::synth::Options {
+        n: 30,
+        seed: 2,
+        with_ids: true,
+        ..Default::default()
+    };
+    let data = lnmc::data::synth::in_memory(&options, "dataset/synthetic.hdf5".as_ref());
+    let ids = data.groups.clone().unwrap();
+    let images = lnmc::tui::image::PatchImages::new(lnmc::tui::image::halfblocks());
+    let mut app = App::new(data, images, Vec::new());
+    let shown = |app: &mut App| {
+        key(app, KeyCode::Char('2'));
+        format!("{}", render(app, 160, 48).backend())
+    };
+    assert!(
+        !shown(&mut app).contains("trained as rows"),
+        "context 1 says nothing"
+    );
+    // Context 3 in the Train form.
+    key(&mut app, KeyCode::Char('1'));
+    let at = lnmc::settings::TABLE
+        .iter()
+        .position(|s| s.key == "context")
+        .unwrap();
+    for _ in 0..at {
+        key(&mut app, KeyCode::Down);
+    }
+    for code in [
+        KeyCode::Enter,
+        KeyCode::Backspace,
+        KeyCode::Char('3'),
+        KeyCode::Enter,
+    ] {
+        key(&mut app, code);
+    }
+    let screen = shown(&mut app);
+    let index = app.dataset().browser().current().unwrap();
+    let rows = lnmc::data::context::rows_of(&ids, index, 3);
+    let line = format!(
+        "trained as rows {} [{}] {} (context 3)",
+        rows[0], rows[1], rows[2]
+    );
+    assert!(screen.contains(&line), "{line} not in {screen}");
+    assert_eq!(rows[1], index);
+}

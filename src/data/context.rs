@@ -62,6 +62,39 @@ pub fn neighbours(ids: &[i64], k: usize) -> Vec<usize> {
     out
 }
 
+/// Each nodule's rows in order, for looking up one patch's neighbours at a time (the
+/// dashboard), built once.
+#[derive(Debug, Clone, Default)]
+pub struct Nodules {
+    rows: std::collections::HashMap<i64, Vec<usize>>,
+    ids: Vec<i64>,
+}
+
+impl Nodules {
+    pub fn of(ids: &[i64]) -> Nodules {
+        let mut rows: std::collections::HashMap<i64, Vec<usize>> = Default::default();
+        for (row, &id) in ids.iter().enumerate() {
+            rows.entry(id).or_default().push(row);
+        }
+        Nodules {
+            rows,
+            ids: ids.to_vec(),
+        }
+    }
+
+    /// The rows patch `index` is given with for context `k`, as `neighbours` gives them.
+    pub fn rows_of(&self, index: usize, k: usize) -> Vec<usize> {
+        let Some(members) = self.ids.get(index).and_then(|id| self.rows.get(id)) else {
+            return vec![index; k];
+        };
+        let at = members.binary_search(&index).unwrap_or(0) as i64;
+        let (half, last) = ((k / 2) as i64, members.len() as i64 - 1);
+        (-half..=half)
+            .map(|o| members[(at + o).clamp(0, last) as usize])
+            .collect()
+    }
+}
+
 /// The rows patch `index` is given with: `neighbours` for one row, without building the table.
 pub fn rows_of(ids: &[i64], index: usize, k: usize) -> Vec<usize> {
     let members: Vec<usize> = (0..ids.len()).filter(|&r| ids[r] == ids[index]).collect();
@@ -111,8 +144,10 @@ mod tests {
         assert_eq!(&five[5..10], [0, 0, 1, 2, 5]);
         for k in [1, 3, 5] {
             let table = neighbours(&ids, k);
+            let nodules = Nodules::of(&ids);
             for row in 0..ids.len() {
                 assert_eq!(rows_of(&ids, row, k), &table[row * k..(row + 1) * k]);
+                assert_eq!(nodules.rows_of(row, k), &table[row * k..(row + 1) * k]);
             }
         }
     }

@@ -156,7 +156,7 @@ impl App {
 
     /// What the Dataset tab reads besides its own state.
     pub fn dataset_context(&self) -> Context<'_> {
-        context(&self.data, &self.split, &self.evaluate)
+        context(&self.data, &self.split, &self.evaluate, &self.train)
     }
 
     /// The one place the dashboard's state changes.
@@ -259,7 +259,7 @@ impl App {
                 Ok(maps) => {
                     self.dataset.explained(checkpoint, maps);
                     // The user may have paged on while these were computed.
-                    let cx = context(&self.data, &self.split, &self.evaluate);
+                    let cx = context(&self.data, &self.split, &self.evaluate, &self.train);
                     match self.dataset.explain_missing(&cx) {
                         Reply::Effect(effect) => effect,
                         _ => Effect::None,
@@ -288,7 +288,7 @@ impl App {
             Message::Flags(result) => {
                 match result {
                     Ok(flags) => {
-                        let cx = context(&self.data, &self.split, &self.evaluate);
+                        let cx = context(&self.data, &self.split, &self.evaluate, &self.train);
                         self.dataset.set_flags(flags, &cx);
                     }
                     Err(e) => {
@@ -329,7 +329,7 @@ impl App {
     fn set_split(&mut self, split: Split) {
         if split != self.split {
             self.split = split;
-            let cx = context(&self.data, &self.split, &self.evaluate);
+            let cx = context(&self.data, &self.split, &self.evaluate, &self.train);
             self.dataset.refilter(&cx);
         }
     }
@@ -419,7 +419,7 @@ impl App {
         let reply = match self.tab {
             Tab::Train => self.train.on_key(key, &self.data),
             Tab::Dataset => {
-                let cx = context(&self.data, &self.split, &self.evaluate);
+                let cx = context(&self.data, &self.split, &self.evaluate, &self.train);
                 self.dataset.on_key(key, &cx)
             }
             Tab::Evaluate => self.evaluate.on_key(key.code, &self.data),
@@ -437,7 +437,7 @@ impl App {
                     return Effect::None;
                 };
                 self.tab = Tab::Dataset;
-                let cx = context(&self.data, &self.split, &self.evaluate);
+                let cx = context(&self.data, &self.split, &self.evaluate, &self.train);
                 let shown = match reply {
                     Reply::BrowseMisclassified => self.dataset.show_misclassified(evaluation, &cx),
                     _ => self.dataset.show_disagreements(evaluation, &cx),
@@ -452,11 +452,17 @@ impl App {
 }
 
 /// What the Dataset tab reads besides its own state, from the app's other parts.
-fn context<'a>(data: &'a Dataset, split: &'a Split, evaluate: &'a EvaluateTab) -> Context<'a> {
+fn context<'a>(
+    data: &'a Dataset,
+    split: &'a Split,
+    evaluate: &'a EvaluateTab,
+    train: &TrainTab,
+) -> Context<'a> {
     Context {
         data,
         split,
         evaluation: evaluate.last(),
         checkpoint: evaluate.checkpoint(),
+        context: train.context(),
     }
 }

@@ -40,6 +40,8 @@ pub struct Context<'a> {
     /// The checkpoint the overlay explains: the one last evaluated, else the one selected in
     /// the Evaluate tab.
     pub checkpoint: Option<&'a Path>,
+    /// The slices a patch is trained with under the Train form's settings (`--context`).
+    pub context: usize,
 }
 
 impl Context<'_> {
@@ -62,6 +64,9 @@ pub struct DatasetTab {
     /// its nodules (counting them each frame cost 10 ms on a 100k-patch file).
     classes: (usize, usize),
     nodules: String,
+    /// Each nodule's rows, for the slices a patch is trained with; why not where the file
+    /// cannot tell them.
+    context_rows: std::result::Result<crate::data::context::Nodules, String>,
     /// Where each patch came from, for files written by `lnmc import`.
     sources: Option<Vec<String>>,
     /// `c`: the class-activation overlay on the patch and the thumbnails.
@@ -97,6 +102,8 @@ impl DatasetTab {
             histogram: histogram(data),
             classes: data.class_counts(),
             nodules: nodules_line(data),
+            context_rows: crate::data::context::nodule_ids(data)
+                .map(crate::data::context::Nodules::of),
             sources: crate::import::output::read_sources(&data.path),
             overlay: false,
             explained: HashMap::new(),
@@ -448,6 +455,28 @@ impl DatasetTab {
                 )),
             ]),
         ]);
+        if cx.context > 1 {
+            let text = match &self.context_rows {
+                Ok(nodules) => {
+                    let rows = nodules.rows_of(index, cx.context);
+                    let rows: Vec<String> = rows
+                        .iter()
+                        .enumerate()
+                        .map(|(k, r)| match k == cx.context / 2 {
+                            true => format!("[{r}]"),
+                            false => r.to_string(),
+                        })
+                        .collect();
+                    format!(
+                        "trained as rows {} (context {})",
+                        rows.join(" "),
+                        cx.context
+                    )
+                }
+                Err(why) => format!("context {}: the file {why}", cx.context),
+            };
+            lines.push(Line::from(vec!["slices  ".dark_gray(), Span::raw(text)]));
+        }
         if let Some((name, e)) = cx.evaluation {
             if let Some(k) = e.position(index) {
                 let verdict = |label: &'static str, p: f64, by: String| {

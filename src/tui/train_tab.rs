@@ -253,6 +253,11 @@ impl TrainTab {
         Reply::Done
     }
 
+    /// The context slices the form is set to (1 while its text is not a valid setting).
+    pub fn context(&self) -> usize {
+        self.form.settings().map_or(1, |s| s.hyper.context)
+    }
+
     fn start(&mut self, settings: Settings, data: &Dataset) -> Effect {
         let request = train::Request {
             data: data.path.clone(),
