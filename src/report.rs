@@ -220,6 +220,7 @@ pub fn html(e: &Evaluation, cx: &Context) -> Result<String> {
             "scored on",
             format!("{} · {} patches", e.split_name, e.metrics.n),
         ),
+        ("network", e.model.describe()),
         ("numeric precision", e.precision.clone()),
         (
             "split",
@@ -302,6 +303,22 @@ pub fn html(e: &Evaluation, cx: &Context) -> Result<String> {
     }
     if e.ci.is_none() {
         h.push_str("<p>No intervals: too few cases of a class to resample.</p>");
+    }
+    match &e.baseline {
+        Ok(b) => {
+            let _ = write!(
+                h,
+                "<h2>Against the diameter alone</h2><table><tr><th>per {}</th><th>ROC AUC</th><th>95 % interval (DeLong)</th></tr><tr><td>this network</td><td class=\"num\">{:.4}</td><td class=\"num\">{:.4} – {:.4}</td></tr><tr><td>nodule diameter alone</td><td class=\"num\">{:.4}</td><td class=\"num\">{:.4} – {:.4}</td></tr></table><p>The diameter is the equivalent diameter of the central region (the subgroups' size; a nodule takes its largest slice). DeLong's test of the difference: z = {:.3}, p = {:.3e} ({} benign, {} malignant {}s). A network that does not beat it has learnt little beyond size.</p>",
+                b.unit, b.network_auc(), b.intervals[0][0], b.intervals[0][1], b.diameter_auc(), b.intervals[1][0], b.intervals[1][1], b.delong.z, b.delong.p, b.counts[0], b.counts[1], b.unit
+            );
+        }
+        Err(why) => {
+            let _ = write!(
+                h,
+                "<h2>Against the diameter alone</h2><p>No comparison: {}.</p>",
+                escape(why)
+            );
+        }
     }
     // Figures.
     let c = &e.calibration;

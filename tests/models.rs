@@ -114,6 +114,15 @@ fn a_resnet_on_three_slices_trains_and_every_reader_loads_it_untold() {
         );
     }
 
+    // The report names the network and sets it against the diameter.
+    ok(&dir, &["report", "--checkpoint", "res", "--out", "report"]);
+    let html = std::fs::read_to_string(dir.join("report/report.html")).unwrap();
+    assert!(
+        html.contains("resnet · 3 slices"),
+        "no network in the report"
+    );
+    assert!(html.contains("Against the diameter alone"));
+
     // The dashboard's and show's class-activation map of a three-slice network.
     let shown = ok(
         &dir,

@@ -267,10 +267,21 @@ impl EvaluateTab {
         let [metrics, confusion] =
             Layout::horizontal([Constraint::Percentage(share), Constraint::Min(0)]).areas(numbers);
         let m = &e.metrics;
+        // The network is named where it is not upstream's.
+        let network = match e.model == crate::model::Spec::UPSTREAM {
+            true => String::new(),
+            false => format!(" · {}", e.model.describe()),
+        };
         let mut lines: Vec<Line> = vec![
             Line::from(name.as_str().bold()),
             Line::from(
-                format!("{} · n {} · {}", e.split_name, m.n, e.precision_short()).dark_gray(),
+                format!(
+                    "{} · n {} · {}{network}",
+                    e.split_name,
+                    m.n,
+                    e.precision_short()
+                )
+                .dark_gray(),
             ),
         ];
         for row in m.rows(e.ci.as_ref()) {
@@ -293,6 +304,19 @@ impl EvaluateTab {
             lines.push(Line::from(vec![
                 Span::raw(format!("{:<12}", format!("{} nodules", n.n))),
                 format!("acc {:.3} F1 {:.3} AUC {:.3}", n.accuracy, n.f1, n.auc).bold(),
+            ]));
+        }
+        if let Ok(b) = &e.baseline {
+            lines.push(Line::from(vec![
+                Span::raw(format!("{:<12}", "size alone")),
+                format!("AUC {:.3}", b.diameter_auc()).bold(),
+                format!(
+                    " vs {:.3} per {} · DeLong p {:.1e}",
+                    b.network_auc(),
+                    b.unit,
+                    b.delong.p
+                )
+                .dark_gray(),
             ]));
         }
         if let Some(warning) = e.split.warning() {
