@@ -318,3 +318,29 @@ fn cross_validation_pools_every_patch_once_with_its_fold_and_meets_the_baseline(
     assert!(b["intervals"][1][0].as_f64().unwrap() <= b["delong"]["auc"][1].as_f64().unwrap());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_sweep_crosses_models_and_contexts_like_any_setting() {
+    let _one = one_at_a_time();
+    let dir = temp("sweep");
+    ok(&dir, &["synth", "--out", "d.h5", "--n", "200", "--with-ids"]);
+    ok(
+        &dir,
+        &["sweep", "grid", "model=convnet,resnet", "context=1,3", "epochs=1", "--data", "d.h5"],
+    );
+    let mut seen = Vec::new();
+    for entry in std::fs::read_dir(dir.join("runs/grid")).unwrap() {
+        let config = entry.unwrap().path().join("config.json");
+        if let Ok(text) = std::fs::read_to_string(config) {
+            let c = json(&text);
+            seen.push(format!("{} {}", c["hyper"]["model"], c["hyper"]["context"]));
+        }
+    }
+    seen.sort();
+    assert_eq!(
+        seen,
+        ["\"convnet\" 1", "\"convnet\" 3", "\"resnet\" 1", "\"resnet\" 3"],
+        "one run per point"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
