@@ -29,6 +29,40 @@ fn predictions(path: &Path) -> Vec<lnmc::predictions::Prediction> {
     lnmc::predictions::read(path).unwrap()
 }
 
+/// PyTorch alone, given dir/model.pt exported from `run`, reproduces lnmc's probabilities of
+/// every patch of dir/d.h5 (tests/export_reference.py: the README's lines, context included).
+fn assert_pytorch_agrees(dir: &Path, run: &str) {
+    ok(
+        dir,
+        &[
+            "eval",
+            "--checkpoint",
+            run,
+            "--split",
+            "all",
+            "--predictions",
+            "every.csv",
+        ],
+    );
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/export_reference.py");
+    let out = std::process::Command::new(venv_python())
+        .current_dir(dir)
+        .args([
+            script.as_os_str(),
+            "model.pt".as_ref(),
+            "d.h5".as_ref(),
+            "every.csv".as_ref(),
+        ])
+        .output()
+        .expect("run .venv/bin/python (scripts/setup installs it)");
+    assert!(
+        out.status.success(),
+        "PyTorch disagrees with {run}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 fn a_resnet_on_three_slices_trains_and_every_reader_loads_it_untold() {
     let _one = one_at_a_time();
@@ -148,35 +182,7 @@ fn a_resnet_on_three_slices_trains_and_every_reader_loads_it_untold() {
     );
     let about = json(&std::fs::read_to_string(dir.join("model.json")).unwrap());
     assert_eq!(about["context"], 3);
-    ok(
-        &dir,
-        &[
-            "eval",
-            "--checkpoint",
-            "res",
-            "--split",
-            "all",
-            "--predictions",
-            "every.csv",
-        ],
-    );
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/export_reference.py");
-    let out = std::process::Command::new(venv_python())
-        .current_dir(&dir)
-        .args([
-            script.as_os_str(),
-            "model.pt".as_ref(),
-            "d.h5".as_ref(),
-            "every.csv".as_ref(),
-        ])
-        .output()
-        .expect("run .venv/bin/python (scripts/setup installs it)");
-    assert!(
-        out.status.success(),
-        "PyTorch disagrees: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_pytorch_agrees(&dir, "res");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -195,34 +201,7 @@ fn the_upstream_convnet_still_exports_and_loads_in_pytorch() {
         &dir,
         &["export-model", "--checkpoint", "conv", "--out", "model.pt"],
     );
-    ok(
-        &dir,
-        &[
-            "eval",
-            "--checkpoint",
-            "conv",
-            "--split",
-            "all",
-            "--predictions",
-            "every.csv",
-        ],
-    );
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/export_reference.py");
-    let out = std::process::Command::new(venv_python())
-        .current_dir(&dir)
-        .args([
-            script.as_os_str(),
-            "model.pt".as_ref(),
-            "d.h5".as_ref(),
-            "every.csv".as_ref(),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    assert_pytorch_agrees(&dir, "conv");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -323,10 +302,21 @@ fn cross_validation_pools_every_patch_once_with_its_fold_and_meets_the_baseline(
 fn a_sweep_crosses_models_and_contexts_like_any_setting() {
     let _one = one_at_a_time();
     let dir = temp("sweep");
-    ok(&dir, &["synth", "--out", "d.h5", "--n", "200", "--with-ids"]);
     ok(
         &dir,
-        &["sweep", "grid", "model=convnet,resnet", "context=1,3", "epochs=1", "--data", "d.h5"],
+        &["synth", "--out", "d.h5", "--n", "200", "--with-ids"],
+    );
+    ok(
+        &dir,
+        &[
+            "sweep",
+            "grid",
+            "model=convnet,resnet",
+            "context=1,3",
+            "epochs=1",
+            "--data",
+            "d.h5",
+        ],
     );
     let mut seen = Vec::new();
     for entry in std::fs::read_dir(dir.join("runs/grid")).unwrap() {
@@ -339,7 +329,12 @@ fn a_sweep_crosses_models_and_contexts_like_any_setting() {
     seen.sort();
     assert_eq!(
         seen,
-        ["\"convnet\" 1", "\"convnet\" 3", "\"resnet\" 1", "\"resnet\" 3"],
+        [
+            "\"convnet\" 1",
+            "\"convnet\" 3",
+            "\"resnet\" 1",
+            "\"resnet\" 3"
+        ],
         "one run per point"
     );
     std::fs::remove_dir_all(&dir).unwrap();

@@ -15,7 +15,7 @@
 use tch::nn;
 use tch::Tensor;
 
-use super::{channels_last, torch_default, CLASSES};
+use super::{channels_last, torch_default};
 
 #[derive(Debug)]
 pub struct ConvNet {
@@ -43,22 +43,12 @@ pub(super) fn conv3x3(vs: &nn::Path, name: &str, input: i64, output: i64) -> nn:
 impl ConvNet {
     /// `channels`: the slices a patch is given as (1 upstream).
     pub fn new(vs: &nn::Path, channels: i64, dropout: f64) -> ConvNet {
-        let init = torch_default(64);
         let net = ConvNet {
             conv1: conv3x3(vs, "conv1", channels, 32),
             conv2: conv3x3(vs, "conv2", 32, 32),
             conv3: conv3x3(vs, "conv3", 32, 64),
             conv4: conv3x3(vs, "conv4", 64, 64),
-            fc: nn::linear(
-                vs / "fc",
-                64,
-                CLASSES,
-                nn::LinearConfig {
-                    ws_init: init,
-                    bs_init: Some(init),
-                    bias: true,
-                },
-            ),
+            fc: super::head(vs, 64),
             dropout,
             compute: tch::Kind::Float,
         };

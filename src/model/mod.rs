@@ -147,6 +147,17 @@ fn pooled_logits(features: &Tensor, fc: &nn::Linear) -> Tensor {
         .apply(fc)
 }
 
+/// The linear layer from pooled features to the two logits, initialised as PyTorch does.
+fn head(vs: &nn::Path, features: i64) -> nn::Linear {
+    let init = torch_default(features);
+    let config = nn::LinearConfig {
+        ws_init: init,
+        bs_init: Some(init),
+        bias: true,
+    };
+    nn::linear(vs / "fc", features, CLASSES, config)
+}
+
 /// PyTorch's default initialisation for Conv2d and Linear (kaiming_uniform with a = √5),
 /// which comes down to U(−1/√fan_in, 1/√fan_in) for weights and biases alike.
 fn torch_default(fan_in: i64) -> nn::Init {

@@ -16,7 +16,7 @@
 use tch::nn::{self, ModuleT};
 use tch::{Kind, Tensor};
 
-use super::{channels_last, make_channels_last, torch_default, CLASSES};
+use super::{channels_last, make_channels_last};
 
 /// Channels of the four stages.
 const WIDTHS: [i64; 4] = [16, 32, 64, 128];
@@ -103,21 +103,11 @@ impl ResNet {
                 input = width;
             }
         }
-        let init = torch_default(input);
         ResNet {
             stem: conv(vs / "stem", channels, WIDTHS[0], 3, 1),
             stem_bn: batch_norm(vs / "stem_bn", WIDTHS[0]),
             blocks,
-            fc: nn::linear(
-                vs / "fc",
-                input,
-                CLASSES,
-                nn::LinearConfig {
-                    ws_init: init,
-                    bs_init: Some(init),
-                    bias: true,
-                },
-            ),
+            fc: super::head(vs, input),
             dropout,
             compute: Kind::Float,
         }
