@@ -50,7 +50,7 @@ fn info() -> Info {
     }
 }
 
-fn model(seed: i64) -> (VarStore, ConvNet) {
+fn model(seed: i64) -> (VarStore, Net) {
     tch::manual_seed(seed);
     let vs = VarStore::new(Device::Cpu);
     let net = Net::new(&vs.root(), Spec::UPSTREAM, 0.3);
@@ -150,6 +150,44 @@ fn refuses_a_checkpoint_of_another_architecture() {
         checkpoint::restore(&mut target, &checkpoint::load(&path).unwrap(), &path).unwrap_err();
     assert!(
         err.to_string().contains("unexpected tensor 'conv5.weight'"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_checkpoint_is_known_by_its_weights_and_must_agree_with_its_record() {
+    let dir = tempfile::tempdir().unwrap();
+    tch::manual_seed(4);
+    let vs = VarStore::new(Device::Cpu);
+    let spec = Spec {
+        architecture: lnmc::model::Architecture::Resnet,
+        context: 3,
+    };
+    let net = Net::new(&vs.root(), spec, 0.0);
+    let mut recorded = info();
+    recorded.config.hyper.model = spec.architecture;
+    recorded.config.hyper.context = 3;
+    let path = dir.path().join("r.safetensors");
+    checkpoint::save(&path, &named(&vs), &recorded).unwrap();
+    let (_vs, loaded, found) = checkpoint::load(&path)
+        .unwrap()
+        .network(&path, Device::Cpu)
+        .unwrap();
+    assert_eq!(found, spec);
+    let x = Tensor::randn([2, 3, 64, 64], tch::kind::FLOAT_CPU);
+    assert!(net.forward_t(&x, false).equal(&loaded.forward_t(&x, false)));
+
+    // The same weights recorded as another network: refused, by name.
+    recorded.config.hyper.context = 1;
+    checkpoint::save(&path, &named(&vs), &recorded).unwrap();
+    let err = checkpoint::load(&path)
+        .unwrap()
+        .network(&path, Device::Cpu)
+        .unwrap_err();
+    assert_eq!(err.exit_code(), 2);
+    assert!(
+        err.to_string()
+            .ends_with("records a resnet but holds the weights of a resnet · 3 slices"),
         "{err}"
     );
 }
