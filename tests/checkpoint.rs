@@ -102,7 +102,7 @@ fn round_trip_restores_weights_and_metadata() {
     let (mut other_vs, other) = model(2);
     let x = Tensor::randn([3, 1, 64, 64], tch::kind::FLOAT_CPU);
     assert!(!net.forward_t(&x, false).equal(&other.forward_t(&x, false)));
-    checkpoint::restore(&mut other_vs, &loaded, &path).unwrap();
+    checkpoint::restore(&mut other_vs, &loaded, &path, Spec::UPSTREAM).unwrap();
     assert!(net.forward_t(&x, false).equal(&other.forward_t(&x, false)));
 }
 
@@ -118,8 +118,13 @@ fn refuses_a_checkpoint_of_another_architecture() {
     }
     let path = save_to(dir.path(), &tensors);
     let (mut target, _) = model(2);
-    let err =
-        checkpoint::restore(&mut target, &checkpoint::load(&path).unwrap(), &path).unwrap_err();
+    let err = checkpoint::restore(
+        &mut target,
+        &checkpoint::load(&path).unwrap(),
+        &path,
+        Spec::UPSTREAM,
+    )
+    .unwrap_err();
     assert_eq!(err.exit_code(), 2);
     assert!(
         err.to_string().contains(
@@ -133,8 +138,13 @@ fn refuses_a_checkpoint_of_another_architecture() {
         .filter(|(n, _)| n != "fc.bias")
         .collect();
     let path = save_to(dir.path(), &fewer);
-    let err =
-        checkpoint::restore(&mut target, &checkpoint::load(&path).unwrap(), &path).unwrap_err();
+    let err = checkpoint::restore(
+        &mut target,
+        &checkpoint::load(&path).unwrap(),
+        &path,
+        Spec::UPSTREAM,
+    )
+    .unwrap_err();
     assert!(
         err.to_string().contains("tensor 'fc.bias' is missing"),
         "{err}"
@@ -146,8 +156,13 @@ fn refuses_a_checkpoint_of_another_architecture() {
         Tensor::zeros([1], tch::kind::FLOAT_CPU),
     ));
     let path = save_to(dir.path(), &more);
-    let err =
-        checkpoint::restore(&mut target, &checkpoint::load(&path).unwrap(), &path).unwrap_err();
+    let err = checkpoint::restore(
+        &mut target,
+        &checkpoint::load(&path).unwrap(),
+        &path,
+        Spec::UPSTREAM,
+    )
+    .unwrap_err();
     assert!(
         err.to_string().contains("unexpected tensor 'conv5.weight'"),
         "{err}"
@@ -237,7 +252,7 @@ fn imports_the_upstream_pytorch_state_dict() {
     assert!(shapes.contains(&("conv2.weight".into(), vec![32, 32, 3, 3])));
     assert!(shapes.contains(&("fc.weight".into(), vec![2, 64])));
     let (mut vs, _) = model(0);
-    checkpoint::restore(&mut vs, &loaded, &pth).unwrap();
+    checkpoint::restore(&mut vs, &loaded, &pth, Spec::UPSTREAM).unwrap();
     let fc = &vs.variables()["fc.bias"];
     assert!(fc.abs().sum(tch::Kind::Float).double_value(&[]) > 0.0);
 }

@@ -295,7 +295,7 @@ fn eval_names_the_tensor_that_does_not_fit() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("other.pth: does not fit the ConvNet: tensor 'fc.weight' has shape [3, 64], the model needs [2, 64]"), "{stderr}");
+    assert!(stderr.contains("other.pth: does not fit the convnet: tensor 'fc.weight' has shape [3, 64], the model needs [2, 64]"), "{stderr}");
 }
 
 /// Runs the dashboard in a pseudo-terminal (util-linux `script`, essential in Debian) with an

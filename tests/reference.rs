@@ -83,7 +83,7 @@ fn preprocessing_and_upstream_checkpoint_match_numpy_and_pytorch() {
     assert!(ckpt.info.is_none());
     let mut vs = tch::nn::VarStore::new(tch::Device::Cpu);
     let net = model::Net::new(&vs.root(), model::Spec::UPSTREAM, 0.3);
-    checkpoint::restore(&mut vs, &ckpt, &pth).unwrap();
+    checkpoint::restore(&mut vs, &ckpt, &pth, model::Spec::UPSTREAM).unwrap();
     // Training and evaluation rescale each batch as it is assembled, on the device: the values
     // must be bit for bit the host's, whether the set is held as float or as int16.
     let indices: Vec<usize> = (0..n).collect();

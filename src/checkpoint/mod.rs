@@ -167,7 +167,7 @@ impl Checkpoint {
         let spec = self.spec(path)?;
         let mut vs = nn::VarStore::new(device);
         let net = Net::new(&vs.root(), spec, 0.0);
-        restore(&mut vs, self, path)?;
+        restore(&mut vs, self, path, spec)?;
         // No gradients: what inference needs, and what tracing (`torchscript`) requires.
         vs.freeze();
         Ok((vs, net, spec))
@@ -197,8 +197,14 @@ impl Checkpoint {
 
 /// Copies the checkpoint's weights into the model's variables, refusing one that does not fit:
 /// the message names the first tensor that is missing, extra, or of another shape.
-pub fn restore(vs: &mut nn::VarStore, checkpoint: &Checkpoint, path: &Path) -> Result<()> {
-    let fail = |msg: String| Error::file(path, format!("does not fit the network: {msg}"));
+pub fn restore(
+    vs: &mut nn::VarStore,
+    checkpoint: &Checkpoint,
+    path: &Path,
+    spec: Spec,
+) -> Result<()> {
+    let fail =
+        |msg: String| Error::file(path, format!("does not fit the {}: {msg}", spec.describe()));
     let mut vars: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
     vars.sort_by(|a, b| a.0.cmp(&b.0));
     let weights: Vec<&(String, Tensor)> = checkpoint

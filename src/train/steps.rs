@@ -84,7 +84,7 @@ impl Model {
         let mut adam = Adam::new(&vs, hyper.lr, hyper.weight_decay);
         if let Some(ckpt) = &s.resume {
             let last = s.run.last();
-            checkpoint::restore(&mut vs, ckpt, &last)?;
+            checkpoint::restore(&mut vs, ckpt, &last, hyper.spec())?;
             let info = ckpt
                 .info
                 .as_ref()
