@@ -285,7 +285,7 @@ fn eval_names_the_tensor_that_does_not_fit() {
                     .unwrap(),
             )
         });
-        safetensors::tensor::serialize(refs, &None).unwrap()
+        safetensors::tensor::serialize(refs, None).unwrap()
     };
     std::fs::write(&path, bytes).unwrap();
     let out = lnmc()

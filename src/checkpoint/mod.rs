@@ -63,7 +63,7 @@ pub fn save(path: &Path, tensors: &[(String, Tensor)], info: &Info) -> Result<()
         INFO_KEY.to_string(),
         serde_json::to_string(info).expect("json"),
     )]);
-    let bytes = safetensors::tensor::serialize(views, &Some(metadata))
+    let bytes = safetensors::tensor::serialize(views, Some(metadata))
         .map_err(|e| Error::runtime(format!("{}: cannot encode ({e})", path.display())))?;
     write_atomic(path, &bytes)
 }

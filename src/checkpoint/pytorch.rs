@@ -44,8 +44,9 @@ pub fn load(path: &Path) -> Result<Vec<(String, Tensor)>> {
         .map_err(|e| fail(format!("not a PyTorch zip checkpoint ({e})")))?;
     let pickle_name = zip
         .file_names()
-        .find(|n| n.ends_with("/data.pkl") || *n == "data.pkl")
-        .map(str::to_owned)
+        .filter_map(|n| n.ok())
+        .find(|n| n.ends_with("/data.pkl") || n == "data.pkl")
+        .map(|n| n.into_owned())
         .ok_or_else(|| fail("no data.pkl inside, not a torch.save file".into()))?;
     let prefix = pickle_name.trim_end_matches("data.pkl").to_owned();
     let pickle = read_entry(&mut zip, &pickle_name).map_err(fail)?;

@@ -349,7 +349,7 @@ fn write_npz(path: &Path, options: &Options, plan: &Plan) -> std::io::Result<()>
     use std::io::Write;
     let n = plan.slices.len();
     let mut zip = zip::ZipWriter::new(std::fs::File::create(path)?);
-    let stored = zip::write::FileOptions::default()
+    let stored = zip::write::SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Stored)
         .large_file(true);
     let member = |zip: &mut zip::ZipWriter<std::fs::File>, name: &str, descr: &str, shape: &str| {
