@@ -102,6 +102,18 @@ pub fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
         .map_err(|e| Error::file(path, format!("not a valid lnmc file ({e})")))
 }
 
+/// A run's name becomes a folder under runs/ and checkpoint/: one plain word, so that it can
+/// neither escape them nor hide (no separator, no leading dot). Here, among the leaves, so
+/// that settings and sweeps check it without depending on `run`.
+pub fn check_run_name(name: &str) -> Result<()> {
+    match name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
+        true => Err(Error::input(format!(
+            "--run {name:?}: a run name is one plain word"
+        ))),
+        false => Ok(()),
+    }
+}
+
 /// Refuses an output path whose directory does not exist, before anything is computed for it.
 pub fn check_output_dir(path: &Path) -> Result<()> {
     match path.parent() {

@@ -8,6 +8,7 @@
 // use (`types` also names data's intensity and split kinds).
 pub mod choice;
 pub mod error;
+pub mod fault;
 pub mod files;
 pub mod types;
 

@@ -49,7 +49,7 @@ impl Settings {
     pub fn validate(&self) -> Result<()> {
         self.hyper.validate()?;
         if let Some(name) = &self.name {
-            crate::run::check_name(name)?;
+            crate::files::check_run_name(name)?;
         }
         Ok(())
     }

@@ -148,7 +148,7 @@ impl Sweep {
         axes: Vec<Axis>,
         folds: Option<usize>,
     ) -> Result<Sweep> {
-        crate::run::check_name(name)?;
+        crate::files::check_run_name(name)?;
         for (k, a) in axes.iter().enumerate() {
             if axes[..k].iter().any(|b| b.key == a.key) {
                 return Err(Error::input(format!("{}: swept twice", a.key)));
@@ -305,7 +305,7 @@ mod tests {
         let windows = Point {
             values: vec![("intensity".into(), "window:-1000;400".into())],
         };
-        crate::run::check_name(&windows.id()).unwrap();
+        crate::files::check_run_name(&windows.id()).unwrap();
     }
 }
 

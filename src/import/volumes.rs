@@ -517,16 +517,10 @@ fn write_row(
     }
 }
 
-/// `LNMC_INJECT_FAULT=kill-import:N`, for the test of resuming only: the process dies as a kill
-/// would (no clean-up) once N series are cut.
+/// `LNMC_INJECT_FAULT=kill-import:N`, for the test of resuming only (debug builds, see
+/// `fault`): the process dies as a kill would (no clean-up) once N series are cut.
 fn killed_for_a_test(done: u64) {
-    if let Ok(fault) = std::env::var("LNMC_INJECT_FAULT") {
-        if fault
-            .strip_prefix("kill-import:")
-            .and_then(|n| n.parse::<u64>().ok())
-            == Some(done)
-        {
-            std::process::exit(137);
-        }
+    if crate::fault::injected() == Some(crate::fault::Fault::KillImport(done)) {
+        std::process::exit(137);
     }
 }

@@ -54,7 +54,7 @@ pub struct RunDir {
 impl RunDir {
     /// A new run `runs_root/name`; refuses an existing one (resume it instead).
     pub fn create(runs_root: &Path, checkpoint_root: &Path, name: &str) -> Result<RunDir> {
-        check_name(name)?;
+        crate::files::check_run_name(name)?;
         let dir = runs_root.join(name);
         if dir.join(CONFIG).exists() {
             return Err(Error::input(format!(
@@ -120,16 +120,6 @@ impl RunDir {
     /// Records how the run ended, for every reader of the run (see `status`).
     pub fn end(&self, ending: &Ending, epoch: usize) -> Result<()> {
         status::write_end(&self.dir, ending, epoch)
-    }
-}
-
-/// A run name is one plain word: a directory under runs/, never a path.
-pub fn check_name(name: &str) -> Result<()> {
-    match name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
-        true => Err(Error::input(format!(
-            "--run {name:?}: a run name is one plain word"
-        ))),
-        false => Ok(()),
     }
 }
 

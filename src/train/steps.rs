@@ -56,7 +56,7 @@ pub(super) struct Model {
     vs: nn::VarStore,
     net: Net,
     adam: Adam,
-    /// `LNMC_INJECT_FAULT=hang`, for the tests of the stall rule only: the second epoch hangs
+    /// `LNMC_INJECT_FAULT=hang` (debug builds, see `fault`), for the tests of the stall rule only: the second epoch hangs
     /// after its first read-back batches (after its first batch when it has no more) until the
     /// run is stopped, as a dead mount or a stuck read would.
     hang: bool,
@@ -91,7 +91,7 @@ impl Model {
                 .ok_or_else(|| Error::file(&last, "has no lnmc metadata"))?;
             adam.load_state(info.adam_step, &ckpt.tensors);
         }
-        let hang = std::env::var("LNMC_INJECT_FAULT").as_deref() == Ok("hang");
+        let hang = crate::fault::injected() == Some(crate::fault::Fault::Hang);
         Ok(Model {
             vs,
             net,

@@ -40,6 +40,7 @@ use crate::data::{self, reader, review};
 use crate::error::{Error, Result};
 use crate::evaluation;
 use crate::explain::Explainer;
+use crate::fault::Fault;
 use crate::run::catalog::{self, Followed};
 use crate::run::{CHECKPOINTS, RUNS};
 use crate::train::{self, Control};
@@ -241,11 +242,11 @@ pub async fn event_loop<B: Backend>(
 }
 
 /// Fault injection for the tests that check the terminal is restored whatever ends the
-/// dashboard: `LNMC_INJECT_FAULT=panic` panics and `=error` fails right after a frame is drawn.
+/// dashboard (debug builds only, see `fault`).
 fn injected_fault() -> Result<()> {
-    match std::env::var("LNMC_INJECT_FAULT").as_deref() {
-        Ok("panic") => panic!("injected fault (LNMC_INJECT_FAULT=panic)"),
-        Ok("error") => Err(Error::runtime("injected fault (LNMC_INJECT_FAULT=error)")),
+    match crate::fault::injected() {
+        Some(Fault::Panic) => panic!("injected fault (LNMC_INJECT_FAULT=panic)"),
+        Some(Fault::Error) => Err(Error::runtime("injected fault (LNMC_INJECT_FAULT=error)")),
         _ => Ok(()),
     }
 }

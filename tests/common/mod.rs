@@ -205,6 +205,16 @@ pub fn evaluation(
     }
 }
 
+/// Whether the binary under test has the fault-injection hook (`LNMC_INJECT_FAULT`): debug
+/// builds only, which is what `cargo test` builds; says so when it has not
+/// (`cargo test --release`), for the caller to skip the fault it would inject.
+pub fn fault_injection(what: &str) -> bool {
+    if !cfg!(debug_assertions) {
+        eprintln!("skipped {what}: LNMC_INJECT_FAULT exists in debug builds only (cargo test without --release)");
+    }
+    cfg!(debug_assertions)
+}
+
 /// Held for the whole of each test in a binary whose tests open HDF5 files in-process and
 /// also start child processes: the HDF5 library opens files without close-on-exec and locks
 /// them, so a child started by one test while another test has a file open inherits the
