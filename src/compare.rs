@@ -205,25 +205,6 @@ pub fn long_table(runs: &[&RunEntry]) -> Vec<u8> {
     out.into_inner().expect("in-memory csv")
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ema_is_debiased_and_zero_weight_is_the_identity() {
-        let pts = [(1.0, 1.0), (2.0, 0.0), (3.0, 1.0)];
-        assert_eq!(ema(&pts, 0.0), pts.to_vec());
-        let smooth = ema(&pts, 0.5);
-        assert!(
-            (smooth[0].1 - 1.0).abs() < 1e-12,
-            "first point kept: {smooth:?}"
-        );
-        assert!((smooth[1].1 - 1.0 / 3.0).abs() < 1e-12, "{smooth:?}");
-        // 0.5·(0.5·(0.5·1) + 0.5·0) + 0.5·1 = 0.625, over 1 − 0.5³.
-        assert!((smooth[2].1 - 0.625 / 0.875).abs() < 1e-12, "{smooth:?}");
-    }
-}
-
 /// Writes `runs.csv` (the long table) and `METRIC.svg` (the chart) of `runs` into a new
 /// `dir/export-TIME/`, each file atomically; returns the folder.
 pub fn export_to(
@@ -458,4 +439,23 @@ fn draw<DB: plotters::prelude::DrawingBackend>(
         plot!(plot);
     }
     let _ = root.present();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ema_is_debiased_and_zero_weight_is_the_identity() {
+        let pts = [(1.0, 1.0), (2.0, 0.0), (3.0, 1.0)];
+        assert_eq!(ema(&pts, 0.0), pts.to_vec());
+        let smooth = ema(&pts, 0.5);
+        assert!(
+            (smooth[0].1 - 1.0).abs() < 1e-12,
+            "first point kept: {smooth:?}"
+        );
+        assert!((smooth[1].1 - 1.0 / 3.0).abs() < 1e-12, "{smooth:?}");
+        // 0.5·(0.5·(0.5·1) + 0.5·0) + 0.5·1 = 0.625, over 1 − 0.5³.
+        assert!((smooth[2].1 - 0.625 / 0.875).abs() < 1e-12, "{smooth:?}");
+    }
 }

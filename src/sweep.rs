@@ -227,88 +227,6 @@ impl Sweep {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn axes_parse_lists_and_ranges_and_refuse_what_cannot_run() {
-        let a = parse_axis("lr=1e-3, 5e-4").unwrap();
-        assert_eq!(
-            (a.key.as_str(), a.values.clone()),
-            ("lr", vec!["1e-3".into(), "5e-4".into()])
-        );
-        assert_eq!(
-            parse_axis("seed=range(0,5)").unwrap().values,
-            ["0", "1", "2", "3", "4"]
-        );
-        assert_eq!(
-            parse_axis("seed=range(1,8,3)").unwrap().values,
-            ["1", "4", "7"]
-        );
-        assert_eq!(
-            parse_axis("augment=none,d4").unwrap().values,
-            ["none", "d4"]
-        );
-        for (bad, why) in [
-            ("learning_rate=1", "no such setting"),
-            ("name=a,b", "no such setting"),
-            ("lr=", "no values"),
-            ("lr=1e-3,,2e-3", "no values"),
-            ("lr=-1", "lr"),
-            ("dropout=0.3,x", "is not a number"),
-            ("augment=none,spin", "is not one of"),
-            ("seed=range(0)", "range takes whole numbers"),
-            ("seed=range(0,5,0)", "range takes whole numbers"),
-            ("seed=1,1", "given twice"),
-            ("lr", "KEY=V1,V2"),
-        ] {
-            let e = parse_axis(bad).unwrap_err().to_string();
-            assert!(e.contains(why), "{bad}: {e}");
-        }
-    }
-
-    #[test]
-    fn squeue_lines_give_each_task_its_state() {
-        let q = parse_queue("4242_0 RUNNING\n4242_3 PENDING\n  4242_12 COMPLETING \nnoise\n");
-        assert_eq!(q.len(), 3);
-        assert_eq!(q[&0], "running");
-        assert_eq!(q[&3], "pending");
-        assert_eq!(q[&12], "completing");
-    }
-
-    #[test]
-    fn the_grid_is_every_combination_with_readable_names() {
-        let axes = vec![
-            parse_axis("lr=1e-3,5e-4").unwrap(),
-            parse_axis("seed=range(0,3)").unwrap(),
-        ];
-        let s = Sweep::new("s", "d.h5".into(), Settings::default(), axes, None).unwrap();
-        let ids: Vec<String> = s.points().iter().map(Point::id).collect();
-        assert_eq!(
-            ids,
-            [
-                "lr-1e-3_seed-0",
-                "lr-1e-3_seed-1",
-                "lr-1e-3_seed-2",
-                "lr-5e-4_seed-0",
-                "lr-5e-4_seed-1",
-                "lr-5e-4_seed-2"
-            ]
-        );
-        let settings = s.settings(&s.points()[4]).unwrap();
-        assert_eq!((settings.hyper.lr, settings.hyper.seed), (5e-4, 1));
-        assert_eq!(settings.name.as_deref(), Some("lr-5e-4_seed-1"));
-        let twice = vec![parse_axis("lr=1").unwrap(), parse_axis("lr=2").unwrap()];
-        let e = Sweep::new("s", "d.h5".into(), Settings::default(), twice, None).unwrap_err();
-        assert!(e.to_string().contains("swept twice"));
-        let windows = Point {
-            values: vec![("intensity".into(), "window:-1000;400".into())],
-        };
-        crate::files::check_run_name(&windows.id()).unwrap();
-    }
-}
-
 /// What Slurm says of the sweep's tasks still queued or running, by point: `squeue` asked for
 /// the sweep's jobs. Empty where nothing was submitted, everything has left the queue, or
 /// squeue cannot be asked (not on this machine): then the runs' own files tell.
@@ -503,5 +421,87 @@ mod analysis_tests {
         assert_eq!(a.ranking[0].0, "lr");
         assert!(a.ranking[0].1 > 0.8, "{:?}", a.ranking);
         assert!(a.ranking[1].1.abs() < 0.5, "{:?}", a.ranking);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn axes_parse_lists_and_ranges_and_refuse_what_cannot_run() {
+        let a = parse_axis("lr=1e-3, 5e-4").unwrap();
+        assert_eq!(
+            (a.key.as_str(), a.values.clone()),
+            ("lr", vec!["1e-3".into(), "5e-4".into()])
+        );
+        assert_eq!(
+            parse_axis("seed=range(0,5)").unwrap().values,
+            ["0", "1", "2", "3", "4"]
+        );
+        assert_eq!(
+            parse_axis("seed=range(1,8,3)").unwrap().values,
+            ["1", "4", "7"]
+        );
+        assert_eq!(
+            parse_axis("augment=none,d4").unwrap().values,
+            ["none", "d4"]
+        );
+        for (bad, why) in [
+            ("learning_rate=1", "no such setting"),
+            ("name=a,b", "no such setting"),
+            ("lr=", "no values"),
+            ("lr=1e-3,,2e-3", "no values"),
+            ("lr=-1", "lr"),
+            ("dropout=0.3,x", "is not a number"),
+            ("augment=none,spin", "is not one of"),
+            ("seed=range(0)", "range takes whole numbers"),
+            ("seed=range(0,5,0)", "range takes whole numbers"),
+            ("seed=1,1", "given twice"),
+            ("lr", "KEY=V1,V2"),
+        ] {
+            let e = parse_axis(bad).unwrap_err().to_string();
+            assert!(e.contains(why), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn squeue_lines_give_each_task_its_state() {
+        let q = parse_queue("4242_0 RUNNING\n4242_3 PENDING\n  4242_12 COMPLETING \nnoise\n");
+        assert_eq!(q.len(), 3);
+        assert_eq!(q[&0], "running");
+        assert_eq!(q[&3], "pending");
+        assert_eq!(q[&12], "completing");
+    }
+
+    #[test]
+    fn the_grid_is_every_combination_with_readable_names() {
+        let axes = vec![
+            parse_axis("lr=1e-3,5e-4").unwrap(),
+            parse_axis("seed=range(0,3)").unwrap(),
+        ];
+        let s = Sweep::new("s", "d.h5".into(), Settings::default(), axes, None).unwrap();
+        let ids: Vec<String> = s.points().iter().map(Point::id).collect();
+        assert_eq!(
+            ids,
+            [
+                "lr-1e-3_seed-0",
+                "lr-1e-3_seed-1",
+                "lr-1e-3_seed-2",
+                "lr-5e-4_seed-0",
+                "lr-5e-4_seed-1",
+                "lr-5e-4_seed-2"
+            ]
+        );
+        let settings = s.settings(&s.points()[4]).unwrap();
+        assert_eq!((settings.hyper.lr, settings.hyper.seed), (5e-4, 1));
+        assert_eq!(settings.name.as_deref(), Some("lr-5e-4_seed-1"));
+        let twice = vec![parse_axis("lr=1").unwrap(), parse_axis("lr=2").unwrap()];
+        let e = Sweep::new("s", "d.h5".into(), Settings::default(), twice, None).unwrap_err();
+        assert!(e.to_string().contains("swept twice"));
+        let windows = Point {
+            values: vec![("intensity".into(), "window:-1000;400".into())],
+        };
+        crate::files::check_run_name(&windows.id()).unwrap();
     }
 }
