@@ -6,7 +6,7 @@ epoch (the training loop alone, as lnmc's samples_per_s).
 
 usage: resnet_torch.py DATA.h5 EPOCHS THREADS [SEED]
 """
-import sys, time
+import os, sys, time
 
 import h5py, numpy as np, torch
 from torch import nn
@@ -16,7 +16,7 @@ seed = int(sys.argv[4]) if len(sys.argv) > 4 else 0
 torch.set_num_threads(threads)
 torch.manual_seed(seed)
 flags = open("/proc/cpuinfo").read()
-bf16 = " amx_bf16" in flags or " avx512_bf16" in flags
+bf16 = (" amx_bf16" in flags or " avx512_bf16" in flags) and os.environ.get("PRECISION") != "fp32"
 
 
 class Block(nn.Module):

@@ -46,7 +46,10 @@ impl Patches {
             1 => None,
             k => {
                 let ids = context::nodule_ids(data).map_err(|why| {
-                    Error::file(&data.path, format!("--context {k}: the file {why}"))
+                    Error::file(
+                        &data.path,
+                        format!("{k} slices a patch (--context {k}): the file {why}"),
+                    )
                 })?;
                 let rows: Vec<i64> = context::neighbours(ids, k)
                     .into_iter()
