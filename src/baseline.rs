@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::MALIGNANT;
 use crate::metrics::{self, MIN_PER_CLASS};
 use crate::paired::{self, DeLong};
+use crate::subgroups::nodule_largest;
 
 /// The network against the diameter alone on the same cases.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -35,20 +36,6 @@ impl Baseline {
     }
 }
 
-/// The largest value of each nodule, in `metrics::per_nodule`'s order (first appearance).
-fn per_nodule_max(values: &[f64], groups: &[i64]) -> Vec<f64> {
-    let mut at: std::collections::HashMap<i64, usize> = Default::default();
-    let mut out: Vec<f64> = Vec::new();
-    for (&v, &id) in values.iter().zip(groups) {
-        let k = *at.entry(id).or_insert_with(|| {
-            out.push(f64::NEG_INFINITY);
-            out.len() - 1
-        });
-        out[k] = out[k].max(v);
-    }
-    out
-}
-
 /// The network's `scores` against the `diameters` of the same patches, per nodule where
 /// `groups` are given; the reason instead where the counts cannot carry a test.
 pub fn diameter(
@@ -60,7 +47,7 @@ pub fn diameter(
     let (labels, network, size, unit) = match groups {
         Some(ids) => {
             let (l, s) = metrics::per_nodule(labels, scores, ids);
-            (l, s, per_nodule_max(diameters, ids), "nodule")
+            (l, s, nodule_largest(diameters, ids), "nodule")
         }
         None => (
             labels.to_vec(),

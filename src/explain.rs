@@ -71,9 +71,9 @@ impl Explainer {
     /// Maps of the patches `indices` of `data`, each with the neighbouring slices its network
     /// takes.
     pub fn explain_at(&self, data: &Dataset, indices: &[usize]) -> Result<Vec<Explanation>> {
-        let stacks = indices
+        let stacks = context::rows_for(data, indices, self.model.context)?
             .iter()
-            .map(|&i| context::stack(data, i, self.model.context))
+            .map(|rows| context::stack(data, rows))
             .collect::<Result<Vec<_>>>()?;
         let refs: Vec<&[f32]> = stacks.iter().map(|s| s.as_slice()).collect();
         self.explain(&refs, data.height, data.width)

@@ -197,18 +197,15 @@ pub fn roc_curve(labels: &[u8], scores: &[f64]) -> Vec<(f64, f64)> {
 /// One score per nodule: the mean probability of its slices, labelled as its first slice.
 /// Nodules come in order of first appearance.
 pub fn per_nodule(labels: &[u8], scores: &[f64], groups: &[i64]) -> (Vec<u8>, Vec<f64>) {
-    let mut at: std::collections::HashMap<i64, usize> = Default::default();
-    let (mut nodule_labels, mut sums, mut counts) = (Vec::new(), Vec::new(), Vec::new());
-    for ((&label, &score), &id) in labels.iter().zip(scores).zip(groups) {
-        let k = *at.entry(id).or_insert_with(|| {
-            nodule_labels.push(label);
-            sums.push(0.0);
-            counts.push(0.0);
-            sums.len() - 1
-        });
+    let (at, nodules) = crate::data::groups::numbered(groups);
+    let (mut nodule_labels, mut sums, mut counts) =
+        (vec![None; nodules], vec![0.0; nodules], vec![0.0; nodules]);
+    for ((&label, &score), &k) in labels.iter().zip(scores).zip(&at) {
+        nodule_labels[k].get_or_insert(label);
         sums[k] += score;
         counts[k] += 1.0;
     }
+    let nodule_labels = nodule_labels.into_iter().map(|l| l.unwrap_or(0)).collect();
     let means = sums.iter().zip(&counts).map(|(s, c)| s / c).collect();
     (nodule_labels, means)
 }

@@ -211,6 +211,17 @@ impl Binning {
     }
 }
 
+/// The largest value of each nodule (a nodule's size is its largest slice's), nodules in
+/// `metrics::per_nodule`'s order.
+pub fn nodule_largest(values: &[f64], groups: &[i64]) -> Vec<f64> {
+    let (at, nodules) = crate::data::groups::numbered(groups);
+    let mut largest = vec![f64::NEG_INFINITY; nodules];
+    for (&v, &k) in values.iter().zip(&at) {
+        largest[k] = largest[k].max(v);
+    }
+    largest
+}
+
 /// The metrics of each size and density group. `features[i]` is patch i's; with `groups`,
 /// cases are nodules.
 pub fn table(
@@ -225,18 +236,13 @@ pub fn table(
     let cases: Vec<Case> = match groups {
         Some(ids) => {
             let (l, s) = metrics::per_nodule(labels, scores, ids);
-            let mut at: std::collections::HashMap<i64, usize> = Default::default();
-            let mut size = vec![0.0f64; l.len()];
-            let mut density = vec![(0.0, 0.0); l.len()];
-            for (i, id) in ids.iter().enumerate() {
-                let next = at.len();
-                let k = *at.entry(*id).or_insert(next);
-                size[k] = size[k].max(features[i].diameter);
-                density[k].0 += features[i].density;
-                density[k].1 += 1.0;
-            }
+            let diameters: Vec<f64> = features.iter().map(|f| f.diameter).collect();
+            let densities: Vec<f64> = features.iter().map(|f| f.density).collect();
+            let size = nodule_largest(&diameters, ids);
+            // The mean density of its slices, as a nodule's score is the mean of theirs.
+            let (_, density) = metrics::per_nodule(labels, &densities, ids);
             (0..l.len())
-                .map(|k| (l[k], s[k], size[k], density[k].0 / density[k].1))
+                .map(|k| (l[k], s[k], size[k], density[k]))
                 .collect()
         }
         None => (0..labels.len())

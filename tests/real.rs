@@ -52,6 +52,8 @@ fn eval_json(dir: &Path, run: &str) -> serde_json::Value {
 #[test]
 fn uncertain_groups_are_said_optimistic_and_the_users_ids_make_the_split_honest() {
     let Some(source) = lidc_dev() else { return };
+    // It opens HDF5 files in-process and starts lnmc: one test at a time (common::one_at_a_time).
+    let _one = common::one_at_a_time();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let (truth, labels) = without_ids(&source, d, "lidc.h5");
@@ -257,4 +259,35 @@ fn bad_nothing_written(d: &Path) {
     let err = input_error(d, &["groups", "--data", "lidc.h5", "--from", "short.csv"]);
     assert!(err.contains("short.csv"), "{err}");
     assert!(!d.join("lidc.h5.groups.csv").exists());
+}
+
+/// Neighbouring slices (`--context`) on the real slices: every patch's neighbours are its own
+/// nodule's adjacent rows (lidc-dev keeps a nodule's slices in order and together), the patch
+/// in the middle, a nodule's ends repeated.
+#[test]
+fn context_neighbours_on_real_slices_stay_in_their_nodule() {
+    let Some(path) = lidc_dev() else {
+        return;
+    };
+    let _one = common::one_at_a_time();
+    let data = lnmc::data::reader::open(&path).unwrap();
+    let ids = lnmc::data::context::nodule_ids(&data).unwrap();
+    let table = lnmc::data::context::neighbours(ids, 5);
+    let mut repeated = 0;
+    for (row, rows) in table.chunks(5).enumerate() {
+        assert_eq!(rows[2], row);
+        for (offset, &r) in rows.iter().enumerate() {
+            assert_eq!(
+                ids[r], ids[row],
+                "row {row}: neighbour {r} of another nodule"
+            );
+            let distance = (r as i64 - row as i64).abs();
+            assert!(distance <= (offset as i64 - 2).abs(), "row {row}: {rows:?}");
+        }
+        repeated += rows.windows(2).filter(|w| w[0] == w[1]).count();
+    }
+    assert!(
+        repeated > 0,
+        "nodules of fewer than 5 slices repeat their ends"
+    );
 }

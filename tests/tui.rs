@@ -869,7 +869,7 @@ fn the_dataset_tab_shows_the_slices_a_patch_is_trained_with() {
     }
     let screen = shown(&mut app);
     let index = app.dataset().browser().current().unwrap();
-    let rows = lnmc::data::context::rows_of(&ids, index, 3);
+    let rows = lnmc::data::context::Nodules::of(&ids).rows_of(index, 3);
     let line = format!(
         "trained as rows {} [{}] {} (context 3)",
         rows[0], rows[1], rows[2]

@@ -35,81 +35,69 @@ pub fn nodule_ids(data: &Dataset) -> std::result::Result<&[i64], String> {
     Ok(ids)
 }
 
-/// For every row, the K rows it is given with (row-major, N × K): its nodule's slices at
-/// offsets −(K−1)/2 … (K−1)/2 in row order, clamped to the nodule's first and last.
-pub fn neighbours(ids: &[i64], k: usize) -> Vec<usize> {
-    use std::collections::HashMap;
-    let mut rows: HashMap<i64, Vec<usize>> = HashMap::new();
-    for (row, &id) in ids.iter().enumerate() {
-        rows.entry(id).or_default().push(row);
-    }
-    let half = (k / 2) as i64;
-    let mut position = vec![0usize; ids.len()];
-    for members in rows.values() {
-        for (p, &row) in members.iter().enumerate() {
-            position[row] = p;
-        }
-    }
-    let mut out = Vec::with_capacity(ids.len() * k);
-    for (row, id) in ids.iter().enumerate() {
-        let members = &rows[id];
-        let last = members.len() as i64 - 1;
-        for offset in -half..=half {
-            let p = (position[row] as i64 + offset).clamp(0, last);
-            out.push(members[p as usize]);
-        }
-    }
-    out
-}
-
-/// Each nodule's rows in order, for looking up one patch's neighbours at a time (the
-/// dashboard), built once.
+/// Each nodule's rows in order, and each row's place among them: the one lookup behind the
+/// network's input (`neighbours`), the dashboard's and the explainer's, built once.
 #[derive(Debug, Clone, Default)]
 pub struct Nodules {
-    rows: std::collections::HashMap<i64, Vec<usize>>,
-    ids: Vec<i64>,
+    members: Vec<Vec<usize>>,
+    /// (nodule, position among its rows) of each row.
+    place: Vec<(usize, usize)>,
 }
 
 impl Nodules {
     pub fn of(ids: &[i64]) -> Nodules {
-        let mut rows: std::collections::HashMap<i64, Vec<usize>> = Default::default();
-        for (row, &id) in ids.iter().enumerate() {
-            rows.entry(id).or_default().push(row);
-        }
-        Nodules {
-            rows,
-            ids: ids.to_vec(),
-        }
+        let (at, nodules) = super::groups::numbered(ids);
+        let mut members = vec![Vec::new(); nodules];
+        let place = at
+            .iter()
+            .enumerate()
+            .map(|(row, &k)| {
+                members[k].push(row);
+                (k, members[k].len() - 1)
+            })
+            .collect();
+        Nodules { members, place }
     }
 
-    /// The rows patch `index` is given with for context `k`, as `neighbours` gives them.
+    /// The rows patch `index` is given with for context `k`: its nodule's slices at offsets
+    /// −(K−1)/2 … (K−1)/2 in row order, clamped to the nodule's first and last.
     pub fn rows_of(&self, index: usize, k: usize) -> Vec<usize> {
-        let Some(members) = self.ids.get(index).and_then(|id| self.rows.get(id)) else {
-            return vec![index; k];
-        };
-        let at = members.binary_search(&index).unwrap_or(0) as i64;
+        let (nodule, at) = self.place[index];
+        let members = &self.members[nodule];
         let (half, last) = ((k / 2) as i64, members.len() as i64 - 1);
         (-half..=half)
-            .map(|o| members[(at + o).clamp(0, last) as usize])
+            .map(|o| members[(at as i64 + o).clamp(0, last) as usize])
             .collect()
     }
 }
 
-/// The rows patch `index` is given with: `neighbours` for one row, without building the table.
-pub fn rows_of(ids: &[i64], index: usize, k: usize) -> Vec<usize> {
-    let members: Vec<usize> = (0..ids.len()).filter(|&r| ids[r] == ids[index]).collect();
-    let at = members.iter().position(|&r| r == index).unwrap_or(0) as i64;
-    let (half, last) = ((k / 2) as i64, members.len() as i64 - 1);
-    (-half..=half)
-        .map(|o| members[(at + o).clamp(0, last) as usize])
+/// For every row, the K rows it is given with (row-major, N × K).
+pub fn neighbours(ids: &[i64], k: usize) -> Vec<usize> {
+    let nodules = Nodules::of(ids);
+    (0..ids.len())
+        .flat_map(|row| nodules.rows_of(row, k))
         .collect()
 }
 
-/// The raw pixels of patch `index` and its neighbours, slice after slice (K × H × W): what a
-/// network of context `k` is given for it.
-pub fn stack(data: &Dataset, index: usize, k: usize) -> crate::error::Result<Vec<f32>> {
+/// The raw pixels of `rows` (a patch and its neighbours), slice after slice (K × H × W): what
+/// a network of context K is given for the patch.
+pub fn stack(data: &Dataset, rows: &[usize]) -> crate::error::Result<Vec<f32>> {
+    let mut out = Vec::with_capacity(rows.len() * data.pixels());
+    for &row in rows {
+        out.extend(data.patch(row)?);
+    }
+    Ok(out)
+}
+
+/// The rows each of `indices` is given with by a network of context `k` (each patch alone for
+/// one slice); the file named with the reason when it cannot tell neighbours.
+pub fn rows_for(
+    data: &Dataset,
+    indices: &[usize],
+    k: usize,
+) -> crate::error::Result<Vec<Vec<usize>>> {
     if k == 1 {
-        return data.patch(index);
+        return Ok(indices.iter().map(|&i| vec![i]).collect());
     }
     let ids = nodule_ids(data).map_err(|why| {
         crate::error::Error::file(
@@ -117,11 +105,8 @@ pub fn stack(data: &Dataset, index: usize, k: usize) -> crate::error::Result<Vec
             format!("a network of {k} slices: the file {why}"),
         )
     })?;
-    let mut out = Vec::with_capacity(k * data.pixels());
-    for row in rows_of(ids, index, k) {
-        out.extend(data.patch(row)?);
-    }
-    Ok(out)
+    let nodules = Nodules::of(ids);
+    Ok(indices.iter().map(|&i| nodules.rows_of(i, k)).collect())
 }
 
 #[cfg(test)]
@@ -142,12 +127,19 @@ mod tests {
         assert_eq!(rows[6], [6, 6, 6]);
         let five = neighbours(&ids, 5);
         assert_eq!(&five[5..10], [0, 0, 1, 2, 5]);
+        // Against the plainest statement of the rule: scan for the nodule's rows each time.
+        let by_scan = |index: usize, k: usize| -> Vec<usize> {
+            let members: Vec<usize> = (0..ids.len()).filter(|&r| ids[r] == ids[index]).collect();
+            let at = members.iter().position(|&r| r == index).unwrap() as i64;
+            let (half, last) = ((k / 2) as i64, members.len() as i64 - 1);
+            (-half..=half)
+                .map(|o| members[(at + o).clamp(0, last) as usize])
+                .collect()
+        };
         for k in [1, 3, 5] {
             let table = neighbours(&ids, k);
-            let nodules = Nodules::of(&ids);
             for row in 0..ids.len() {
-                assert_eq!(rows_of(&ids, row, k), &table[row * k..(row + 1) * k]);
-                assert_eq!(nodules.rows_of(row, k), &table[row * k..(row + 1) * k]);
+                assert_eq!(by_scan(row, k), &table[row * k..(row + 1) * k]);
             }
         }
     }

@@ -530,18 +530,29 @@ pub fn describe(ids: &[i64]) -> String {
     text
 }
 
+/// Each row's group as a number 0, 1, …, groups numbered in order of first appearance, and how
+/// many groups there are: the one numbering behind per-nodule scores (`metrics::per_nodule`),
+/// subgroups, the diameter baseline and neighbouring slices.
+pub fn numbered(ids: &[i64]) -> (Vec<usize>, usize) {
+    let mut number: std::collections::HashMap<i64, usize> = Default::default();
+    let rows = ids
+        .iter()
+        .map(|&id| {
+            let next = number.len();
+            *number.entry(id).or_insert(next)
+        })
+        .collect();
+    (rows, number.len())
+}
+
 /// How many rows each group has, groups in order of first appearance.
 pub fn group_sizes(ids: &[i64]) -> Vec<usize> {
-    let mut order: Vec<i64> = Vec::new();
-    let mut counts: std::collections::HashMap<i64, usize> = Default::default();
-    for &id in ids {
-        let count = counts.entry(id).or_insert(0);
-        if *count == 0 {
-            order.push(id);
-        }
-        *count += 1;
+    let (rows, groups) = numbered(ids);
+    let mut counts = vec![0; groups];
+    for k in rows {
+        counts[k] += 1;
     }
-    order.iter().map(|id| counts[id]).collect()
+    counts
 }
 
 /// Where a file's nodule groups come from.

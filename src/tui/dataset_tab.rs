@@ -67,6 +67,8 @@ pub struct DatasetTab {
     /// Each nodule's rows, for the slices a patch is trained with; why not where the file
     /// cannot tell them.
     context_rows: std::result::Result<crate::data::context::Nodules, String>,
+    /// The context slices of each checkpoint explained so far, from its header.
+    contexts: HashMap<PathBuf, usize>,
     /// Where each patch came from, for files written by `lnmc import`.
     sources: Option<Vec<String>>,
     /// `c`: the class-activation overlay on the patch and the thumbnails.
@@ -107,6 +109,7 @@ impl DatasetTab {
             sources: crate::import::output::read_sources(&data.path),
             overlay: false,
             explained: HashMap::new(),
+            contexts: HashMap::new(),
             explained_by: None,
             second: HashMap::new(),
             second_by: None,
@@ -256,10 +259,20 @@ impl DatasetTab {
             return Reply::Done;
         }
         // The slices its network takes a patch with: the header's record, read once a file.
-        let k = crate::checkpoint::read_info(&checkpoint).map_or(1, |i| i.config.hyper.context);
+        let k = *self.contexts.entry(checkpoint.clone()).or_insert_with(|| {
+            crate::checkpoint::read_info(&checkpoint).map_or(1, |i| i.config.hyper.context)
+        });
         let mut patches = Vec::new();
         for i in wanted {
-            match crate::data::context::stack(cx.data, i, k) {
+            let rows = match (k, &self.context_rows) {
+                (1, _) => vec![i],
+                (_, Ok(nodules)) => nodules.rows_of(i, k),
+                (_, Err(why)) => {
+                    self.problem = Some(format!("a network of {k} slices: the file {why}"));
+                    return Reply::Done;
+                }
+            };
+            match crate::data::context::stack(cx.data, &rows) {
                 Ok(stack) => patches.push((i, stack)),
                 Err(e) => {
                     self.problem = Some(e.to_string());
