@@ -153,17 +153,17 @@ pub(super) fn train_headless(start: Start) -> Result<u8> {
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     });
-    // Training runs in a worker; this thread is the headless front end of its event stream.
+    // Training runs on this thread, the one that prepared the data: libtorch used from two
+    // threads keeps two OpenMP teams and trains a quarter slower (BENCHMARKS.md). A printer
+    // thread is the headless front end of its event stream.
     let (tx, events) = std::sync::mpsc::channel();
-    let worker = std::thread::spawn(move || {
-        train::train(session, &control, &mut |e| {
-            let _ = tx.send(e);
-        })
+    let printer = std::thread::spawn(move || events.into_iter().for_each(print_event));
+    let outcome = train::train(session, &control, &mut |e| {
+        let _ = tx.send(e);
     });
-    events.into_iter().for_each(print_event);
-    let outcome = worker
-        .join()
-        .map_err(|_| Error::runtime("the training thread panicked"))??;
+    drop(tx);
+    let _ = printer.join();
+    let outcome = outcome?;
     Ok(match outcome {
         Ending::Finished => 0,
         Ending::Stopped => 128 + SIGNAL.load(Ordering::SeqCst) as u8,

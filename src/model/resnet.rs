@@ -143,8 +143,11 @@ impl ResNet {
             .conv(&x, &b.conv1, b.stride)
             .apply_t(&b.bn1, train)
             .relu_();
-        let y = self.conv(&y, &b.conv2, 1).apply_t(&b.bn2, train);
-        (y + shortcut).relu_()
+        // The sum in place, as torchvision's blocks do: batch norm keeps its input, not its
+        // output, for the backward pass, and one activation fewer is allocated per block.
+        let mut y = self.conv(&y, &b.conv2, 1).apply_t(&b.bn2, train);
+        let _ = y.g_add_(&shortcut);
+        y.relu_()
     }
 
     /// The 128 maps of the last stage (batch, 128, H/8, W/8), before the pool.
