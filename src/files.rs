@@ -99,7 +99,40 @@ pub fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
     let text =
         fs::read_to_string(path).map_err(|e| Error::file(path, format!("cannot read ({e})")))?;
     serde_json::from_str(&text)
-        .map_err(|e| Error::file(path, format!("not a valid lnmc file ({e})")))
+        .map_err(|e| Error::file(path, format!("not a valid lnmc file ({})", json_reason(&e))))
+}
+
+/// serde_json's complaint in a user's words: where the text stops being JSON, or which field
+/// holds what; Rust's type names (`expected struct RunConfig`) become what they are in JSON.
+pub fn json_reason(e: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    let at = format!("line {}, column {}", e.line(), e.column());
+    match e.classify() {
+        Category::Io => format!("cannot be read: {e}"),
+        Category::Eof => format!("the text ends early, at {at}: cut short?"),
+        Category::Syntax => format!("not JSON at {at}"),
+        Category::Data => {
+            let text = e.to_string();
+            let text = text.split(" at line ").next().unwrap_or(&text);
+            let words: Vec<String> = text
+                .split(' ')
+                .scan(None::<&str>, |before, word| {
+                    let out = match *before {
+                        Some("struct") | Some("enum") => None,
+                        _ => Some(match word {
+                            "struct" => "an object".to_string(),
+                            "enum" => "a name".to_string(),
+                            w => w.to_string(),
+                        }),
+                    };
+                    *before = Some(word);
+                    Some(out)
+                })
+                .flatten()
+                .collect();
+            format!("{} ({at})", words.join(" "))
+        }
+    }
 }
 
 /// A run's name becomes a folder under runs/ and checkpoint/: one plain word, so that it can

@@ -39,6 +39,8 @@ pub mod subgroups;
 pub mod sweep;
 pub mod symmetry;
 pub mod train;
+// The readers of files from elsewhere, one entry each, for the fuzz targets and their replay.
+pub mod untrusted;
 
 // What front ends share, and the two front ends.
 pub mod cli;

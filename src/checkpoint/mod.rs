@@ -85,6 +85,42 @@ pub fn read_info(path: &Path) -> Option<Info> {
     serde_json::from_str(json).ok()
 }
 
+/// Why `bytes`, not a zip, are not a safetensors checkpoint, in words: the library's variant
+/// names (`HeaderTooLarge`) mean nothing to someone handed a broken file.
+fn safetensors_reason(e: &safetensors::SafeTensorError, bytes: &[u8]) -> String {
+    use safetensors::SafeTensorError as E;
+    let neither = "neither a safetensors checkpoint nor a PyTorch .pth (a zip)";
+    let claimed = bytes
+        .get(..8)
+        .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")));
+    match e {
+        E::HeaderTooSmall if bytes.is_empty() => format!("an empty file, {neither}"),
+        E::HeaderTooSmall => format!("{} bytes: too short to be a checkpoint", bytes.len()),
+        E::HeaderTooLarge | E::InvalidHeaderLength => format!(
+            "{neither}: its first 8 bytes claim a header of {}, in a file of {}",
+            crate::data::memory::size(claimed.unwrap_or(0)),
+            crate::data::memory::size(bytes.len() as u64)
+        ),
+        E::InvalidHeader(_) => format!("{neither}: its header is not text"),
+        E::InvalidHeaderDeserialization(e) | E::JsonError(e) => format!(
+            "{neither}: its header is not a safetensors header ({})",
+            crate::files::json_reason(e)
+        ),
+        E::TensorNotFound(name) => format!("safetensors file without tensor '{name}'"),
+        E::InvalidOffset(name) => {
+            format!("safetensors tensor '{name}' claims bytes outside the file")
+        }
+        E::TensorInvalidInfo | E::InvalidTensorView(..) | E::MisalignedSlice => {
+            "a safetensors tensor's shape and type do not match its bytes".into()
+        }
+        E::MetadataIncompleteBuffer => {
+            "safetensors data does not match its header's tensors: cut short or padded".into()
+        }
+        E::ValidationOverflow => "a safetensors tensor claims more elements than can exist".into(),
+        other => format!("not a valid safetensors checkpoint ({other})"),
+    }
+}
+
 /// Reads an lnmc safetensors file or a PyTorch state_dict, told apart by their first bytes.
 pub fn load(path: &Path) -> Result<Checkpoint> {
     check_is_file(
@@ -93,31 +129,31 @@ pub fn load(path: &Path) -> Result<Checkpoint> {
         "lnmc writes checkpoints to checkpoint/RUN/; PyTorch .pth files are read too",
     )?;
     let bytes = std::fs::read(path).map_err(|e| Error::file(path, format!("cannot read ({e})")))?;
-    if bytes.starts_with(b"PK\x03\x04") {
+    // Any zip record ("PK\x03\x04" an entry, "PK\x05\x06" an empty archive's end record).
+    if bytes.starts_with(b"PK") {
         return Ok(Checkpoint {
             tensors: pytorch::load(path)?,
             info: None,
         });
     }
-    let fail = |e: &dyn std::fmt::Display| {
-        Error::file(
-            path,
-            format!("not a valid checkpoint (safetensors or PyTorch .pth): {e}"),
-        )
-    };
-    let tensors =
-        safetensors::SafeTensors::deserialize(&bytes).map_err(|e| fail(&format!("{e:?}")))?;
-    let (_, header) =
-        safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| fail(&format!("{e:?}")))?;
+    let fail = |e: &dyn std::fmt::Display| Error::file(path, format!("{e}"));
+    let refuse = |e| fail(&safetensors_reason(&e, &bytes));
+    let tensors = safetensors::SafeTensors::deserialize(&bytes).map_err(refuse)?;
+    let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).map_err(refuse)?;
     let info = match header.metadata().as_ref().and_then(|m| m.get(INFO_KEY)) {
-        Some(json) => Some(serde_json::from_str(json).map_err(|e| fail(&e))?),
+        Some(json) => Some(serde_json::from_str(json).map_err(|e| {
+            fail(&format!(
+                "its lnmc record is not valid ({})",
+                crate::files::json_reason(&e)
+            ))
+        })?),
         None => None,
     };
     let mut out = Vec::new();
     for (name, view) in tensors.tensors() {
         if view.dtype() != safetensors::Dtype::F32 {
             return Err(fail(&format!(
-                "tensor '{name}' is {:?}, expected F32",
+                "tensor '{name}' is {:?}, not 32-bit floats (F32)",
                 view.dtype()
             )));
         }

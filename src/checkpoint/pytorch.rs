@@ -37,19 +37,29 @@ enum Value {
     Mark,
 }
 
+/// The most deflate expands: 258 bytes from 2 bits, ≈ 1032:1.
+const MAX_DEFLATE_RATIO: u64 = 1032;
+
 pub fn load(path: &Path) -> Result<Vec<(String, Tensor)>> {
     let fail = |msg: String| Error::file(path, msg);
     let file = std::fs::File::open(path).map_err(|e| fail(format!("cannot open ({e})")))?;
-    let mut zip = zip::ZipArchive::new(file)
-        .map_err(|e| fail(format!("not a PyTorch zip checkpoint ({e})")))?;
+    let archive = file.metadata().map_or(0, |m| m.len());
+    let mut zip = zip::ZipArchive::new(file).map_err(|e| fail(zip_reason(&e)))?;
+    if zip.is_empty() {
+        return Err(fail(
+            "an empty zip archive, not a PyTorch checkpoint".into(),
+        ));
+    }
     let pickle_name = zip
         .file_names()
         .filter_map(|n| n.ok())
         .find(|n| n.ends_with("/data.pkl") || n == "data.pkl")
         .map(|n| n.into_owned())
-        .ok_or_else(|| fail("no data.pkl inside, not a torch.save file".into()))?;
+        .ok_or_else(|| {
+            fail("a zip archive without data.pkl, not a PyTorch checkpoint (torch.save)".into())
+        })?;
     let prefix = pickle_name.trim_end_matches("data.pkl").to_owned();
-    let pickle = read_entry(&mut zip, &pickle_name).map_err(fail)?;
+    let pickle = read_entry(&mut zip, archive, &pickle_name).map_err(fail)?;
     let root = unpickle(&pickle).map_err(|e| fail(format!("cannot read data.pkl ({e})")))?;
     let Value::Dict(items) = root else {
         return Err(fail(
@@ -73,7 +83,7 @@ pub fn load(path: &Path) -> Result<Vec<(String, Tensor)>> {
                 "state_dict holds something other than named tensors".into(),
             ));
         };
-        let bytes = read_entry(&mut zip, &format!("{prefix}data/{key}")).map_err(fail)?;
+        let bytes = read_entry(&mut zip, archive, &format!("{prefix}data/{key}")).map_err(fail)?;
         let flat = match dtype.as_str() {
             "FloatStorage" => Tensor::from_slice(&le_values(&bytes, f32::from_le_bytes)),
             "DoubleStorage" => {
@@ -105,15 +115,42 @@ pub fn load(path: &Path) -> Result<Vec<(String, Tensor)>> {
     Ok(tensors)
 }
 
+/// Why a file starting as a zip is not a readable one, in words (the zip crate's own messages
+/// name its internal structures).
+fn zip_reason(e: &zip::result::ZipError) -> String {
+    use zip::result::ZipError as Z;
+    match e {
+        Z::Io(e) => format!("cannot be read ({e})"),
+        Z::UnsupportedArchive(what) => {
+            format!("a zip archive this reader cannot open ({what}), not a PyTorch checkpoint")
+        }
+        _ => "a broken or cut-short zip archive, not a PyTorch checkpoint".into(),
+    }
+}
+
+/// The entry `name` of `zip`, an archive of `archive` bytes.
 fn read_entry(
     zip: &mut zip::ZipArchive<std::fs::File>,
+    archive: u64,
     name: &str,
 ) -> std::result::Result<Vec<u8>, String> {
-    let mut entry = zip
-        .by_name(name)
-        .map_err(|e| format!("entry {name} missing ({e})"))?;
-    let mut bytes = Vec::with_capacity(entry.size() as usize);
+    let entry = zip.by_name(name).map_err(|e| match e {
+        zip::result::ZipError::FileNotFound => format!("entry {name} missing"),
+        e => format!("entry {name}: {}", zip_reason(&e)),
+    })?;
+    // The sizes in a zip are claims: memory is reserved for no more than deflate can expand the
+    // archive to (1032:1), and no more than the claim is ever read.
+    let claimed = entry.size();
+    if claimed > archive.saturating_mul(MAX_DEFLATE_RATIO) {
+        return Err(format!(
+            "entry {name} claims {} in an archive of {}: not a real checkpoint",
+            crate::data::memory::size(claimed),
+            crate::data::memory::size(archive)
+        ));
+    }
+    let mut bytes = Vec::with_capacity(claimed as usize);
     entry
+        .take(claimed)
         .read_to_end(&mut bytes)
         .map_err(|e| format!("entry {name} unreadable ({e})"))?;
     Ok(bytes)

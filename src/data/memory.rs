@@ -81,11 +81,16 @@ fn proc_bytes(file: &str, key: &str) -> Option<u64> {
     Some(kb * 1024)
 }
 
-/// "6.14 GB", "54.8 MB".
+/// "6.14 GB", "54.8 MB", "4.6 EB" (a broken header's claim), "512.0 kB", "17 bytes".
 pub fn size(bytes: u64) -> String {
     match bytes as f64 {
+        b if b >= 1e18 => format!("{:.1} EB", b / 1e18),
+        b if b >= 1e15 => format!("{:.1} PB", b / 1e15),
+        b if b >= 1e12 => format!("{:.1} TB", b / 1e12),
         b if b >= 1e9 => format!("{:.2} GB", b / 1e9),
-        b => format!("{:.1} MB", b / 1e6),
+        b if b >= 1e6 => format!("{:.1} MB", b / 1e6),
+        b if b >= 1e3 => format!("{:.1} kB", b / 1e3),
+        _ => format!("{bytes} bytes"),
     }
 }
 

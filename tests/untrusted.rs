@@ -1,0 +1,112 @@
+//! The fuzz corpora (fuzz/corpus/<reader>/, grown by `scripts/fuzz`) replayed on the stable
+//! toolchain through the very entry points the fuzz targets drive (`lnmc::untrusted`), so that
+//! every input that once crashed a reader, or that the fuzzer found new paths with, stays
+//! read or refused in one line a user understands. Plus the hostile files issue 33 names.
+
+use std::path::PathBuf;
+
+use lnmc::untrusted::{unreadable, Reader};
+
+fn corpus(reader: Reader) -> Vec<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz/corpus")
+        .join(reader.name());
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    files
+}
+
+/// Feeds `bytes` to `reader`: Ok(true) read, Ok(false) refused in words, Err why not.
+fn replay(reader: Reader, bytes: &[u8]) -> Result<bool, String> {
+    match std::panic::catch_unwind(|| reader.feed(bytes)) {
+        Err(_) => Err("panicked".into()),
+        Ok(Ok(())) => Ok(true),
+        Ok(Err(e)) => match unreadable(&e.to_string(), bytes) {
+            Some(why) => Err(format!("{why}: {e}")),
+            None => Ok(false),
+        },
+    }
+}
+
+#[test]
+fn every_corpus_file_is_read_or_refused_in_one_line_of_words() {
+    let failures: Vec<String> = std::thread::scope(|scope| {
+        let jobs: Vec<_> = Reader::ALL
+            .into_iter()
+            .map(|reader| {
+                scope.spawn(move || {
+                    let mut failures = Vec::new();
+                    let mut read = 0;
+                    for file in corpus(reader) {
+                        let bytes = std::fs::read(&file).unwrap();
+                        match replay(reader, &bytes) {
+                            Ok(true) => read += 1,
+                            Ok(false) => {}
+                            Err(why) => failures.push(format!("{}: {why}", file.display())),
+                        }
+                    }
+                    // A harness that lays the bytes out where the reader does not look would
+                    // refuse everything: each reader must read its seeds.
+                    if read == 0 {
+                        failures.push(format!("{}: no corpus file was read", reader.name()));
+                    }
+                    failures
+                })
+            })
+            .collect();
+        jobs.into_iter().flat_map(|j| j.join().unwrap()).collect()
+    });
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+fn refusal(reader: Reader, bytes: &[u8]) -> String {
+    match reader.feed(bytes) {
+        Ok(()) => panic!("{} read {} hostile bytes", reader.name(), bytes.len()),
+        Err(e) => {
+            let text = e.to_string();
+            assert_eq!(unreadable(&text, bytes), None, "{text}");
+            text
+        }
+    }
+}
+
+#[test]
+fn hostile_checkpoints_are_refused_in_words() {
+    let upstream = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/ConvNet_11.pth"
+    ))
+    .unwrap();
+    assert_eq!(replay(Reader::Pth, &upstream), Ok(true));
+    let empty_zip = [b"PK\x05\x06".as_slice(), &[0u8; 18]].concat();
+    let text = refusal(Reader::Pth, &empty_zip);
+    assert!(
+        text.contains("an empty zip archive, not a PyTorch checkpoint"),
+        "{text}"
+    );
+    let text = refusal(Reader::Safetensors, b"");
+    assert!(text.contains("an empty file"), "{text}");
+    // A header length of 4.6 EB in the first 8 bytes.
+    let claim = [4_600_000_000_000_000_000u64.to_le_bytes().as_slice(), b"{}"].concat();
+    let text = refusal(Reader::Safetensors, &claim);
+    assert!(text.contains("claim a header of 4.6 EB"), "{text}");
+    // upstream's archive with its data.pkl entry claiming 4 GB: refused before any allocation.
+    let mut bomb = upstream.clone();
+    let name = b"data.pkl";
+    let at = bomb
+        .windows(4)
+        .enumerate()
+        .filter(|(_, w)| *w == b"PK\x01\x02")
+        .map(|(i, _)| i)
+        .find(|&i| {
+            bomb[i + 46..].starts_with(b"ConvNet_11/data.pkl")
+                || bomb[i + 46..i + 46 + 64].windows(8).any(|w| w == name)
+        })
+        .expect("a central directory entry for data.pkl");
+    bomb[at + 24..at + 28].copy_from_slice(&u32::MAX.to_le_bytes());
+    let text = refusal(Reader::Pth, &bomb);
+    assert!(text.contains("claims 4.29 GB"), "{text}");
+}
