@@ -95,6 +95,11 @@ pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
     write_atomic(path, text.as_bytes())
 }
 
+/// The most deflate (zip, gzip, zlib) expands its input: 258 bytes from 2 bits, ≈ 1032:1. A
+/// compressed file claiming more than this many times its size is refused before anything
+/// that size is allocated.
+pub const MAX_DEFLATE_RATIO: u64 = 1032;
+
 pub fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
     let text =
         fs::read_to_string(path).map_err(|e| Error::file(path, format!("cannot read ({e})")))?;
@@ -153,6 +158,21 @@ pub fn check_output_dir(path: &Path) -> Result<()> {
         Some(d) if !d.as_os_str().is_empty() && !d.is_dir() => {
             Err(Error::file(path, "its directory does not exist"))
         }
+        _ => Ok(()),
+    }
+}
+
+/// Refuses `path` (`kind`, "a run folder") where it is a symbolic link: lnmc writes into such
+/// folders and replaces files there, and follows no link to somewhere else to do it.
+pub fn refuse_link(path: &Path, kind: &str) -> Result<()> {
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => Err(Error::file(
+            path,
+            format!(
+                "is {kind} that is a symbolic link (to {}): refused, lnmc writes only into real folders",
+                fs::read_link(path).map_or("?".into(), |t| t.display().to_string())
+            ),
+        )),
         _ => Ok(()),
     }
 }

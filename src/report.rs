@@ -533,6 +533,17 @@ pub fn write(dir: &Path, page: &str) -> Result<()> {
 
 /// Refuses an output folder that exists and is not a report, before anything is computed.
 pub fn check_out(dir: &Path) -> Result<()> {
+    // `.`, `..` or `/` would make the report replace the folder it stands in.
+    if !matches!(
+        dir.components().last(),
+        Some(std::path::Component::Normal(_))
+    ) {
+        return Err(Error::file(
+            dir,
+            "is not a folder name to write a report into: name a new folder (a report folder is replaced)",
+        ));
+    }
+    crate::files::refuse_link(dir, "a report folder")?;
     if dir.exists() && !(dir.is_dir() && dir.join(MARKER).exists()) {
         return Err(Error::file(
             dir,

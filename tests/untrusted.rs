@@ -110,3 +110,95 @@ fn hostile_checkpoints_are_refused_in_words() {
     let text = refusal(Reader::Pth, &bomb);
     assert!(text.contains("claims 4.29 GB"), "{text}");
 }
+
+/// A zip holding `pickle` as archive/data.pkl, as torch.save lays it out.
+fn torch_zip(pickle: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut out = std::io::Cursor::new(Vec::new());
+    let mut zip = zip::ZipWriter::new(&mut out);
+    let stored =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    zip.start_file("archive/data.pkl", stored).unwrap();
+    zip.write_all(pickle).unwrap();
+    zip.finish().unwrap();
+    out.into_inner()
+}
+
+#[test]
+fn a_pickle_naming_anything_but_a_state_dict_is_refused_by_name() {
+    // GLOBAL os.system, a call of it with ('touch /tmp/x',), STOP: what a malicious .pth holds.
+    let evil = b"\x80\x02cos\nsystem\nX\x0c\x00\x00\x00touch /tmp/x\x85R.";
+    let text = refusal(Reader::Pth, &torch_zip(evil));
+    assert!(text.contains("refuses os.system"), "{text}");
+    let eval = b"\x80\x02cbuiltins\neval\n.";
+    let text = refusal(Reader::Pth, &torch_zip(eval));
+    assert!(text.contains("refuses builtins.eval"), "{text}");
+    // An empty OrderedDict is a state_dict (of nothing): read.
+    let empty = b"\x80\x02ccollections\nOrderedDict\n)R.";
+    assert_eq!(replay(Reader::Pth, &torch_zip(empty)), Ok(true));
+}
+
+#[test]
+fn a_compressed_volume_claiming_more_than_deflate_can_hold_is_refused_before_allocation() {
+    // 2 GB of int16 voxels claimed by a MetaImage whose compressed data is 16 bytes.
+    let mha = b"ObjectType = Image\nNDims = 3\nDimSize = 1000 1000 1000\nElementType = MET_SHORT\nCompressedData = True\nElementDataFile = LOCAL\n0123456789abcdef";
+    let text = refusal(Reader::MetaImage, mha);
+    assert!(text.contains("cannot hold the 2.00 GB"), "{text}");
+    assert!(text.contains("deflate expands at most 1032:1"), "{text}");
+}
+
+/// A run folder runs/cv/fold-1 holding the fixture's config.json with `checkpoint_dir`.
+fn copied_run(root: &std::path::Path, checkpoint_dir: &std::path::Path) -> PathBuf {
+    let mut config: serde_json::Value =
+        serde_json::from_str(include_str!("fixtures/config.json")).unwrap();
+    config["checkpoint_dir"] = checkpoint_dir.display().to_string().into();
+    let run = root.join("runs/cv/fold-1");
+    std::fs::create_dir_all(&run).unwrap();
+    std::fs::create_dir_all(checkpoint_dir).unwrap();
+    std::fs::write(run.join("config.json"), config.to_string()).unwrap();
+    run
+}
+
+#[test]
+fn a_copied_run_writes_only_into_its_own_folders() {
+    let tmp = tempfile::tempdir().unwrap();
+    let own = tmp.path().join("checkpoint/cv/fold-1");
+    let run = copied_run(tmp.path(), &own);
+    assert!(lnmc::run::RunDir::open(&run).is_ok());
+    // Its config.json naming someone's folder as its checkpoints: resuming would write there.
+    let elsewhere = tmp.path().join("home/important");
+    std::fs::write(run.join("config.json"), "").unwrap();
+    let run = copied_run(tmp.path(), &elsewhere);
+    let e = lnmc::run::RunDir::open(&run)
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(e.contains("which is not this run's (…/fold-1)"), "{e}");
+    // A run folder that is a link to somewhere else.
+    let link = tmp.path().join("runs/cv/fold-2");
+    std::os::unix::fs::symlink(tmp.path().join("home"), &link).unwrap();
+    let e = lnmc::run::RunDir::open(&link)
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(e.contains("is a run folder that is a symbolic link"), "{e}");
+    // A report folder must be a new or earlier report, by name: not `..`, not a link.
+    for out in [tmp.path().join("runs/.."), PathBuf::from(".")] {
+        let e = lnmc::report::check_out(&out)
+            .err()
+            .expect("refused")
+            .to_string();
+        assert!(
+            e.contains("is not a folder name to write a report into"),
+            "{e}"
+        );
+    }
+    let e = lnmc::report::check_out(&link)
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(
+        e.contains("is a report folder that is a symbolic link"),
+        "{e}"
+    );
+}

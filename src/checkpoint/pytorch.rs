@@ -37,9 +37,6 @@ enum Value {
     Mark,
 }
 
-/// The most deflate expands: 258 bytes from 2 bits, ≈ 1032:1.
-const MAX_DEFLATE_RATIO: u64 = 1032;
-
 pub fn load(path: &Path) -> Result<Vec<(String, Tensor)>> {
     let fail = |msg: String| Error::file(path, msg);
     let file = std::fs::File::open(path).map_err(|e| fail(format!("cannot open ({e})")))?;
@@ -141,7 +138,7 @@ fn read_entry(
     // The sizes in a zip are claims: memory is reserved for no more than deflate can expand the
     // archive to (1032:1), and no more than the claim is ever read.
     let claimed = entry.size();
-    if claimed > archive.saturating_mul(MAX_DEFLATE_RATIO) {
+    if claimed > archive.saturating_mul(crate::files::MAX_DEFLATE_RATIO) {
         return Err(format!(
             "entry {name} claims {} in an archive of {}: not a real checkpoint",
             crate::data::memory::size(claimed),
@@ -232,7 +229,7 @@ fn unpickle(data: &[u8]) -> std::result::Result<Value, String> {
             b'c' => {
                 let module = r.line()?;
                 let name = r.line()?;
-                stack.push(Value::Global(module, name));
+                stack.push(global(module, name)?);
             }
             0x93 => {
                 // STACK_GLOBAL
@@ -240,7 +237,7 @@ fn unpickle(data: &[u8]) -> std::result::Result<Value, String> {
                 else {
                     return Err("STACK_GLOBAL without names".into());
                 };
-                stack.push(Value::Global(module, name));
+                stack.push(global(module, name)?);
             }
             b'q' => {
                 let k = r.u8()? as u32;
@@ -327,6 +324,27 @@ fn unpickle(data: &[u8]) -> std::result::Result<Value, String> {
                 ))
             }
         }
+    }
+}
+
+/// The globals a state_dict of tensors names: the dict types, torch's tensor rebuilders and
+/// its storage types (their element type is checked later, by tensor). Any other global —
+/// `os.system`, `builtins.eval`, a model's own class — is refused by name as soon as it is
+/// read; nothing is ever called in any case, the pickle machine here only builds values.
+pub const GLOBALS: [(&str, &str); 4] = [
+    ("collections", "OrderedDict"),
+    ("builtins", "dict"),
+    ("torch._utils", "_rebuild_tensor_v2"),
+    ("torch._utils", "_rebuild_tensor"),
+];
+
+fn global(module: String, name: String) -> std::result::Result<Value, String> {
+    let storage = module == "torch" && name.ends_with("Storage");
+    match storage || GLOBALS.contains(&(module.as_str(), name.as_str())) {
+        true => Ok(Value::Global(module, name)),
+        false => Err(format!(
+            "refuses {module}.{name}: a state_dict of tensors names no such thing"
+        )),
     }
 }
 

@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use dicom_dictionary_std::tags;
-use dicom_object::{open_file, OpenFileOptions};
+use dicom_object::OpenFileOptions;
 use dicom_pixeldata::{ConvertOptions, ModalityLutOption, PixelDecoder};
 
 use super::volume::{check_geometry, Volume};
@@ -32,15 +32,7 @@ pub fn series_uid(dir: &Path) -> Result<String> {
         .into_iter()
         .next()
         .ok_or_else(|| Error::file(dir, "holds no .dcm file"))?;
-    let object = OpenFileOptions::new()
-        .read_until(tags::PIXEL_DATA)
-        .open_file(&first)
-        .map_err(|e| {
-            Error::file(
-                &first,
-                format!("is not a readable DICOM file: {}", first_line(&e)),
-            )
-        })?;
+    let object = open(&first, Some(tags::PIXEL_DATA))?;
     let uid = object
         .element(tags::SERIES_INSTANCE_UID)
         .ok()
@@ -48,6 +40,23 @@ pub fn series_uid(dir: &Path) -> Result<String> {
         .map(|s| s.trim_end_matches('\0').trim().to_string())
         .ok_or_else(|| Error::file(&first, "has no SeriesInstanceUID"))?;
     Ok(uid)
+}
+
+/// The DICOM file at `path`, up to `until` (its header) or whole; its element lengths are
+/// checked against its size first (`dicom_claims`).
+fn open(path: &Path, until: Option<dicom_object::Tag>) -> Result<dicom_object::DefaultDicomObject> {
+    let fail = |msg: String| Error::file(path, msg);
+    let bytes = std::fs::read(path).map_err(|e| fail(format!("cannot be read ({e})")))?;
+    super::dicom_claims::check(&bytes)
+        .map_err(|why| fail(format!("is not a readable DICOM file: {why}")))?;
+    let options = OpenFileOptions::new();
+    let options = match until {
+        Some(tag) => options.read_until(tag),
+        None => options,
+    };
+    options
+        .open_file(path)
+        .map_err(|e| fail(format!("is not a readable DICOM file: {}", first_line(&e))))
 }
 
 /// A library error as one line.
@@ -73,10 +82,7 @@ pub fn read(dir: &Path) -> Result<Volume> {
     for file in files {
         let fail = |msg: String| Error::file(&file, msg);
         // Headers first: the slices are ordered before any pixel is decoded.
-        let object = OpenFileOptions::new()
-            .read_until(tags::PIXEL_DATA)
-            .open_file(&file)
-            .map_err(|e| fail(format!("is not a readable DICOM file: {}", first_line(&e))))?;
+        let object = open(&file, Some(tags::PIXEL_DATA))?;
         let numbers = |tag, what: &str, count: usize| -> Result<Vec<f64>> {
             let values = object
                 .element(tag)
@@ -169,12 +175,7 @@ pub fn read(dir: &Path) -> Result<Volume> {
     let count = slices.len();
     let mut voxels = super::volume::Gather::default();
     for slice in slices {
-        let object = open_file(&slice.file).map_err(|e| {
-            Error::file(
-                &slice.file,
-                format!("is not a readable DICOM file: {}", first_line(&e)),
-            )
-        })?;
+        let object = open(&slice.file, None)?;
         let (r, c, hu) = hounsfield(&object, &slice.file)?;
         if (r as u32, c as u32) != (rows, columns) {
             return Err(Error::file(
@@ -204,12 +205,7 @@ fn cross(o: &[f64; 6]) -> [f64; 3] {
 
 /// One DICOM file as a slice of a tree: (rows, columns, its values in HU).
 pub fn read_slice(path: &Path) -> Result<(usize, usize, Vec<f64>)> {
-    let object = open_file(path).map_err(|e| {
-        Error::file(
-            path,
-            format!("is not a readable DICOM file: {}", first_line(&e)),
-        )
-    })?;
+    let object = open(path, None)?;
     hounsfield(&object, path)
 }
 

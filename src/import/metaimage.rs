@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use super::volume::{check_geometry, Volume, Voxels};
 use crate::error::{Error, Result};
+use crate::files::MAX_DEFLATE_RATIO;
 
 /// The element types a header may name, and their bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,6 +100,18 @@ pub fn read(header_path: &Path) -> Result<Volume> {
         .map_err(|e| Error::file(&data_path, format!("cannot be read: {e}")))?;
     std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(offset as u64))
         .map_err(|e| Error::file(&data_path, format!("cannot be read: {e}")))?;
+    if header.compressed && expected as u64 > (stored as u64).saturating_mul(MAX_DEFLATE_RATIO) {
+        return Err(Error::file(
+            &data_path,
+            format!(
+                "{} of compressed data cannot hold the {} the header's {:?} {:?} need (deflate expands at most {MAX_DEFLATE_RATIO}:1)",
+                crate::data::memory::size(stored as u64),
+                crate::data::memory::size(expected as u64),
+                header.size,
+                header.element
+            ),
+        ));
+    }
     if !header.compressed && stored < expected {
         return Err(Error::file(
             &data_path,

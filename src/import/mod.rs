@@ -7,6 +7,7 @@
 //!   (`coords`) of nodule centres in world millimetres; patches cut by `volume`.
 
 pub mod coords;
+mod dicom_claims;
 pub mod dicom_series;
 pub mod metaimage;
 pub mod nifti_file;

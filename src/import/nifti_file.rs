@@ -10,6 +10,7 @@ use std::path::Path;
 use super::metaimage::{narrow, MAX_VOXELS};
 use super::volume::{check_geometry, Volume, Voxels};
 use crate::error::{Error, Result};
+use crate::files::MAX_DEFLATE_RATIO;
 
 /// What lnmc needs of either header version.
 #[derive(Debug, Clone, PartialEq)]
@@ -81,21 +82,28 @@ pub fn read(path: &Path) -> Result<Volume> {
     };
     let expected = voxels * bytes_per;
     let gz = path.extension().is_some_and(|e| e == "gz");
-    if !gz {
-        let on_disk = std::fs::metadata(path)
-            .map_err(|e| fail(e.to_string()))?
-            .len();
-        if on_disk < h.vox_offset + expected as u64 {
-            return Err(fail(format!(
-                "holds {} bytes of voxels where its header's {size:?} need {expected}",
-                on_disk.saturating_sub(h.vox_offset)
-            )));
-        }
+    let on_disk = std::fs::metadata(path)
+        .map_err(|e| fail(e.to_string()))?
+        .len();
+    if gz
+        && h.vox_offset.saturating_add(expected as u64) > on_disk.saturating_mul(MAX_DEFLATE_RATIO)
+    {
+        return Err(fail(format!(
+            "{} of gzip cannot hold the {} its header's {size:?} voxels need (deflate expands at most {MAX_DEFLATE_RATIO}:1)",
+            crate::data::memory::size(on_disk),
+            crate::data::memory::size(expected as u64)
+        )));
+    }
+    if !gz && on_disk < h.vox_offset.saturating_add(expected as u64) {
+        return Err(fail(format!(
+            "holds {} bytes of voxels where its header's {size:?} need {expected}",
+            on_disk.saturating_sub(h.vox_offset)
+        )));
     }
     let mut stream = open(path)?;
     std::io::copy(&mut (&mut stream).take(h.vox_offset), &mut std::io::sink())
         .map_err(|e| fail(format!("cannot be read: {e}")))?;
-    let mut bytes = Vec::with_capacity(expected.min(1 << 30));
+    let mut bytes = Vec::with_capacity(expected);
     stream
         .take(expected as u64)
         .read_to_end(&mut bytes)

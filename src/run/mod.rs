@@ -79,7 +79,22 @@ impl RunDir {
 
     /// An existing run, to resume: reads its config and locks it.
     pub fn open(dir: &Path) -> Result<(RunDir, RunConfig)> {
+        crate::files::refuse_link(dir, "a run folder")?;
         let config: RunConfig = read_json(&dir.join(CONFIG))?;
+        // A run folder copied from elsewhere carries a config.json that names its checkpoint
+        // folder: resuming writes there and clears its temporaries, so it must be this run's
+        // own (checkpoint/…/NAME beside runs/…/NAME), not a link, not any other folder.
+        crate::files::refuse_link(&config.checkpoint_dir, "a checkpoint folder")?;
+        if config.checkpoint_dir.file_name() != dir.file_name() {
+            return Err(Error::file(
+                &dir.join(CONFIG),
+                format!(
+                    "names {} as its checkpoint folder, which is not this run's (…/{}): refused, lnmc writes only into a run's own folders",
+                    config.checkpoint_dir.display(),
+                    dir.file_name().unwrap_or_default().to_string_lossy()
+                ),
+            ));
+        }
         let lock = Lock::acquire(&dir.join(LOCK))?;
         for d in [dir, config.checkpoint_dir.as_path()] {
             probe_writable(d)?;
