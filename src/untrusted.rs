@@ -230,10 +230,15 @@ pub fn unreadable(message: &str, input: &[u8]) -> Option<String> {
     if message.contains("panicked") || message.contains("RUST_BACKTRACE") {
         return Some("a panic".into());
     }
-    let input = String::from_utf8_lossy(input);
+    // The file's own words, echoed in the message (a column name), are the user's words; a
+    // parser may have dropped quotes or spaces between their letters.
+    let input: String = String::from_utf8_lossy(input)
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect();
     let camel = message
         .split(|c: char| !c.is_ascii_alphanumeric())
-        .filter(|w| !VOCABULARY.contains(w) && !input.contains(w))
+        .filter(|w| !VOCABULARY.contains(w) && !input.contains(*w))
         .find(|w| {
             let humps = w.chars().filter(char::is_ascii_uppercase).count();
             w.starts_with(|c: char| c.is_ascii_uppercase())

@@ -41,7 +41,10 @@ fn every_corpus_file_is_read_or_refused_in_one_line_of_words() {
                     let mut failures = Vec::new();
                     let mut read = 0;
                     for file in corpus(reader) {
-                        let bytes = std::fs::read(&file).unwrap();
+                        // A file a running fuzzer replaced by a smaller one meanwhile is gone.
+                        let Ok(bytes) = std::fs::read(&file) else {
+                            continue;
+                        };
                         match replay(reader, &bytes) {
                             Ok(true) => read += 1,
                             Ok(false) => {}

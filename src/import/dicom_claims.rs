@@ -8,9 +8,12 @@
 const IMPLICIT_LE: &str = "1.2.840.10008.1.2";
 const EXPLICIT_BE: &str = "1.2.840.10008.1.2.2";
 const DEFLATED: &str = "1.2.840.10008.1.2.1.99";
-/// Explicit VRs with a 4-byte length (after 2 reserved bytes); the rest have a 2-byte one.
-const LONG_VRS: [&[u8; 2]; 13] = [
-    b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"UC", b"UN", b"UR", b"UT", b"SV", b"UV",
+/// Explicit VRs with a 2-byte length; every other, an unknown one included (as the DICOM
+/// library reads it, and as the standard says new VRs are), has 2 reserved bytes and a 4-byte
+/// length.
+const SHORT_VRS: [&[u8; 2]; 21] = [
+    b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FL", b"FD", b"IS", b"LO", b"LT", b"PN",
+    b"SH", b"SL", b"SS", b"ST", b"TM", b"UI", b"UL", b"US",
 ];
 const UNDEFINED: u32 = u32::MAX;
 const ITEM_GROUP: u16 = 0xFFFE;
@@ -57,10 +60,10 @@ pub fn check(bytes: &[u8]) -> Result<(), String> {
             (8, u32_at(pos + 4, big), None)
         } else {
             let vr = [bytes[pos + 4], bytes[pos + 5]];
-            match LONG_VRS.contains(&&vr) {
-                true if pos + 12 > bytes.len() => return Ok(()),
-                true => (12, u32_at(pos + 8, big), Some(vr)),
-                false => (8, u16_at(pos + 6, big) as u32, Some(vr)),
+            match SHORT_VRS.contains(&&vr) {
+                true => (8, u16_at(pos + 6, big) as u32, Some(vr)),
+                false if pos + 12 > bytes.len() => return Ok(()),
+                false => (12, u32_at(pos + 8, big), Some(vr)),
             }
         };
         let value = pos + header;
@@ -106,9 +109,9 @@ mod tests {
     fn element(group: u16, element: u16, vr: &[u8; 2], value: &[u8], claimed: u32) -> Vec<u8> {
         let mut out = [group.to_le_bytes(), element.to_le_bytes()].concat();
         out.extend_from_slice(vr);
-        match LONG_VRS.contains(&vr) {
-            true => out.extend([0, 0].iter().chain(&claimed.to_le_bytes())),
-            false => out.extend((claimed as u16).to_le_bytes()),
+        match SHORT_VRS.contains(&vr) {
+            false => out.extend([0, 0].iter().chain(&claimed.to_le_bytes())),
+            true => out.extend((claimed as u16).to_le_bytes()),
         }
         out.extend_from_slice(value);
         out
@@ -149,5 +152,16 @@ mod tests {
         let sequence = element(0x0008, 0x1115, b"SQ", &item, item.len() as u32);
         let e = check(&file(&[sequence])).unwrap_err();
         assert!(e.contains("(0008,0100) claims 3.00 GB"), "{e}");
+    }
+
+    #[test]
+    fn an_unknown_vr_has_a_long_length_as_the_library_reads_it() {
+        // (0018,2622) with VR "\0C": 2 reserved bytes, then a 4-byte length of 1.28 GB.
+        let odd = element(0x0018, 0x2622, b"\0C", b"HELICAL", 1_279_608_832);
+        let e = check(&file(&[odd])).unwrap_err();
+        assert!(
+            e.contains("(0018,2622) claims 1.28 GB, the file holds 7 bytes"),
+            "{e}"
+        );
     }
 }
