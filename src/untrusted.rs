@@ -188,7 +188,7 @@ fn scratch() -> Result<PathBuf> {
 
 /// Words CamelCase in their own right: formats and tools, and the keys of the formats' headers
 /// that lnmc's messages name (MetaImage keys, DICOM keywords, pickle globals).
-const VOCABULARY: [&str; 29] = [
+const VOCABULARY: [&str; 53] = [
     "PyTorch",
     "MetaImage",
     "NIfTI",
@@ -218,6 +218,31 @@ const VOCABULARY: [&str; 29] = [
     "PixelSpacing",
     "SeriesInstanceUID",
     "PixelData",
+    "RescaleSlope",
+    "RescaleIntercept",
+    "TransferSyntaxUID",
+    // The DICOM attributes the pixel-data decoder names when one is missing or wrong.
+    "BitsAllocated",
+    "BitsStored",
+    "HighBit",
+    "ImageFrameOrigin",
+    "LutData",
+    "LutDescriptor",
+    "LutExplanation",
+    "NumberOfFrames",
+    "NumberOfFramesInOverlay",
+    "OverlayBitPosition",
+    "OverlayBitsAllocated",
+    "OverlayColumns",
+    "OverlayData",
+    "OverlayOrigin",
+    "OverlayRows",
+    "OverlayType",
+    "PhotometricInterpretation",
+    "PixelRepresentation",
+    "PlanarConfiguration",
+    "SamplesPerPixel",
+    "VoiLutFunction",
 ];
 
 /// What is wrong with a refusal of `input` as a user would read it: None when it is one line
