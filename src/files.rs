@@ -21,11 +21,24 @@ pub fn stamp(path: &Path) -> Stamp {
 }
 
 /// What was read from files, by key, kept while the `N` files' stamps stay the same: `watch`
-/// reads every run each second, and all but the running ones never change.
+/// reads every run each second, and all but the running ones never change. At most
+/// `CACHED_FILES` keys are kept (a folder of runs followed for days, each run read once); the
+/// one used longest ago makes room.
 pub struct ReadCache<T, const N: usize>(Mutex<Option<Entries<T, N>>>);
 
-/// What was read for each key, with the stamps it was read at.
-type Entries<T, const N: usize> = HashMap<PathBuf, ([Stamp; N], Arc<T>)>;
+pub const CACHED_FILES: usize = 4096;
+
+/// What was read for each key, with the stamps it was read at and when it was last used.
+struct Entries<T, const N: usize> {
+    map: HashMap<PathBuf, Entry<T, N>>,
+    uses: u64,
+}
+
+struct Entry<T, const N: usize> {
+    stamps: [Stamp; N],
+    value: Arc<T>,
+    used: u64,
+}
 
 impl<T, const N: usize> Default for ReadCache<T, N> {
     fn default() -> Self {
@@ -46,16 +59,38 @@ impl<T, const N: usize> ReadCache<T, N> {
         stamps: [Stamp; N],
         read: impl FnOnce() -> Option<T>,
     ) -> Option<Arc<T>> {
-        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        let map = map.get_or_insert_with(HashMap::new);
-        if let Some((s, value)) = map.get(key) {
-            if *s == stamps {
-                return Some(Arc::clone(value));
+        let mut entries = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let entries = entries.get_or_insert_with(|| Entries {
+            map: HashMap::new(),
+            uses: 0,
+        });
+        entries.uses += 1;
+        let now = entries.uses;
+        if let Some(entry) = entries.map.get_mut(key) {
+            if entry.stamps == stamps {
+                entry.used = now;
+                return Some(Arc::clone(&entry.value));
             }
         }
         let value = Arc::new(read()?);
-        map.insert(key.to_path_buf(), (stamps, Arc::clone(&value)));
+        if entries.map.len() >= CACHED_FILES && !entries.map.contains_key(key) {
+            let oldest = entries.map.iter().min_by_key(|(_, e)| e.used);
+            let oldest = oldest.map(|(k, _)| k.clone()).expect("the cache is full");
+            entries.map.remove(&oldest);
+        }
+        let entry = Entry {
+            stamps,
+            value: Arc::clone(&value),
+            used: now,
+        };
+        entries.map.insert(key.to_path_buf(), entry);
         Some(value)
+    }
+
+    /// How many keys are kept.
+    pub fn len(&self) -> usize {
+        let entries = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        entries.as_ref().map_or(0, |e| e.map.len())
     }
 }
 
@@ -220,4 +255,29 @@ pub fn timestamp() -> String {
         rem % 3600 / 60,
         rem % 60
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_read_cache_keeps_at_most_its_bound_and_drops_the_least_recently_used() {
+        let cache: ReadCache<usize, 1> = ReadCache::new();
+        let stamp = [None];
+        let key = |k: usize| PathBuf::from(format!("run-{k}"));
+        let first = key(0);
+        for k in 0..CACHED_FILES {
+            cache.get(&key(k), stamp, || Some(k));
+        }
+        // Used again, the first is now the newest; the second is the oldest.
+        assert_eq!(cache.get(&first, stamp, || None).as_deref(), Some(&0));
+        cache.get(&key(CACHED_FILES), stamp, || Some(CACHED_FILES));
+        assert_eq!(cache.len(), CACHED_FILES);
+        assert_eq!(cache.get(&first, stamp, || Some(99)).as_deref(), Some(&0));
+        assert_eq!(cache.get(&key(1), stamp, || Some(99)).as_deref(), Some(&99));
+        // A changed stamp reads again.
+        let changed = [Some((1, std::time::SystemTime::UNIX_EPOCH))];
+        assert_eq!(cache.get(&first, changed, || Some(7)).as_deref(), Some(&7));
+    }
 }

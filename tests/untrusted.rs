@@ -3,9 +3,50 @@
 //! every input that once crashed a reader, or that the fuzzer found new paths with, stays
 //! read or refused in one line a user understands. Plus the hostile files issue 33 names.
 
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::path::PathBuf;
 
 use lnmc::untrusted::{unreadable, Reader};
+
+/// The allocator of this test binary notes each thread's largest single request, so that the
+/// replay fails where a reader would reserve over 1 GB for a file of a few kB (the fuzzer's
+/// `-malloc_limit_mb`, kept on the stable toolchain). libtorch's own allocations (the `.pth`
+/// reader) are C++ and not seen here; the fuzzer sees them.
+struct Largest;
+
+thread_local! {
+    static LARGEST: Cell<usize> = const { Cell::new(0) };
+}
+
+fn note(size: usize) {
+    // try_with: no panic while the thread's locals are torn down.
+    let _ = LARGEST.try_with(|l| l.set(l.get().max(size)));
+}
+
+unsafe impl GlobalAlloc for Largest {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        note(layout.size());
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        note(layout.size());
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        note(new_size);
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Largest = Largest;
+
+/// The most one hostile input may make a reader reserve (the fuzzer's limit: 1 GB).
+const MAX_ALLOCATION: usize = 1 << 30;
 
 fn corpus(reader: Reader) -> Vec<PathBuf> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -21,7 +62,16 @@ fn corpus(reader: Reader) -> Vec<PathBuf> {
 
 /// Feeds `bytes` to `reader`: Ok(true) read, Ok(false) refused in words, Err why not.
 fn replay(reader: Reader, bytes: &[u8]) -> Result<bool, String> {
-    match std::panic::catch_unwind(|| reader.feed(bytes)) {
+    LARGEST.with(|l| l.set(0));
+    let fed = std::panic::catch_unwind(|| reader.feed(bytes));
+    let largest = LARGEST.with(|l| l.get());
+    if largest > MAX_ALLOCATION {
+        return Err(format!(
+            "reserved {} at once",
+            lnmc::data::memory::size(largest as u64)
+        ));
+    }
+    match fed {
         Err(_) => Err("panicked".into()),
         Ok(Ok(())) => Ok(true),
         Ok(Err(e)) => match unreadable(&e.to_string(), bytes) {

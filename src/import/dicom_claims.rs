@@ -20,83 +20,183 @@ const ITEM_GROUP: u16 = 0xFFFE;
 const SEQUENCE_END: u16 = 0xE0DD;
 const PIXEL_DATA: (u16, u16) = (0x7FE0, 0x0010);
 
-/// Err names the first element whose claimed length runs past the end of `bytes`.
+/// Err names the first element whose claimed length runs past the end of `bytes`. Where the
+/// library would refuse the file before reserving anything (no `DICM`, no meta group length,
+/// an undefined length in the meta group), the walk stops and leaves the refusal to it.
 pub fn check(bytes: &[u8]) -> Result<(), String> {
-    let mut pos = if bytes.get(128..132) == Some(b"DICM") {
+    // The library's own preamble rule: `DICM` after 128 bytes, or at the start.
+    let start = if bytes.get(128..132) == Some(b"DICM") {
         132
+    } else if bytes.get(..4) == Some(b"DICM") {
+        4
     } else {
-        0
+        return Ok(());
     };
-    let (mut implicit, mut big_endian, mut in_meta) = (false, false, true);
+    let Some((syntax, data_set)) = meta_group(bytes, start)? else {
+        return Ok(());
+    };
+    match syntax.trim_end_matches(['\0', ' ']) {
+        IMPLICIT_LE => data_set_walk(bytes, data_set, true, false),
+        EXPLICIT_BE => data_set_walk(bytes, data_set, false, true),
+        DEFLATED => Ok(()),
+        _ => data_set_walk(bytes, data_set, false, false),
+    }
+}
+
+/// One element header: tag, header bytes, claimed length, and the VR its value is read as
+/// (the file's where explicit, the dictionary's where implicit; None for an item). None where
+/// the bytes end inside it.
+struct Header {
+    group: u16,
+    element: u16,
+    size: usize,
+    length: u32,
+    vr: Option<[u8; 2]>,
+}
+
+impl Header {
+    /// The bytes the library reads of the value: binary numbers as whole values only (what
+    /// is left over of the claimed length it reads as the next element's header).
+    fn consumed(&self) -> usize {
+        let size = match &self.vr.unwrap_or(*b"UN") {
+            b"US" | b"OW" | b"SS" => 2,
+            b"AT" | b"FL" | b"OF" | b"SL" | b"OL" | b"UL" => 4,
+            b"FD" | b"OD" | b"SV" | b"OV" | b"UV" => 8,
+            _ => 1,
+        };
+        (self.length / size * size) as usize
+    }
+}
+
+/// The VR the library reads an implicit-VR element as: OW for pixel and overlay data, else the
+/// standard dictionary's (UN for a tag it does not know).
+fn dictionary_vr(group: u16, element: u16) -> [u8; 2] {
+    use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry};
+    if (group, element) == PIXEL_DATA || (group >> 8 == 0x60 && element == 0x3000) {
+        return *b"OW";
+    }
+    dicom_dictionary_std::StandardDataDictionary
+        .by_tag(dicom_core::Tag(group, element))
+        .map_or(*b"UN", |entry| entry.vr().relaxed().to_bytes())
+}
+
+fn header(bytes: &[u8], pos: usize, implicit: bool, big: bool) -> Option<Header> {
+    let u16_at = |at: usize| {
+        let b = [*bytes.get(at)?, *bytes.get(at + 1)?];
+        Some(if big {
+            u16::from_be_bytes(b)
+        } else {
+            u16::from_le_bytes(b)
+        })
+    };
+    let u32_at = |at: usize| {
+        let b: [u8; 4] = bytes.get(at..at + 4)?.try_into().ok()?;
+        Some(if big {
+            u32::from_be_bytes(b)
+        } else {
+            u32::from_le_bytes(b)
+        })
+    };
+    let (group, element) = (u16_at(pos)?, u16_at(pos + 2)?);
+    if group == ITEM_GROUP || implicit {
+        let length = u32_at(pos + 4)?;
+        let vr = (group != ITEM_GROUP).then(|| dictionary_vr(group, element));
+        return Some(Header {
+            group,
+            element,
+            size: 8,
+            length,
+            vr,
+        });
+    }
+    // An explicit VR the library does not know it reads as UN (a 4-byte length).
+    let vr = [*bytes.get(pos + 4)?, *bytes.get(pos + 5)?];
+    let vr = match dicom_core::VR::from_binary(vr) {
+        Some(_) => vr,
+        None => *b"UN",
+    };
+    let (size, length) = match SHORT_VRS.contains(&&vr) {
+        true => (8, u16_at(pos + 6)? as u32),
+        false => (12, u32_at(pos + 8)?),
+    };
+    Some(Header {
+        group,
+        element,
+        size,
+        length,
+        vr: Some(vr),
+    })
+}
+
+/// The claim of `h` at `pos` against what the file holds after its header.
+fn fits(bytes: &[u8], pos: usize, h: &Header) -> Result<(), String> {
+    let remaining = bytes.len().saturating_sub(pos + h.size);
+    match h.length as usize > remaining {
+        false => Ok(()),
+        true => Err(format!(
+            "element ({:04X},{:04X}) claims {}, the file holds {} after it",
+            h.group,
+            h.element,
+            crate::data::memory::size(h.length as u64),
+            crate::data::memory::size(remaining as u64)
+        )),
+    }
+}
+
+/// The meta group as the library reads it: explicit VR little endian, first its group length
+/// (0002,0000) of 4 bytes, then flat elements, whatever their group, until that many bytes are
+/// read. Some((transfer syntax, where the data set starts)), or None where the library refuses.
+fn meta_group(bytes: &[u8], start: usize) -> Result<Option<(String, usize)>, String> {
+    let Some(first) = header(bytes, start, false, false) else {
+        return Ok(None);
+    };
+    if (first.group, first.element, first.length) != (0x0002, 0x0000, 4) {
+        return Ok(None);
+    }
+    let mut pos = start + first.size;
+    let Some(value) = bytes.get(pos..pos + 4) else {
+        return Ok(None);
+    };
+    let group_length = u32::from_le_bytes(value.try_into().expect("4 bytes"));
+    pos += 4;
+    let (mut read, mut syntax) = (0u32, String::new());
+    while read < group_length {
+        let Some(h) = header(bytes, pos, false, false) else {
+            return Ok(None);
+        };
+        if h.length == UNDEFINED {
+            return Ok(None);
+        }
+        fits(bytes, pos, &h)?;
+        let value = pos + h.size..pos + h.size + h.length as usize;
+        if (h.group, h.element) == (0x0002, 0x0010) {
+            syntax = String::from_utf8_lossy(&bytes[value.clone()]).into_owned();
+        }
+        read = read.saturating_add(h.size as u32).saturating_add(h.length);
+        pos = value.end;
+    }
+    Ok(Some((syntax, pos)))
+}
+
+/// The data set from `pos` on: items and sequences walked into, every other claim checked.
+fn data_set_walk(bytes: &[u8], mut pos: usize, implicit: bool, big: bool) -> Result<(), String> {
     // Inside encapsulated pixel data the items are fragments of bytes, not elements.
     let mut fragments = false;
-    while pos + 8 <= bytes.len() {
-        let u16_at = |at: usize, big: bool| {
-            let b = [bytes[at], bytes[at + 1]];
-            if big {
-                u16::from_be_bytes(b)
-            } else {
-                u16::from_le_bytes(b)
-            }
-        };
-        let u32_at = |at: usize, big: bool| {
-            let b: [u8; 4] = bytes[at..at + 4].try_into().expect("4 bytes");
-            if big {
-                u32::from_be_bytes(b)
-            } else {
-                u32::from_le_bytes(b)
-            }
-        };
-        // The meta group (0002) is always explicit VR little endian.
-        let group = u16_at(pos, false);
-        if in_meta && group != 0x0002 {
-            in_meta = false;
-        }
-        let big = big_endian && !in_meta;
-        let (group, element) = (u16_at(pos, big), u16_at(pos + 2, big));
-        let (header, length, vr) = if group == ITEM_GROUP {
-            (8, u32_at(pos + 4, big), None)
-        } else if implicit && !in_meta {
-            (8, u32_at(pos + 4, big), None)
-        } else {
-            let vr = [bytes[pos + 4], bytes[pos + 5]];
-            match SHORT_VRS.contains(&&vr) {
-                true => (8, u16_at(pos + 6, big) as u32, Some(vr)),
-                false if pos + 12 > bytes.len() => return Ok(()),
-                false => (12, u32_at(pos + 8, big), Some(vr)),
-            }
-        };
-        let value = pos + header;
+    while let Some(h) = header(bytes, pos, implicit, big) {
         let steps_in =
-            length == UNDEFINED || vr == Some(*b"SQ") || (group == ITEM_GROUP && !fragments);
-        if (group, element) == PIXEL_DATA && length == UNDEFINED {
+            h.length == UNDEFINED || h.vr == Some(*b"SQ") || (h.group == ITEM_GROUP && !fragments);
+        if (h.group, h.element) == PIXEL_DATA && h.length == UNDEFINED {
             fragments = true;
         }
-        if group == ITEM_GROUP && element == SEQUENCE_END {
+        if h.group == ITEM_GROUP && h.element == SEQUENCE_END {
             fragments = false;
         }
-        if steps_in || length == 0 {
-            pos = value;
+        if steps_in || h.length == 0 {
+            pos += h.size;
             continue;
         }
-        let remaining = bytes.len().saturating_sub(value);
-        if length as usize > remaining {
-            return Err(format!(
-                "element ({group:04X},{element:04X}) claims {}, the file holds {} after it",
-                crate::data::memory::size(length as u64),
-                crate::data::memory::size(remaining as u64)
-            ));
-        }
-        if in_meta && (group, element) == (0x0002, 0x0010) {
-            let uid = String::from_utf8_lossy(&bytes[value..value + length as usize]);
-            match uid.trim_end_matches(['\0', ' ']) {
-                IMPLICIT_LE => implicit = true,
-                EXPLICIT_BE => big_endian = true,
-                DEFLATED => return Ok(()),
-                _ => {}
-            }
-        }
-        pos = value + length as usize;
+        fits(bytes, pos, &h)?;
+        pos += h.size + h.consumed();
     }
     Ok(())
 }
@@ -117,13 +217,22 @@ mod tests {
         out
     }
 
-    fn file(elements: &[Vec<u8>]) -> Vec<u8> {
+    /// A file in `syntax` whose meta group holds its transfer syntax and `meta`, and whose
+    /// group length covers exactly those.
+    fn file_in(syntax: &[u8], meta: &[Vec<u8>], elements: &[Vec<u8>]) -> Vec<u8> {
+        let mut group = element(0x0002, 0x0010, b"UI", syntax, syntax.len() as u32);
+        meta.iter().for_each(|e| group.extend(e));
         let mut out = vec![0u8; 128];
         out.extend_from_slice(b"DICM");
-        let syntax = b"1.2.840.10008.1.2.1\0";
-        out.extend(element(0x0002, 0x0010, b"UI", syntax, syntax.len() as u32));
+        let length = (group.len() as u32).to_le_bytes();
+        out.extend(element(0x0002, 0x0000, b"UL", &length, 4));
+        out.extend(group);
         elements.iter().for_each(|e| out.extend(e));
         out
+    }
+
+    fn file(elements: &[Vec<u8>]) -> Vec<u8> {
+        file_in(b"1.2.840.10008.1.2.1\0", &[], elements)
     }
 
     #[test]
@@ -163,5 +272,88 @@ mod tests {
             e.contains("(0018,2622) claims 1.28 GB, the file holds 7 bytes"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn the_meta_group_ends_where_its_group_length_says_as_the_library_reads_it() {
+        // The group length covers an off-group (0008,0016) element, which the library reads as
+        // meta, explicit VR; the data set after it is implicit VR, where a claim past the end
+        // must be found at the right offset.
+        let off_group = element(0x0008, 0x0016, b"UI", b"1.2\0", 4);
+        let bomb = [
+            0x7FE0u16.to_le_bytes().as_slice(),
+            &0x0010u16.to_le_bytes(),
+            &2_000_000_000u32.to_le_bytes(),
+            &[0; 16],
+        ]
+        .concat();
+        let implicit = b"1.2.840.10008.1.2\0";
+        let e = check(&file_in(implicit, &[off_group.clone()], &[bomb])).unwrap_err();
+        assert!(e.contains("(7FE0,0010) claims 2.00 GB"), "{e}");
+        let honest = [&bomb_free()[..]].concat();
+        assert_eq!(check(&file_in(implicit, &[off_group], &[honest])), Ok(()));
+    }
+
+    /// An implicit-VR pixel data element that holds what it claims.
+    fn bomb_free() -> Vec<u8> {
+        [
+            0x7FE0u16.to_le_bytes().as_slice(),
+            &0x0010u16.to_le_bytes(),
+            &16u32.to_le_bytes(),
+            &[0; 16],
+        ]
+        .concat()
+    }
+
+    #[test]
+    fn without_dicm_or_a_group_length_the_library_refuses_first() {
+        assert_eq!(check(&[0xFF; 300]), Ok(()));
+        let mut no_length = vec![0u8; 128];
+        no_length.extend_from_slice(b"DICM");
+        no_length.extend(element(0x0002, 0x0010, b"UI", b"x", 3_000_000_000));
+        assert_eq!(check(&no_length), Ok(()));
+    }
+
+    #[test]
+    fn a_number_value_is_read_whole_values_only_and_the_rest_as_the_next_header() {
+        // (0028,0102) FD claiming 2 bytes: the library reads no double, then takes those 2
+        // bytes as the start of the next element's header. Here that header claims 2 GB.
+        let short = element(0x0028, 0x0102, b"FD", &[], 2);
+        let rest = [
+            &0x0011u16.to_le_bytes()[..],
+            &0x0009u16.to_le_bytes(),
+            b"\x01\x01",
+            &[0, 0],
+            &2_000_000_000u32.to_le_bytes(),
+            &[0; 8],
+        ]
+        .concat();
+        let e = check(&file(&[[short, rest].concat()])).unwrap_err();
+        assert!(e.contains("claims 2.00 GB"), "{e}");
+    }
+
+    #[test]
+    fn an_implicit_vr_element_is_read_as_the_dictionary_says() {
+        // Rows (0028,0010) is US in the dictionary: 3 claimed bytes are read as one number and
+        // the third starts the next header.
+        let rows = [
+            &0x0028u16.to_le_bytes()[..],
+            &0x0010u16.to_le_bytes(),
+            &3u32.to_le_bytes(),
+            &[4, 0],
+        ]
+        .concat();
+        let next = [
+            &[0x7Fu8][..],
+            &[0xE0, 0x10, 0x00],
+            &3_000_000_000u32.to_le_bytes(),
+            &[0; 8],
+        ]
+        .concat();
+        let implicit = b"1.2.840.10008.1.2\0";
+        let e = check(&file_in(implicit, &[], &[[rows, next].concat()])).unwrap_err();
+        assert!(e.contains("claims 3.00 GB"), "{e}");
+        assert_eq!(dictionary_vr(0x0028, 0x0010), *b"US");
+        assert_eq!(dictionary_vr(0x7FE0, 0x0010), *b"OW");
     }
 }

@@ -13,6 +13,7 @@ pub mod dataset_tab;
 pub mod evaluate_tab;
 pub mod form;
 pub mod image;
+pub mod jobs;
 pub mod keys;
 pub mod log_view;
 pub mod machine;
@@ -252,10 +253,11 @@ fn injected_fault() -> Result<()> {
 }
 
 /// Carries out effects: the training worker (at most one), evaluations on blocking threads,
-/// and reads of runs on disk. Results come back as messages, through `tx` from other threads
-/// or straight into `App::update` for the quick reads.
+/// reads and writes of files on `jobs`' lanes. Every result comes back as a message through
+/// `tx`: nothing here waits for a disk, a model or a scheduler.
 struct Effects {
     tx: UnboundedSender<Message>,
+    jobs: jobs::Jobs,
     control: Option<Arc<Control>>,
     worker: Option<std::thread::JoinHandle<()>>,
     /// The checkpoint loaded for the overlay, kept between requests.
@@ -265,6 +267,7 @@ struct Effects {
 impl Effects {
     fn new(tx: UnboundedSender<Message>) -> Effects {
         Effects {
+            jobs: jobs::Jobs::new(tx.clone()),
             tx,
             control: None,
             worker: None,
@@ -272,32 +275,34 @@ impl Effects {
         }
     }
 
-    fn perform(&mut self, effect: Effect, app: &mut App) {
-        let reply = match effect {
-            Effect::None | Effect::Quit => None,
+    fn perform(&mut self, effect: Effect, app: &App) {
+        use jobs::Lane;
+        match effect {
+            Effect::None | Effect::Quit => {}
             Effect::All(effects) => {
                 for effect in effects {
                     self.perform(effect, app);
                 }
-                None
             }
-            Effect::Notify(text) => {
-                notify(&text);
-                None
+            Effect::Notify(text) => notify(&text),
+            Effect::Rescan => {
+                let root = app.runs_root().to_path_buf();
+                self.jobs.submit(Lane::Catalog, move || Message::Catalog {
+                    runs: catalog::runs(&root),
+                    checkpoints: catalog::checkpoints(Path::new(CHECKPOINTS)),
+                });
             }
-            Effect::Rescan => Some(Message::Catalog {
-                runs: catalog::runs(app.runs_root()),
-                checkpoints: catalog::checkpoints(Path::new(CHECKPOINTS)),
+            Effect::Follow(dir) => self.jobs.submit(Lane::Follow, move || {
+                Message::Followed(Followed::read(&dir))
             }),
-            Effect::Follow(dir) => Some(Message::Followed(Followed::read(&dir))),
-            Effect::ReadSystem(dir) => {
+            Effect::ReadSystem(dir) => self.jobs.submit(Lane::System, move || {
                 let samples = crate::run::system::read(&dir);
-                Some(Message::System(dir, samples))
-            }
-            Effect::ReadLog(dir) => {
+                Message::System(dir, samples)
+            }),
+            Effect::ReadLog(dir) => self.jobs.submit(Lane::Log, move || {
                 let lines = catalog::log_tail(&dir);
-                Some(Message::Log(dir, lines))
-            }
+                Message::Log(dir, lines)
+            }),
             Effect::StartTraining(request) => {
                 let control = Arc::new(Control::default());
                 let tx = self.tx.clone();
@@ -309,19 +314,16 @@ impl Effects {
                     },
                 ));
                 self.control = Some(control);
-                None
             }
             Effect::SetPaused(paused) => {
                 if let Some(c) = &self.control {
                     c.pause.store(paused, Ordering::SeqCst);
                 }
-                None
             }
             Effect::StopTraining => {
                 if let Some(c) = &self.control {
                     c.stop.store(true, Ordering::SeqCst);
                 }
-                None
             }
             Effect::Explain {
                 checkpoint,
@@ -334,37 +336,20 @@ impl Effects {
                     let result = explain(&explainer, &checkpoint, &patches, height, width);
                     let _ = tx.send(Message::Explained { checkpoint, result });
                 });
-                None
             }
             Effect::Export { runs, chart } => {
-                let entries: Vec<_> = runs
-                    .iter()
-                    .filter_map(|p| catalog::RunEntry::read(p))
-                    .collect();
-                let refs: Vec<_> = entries.iter().collect();
-                Some(Message::Exported(
-                    match crate::compare::export_to(app.runs_root(), &refs, &chart) {
-                        Ok(folder) => format!(
-                            "exported {} runs to {}/ (runs.csv, {}.svg)",
-                            refs.len(),
-                            folder.display(),
-                            chart.metric.name()
-                        ),
-                        Err(e) => format!("export failed: {e}"),
-                    },
-                ))
+                let root = app.runs_root().to_path_buf();
+                self.jobs
+                    .submit(Lane::Write, move || export(&root, &runs, &chart))
             }
             Effect::Flag {
                 data,
                 rows,
                 index,
                 note,
-            } => Some(Message::Flags(review::set(
-                &data,
-                rows,
-                index,
-                note.as_deref(),
-            ))),
+            } => self.jobs.submit(Lane::Write, move || {
+                Message::Flags(review::set(&data, rows, index, note.as_deref()))
+            }),
             Effect::Report { request, out } => {
                 let tx = self.tx.clone();
                 tokio::task::spawn_blocking(move || {
@@ -378,7 +363,6 @@ impl Effects {
                     };
                     let _ = tx.send(Message::Reported(line));
                 });
-                None
             }
             Effect::Evaluate(request) => {
                 let checkpoint = request.checkpoint.display().to_string();
@@ -387,12 +371,7 @@ impl Effects {
                     let result = evaluation::evaluate(&request);
                     let _ = tx.send(Message::Evaluated { checkpoint, result });
                 });
-                None
             }
-        };
-        if let Some(message) = reply {
-            let next = app.update(message);
-            self.perform(next, app);
         }
     }
 
@@ -406,6 +385,24 @@ impl Effects {
             let _ = handle.join();
         }
     }
+}
+
+/// Writes the `runs`' epochs and chart into a new folder under `root` (`Effect::Export`).
+fn export(root: &Path, runs: &[PathBuf], chart: &crate::compare::ChartOptions) -> Message {
+    let entries: Vec<_> = runs
+        .iter()
+        .filter_map(|p| catalog::RunEntry::read(p))
+        .collect();
+    let refs: Vec<_> = entries.iter().collect();
+    Message::Exported(match crate::compare::export_to(root, &refs, chart) {
+        Ok(folder) => format!(
+            "exported {} runs to {}/ (runs.csv, {}.svg)",
+            refs.len(),
+            folder.display(),
+            chart.metric.name()
+        ),
+        Err(e) => format!("export failed: {e}"),
+    })
 }
 
 /// The bell, then OSC 9 (iTerm2, kitty, WezTerm, Windows Terminal…) and OSC 777 (VTE, foot,
