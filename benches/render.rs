@@ -163,6 +163,7 @@ fn main() {
         scores,
         data_path: "synthetic.hdf5".into(),
         source_kind: "synthetic",
+        split: lnmc::data::split::Facts::recorded_as(lnmc::data::split::SplitKind::Stratified),
         units: lnmc::data::units::Units::Hu,
         split_name: "val split of run bench".into(),
         origin: "run bench, epoch 150".into(),
@@ -171,7 +172,6 @@ fn main() {
         patients: None,
         baseline: Err("no baseline in this test".into()),
         precision: "fp32".into(),
-        slice_level: false,
         groups: None,
         nodule: None,
     };
@@ -219,27 +219,24 @@ fn main() {
         .map(|k| {
             let mut config = config.clone();
             config.hyper.seed = k;
-            lnmc::run::catalog::RunEntry {
-                name: format!("run-{k}"),
-                path: format!("runs/run-{k}").into(),
-                config: Some(config),
-                history: (1..=150)
-                    .map(|e| {
-                        record(
-                            e,
-                            0.7 / (1.0 + e as f64 / (10.0 + k as f64)),
-                            0.75 / (1.0 + e as f64 / (12.0 + k as f64)),
-                        )
-                    })
-                    .collect::<Vec<_>>()
-                    .into(),
-                status: lnmc::run::Status::Finished,
-                modified: std::time::SystemTime::UNIX_EPOCH,
-                members: Vec::new(),
-                sweep: None,
-                scheduler: None,
-                system: Default::default(),
-            }
+            lnmc::run::catalog::RunEntry::of_run(
+                format!("runs/run-{k}"),
+                lnmc::run::Status::Finished,
+                lnmc::run::catalog::Run {
+                    config,
+                    history: (1..=150)
+                        .map(|e| {
+                            record(
+                                e,
+                                0.7 / (1.0 + e as f64 / (10.0 + k as f64)),
+                                0.75 / (1.0 + e as f64 / (12.0 + k as f64)),
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .into(),
+                    system: Default::default(),
+                },
+            )
         })
         .collect();
     let key = |code| Message::Key(KeyEvent::new(code, KeyModifiers::NONE));
@@ -318,36 +315,43 @@ fn sweep_view(terminal: &mut Terminal<TestBackend>) {
     let sweep = Sweep::new("big", "d.h5".into(), Default::default(), axes, None).expect("sweep");
     let config: lnmc::types::RunConfig =
         serde_json::from_str(include_str!("../tests/fixtures/config.json")).expect("config");
-    let members: Vec<lnmc::run::catalog::RunEntry> = sweep
+    use lnmc::run::catalog::{Kind, Point, PointState, Run, RunEntry};
+    let points: Vec<Point> = sweep
         .points()
         .iter()
         .enumerate()
-        .map(|(k, p)| lnmc::run::catalog::RunEntry {
-            name: p.id(),
-            path: format!("runs/big/{}", p.id()).into(),
-            config: Some(config.clone()),
-            history: (1..=150)
-                .map(|e| record(e, 0.5, 0.4 + (k % 97) as f64 / 1000.0))
-                .collect::<Vec<_>>()
-                .into(),
-            status: lnmc::run::Status::Finished,
-            modified: std::time::SystemTime::UNIX_EPOCH,
-            members: Vec::new(),
-            sweep: None,
-            scheduler: None,
-            system: Default::default(),
+        .map(|(k, p)| {
+            let run = RunEntry::of_run(
+                format!("runs/big/{}", p.id()),
+                lnmc::run::Status::Finished,
+                Run {
+                    config: config.clone(),
+                    history: (1..=150)
+                        .map(|e| record(e, 0.5, 0.4 + (k % 97) as f64 / 1000.0))
+                        .collect::<Vec<_>>()
+                        .into(),
+                    system: Default::default(),
+                },
+            );
+            Point {
+                name: p.id(),
+                path: run.path.clone(),
+                state: PointState::Started {
+                    run: Box::new(run),
+                    queue: None,
+                },
+            }
         })
         .collect();
-    let entry = lnmc::run::catalog::RunEntry {
+    let entry = RunEntry {
         name: "big".into(),
         path: "runs/big".into(),
-        config: Some(config),
-        history: Default::default(),
         status: lnmc::run::Status::Finished,
         modified: std::time::SystemTime::UNIX_EPOCH,
-        members,
-        sweep: Some(std::sync::Arc::new(sweep)),
-        system: Default::default(),
+        kind: Kind::Sweep {
+            sweep: std::sync::Arc::new(sweep),
+            points,
+        },
     };
     let options = synth::Options {
         n: 30,

@@ -57,10 +57,10 @@ impl Metric {
     /// the epochs is drawn over `x`, one of the machine over minutes since its first sample.
     pub fn curves(self, run: &RunEntry, x: XAxis) -> Vec<(&'static str, Vec<(f64, f64)>)> {
         let column = |name| EpochRecord::column(name).expect("a metrics.csv column").1;
-        let epochs = |name| points(&run.history, column(name), x);
+        let epochs = |name| points(run.history(), column(name), x);
         match self {
             Metric::Loss => vec![("train", epochs("train_loss")), ("val", epochs("val_loss"))],
-            Metric::System(q) => vec![("", q.points(&run.system.rows))],
+            Metric::System(q) => vec![("", q.points(&run.system().rows))],
             metric => vec![("", epochs(metric.name()))],
         }
     }
@@ -172,8 +172,7 @@ pub fn long_table(runs: &[&RunEntry]) -> Vec<u8> {
     let setting_names: Vec<&'static str> = runs
         .iter()
         .find_map(|r| {
-            r.config
-                .as_ref()
+            r.config()
                 .map(|c| settings(c).into_iter().map(|(k, _)| k).collect())
         })
         .unwrap_or_default();
@@ -182,11 +181,11 @@ pub fn long_table(runs: &[&RunEntry]) -> Vec<u8> {
     header.extend(&setting_names);
     out.write_record(&header).expect("in-memory csv");
     for run in runs {
-        let values: Vec<String> = match &run.config {
+        let values: Vec<String> = match run.config() {
             Some(c) => settings(c).into_iter().map(|(_, v)| v).collect(),
             None => vec![String::new(); setting_names.len()],
         };
-        for r in run.history.iter() {
+        for r in run.history() {
             for (metric, get) in EpochRecord::COLUMNS {
                 let Some(value) = get(r).filter(|v| v.is_finite()) else {
                     continue;
@@ -310,7 +309,7 @@ pub struct Chart {
 
 /// The chart of `options.metric` over `runs`: curves, legend, title and ranges.
 pub fn chart(runs: &[&RunEntry], options: &ChartOptions) -> Chart {
-    let configs: Vec<_> = runs.iter().map(|r| r.config.as_ref()).collect();
+    let configs: Vec<_> = runs.iter().map(|r| r.config()).collect();
     let differences = differences(&configs);
     let smoothing = options.smoothing.filter(|_| options.metric.smoothable());
     let mut curves = Vec::new();

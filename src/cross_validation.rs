@@ -155,7 +155,7 @@ pub fn summarise(dir: &Path, folds: usize, device: DeviceChoice) -> Result<Summa
         let fold_dir = dir.join(fold_name(k));
         let entry = RunEntry::read(&fold_dir)
             .ok_or_else(|| Error::file(&fold_dir, "is not an lnmc run"))?;
-        let config = entry.config.clone().expect("an lnmc run has a config");
+        let config = entry.config().cloned().expect("an lnmc run has a config");
         if entry.status != Status::Finished {
             return Err(Error::input(format!(
                 "{}: fold has not finished ({}); resume it first",
@@ -174,7 +174,7 @@ pub fn summarise(dir: &Path, folds: usize, device: DeviceChoice) -> Result<Summa
             })
         };
         last.add(
-            entry.history.last().cloned().ok_or_else(no_epoch)?,
+            entry.history().last().cloned().ok_or_else(no_epoch)?,
             evaluate(crate::run::LAST)?,
             k,
         );

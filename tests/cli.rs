@@ -519,7 +519,7 @@ fn cross_validation_runs_folds_and_pools_out_of_fold_predictions() {
 
     let runs = lnmc::run::catalog::runs(&dir.path().join("runs"));
     assert_eq!(runs.len(), 1);
-    assert_eq!(runs[0].members.len(), 3);
+    assert_eq!(runs[0].members().len(), 3);
     assert_eq!(runs[0].status, lnmc::run::Status::Finished);
     let mut tab = lnmc::tui::runs_tab::RunsTab::default();
     tab.set_runs(runs);

@@ -117,10 +117,13 @@ fn keys_are_answered_within_100_ms_while_squeue_takes_8_s() {
     app.update(Message::WatchAll(runs.join("s")));
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let (keys, key_stream) = futures::channel::mpsc::unbounded();
+    // The time is taken before the key is sent: the frame answering it may be drawn before
+    // the send returns.
     let press = move |code: KeyCode| {
+        let at = Instant::now();
         keys.unbounded_send(Ok(CtEvent::Key(KeyEvent::new(code, KeyModifiers::NONE))))
             .unwrap();
-        Instant::now()
+        at
     };
     // Each key and what the screen shows once it is answered: the Train tab's form, then the
     // Runs tab's table (whose opening asks for the runs to be read again).

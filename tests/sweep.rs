@@ -5,6 +5,7 @@
 
 mod common;
 
+use lnmc::run::catalog::Kind;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -248,18 +249,14 @@ fn on_slurm_it_writes_one_array_script_submits_it_and_cancels_it() {
     assert_eq!(sweep["jobs"][0]["id"], "4242");
     // Submitted, nothing started: every point a row saying so.
     let sweep = &lnmc::run::catalog::runs(&d.join("runs/s"))[0];
-    assert!(sweep.is_sweep());
-    let states: Vec<Option<&str>> = sweep
-        .members
-        .iter()
-        .map(|m| m.scheduler.as_deref())
-        .collect();
+    let states: Vec<Option<&str>> = points(sweep).iter().map(|p| p.queue()).collect();
     assert_eq!(states, [Some("not started"); 4]);
     // A task as Slurm runs it: point 2 of the grid.
     ok(d, &["sweep", "s", "--task", "2"]);
     let sweep = &lnmc::run::catalog::runs(&d.join("runs/s"))[0];
-    assert_eq!(sweep.members[2].status, lnmc::run::Status::Finished);
-    assert_eq!(sweep.members[2].scheduler, None);
+    let point = &points(sweep)[2];
+    assert_eq!(point.run().unwrap().status, lnmc::run::Status::Finished);
+    assert_eq!(point.queue(), None);
     assert_eq!(
         sweep.status,
         lnmc::run::Status::Stopped,
@@ -337,8 +334,9 @@ fn a_sweep_is_one_row_with_its_own_view_and_exports_as_its_runs() {
     ok(d, &sweep_args("s", &["-j", "2"]));
     let runs = lnmc::run::catalog::runs(&d.join("runs"));
     assert_eq!(runs.len(), 1, "the sweep is one entry");
-    assert_eq!(runs[0].members.len(), 4);
-    assert!(runs[0].is_sweep() && runs[0].status == lnmc::run::Status::Finished);
+    assert_eq!(points(&runs[0]).len(), 4);
+    assert_eq!(runs[0].members().len(), 4);
+    assert_eq!(runs[0].status, lnmc::run::Status::Finished);
 
     let mut app = common::app();
     app.update(Message::WatchAll(d.join("runs")));
@@ -444,10 +442,18 @@ fn a_sweep_with_folds_makes_each_point_a_cross_validation() {
         );
     }
     let sweep = &lnmc::run::catalog::runs(&d.join("runs"))[0];
-    assert_eq!(sweep.members.len(), 2);
-    assert!(sweep
-        .members
-        .iter()
-        .all(|m| m.is_cross_validation() && m.members.len() == 2));
+    assert_eq!(sweep.members().len(), 2);
+    assert!(sweep.members().iter().all(|m| matches!(
+        &m.kind,
+        Kind::CrossValidation { folds } if folds.len() == 2
+    )));
     assert_eq!(sweep.status, lnmc::run::Status::Finished);
+}
+
+/// A sweep entry's points (panics on anything else).
+fn points(entry: &lnmc::run::catalog::RunEntry) -> &[lnmc::run::catalog::Point] {
+    match &entry.kind {
+        Kind::Sweep { points, .. } => points,
+        other => panic!("not a sweep: {other:?}"),
+    }
 }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use common::lnmc;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use lnmc::run::catalog::{runs, Followed, RunEntry};
+use lnmc::run::catalog::{runs, Followed, Run, RunEntry};
 use lnmc::run::system::{self, Sample, Samples};
 use lnmc::run::Status;
 use lnmc::tui::app::App;
@@ -80,7 +80,7 @@ fn a_hung_run_is_noticed_as_stalled_with_what_it_was_doing() {
     });
     let entry = RunEntry::read(&run).unwrap();
     assert_eq!(entry.status, Status::Running);
-    let rows = &entry.system.rows;
+    let rows = &entry.system().rows;
     assert!(rows.len() >= 2, "{rows:?}");
     for s in rows.iter() {
         assert!((0.0..=100.5).contains(&s.cpu_percent), "{s:?}");
@@ -94,7 +94,7 @@ fn a_hung_run_is_noticed_as_stalled_with_what_it_was_doing() {
     );
     // The first epoch's batches were timed: the default limit (at least a minute) is not
     // reached yet, a limit of 2 s is.
-    assert!(entry.system.last().unwrap().step_s.is_some());
+    assert!(entry.system().last().unwrap().step_s.is_some());
     assert_eq!(entry.stall(None), None);
     let stall = entry.stall(Some(Duration::from_secs(2))).expect("stalled");
     let doing = stall.doing.clone();
@@ -275,18 +275,15 @@ fn the_log_at_hand_in_the_runs_tab() {
     let mut app = app_watching(&dir.path().join("runs"));
     let config: lnmc::types::RunConfig =
         serde_json::from_str(include_str!("fixtures/config.json")).unwrap();
-    let entry = RunEntry {
-        name: "l".into(),
-        path: run.clone(),
-        config: Some(config),
-        history: Default::default(),
-        status: Status::Running,
-        modified: std::time::SystemTime::UNIX_EPOCH,
-        members: Vec::new(),
-        sweep: None,
-        scheduler: None,
-        system: gpu_samples(5),
-    };
+    let entry = RunEntry::of_run(
+        run.clone(),
+        Status::Running,
+        Run {
+            config: config,
+            history: Default::default(),
+            system: gpu_samples(5),
+        },
+    );
     app.update(Message::Catalog {
         runs: vec![entry],
         checkpoints: Vec::new(),

@@ -7,7 +7,7 @@ use crossterm::event::{Event as CtEvent, KeyCode, KeyEvent, KeyModifiers};
 use lnmc::data::split::Split;
 use lnmc::data::synth;
 use lnmc::evaluation::Evaluation;
-use lnmc::run::catalog::{runs, Followed};
+use lnmc::run::catalog::{runs, Followed, Run};
 use lnmc::run::Status;
 use lnmc::train::Event;
 use lnmc::tui::app::{App, Overlay, Tab};
@@ -669,20 +669,19 @@ fn runs_tab_compares_any_number_of_runs() {
         c.hyper.lr = lr;
         c
     };
-    let entry = |name: &str, lr: f64| RunEntry {
-        name: name.into(),
-        path: format!("runs/{name}").into(),
-        config: Some(config(lr)),
-        history: (1..=150)
-            .map(|e| record(e, 0.7 / (1.0 + e as f64 / (20.0 * lr * 1e3)), 0.8))
-            .collect::<Vec<_>>()
-            .into(),
-        status: Status::Finished,
-        modified: std::time::SystemTime::UNIX_EPOCH,
-        members: Vec::new(),
-        sweep: None,
-        scheduler: None,
-        system: Default::default(),
+    let entry = |name: &str, lr: f64| {
+        RunEntry::of_run(
+            format!("runs/{name}"),
+            Status::Finished,
+            Run {
+                config: config(lr),
+                history: (1..=150)
+                    .map(|e| record(e, 0.7 / (1.0 + e as f64 / (20.0 * lr * 1e3)), 0.8))
+                    .collect::<Vec<_>>()
+                    .into(),
+                system: Default::default(),
+            },
+        )
     };
     let mut tab = RunsTab::default();
     tab.set_runs(vec![
@@ -746,20 +745,19 @@ fn watching_a_directory_shows_a_live_table() {
     assert_eq!(app.runs_root(), std::path::Path::new("sweep"));
     let config: lnmc::types::RunConfig =
         serde_json::from_str(include_str!("fixtures/config.json")).unwrap();
-    let entry = |name: &str, epochs: usize| RunEntry {
-        name: name.into(),
-        path: format!("sweep/{name}").into(),
-        config: Some(config.clone()),
-        history: (1..=epochs)
-            .map(|e| record(e, 0.9 - 0.1 * e as f64, 0.8))
-            .collect::<Vec<_>>()
-            .into(),
-        status: Status::Running,
-        modified: std::time::SystemTime::UNIX_EPOCH,
-        members: Vec::new(),
-        sweep: None,
-        scheduler: None,
-        system: Default::default(),
+    let entry = |name: &str, epochs: usize| {
+        RunEntry::of_run(
+            format!("sweep/{name}"),
+            Status::Running,
+            Run {
+                config: config.clone(),
+                history: (1..=epochs)
+                    .map(|e| record(e, 0.9 - 0.1 * e as f64, 0.8))
+                    .collect::<Vec<_>>()
+                    .into(),
+                system: Default::default(),
+            },
+        )
     };
     app.update(Message::Catalog {
         runs: vec![entry("job-1", 2), entry("job-2", 1)],
@@ -803,17 +801,16 @@ fn every_setting_tells_runs_apart_in_the_legend_and_the_export() {
     other.excluded_flagged = Some(3);
     let legend = lnmc::compare::differences(&[Some(&plain), Some(&other)]);
     assert_eq!(legend[1], "balance weighted, excluded_flagged yes");
-    let entry = |name: &str, config: &lnmc::types::RunConfig| RunEntry {
-        name: name.into(),
-        path: format!("runs/{name}").into(),
-        config: Some(config.clone()),
-        history: vec![record(1, 0.5, 0.8)].into(),
-        status: Status::Finished,
-        modified: std::time::SystemTime::UNIX_EPOCH,
-        members: Vec::new(),
-        sweep: None,
-        scheduler: None,
-        system: Default::default(),
+    let entry = |name: &str, config: &lnmc::types::RunConfig| {
+        RunEntry::of_run(
+            format!("runs/{name}"),
+            Status::Finished,
+            Run {
+                config: config.clone(),
+                history: vec![record(1, 0.5, 0.8)].into(),
+                system: Default::default(),
+            },
+        )
     };
     let (a, b) = (entry("a", &plain), entry("b", &other));
     let table = String::from_utf8(lnmc::compare::long_table(&[&a, &b])).unwrap();

@@ -54,7 +54,6 @@ pub fn run(args: ExportArgs) -> Result<u8> {
     if let Some(w) = args.smooth.filter(|w| !(0.0..1.0).contains(w)) {
         return Err(Error::input(format!("--smooth {w}: must be in [0, 1)")));
     }
-    let mut entries: Vec<RunEntry> = Vec::new();
     let found = match args.runs.is_empty() {
         true => catalog::runs(Path::new(run::RUNS)),
         false => args
@@ -72,17 +71,7 @@ pub fn run(args: ExportArgs) -> Result<u8> {
             .collect::<Result<Vec<_>>>()?,
     };
     // A cross-validation stands for its folds, a sweep for its runs (and theirs).
-    let mut queue: std::collections::VecDeque<RunEntry> = found.into();
-    while let Some(entry) = queue.pop_front() {
-        match entry.members.is_empty() {
-            true => entries.push(entry),
-            false => entry
-                .members
-                .into_iter()
-                .rev()
-                .for_each(|m| queue.push_front(m)),
-        }
-    }
+    let entries: Vec<RunEntry> = found.into_iter().flat_map(RunEntry::into_runs).collect();
     let runs: Vec<&RunEntry> = entries.iter().collect();
     if let Some(path) = &args.csv {
         files::check_output_dir(path)?;

@@ -59,45 +59,112 @@ pub fn checkpoints(root: &Path) -> Vec<CheckpointEntry> {
     found
 }
 
+/// One row of the Runs tab and of `lnmc watch DIR`: what is found at `path`.
 #[derive(Debug, Clone)]
 pub struct RunEntry {
     pub name: String,
     pub path: PathBuf,
-    pub config: Option<RunConfig>,
-    /// Shared with the cache of unchanged files (see `read_unchanged`).
-    pub history: Arc<Vec<EpochRecord>>,
     pub status: Status,
     pub modified: SystemTime,
-    /// A cross-validation's folds (`runs/NAME/fold-K/`) or a sweep's runs, in order; empty
-    /// for a run.
-    pub members: Vec<RunEntry>,
-    /// The grid, when this is a sweep (`runs/NAME/sweep.json`).
-    pub sweep: Option<Arc<Sweep>>,
-    /// What the scheduler says of a sweep's task while it is queued or running ("pending",
-    /// "running"); None where no scheduler holds it.
-    pub scheduler: Option<String>,
+    pub kind: Kind,
+}
+
+/// What a catalog entry is. Readers match on it; nothing is inferred from what is empty.
+#[derive(Debug, Clone)]
+pub enum Kind {
+    /// `runs/NAME/` with config.json: one training run.
+    Run(Run),
+    /// `runs/NAME/fold-K/`: a cross-validation's folds, in order.
+    CrossValidation { folds: Vec<RunEntry> },
+    /// `runs/NAME/sweep.json`: the grid, and each of its points in the grid's order.
+    Sweep {
+        sweep: Arc<Sweep>,
+        points: Vec<Point>,
+    },
+    /// `runs/*.csv`: upstream's losses (columns `,train,val`), read-only.
+    Imported { history: Arc<Vec<EpochRecord>> },
+}
+
+/// A run's own files.
+#[derive(Debug, Clone)]
+pub struct Run {
+    pub config: RunConfig,
+    /// Shared with the cache of unchanged files (see `read_unchanged`).
+    pub history: Arc<Vec<EpochRecord>>,
     /// What the machine did while it trained (system.csv); empty for runs without one.
     pub system: Samples,
+}
+
+/// One point of a sweep's grid: `runs/SWEEP/ID/` once its run has started.
+#[derive(Debug, Clone)]
+pub struct Point {
+    pub name: String,
+    pub path: PathBuf,
+    pub state: PointState,
+}
+
+/// Where a sweep's point stands.
+#[derive(Debug, Clone)]
+pub enum PointState {
+    /// No run yet, and no scheduler holds it (not submitted, or dropped by the queue).
+    NotStarted,
+    /// No run yet; the scheduler holds it, in its word ("pending").
+    Queued(String),
+    /// Its run (a cross-validation with --folds) has begun; the scheduler's word while it
+    /// still holds it ("running", or "pending" again once requeued).
+    Started {
+        run: Box<RunEntry>,
+        queue: Option<String>,
+    },
+}
+
+impl Point {
+    /// Its run, once started.
+    pub fn run(&self) -> Option<&RunEntry> {
+        match &self.state {
+            PointState::Started { run, .. } => Some(run),
+            _ => None,
+        }
+    }
+
+    /// The scheduler's word for it, or "not started".
+    pub fn queue(&self) -> Option<&str> {
+        match &self.state {
+            PointState::NotStarted => Some(NOT_STARTED),
+            PointState::Queued(state) => Some(state),
+            PointState::Started { queue, .. } => queue.as_deref(),
+        }
+    }
 }
 
 impl RunEntry {
     /// An lnmc run directory (None for anything else).
     pub fn read(path: &Path) -> Option<RunEntry> {
         let (config, history) = read_unchanged(path)?;
-        let (name, modified) = name_and_time(path);
         let status = Status::of(path, config.hyper.epochs, history.len());
-        Some(RunEntry {
+        let system = system::read(path);
+        Some(RunEntry::of_run(
+            path,
+            status,
+            Run {
+                config,
+                history,
+                system,
+            },
+        ))
+    }
+
+    /// The entry of a run at `path` from its parts.
+    pub fn of_run(path: impl Into<PathBuf>, status: Status, run: Run) -> RunEntry {
+        let path = path.into();
+        let (name, modified) = name_and_time(&path);
+        RunEntry {
             name,
-            path: path.to_path_buf(),
-            config: Some(config),
-            history,
+            path,
             status,
             modified,
-            members: Vec::new(),
-            sweep: None,
-            scheduler: None,
-            system: system::read(path),
-        })
+            kind: Kind::Run(run),
+        }
     }
 
     /// A cross-validation directory: one entry whose `folds` are its fold runs. Finished when
@@ -108,96 +175,74 @@ impl RunEntry {
             .take_while(|dir| dir.is_dir())
             .filter_map(|dir| RunEntry::read(&dir))
             .collect();
-        let first = folds.first()?;
+        folds.first()?;
         let (name, modified) = name_and_time(path);
         let members: Vec<&RunEntry> = folds.iter().collect();
         let status = group_status(&members, path.join(CV_SUMMARY).exists());
         Some(RunEntry {
             name,
             path: path.to_path_buf(),
-            config: first.config.clone(),
-            history: Arc::default(),
             status,
             modified,
-            members: folds,
-            sweep: None,
-            scheduler: None,
-            system: Samples::default(),
+            kind: Kind::CrossValidation { folds },
         })
     }
 
-    pub fn is_cross_validation(&self) -> bool {
-        !self.members.is_empty() && self.sweep.is_none()
-    }
-
-    pub fn is_sweep(&self) -> bool {
-        self.sweep.is_some()
-    }
-
-    /// A sweep (`runs/NAME/sweep.json`): one entry whose members are the runs of its grid that
-    /// have started (each a run, or a cross-validation with --folds), in the grid's order.
+    /// A sweep (`runs/NAME/sweep.json`): one entry holding every point of its grid, each its
+    /// run once started (a run, or a cross-validation with --folds), else what the scheduler
+    /// says of it.
     pub fn read_sweep(path: &Path) -> Option<RunEntry> {
         let sweep = Sweep::read(path).ok()?;
-        let points = sweep.points();
-        let runs: Vec<Option<RunEntry>> = points
+        let ids: Vec<String> = sweep.points().iter().map(|p| p.id()).collect();
+        let runs: Vec<Option<RunEntry>> = ids
             .iter()
-            .map(|p| {
-                let dir = path.join(p.id());
+            .map(|id| {
+                let dir = path.join(id);
                 RunEntry::read(&dir).or_else(|| RunEntry::read_cross_validation(&dir))
             })
             .collect();
         // The scheduler is asked only while some run is still to finish.
         let finished =
             |r: &Option<RunEntry>| r.as_ref().is_some_and(|r| r.status == Status::Finished);
-        let queue = match runs.iter().all(finished) {
+        let mut queue = match runs.iter().all(finished) {
             true => Default::default(),
             false => crate::sweep::queue_states(&sweep),
         };
-        // Each point's run once it has started, else a row saying why not (the queue's state,
-        // or not started), so a sweep shows what is still to come and what was dropped.
-        let members: Vec<RunEntry> = points
-            .iter()
+        let points: Vec<Point> = ids
+            .into_iter()
             .zip(runs)
             .enumerate()
-            .map(|(k, (p, run))| {
-                let state = queue.get(&k).cloned();
-                match run {
-                    Some(mut run) => {
-                        run.scheduler = state;
-                        run
-                    }
-                    // Not started: waiting in the queue, or not (yet, or dropped by it).
-                    None => RunEntry {
-                        name: p.id(),
-                        path: path.join(p.id()),
-                        config: None,
-                        history: Arc::default(),
-                        status: Status::Stopped,
-                        modified: SystemTime::UNIX_EPOCH,
-                        members: Vec::new(),
-                        sweep: None,
-                        scheduler: Some(state.unwrap_or_else(|| NOT_STARTED.into())),
-                        system: Samples::default(),
+            .map(|(k, (id, run))| {
+                let queued = queue.remove(&k);
+                let state = match (run, queued) {
+                    (Some(run), queue) => PointState::Started {
+                        run: Box::new(run),
+                        queue,
                     },
+                    (None, Some(state)) => PointState::Queued(state),
+                    (None, None) => PointState::NotStarted,
+                };
+                Point {
+                    path: path.join(&id),
+                    name: id,
+                    state,
                 }
             })
             .collect();
-        let started: Vec<&RunEntry> = members.iter().filter(|m| m.config.is_some()).collect();
+        let started: Vec<&RunEntry> = points.iter().filter_map(Point::run).collect();
         let (name, modified) = name_and_time(path);
         let complete =
-            started.len() == members.len() && started.iter().all(|m| m.status == Status::Finished);
+            started.len() == points.len() && started.iter().all(|m| m.status == Status::Finished);
         let status = group_status(&started, complete);
         Some(RunEntry {
             name,
             path: path.to_path_buf(),
-            config: started.first().and_then(|m| m.config.clone()),
-            history: Arc::default(),
             status,
             modified,
-            members,
-            sweep: Some(Arc::new(sweep)),
-            scheduler: None,
-            system: Samples::default(),
+            kind: Kind::Sweep {
+                sweep: Arc::new(sweep),
+                points,
+            },
         })
     }
 
@@ -208,9 +253,70 @@ impl RunEntry {
             .or_else(|| RunEntry::read_cross_validation(path))
     }
 
+    /// The run's config: a run's own, a cross-validation's first fold's, a sweep's first
+    /// started run's (None for an imported file or a sweep with none started).
+    pub fn config(&self) -> Option<&RunConfig> {
+        match &self.kind {
+            Kind::Run(run) => Some(&run.config),
+            Kind::Imported { .. } => None,
+            Kind::CrossValidation { .. } | Kind::Sweep { .. } => {
+                self.members().iter().find_map(|m| m.config())
+            }
+        }
+    }
+
+    /// Its own epochs: a run's or an imported file's (none for a group).
+    pub fn history(&self) -> &[EpochRecord] {
+        match &self.kind {
+            Kind::Run(run) => &run.history,
+            Kind::Imported { history } => history,
+            Kind::CrossValidation { .. } | Kind::Sweep { .. } => &[],
+        }
+    }
+
+    /// What the machine did while it trained (empty but for a run that recorded it).
+    pub fn system(&self) -> &Samples {
+        static NONE: std::sync::OnceLock<Samples> = std::sync::OnceLock::new();
+        match &self.kind {
+            Kind::Run(run) => &run.system,
+            _ => NONE.get_or_init(Samples::default),
+        }
+    }
+
+    /// The runs it holds: a cross-validation's folds, a sweep's started runs (none for a run).
+    pub fn members(&self) -> Vec<&RunEntry> {
+        match &self.kind {
+            Kind::CrossValidation { folds } => folds.iter().collect(),
+            Kind::Sweep { points, .. } => points.iter().filter_map(Point::run).collect(),
+            Kind::Run(_) | Kind::Imported { .. } => Vec::new(),
+        }
+    }
+
+    /// Every run it stands for, itself for a run: what `export` and `watch` take apart.
+    pub fn into_runs(self) -> Vec<RunEntry> {
+        match self.kind {
+            Kind::CrossValidation { folds } => {
+                folds.into_iter().flat_map(Self::into_runs).collect()
+            }
+            Kind::Sweep { points, .. } => points
+                .into_iter()
+                .filter_map(|p| match p.state {
+                    PointState::Started { run, .. } => Some(*run),
+                    _ => None,
+                })
+                .flat_map(Self::into_runs)
+                .collect(),
+            Kind::Run(_) | Kind::Imported { .. } => vec![self],
+        }
+    }
+
     /// Mean over the folds of their best epoch's (val accuracy, val F1).
     pub fn fold_means(&self) -> Option<(f64, f64)> {
-        let bests: Vec<&EpochRecord> = self.members.iter().filter_map(|f| f.best()).collect();
+        let bests: Vec<&EpochRecord> = self
+            .members()
+            .into_iter()
+            .filter_map(|f| f.best())
+            .collect();
         if bests.is_empty() {
             return None;
         }
@@ -222,27 +328,28 @@ impl RunEntry {
     }
 
     pub fn best(&self) -> Option<&EpochRecord> {
-        EpochRecord::best(&self.history)
+        EpochRecord::best(self.history())
     }
 
-    /// A running run (or a cross-validation's running fold) that has finished no batch for
-    /// longer than `limit` (None: its own limit, see `system::stall_limit`).
+    /// A running run (or a cross-validation's or sweep's running member) that has finished no
+    /// batch for longer than `limit` (None: its own limit, see `system::stall_limit`).
     pub fn stall(&self, limit: Option<Duration>) -> Option<system::Stall> {
         if self.status != Status::Running {
             return None;
         }
-        match self.members.is_empty() {
-            false => self.members.iter().find_map(|f| f.stall(limit)),
-            true => self.system.stall(limit),
+        match &self.kind {
+            Kind::Run(run) => run.system.stall(limit),
+            Kind::Imported { .. } => None,
+            _ => self.members().into_iter().find_map(|m| m.stall(limit)),
         }
     }
 
     pub fn duration(&self) -> Duration {
-        let own: f64 = self.history.iter().map(|r| r.seconds).sum();
+        let own: f64 = self.history().iter().map(|r| r.seconds).sum();
         Duration::from_secs_f64(own)
             + self
-                .members
-                .iter()
+                .members()
+                .into_iter()
                 .map(RunEntry::duration)
                 .sum::<Duration>()
     }
@@ -298,14 +405,11 @@ pub fn runs(root: &Path) -> Vec<RunEntry> {
                 found.push(RunEntry {
                     name,
                     path,
-                    config: None,
-                    history: Arc::new(history),
                     status: Status::Imported,
                     modified,
-                    members: Vec::new(),
-                    sweep: None,
-                    scheduler: None,
-                    system: Samples::default(),
+                    kind: Kind::Imported {
+                        history: Arc::new(history),
+                    },
                 });
             }
         }

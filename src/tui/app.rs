@@ -196,7 +196,7 @@ impl App {
                     self.set_split(split.clone());
                 }
                 let was_running = self.train.progress().status == Some(Status::Running);
-                let system = followed.entry.system.clone();
+                let system = followed.entry.system().clone();
                 self.train.follow(followed);
                 let stalled = self.set_system(system);
                 let ended = self

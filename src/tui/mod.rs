@@ -163,10 +163,7 @@ fn resolve_watch(dir: &Path) -> Result<PathBuf> {
     // A sweep's or a cross-validation's newest run stands for it.
     catalog::runs(dir)
         .into_iter()
-        .flat_map(|r| match r.members.is_empty() {
-            true => vec![r],
-            false => r.members,
-        })
+        .flat_map(catalog::RunEntry::into_runs)
         .find(|r| r.path.join(crate::run::CONFIG).exists())
         .map(|r| r.path)
         .ok_or_else(|| {

@@ -23,7 +23,7 @@ use super::message::{Effect, Reply};
 use super::sweep_view::{SweepKey, SweepView, ANALYSE};
 use super::widgets::{axis_labels, panel, sparkline, ACCENT};
 use crate::compare::{self, ChartOptions, Metric, XAxis};
-use crate::run::catalog::RunEntry;
+use crate::run::catalog::{Kind, Point, RunEntry};
 use crate::run::Status;
 
 /// Colours of the marked runs, in marking order.
@@ -130,7 +130,7 @@ impl RunsTab {
     pub fn set_runs(&mut self, runs: Vec<RunEntry>) -> Vec<String> {
         // Watching one sweep or cross-validation: it opens at once.
         if let ([only], true, true) = (&runs[..], self.live, self.expanded.is_empty()) {
-            if !only.members.is_empty() {
+            if opens(only) {
                 self.expanded.insert(only.path.clone());
             }
         }
@@ -170,18 +170,27 @@ impl RunsTab {
         }
     }
 
-    /// The rows shown: every run the filter lets through, and under each opened
-    /// cross-validation its folds (depth 1).
-    pub fn rows(&self) -> Vec<(&RunEntry, usize)> {
+    /// The rows shown: every entry the filter lets through, and under each opened
+    /// cross-validation its folds, under each opened sweep its points (depth 1).
+    pub fn rows(&self) -> Vec<(Shown<'_>, usize)> {
         let mut rows = Vec::new();
         for run in self
             .runs
             .iter()
             .filter(|r| r.name.contains(self.filter.value()))
         {
-            rows.push((run, 0));
-            if self.expanded.contains(&run.path) {
-                rows.extend(run.members.iter().map(|f| (f, 1)));
+            rows.push((Shown::Entry(run), 0));
+            if !self.expanded.contains(&run.path) {
+                continue;
+            }
+            match &run.kind {
+                Kind::CrossValidation { folds } => {
+                    rows.extend(folds.iter().map(|f| (Shown::Entry(f), 1)))
+                }
+                Kind::Sweep { points, .. } => {
+                    rows.extend(points.iter().map(|p| (Shown::Point(p), 1)))
+                }
+                Kind::Run(_) | Kind::Imported { .. } => {}
             }
         }
         rows
@@ -192,7 +201,7 @@ impl RunsTab {
         let all: Vec<&RunEntry> = self
             .runs
             .iter()
-            .flat_map(|r| std::iter::once(r).chain(&r.members))
+            .flat_map(|r| std::iter::once(r).chain(r.members()))
             .collect();
         self.marked
             .iter()
@@ -269,9 +278,12 @@ impl RunsTab {
         // A cross-validation or a sweep: a row that opens into its members.
         let selected = rows
             .get(self.selected)
-            .map(|(r, _)| (r.path.clone(), !r.members.is_empty() || r.is_sweep()));
+            .map(|(r, _)| (r.path().to_path_buf(), r.entry().is_some_and(opens)));
         if ANALYSE.matches(code) {
-            self.sweep_view = rows.get(self.selected).and_then(|(r, _)| SweepView::new(r));
+            self.sweep_view = rows
+                .get(self.selected)
+                .and_then(|(r, _)| r.entry())
+                .and_then(SweepView::new);
             if self.sweep_view.is_none() {
                 self.notice = Some(format!("{} opens on a sweep's row", ANALYSE.label()));
             }
@@ -371,123 +383,20 @@ impl RunsTab {
         if let Some(notice) = &self.notice {
             title = format!("{title} · {notice}");
         }
-        if shown.iter().any(|&(r, _)| possibly_optimistic(r)) {
+        if shown
+            .iter()
+            .any(|(r, _)| r.entry().is_some_and(possibly_optimistic))
+        {
             title = format!("{title} · {OPTIMISTIC_MARK} possibly optimistic split");
         }
         let rows: Vec<Row> = shown
             .iter()
-            .map(|&(r, depth)| {
-                let mark = if self.marked.contains(&r.path) {
-                    "●"
-                } else {
-                    " "
-                };
-                let best = r.best();
-                let mark_optimistic = match possibly_optimistic(r) {
-                    true => OPTIMISTIC_MARK,
-                    false => "",
-                };
-                let pct = |v: Option<f64>| {
-                    v.filter(|v| v.is_finite()).map_or("-".into(), |v| {
-                        format!("{:.2}%{mark_optimistic}", 100.0 * v)
-                    })
-                };
-                let f1 = |v: Option<f64>| {
-                    v.filter(|v| v.is_finite())
-                        .map_or("-".into(), |v| format!("{v:.4}"))
-                };
-                let (date, device) = match (&r.config, &r.scheduler) {
-                    (Some(c), _) => (c.created.clone(), c.device.clone()),
-                    // A sweep's point not started yet.
-                    (None, Some(_)) => ("-".into(), "-".into()),
-                    (None, None) => ("-".into(), "upstream".into()),
-                };
-                let status = match (self.stalled.contains(&r.path), &r.scheduler) {
-                    (true, _) => "stalled".to_string(),
-                    // Queued on the cluster and not started: the scheduler's word.
-                    (false, Some(state)) if r.status != Status::Running => state.clone(),
-                    (false, _) => r.status.label().to_string(),
-                };
-                let minutes = r.duration().as_secs_f64() / 60.0;
-                // A sweep shows its best run, and opens into its runs; a cross-validation
-                // shows its folds' mean, and opens into them.
-                let open = if self.expanded.contains(&r.path) {
-                    "▾"
-                } else {
-                    "▸"
-                };
-                let (name, epochs, acc, f1) = if let Some(sweep) = &r.sweep {
-                    let planned = sweep.points().len();
-                    let best = r
-                        .members
-                        .iter()
-                        .filter_map(RunEntry::best)
-                        .max_by(|a, b| a.val_acc.total_cmp(&b.val_acc));
-                    (
-                        format!(
-                            "{open} {} · sweep, {}/{planned} runs",
-                            r.name,
-                            r.members.iter().filter(|m| m.config.is_some()).count()
-                        ),
-                        format!("{planned} r"),
-                        pct(best.map(|b| b.val_acc)),
-                        f1(best.map(|b| b.val_f1)),
-                    )
-                } else if r.is_cross_validation() {
-                    let means = r.fold_means();
-                    (
-                        format!("{open} {} · {}-fold CV", r.name, r.members.len()),
-                        format!("{} f", r.members.len()),
-                        pct(means.map(|m| m.0)),
-                        f1(means.map(|m| m.1)),
-                    )
-                } else {
-                    (
-                        format!("{}{mark} {}", "  ".repeat(depth), r.name),
-                        r.history.len().to_string(),
-                        pct(best.map(|b| b.val_acc)),
-                        f1(best.map(|b| b.val_f1)),
-                    )
-                };
-                // Live, a run's recent validation loss and its progress matter more than its date.
-                // A sweep or a cross-validation has no curve of its own: its column stays empty
-                // rather than holding a date under "recent val loss".
-                let (date, epochs) = match (self.live, &r.config) {
-                    (true, Some(c)) if r.members.is_empty() => (
-                        sparkline(r.history.iter().map(|h| h.val_loss), 15, None),
-                        format!("{}/{}", r.history.len(), c.hyper.epochs),
-                    ),
-                    (true, _) if !r.members.is_empty() || r.sweep.is_some() => {
-                        (String::new(), epochs)
-                    }
-                    _ => (date, epochs),
-                };
-                let row = match self.live {
-                    // Live, what the machine does for a running run matters more than where
-                    // and how long.
-                    true => {
-                        let [cpu, gpu, memory] = match r.status {
-                            Status::Running => machine::cells(&r.system),
-                            _ => ["".into(), "".into(), "".into()],
-                        };
-                        vec![name, date, epochs, acc, cpu, gpu, memory, status]
-                    }
-                    false => vec![
-                        name,
-                        date,
-                        epochs,
-                        acc,
-                        f1,
-                        device,
-                        format!("{minutes:.1} min"),
-                        status,
-                    ],
-                };
-                let row = Row::new(row);
-                match self.stalled.contains(&r.path) {
-                    true => row.style(Style::new().fg(Color::Red)),
-                    false => row,
-                }
+            .map(|(r, depth)| match r {
+                Shown::Entry(entry) => self.entry_row(entry, *depth, None),
+                Shown::Point(point) => match point.run() {
+                    Some(run) => self.entry_row(run, *depth, point.queue()),
+                    None => self.point_row(point, *depth),
+                },
             })
             .collect();
         let (widths, header) = match self.live {
@@ -544,6 +453,154 @@ impl RunsTab {
             (None, Some(log)) => log.draw(frame, chart),
             (None, None) => self.draw_chart(frame, chart),
         }
+    }
+
+    /// The row of a run, a cross-validation or a sweep; `queue`: what the scheduler says of it
+    /// (a sweep's point it still holds).
+    fn entry_row(&self, r: &RunEntry, depth: usize, queue: Option<&str>) -> Row<'static> {
+        let mark = if self.marked.contains(&r.path) {
+            "●"
+        } else {
+            " "
+        };
+        let best = r.best();
+        let mark_optimistic = match possibly_optimistic(r) {
+            true => OPTIMISTIC_MARK,
+            false => "",
+        };
+        let pct = |v: Option<f64>| {
+            v.filter(|v| v.is_finite()).map_or("-".into(), |v| {
+                format!("{:.2}%{mark_optimistic}", 100.0 * v)
+            })
+        };
+        let f1 = |v: Option<f64>| {
+            v.filter(|v| v.is_finite())
+                .map_or("-".into(), |v| format!("{v:.4}"))
+        };
+        let (date, device) = match (&r.kind, r.config()) {
+            (Kind::Imported { .. }, _) => ("-".into(), "upstream".into()),
+            (_, Some(c)) => (c.created.clone(), c.device.clone()),
+            (_, None) => ("-".into(), "-".into()),
+        };
+        let status = match (self.stalled.contains(&r.path), queue) {
+            (true, _) => "stalled".to_string(),
+            // Held by the cluster and not running (requeued): the scheduler's word.
+            (false, Some(state)) if r.status != Status::Running => state.to_string(),
+            (false, _) => r.status.label().to_string(),
+        };
+        let minutes = r.duration().as_secs_f64() / 60.0;
+        // A sweep shows its best run, and opens into its runs; a cross-validation
+        // shows its folds' mean, and opens into them.
+        let open = if self.expanded.contains(&r.path) {
+            "▾"
+        } else {
+            "▸"
+        };
+        let (name, epochs, acc, f1) = match &r.kind {
+            Kind::Sweep { points, .. } => {
+                let started = r.members();
+                let best = started
+                    .iter()
+                    .filter_map(|m| m.best())
+                    .max_by(|a, b| a.val_acc.total_cmp(&b.val_acc));
+                (
+                    format!(
+                        "{open} {} · sweep, {}/{} runs",
+                        r.name,
+                        started.len(),
+                        points.len()
+                    ),
+                    format!("{} r", points.len()),
+                    pct(best.map(|b| b.val_acc)),
+                    f1(best.map(|b| b.val_f1)),
+                )
+            }
+            Kind::CrossValidation { folds } => {
+                let means = r.fold_means();
+                (
+                    format!("{open} {} · {}-fold CV", r.name, folds.len()),
+                    format!("{} f", folds.len()),
+                    pct(means.map(|m| m.0)),
+                    f1(means.map(|m| m.1)),
+                )
+            }
+            Kind::Run(_) | Kind::Imported { .. } => (
+                format!("{}{mark} {}", "  ".repeat(depth), r.name),
+                r.history().len().to_string(),
+                pct(best.map(|b| b.val_acc)),
+                f1(best.map(|b| b.val_f1)),
+            ),
+        };
+        // Live, a run's recent validation loss and its progress matter more than its date.
+        // A sweep or a cross-validation has no curve of its own: its column stays empty
+        // rather than holding a date under "recent val loss".
+        let (date, epochs) = match (self.live, &r.kind) {
+            (true, Kind::Run(run)) => (
+                sparkline(run.history.iter().map(|h| h.val_loss), 15, None),
+                format!("{}/{}", run.history.len(), run.config.hyper.epochs),
+            ),
+            (true, Kind::Sweep { .. } | Kind::CrossValidation { .. }) => (String::new(), epochs),
+            _ => (date, epochs),
+        };
+        let row = match self.live {
+            // Live, what the machine does for a running run matters more than where
+            // and how long.
+            true => {
+                let [cpu, gpu, memory] = match r.status {
+                    Status::Running => machine::cells(r.system()),
+                    _ => ["".into(), "".into(), "".into()],
+                };
+                vec![name, date, epochs, acc, cpu, gpu, memory, status]
+            }
+            false => vec![
+                name,
+                date,
+                epochs,
+                acc,
+                f1,
+                device,
+                format!("{minutes:.1} min"),
+                status,
+            ],
+        };
+        let row = Row::new(row);
+        match self.stalled.contains(&r.path) {
+            true => row.style(Style::new().fg(Color::Red)),
+            false => row,
+        }
+    }
+
+    /// The row of a sweep's point whose run has not started: the scheduler's word for it.
+    fn point_row(&self, point: &Point, depth: usize) -> Row<'static> {
+        let mark = match self.marked.contains(&point.path) {
+            true => "●",
+            false => " ",
+        };
+        let name = format!("{}{mark} {}", "  ".repeat(depth), point.name);
+        let status = point.queue().unwrap_or_default().to_string();
+        let dash = || "-".to_string();
+        Row::new(match self.live {
+            true => vec![
+                name,
+                dash(),
+                "0".into(),
+                dash(),
+                "".into(),
+                "".into(),
+                "".into(),
+                status,
+            ],
+            false => vec![
+                name,
+                dash(),
+                "0".into(),
+                dash(),
+                dash(),
+                dash(),
+                "0.0 min".into(),
+                status,
+            ],
+        })
     }
 
     fn draw_chart(&self, frame: &mut Frame, area: Rect) {
@@ -650,6 +707,42 @@ const OPTIMISTIC_MARK: &str = "*";
 
 fn possibly_optimistic(r: &RunEntry) -> bool {
     std::iter::once(r)
-        .chain(&r.members)
-        .any(|e| e.config.as_ref().is_some_and(|c| c.facts().optimistic))
+        .chain(r.members())
+        .any(|e| e.config().is_some_and(|c| c.facts().optimistic))
+}
+
+/// A cross-validation or a sweep: a row that opens into its members.
+fn opens(r: &RunEntry) -> bool {
+    matches!(r.kind, Kind::CrossValidation { .. } | Kind::Sweep { .. })
+}
+
+/// A row of the table: a catalog entry, or one point of an opened sweep.
+#[derive(Debug, Clone, Copy)]
+pub enum Shown<'a> {
+    Entry(&'a RunEntry),
+    Point(&'a Point),
+}
+
+impl<'a> Shown<'a> {
+    pub fn path(&self) -> &'a Path {
+        match self {
+            Shown::Entry(r) => &r.path,
+            Shown::Point(p) => &p.path,
+        }
+    }
+
+    pub fn name(&self) -> &'a str {
+        match self {
+            Shown::Entry(r) => &r.name,
+            Shown::Point(p) => &p.name,
+        }
+    }
+
+    /// The entry behind it (none for a sweep's point not started).
+    pub fn entry(&self) -> Option<&'a RunEntry> {
+        match self {
+            Shown::Entry(r) => Some(r),
+            Shown::Point(p) => p.run(),
+        }
+    }
 }

@@ -17,7 +17,7 @@ use ratatui::Frame;
 
 use super::keys::{Key, Keys, CANCEL};
 use super::widgets::{panel, ACCENT};
-use crate::run::catalog::RunEntry;
+use crate::run::catalog::{Kind, RunEntry};
 use crate::sweep::Analysis;
 use crate::types::EpochRecord;
 
@@ -84,32 +84,23 @@ fn best(entry: &RunEntry, metric: (&str, bool)) -> Option<f64> {
             false => values.fold(None, |b: Option<f64>, v| Some(b.map_or(v, |b| b.min(v)))),
         }
     };
-    match entry.members.is_empty() {
-        true => of(&entry.history),
-        false => {
-            let folds: Vec<f64> = entry
-                .members
-                .iter()
-                .filter_map(|f| of(&f.history))
-                .collect();
+    match &entry.kind {
+        Kind::CrossValidation { folds } => {
+            let folds: Vec<f64> = folds.iter().filter_map(|f| of(f.history())).collect();
             (!folds.is_empty()).then(|| folds.iter().sum::<f64>() / folds.len() as f64)
         }
+        _ => of(entry.history()),
     }
 }
 
 fn analyse(entry: &RunEntry, metric: usize) -> Option<Analysis> {
-    let sweep = entry.sweep.as_ref()?;
-    let best: Vec<Option<f64>> = sweep
-        .points()
+    let Kind::Sweep { sweep, points } = &entry.kind else {
+        return None;
+    };
+    // The grid's points are in the grid's order.
+    let best: Vec<Option<f64>> = points
         .iter()
-        .map(|p| {
-            let id = p.id();
-            entry
-                .members
-                .iter()
-                .find(|m| m.name == id)
-                .and_then(|m| best(m, METRICS[metric]))
-        })
+        .map(|p| p.run().and_then(|run| best(run, METRICS[metric])))
         .collect();
     Some(Analysis::new(sweep, &best, METRICS[metric].0))
 }

@@ -290,23 +290,23 @@ impl TrainTab {
     pub fn follow(&mut self, followed: Followed) {
         let entry = followed.entry;
         let p = &mut self.progress;
-        if let Some(config) = &entry.config {
+        if let Some(config) = entry.config() {
             self.form = Form::new(&Settings::of_run(config));
             p.epochs = config.hyper.epochs;
             p.device = config.device.clone();
             p.caution = config.facts().caution();
         }
-        p.status = Some(entry.status);
-        p.run = Some(entry.name);
-        p.epoch = entry.history.len();
+        p.status = Some(entry.status.clone());
+        p.run = Some(entry.name.clone());
+        p.epoch = entry.history().len();
         p.batch = 0;
         p.batches = 0;
-        p.samples_per_second = entry.history.last().map_or(0.0, |r| r.samples_per_s);
-        p.history = entry.history.to_vec();
+        p.samples_per_second = entry.history().last().map_or(0.0, |r| r.samples_per_s);
+        p.history = entry.history().to_vec();
         p.followed = Some(entry.path.clone());
-        p.run_dir = Some(entry.path);
+        p.run_dir = Some(entry.path.clone());
         p.since_update = followed.since_update;
-        p.system = entry.system;
+        p.system = entry.system().clone();
         // The writer's own log, so the panel reads as it would in the writer's dashboard.
         self.log = followed.log;
     }
