@@ -15,9 +15,9 @@ use crate::subgroups::nodule_largest;
 /// The network against the diameter alone on the same cases.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Baseline {
-    /// "nodule" (the network's mean probability of a nodule's slices against its largest
-    /// diameter) or "patch".
-    pub unit: String,
+    /// Nodules (the network's mean probability of a nodule's slices against its largest
+    /// diameter) or patches.
+    pub unit: metrics::Unit,
     /// Cases of each class (benign, malignant).
     pub counts: [usize; 2],
     /// `auc[0]` the network's, `auc[1]` the diameter's; z and p of their difference.
@@ -44,26 +44,18 @@ pub fn diameter(
     diameters: &[f64],
     groups: Option<&[i64]>,
 ) -> Result<Baseline, String> {
-    let (labels, network, size, unit) = match groups {
+    let unit = metrics::Unit::of(groups);
+    let (labels, network, size) = match groups {
         Some(ids) => {
             let (l, s) = metrics::per_nodule(labels, scores, ids);
-            (l, s, nodule_largest(diameters, ids), "nodule")
+            (l, s, nodule_largest(diameters, ids))
         }
-        None => (
-            labels.to_vec(),
-            scores.to_vec(),
-            diameters.to_vec(),
-            "patch",
-        ),
+        None => (labels.to_vec(), scores.to_vec(), diameters.to_vec()),
     };
     let malignant = labels.iter().filter(|&&l| l == MALIGNANT).count();
     let counts = [labels.len() - malignant, malignant];
     if counts.iter().min() < Some(&MIN_PER_CLASS) {
-        let units = if groups.is_some() {
-            "nodules"
-        } else {
-            "patches"
-        };
+        let units = unit.plural();
         return Err(format!(
             "fewer than {MIN_PER_CLASS} {units} of a class ({} benign, {} malignant): no baseline",
             counts[0], counts[1]
@@ -111,7 +103,7 @@ mod tests {
             }
         }
         let b = diameter(&labels, &scores, &diameters, Some(&groups)).unwrap();
-        assert_eq!(b.unit, "nodule");
+        assert_eq!(b.unit, metrics::Unit::Nodule);
         assert_eq!(b.counts, [12, 12]);
         assert_eq!(b.diameter_auc(), 1.0, "largest slices separate the classes");
         let (l, s) = metrics::per_nodule(&labels, &scores, &groups);

@@ -85,7 +85,7 @@ pub struct Assessment {
     /// 95 % bootstrap intervals of ECE and Brier, resampling `unit`s; None where too few cases.
     pub ece_interval: Option<[f64; 2]>,
     pub brier_interval: Option<[f64; 2]>,
-    pub unit: String,
+    pub unit: crate::metrics::Unit,
     pub bins: Vec<Bin>,
     /// The checkpoint's fitted temperature, and the same measures with it applied.
     pub temperature: Option<Temperature>,
@@ -144,7 +144,7 @@ pub fn assess(
         nll: nll(labels, scores),
         ece_interval,
         brier_interval,
-        unit: if groups.is_some() { "nodule" } else { "patch" }.into(),
+        unit: crate::metrics::Unit::of(groups),
         bins: reliability(labels, scores),
         temperature,
         scaled,

@@ -5,7 +5,27 @@
 use crate::run::catalog::RunEntry;
 use crate::run::system::Quantity;
 use crate::settings::Settings;
-use crate::types::{EpochRecord, RunConfig};
+use crate::types::{EpochRecord, Recorded, RunConfig};
+
+/// Which of a metric's curves: the loss has two, every other metric one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    Whole,
+    Train,
+    /// Drawn as the secondary (dashed) curve of its run.
+    Val,
+}
+
+impl Part {
+    /// What the legend adds to the run's name.
+    pub fn suffix(self) -> Option<&'static str> {
+        match self {
+            Part::Whole => None,
+            Part::Train => Some("train"),
+            Part::Val => Some("val"),
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Metric {
@@ -53,15 +73,30 @@ impl Metric {
         Metric::ALL.into_iter().find(|m| m.name() == name)
     }
 
-    /// The curves of a run for this metric: (suffix, points); two for the loss. A metric of
-    /// the epochs is drawn over `x`, one of the machine over minutes since its first sample.
-    pub fn curves(self, run: &RunEntry, x: XAxis) -> Vec<(&'static str, Vec<(f64, f64)>)> {
-        let column = |name| EpochRecord::column(name).expect("a metrics.csv column").1;
-        let epochs = |name| points(run.history(), column(name), x);
+    /// The column of metrics.csv it draws (None: the loss, drawn from two, or the machine's).
+    fn recorded(self) -> Option<Recorded> {
         match self {
-            Metric::Loss => vec![("train", epochs("train_loss")), ("val", epochs("val_loss"))],
-            Metric::System(q) => vec![("", q.points(&run.system().rows))],
-            metric => vec![("", epochs(metric.name()))],
+            Metric::ValAcc => Some(Recorded::ValAcc),
+            Metric::ValF1 => Some(Recorded::ValF1),
+            Metric::ValAuc => Some(Recorded::ValAuc),
+            Metric::NoduleAcc => Some(Recorded::NoduleAcc),
+            Metric::NoduleAuc => Some(Recorded::NoduleAuc),
+            Metric::Lr => Some(Recorded::Lr),
+            Metric::Loss | Metric::System(_) => None,
+        }
+    }
+
+    /// The curves of a run for this metric: (part, points); two for the loss. A metric of
+    /// the epochs is drawn over `x`, one of the machine over minutes since its first sample.
+    pub fn curves(self, run: &RunEntry, x: XAxis) -> Vec<(Part, Vec<(f64, f64)>)> {
+        let epochs = |column: Recorded| points(run.history(), column, x);
+        match (self, self.recorded()) {
+            (Metric::System(q), _) => vec![(Part::Whole, q.points(&run.system().rows))],
+            (_, Some(column)) => vec![(Part::Whole, epochs(column))],
+            (_, None) => vec![
+                (Part::Train, epochs(Recorded::TrainLoss)),
+                (Part::Val, epochs(Recorded::ValLoss)),
+            ],
         }
     }
 
@@ -88,11 +123,7 @@ pub enum XAxis {
 }
 
 /// The points (x, value) of one curve of a history; epochs without a finite value are left out.
-pub fn points(
-    history: &[EpochRecord],
-    value: fn(&EpochRecord) -> Option<f64>,
-    x: XAxis,
-) -> Vec<(f64, f64)> {
+pub fn points(history: &[EpochRecord], value: Recorded, x: XAxis) -> Vec<(f64, f64)> {
     let mut minutes = 0.0;
     let mut out = Vec::with_capacity(history.len());
     for r in history {
@@ -101,7 +132,7 @@ pub fn points(
             XAxis::Epoch => r.epoch as f64,
             XAxis::WallMinutes => minutes,
         };
-        if let Some(v) = value(r).filter(|v| v.is_finite()) {
+        if let Some(v) = value.of(r).filter(|v| v.is_finite()) {
             out.push((x, v));
         }
     }
@@ -186,14 +217,14 @@ pub fn long_table(runs: &[&RunEntry]) -> Vec<u8> {
             None => vec![String::new(); setting_names.len()],
         };
         for r in run.history() {
-            for (metric, get) in EpochRecord::COLUMNS {
-                let Some(value) = get(r).filter(|v| v.is_finite()) else {
+            for metric in Recorded::ALL {
+                let Some(value) = metric.of(r).filter(|v| v.is_finite()) else {
                     continue;
                 };
                 let mut record = vec![
                     run.name.clone(),
                     r.epoch.to_string(),
-                    metric.to_string(),
+                    metric.name().to_string(),
                     value.to_string(),
                 ];
                 record.extend(values.iter().cloned());
@@ -317,7 +348,7 @@ pub fn chart(runs: &[&RunEntry], options: &ChartOptions) -> Chart {
         for (part, raw) in options.metric.curves(run, options.x) {
             let shown = smoothing.map_or_else(|| raw.clone(), |w| ema(&raw, w));
             let mut name = run.name.clone();
-            if !part.is_empty() {
+            if let Some(part) = part.suffix() {
                 name = format!("{name} {part}");
             }
             if !differences[k].is_empty() {
@@ -326,7 +357,7 @@ pub fn chart(runs: &[&RunEntry], options: &ChartOptions) -> Chart {
             curves.push(Curve {
                 name,
                 run: k,
-                secondary: part == "val",
+                secondary: part == Part::Val,
                 raw,
                 shown,
             });

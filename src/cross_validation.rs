@@ -292,20 +292,19 @@ impl Pooling {
 
 /// Mean and sample standard deviation of each validation metric over the folds.
 fn spread(per_fold: &[EpochRecord]) -> (BTreeMap<String, f64>, BTreeMap<String, f64>) {
-    let names = [
-        "val_acc",
-        "val_f1",
-        "val_auc",
-        "val_nodule_acc",
-        "val_nodule_f1",
-        "val_nodule_auc",
+    use crate::types::Recorded;
+    let columns = [
+        Recorded::ValAcc,
+        Recorded::ValF1,
+        Recorded::ValAuc,
+        Recorded::NoduleAcc,
+        Recorded::NoduleF1,
+        Recorded::NoduleAuc,
     ];
-    let columns = EpochRecord::COLUMNS
-        .into_iter()
-        .filter(|(n, _)| names.contains(n));
     let (mut mean, mut sd) = (BTreeMap::new(), BTreeMap::new());
-    for (name, get) in columns {
-        let values: Option<Vec<f64>> = per_fold.iter().map(get).collect();
+    for column in columns {
+        let name = column.name();
+        let values: Option<Vec<f64>> = per_fold.iter().map(|r| column.of(r)).collect();
         let Some(values) = values.filter(|v| !v.is_empty()) else {
             continue;
         };

@@ -35,6 +35,7 @@ pub mod optim;
 pub mod paired;
 pub mod predictions;
 pub mod run;
+pub mod slurm;
 pub mod subgroups;
 pub mod sweep;
 pub mod symmetry;

@@ -217,6 +217,44 @@ pub fn per_nodule(labels: &[u8], scores: &[f64], groups: &[i64]) -> (Vec<u8>, Ve
 /// resampler's chance of drawing one class only.
 pub const MIN_PER_CLASS: usize = 10;
 
+/// What a statistic counts and resamples: nodules (each all its slices together, scored by
+/// their mean probability) where the nodules are known, else patches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Unit {
+    Nodule,
+    Patch,
+}
+
+impl Unit {
+    pub fn of(groups: Option<&[i64]>) -> Unit {
+        match groups {
+            Some(_) => Unit::Nodule,
+            None => Unit::Patch,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Unit::Nodule => "nodule",
+            Unit::Patch => "patch",
+        }
+    }
+
+    pub fn plural(self) -> &'static str {
+        match self {
+            Unit::Nodule => "nodules",
+            Unit::Patch => "patches",
+        }
+    }
+}
+
+impl std::fmt::Display for Unit {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// Units of each class (benign, malignant) among `units`, a unit counted by its first member.
 fn units_per_class(labels: &[u8], units: &[Vec<usize>]) -> [usize; 2] {
     let malignant = units.iter().filter(|u| labels[u[0]] == MALIGNANT).count();
@@ -238,8 +276,8 @@ pub struct Intervals {
     pub f1: [f64; 2],
     pub auc: [f64; 2],
     pub resamples: usize,
-    /// What was resampled: "nodule" (all slices of a drawn nodule together) or "patch".
-    pub unit: String,
+    /// What was resampled (all slices of a drawn nodule together, or patches).
+    pub unit: Unit,
 }
 
 /// Resamples whole nodules when `groups` is given (slices of one nodule are not independent,
@@ -270,7 +308,7 @@ pub fn bootstrap(
         f1: percentile_interval(&mut f1),
         auc: percentile_interval(&mut auc),
         resamples,
-        unit: if groups.is_some() { "nodule" } else { "patch" }.into(),
+        unit: Unit::of(groups),
     })
 }
 
@@ -464,7 +502,7 @@ mod tests {
             .collect();
         let by_patch = bootstrap(&labels, &clustered, None, 1000, 1).unwrap();
         let by_nodule = bootstrap(&labels, &clustered, Some(&groups), 1000, 1).unwrap();
-        assert_eq!(by_nodule.unit, "nodule");
+        assert_eq!(by_nodule.unit, Unit::Nodule);
         let width = |ci: [f64; 2]| ci[1] - ci[0];
         assert!(width(by_nodule.accuracy) > 1.5 * width(by_patch.accuracy));
     }

@@ -53,12 +53,7 @@ impl Rule {
     }
 
     pub fn name(self) -> String {
-        match self {
-            Rule::Fixed(t) => format!("{t}"),
-            Rule::Youden => "youden".into(),
-            Rule::Sensitivity(s) => format!("sens:{s}"),
-            Rule::Specificity(s) => format!("spec:{s}"),
-        }
+        self.to_string()
     }
 
     /// Whether the threshold is chosen from the cases it is scored on.
@@ -67,10 +62,38 @@ impl Rule {
     }
 }
 
+/// As `parse` reads it: `0.3`, `youden`, `sens:0.95`, `spec:0.95`.
+impl std::fmt::Display for Rule {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        match self {
+            Rule::Fixed(t) => write!(f, "{t}"),
+            Rule::Youden => write!(f, "youden"),
+            Rule::Sensitivity(s) => write!(f, "sens:{s}"),
+            Rule::Specificity(s) => write!(f, "spec:{s}"),
+        }
+    }
+}
+
+/// A rule in a JSON file as the text `--threshold` takes.
+mod rule_text {
+    use super::Rule;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(rule: &Rule, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(rule)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Rule, D::Error> {
+        let text = String::deserialize(d)?;
+        Rule::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
 /// The decision at one threshold.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OperatingPoint {
-    pub rule: String,
+    #[serde(with = "rule_text")]
+    pub rule: Rule,
     pub threshold: f64,
     /// [[tn, fp], [fn, tp]].
     pub confusion: [[u64; 2]; 2],
@@ -93,7 +116,7 @@ pub fn at(labels: &[u8], scores: &[f64], threshold: f64, rule: Rule) -> Operatin
     let [[tn, fp], [fn_, tp]] = c.map(|r| r.map(|v| v as f64));
     let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
     OperatingPoint {
-        rule: rule.name(),
+        rule,
         threshold,
         confusion: c,
         sensitivity: ratio(tp, tp + fn_),

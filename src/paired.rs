@@ -163,8 +163,8 @@ fn binomial_two_sided(b: u64, c: u64) -> f64 {
 /// Two checkpoints compared on the same cases.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Comparison {
-    /// "nodule" (each nodule the mean probability of its slices) or "patch".
-    pub unit: String,
+    /// Nodules (each the mean probability of its slices) or patches.
+    pub unit: metrics::Unit,
     /// Cases of each class (benign, malignant).
     pub counts: [usize; 2],
     pub delong: DeLong,
@@ -186,22 +186,19 @@ pub fn compare(
     resamples: usize,
     seed: u64,
 ) -> Result<Comparison, String> {
-    let (labels, a, b, unit) = match groups {
+    let (labels, a, b) = match groups {
         Some(ids) => {
             let (l, sa) = metrics::per_nodule(labels, a, ids);
             let (_, sb) = metrics::per_nodule(labels, b, ids);
-            (l, sa, sb, "nodule")
+            (l, sa, sb)
         }
-        None => (labels.to_vec(), a.to_vec(), b.to_vec(), "patch"),
+        None => (labels.to_vec(), a.to_vec(), b.to_vec()),
     };
+    let unit = metrics::Unit::of(groups);
     let malignant = labels.iter().filter(|&&l| l == MALIGNANT).count();
     let counts = [labels.len() - malignant, malignant];
     if counts.iter().min() < Some(&MIN_PER_CLASS) {
-        let units = if unit == "nodule" {
-            "nodules"
-        } else {
-            "patches"
-        };
+        let units = unit.plural();
         return Err(format!(
             "fewer than {MIN_PER_CLASS} {units} of a class ({} benign, {} malignant): no test",
             counts[0], counts[1]

@@ -162,25 +162,65 @@ th{background:#f2f2f2}.num{text-align:right;font-variant-numeric:tabular-nums}.w
 .figs{display:flex;gap:16px;flex-wrap:wrap}.gallery{display:flex;flex-wrap:wrap;gap:12px}\
 figure{margin:0;font-size:12px}h2{border-bottom:1px solid #ddd;padding-bottom:2px}";
 
-/// The report of `e` as one HTML page.
+/// What the report shows that is computed rather than read off the evaluation: the ROC curves
+/// and the decision at each preset rule, apart from the HTML that lays them out.
+struct Numbers {
+    roc: Vec<(f64, f64)>,
+    roc_against: Option<Vec<(f64, f64)>>,
+    operating_points: Vec<(Rule, Result<operating_point::OperatingPoint>)>,
+}
+
+impl Numbers {
+    fn of(e: &Evaluation) -> Numbers {
+        let roc = |scores: &[f64]| crate::metrics::roc_curve(&e.labels, scores);
+        Numbers {
+            roc: roc(&e.scores),
+            roc_against: e.against.as_ref().map(|a| roc(&a.scores)),
+            operating_points: Rule::PRESETS
+                .into_iter()
+                .map(|rule| (rule, operating_point::choose(&e.labels, &e.scores, rule)))
+                .collect(),
+        }
+    }
+}
+
+/// The report of `e` as one HTML page, a section at a time.
 pub fn html(e: &Evaluation, cx: &Context) -> Result<String> {
+    let n = Numbers::of(e);
     let mut h = String::new();
+    head(&mut h, e);
+    data_and_split(&mut h, e, cx);
+    metrics(&mut h, e);
+    figures(&mut h, e, &n);
+    operating_points(&mut h, &n);
+    subgroups(&mut h, e);
+    let explainer = Explainer::load(&e.checkpoint)?;
+    against(&mut h, e, cx, &explainer)?;
+    confident_errors(&mut h, e, cx, &explainer)?;
+    Ok(h)
+}
+
+/// The page's head and title.
+fn head(h: &mut String, e: &Evaluation) {
     let name = e
         .checkpoint
         .file_name()
         .map_or("checkpoint".into(), |n| n.to_string_lossy().into_owned());
     let _ = write!(
-        h,
+        *h,
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>lnmc report · {}</title><style>{STYLE}</style></head><body>",
         escape(&e.origin)
     );
     let _ = write!(
-        h,
+        *h,
         "<h1>Evaluation of {} ({})</h1>",
         escape(&name),
         escape(&e.origin)
     );
-    // The data and the split.
+}
+
+/// The data, the split and the training configuration.
+fn data_and_split(h: &mut String, e: &Evaluation, cx: &Context) {
     let groups = match (&cx.data.groups, cx.data.group_source) {
         (Some(ids), source) => {
             let n: std::collections::HashSet<_> = ids.iter().collect();
@@ -267,7 +307,10 @@ pub fn html(e: &Evaluation, cx: &Context) -> Result<String> {
         }
         h.push_str("</table>");
     }
-    // Metrics.
+}
+
+/// The metrics at 0.5 with their intervals, per nodule, and the diameter baseline.
+fn metrics(h: &mut String, e: &Evaluation) {
     let unit = e.ci.as_ref().map_or("—".to_string(), |ci| {
         format!("{} resamples of {}s", ci.resamples, ci.unit)
     });
@@ -320,16 +363,14 @@ pub fn html(e: &Evaluation, cx: &Context) -> Result<String> {
             );
         }
     }
-    // Figures.
-    let c = &e.calibration;
-    let roc = crate::metrics::roc_curve(&e.labels, &e.scores);
-    let mut series = vec![("this checkpoint", "#c0392b", roc)];
-    if let Some(a) = &e.against {
-        series.push((
-            "second checkpoint",
-            "#2471a3",
-            crate::metrics::roc_curve(&e.labels, &a.scores),
-        ));
+}
+
+/// The ROC and reliability figures and the calibration table.
+fn figures(h: &mut String, e: &Evaluation, n: &Numbers) {
+    let (c, m) = (&e.calibration, &e.metrics);
+    let mut series = vec![("this checkpoint", "#c0392b", n.roc.clone())];
+    if let Some(roc) = &n.roc_against {
+        series.push(("second checkpoint", "#2471a3", roc.clone()));
     }
     let roc_svg = square_chart(
         &format!("ROC · AUC {:.3}", m.auc),
@@ -370,10 +411,13 @@ pub fn html(e: &Evaluation, cx: &Context) -> Result<String> {
         );
     }
     let _ = write!(h, "</table><p>Binning: {}; intervals resample {}s. A temperature fitted on the patches scored here makes its row optimistic.</p>", escape(&c.binning), c.unit);
-    // Operating points.
+}
+
+/// The decision at each preset rule.
+fn operating_points(h: &mut String, n: &Numbers) {
     h.push_str("<h2>Operating points</h2><table><tr><th>rule</th><th>threshold</th><th>sensitivity</th><th>specificity</th><th>PPV</th><th>NPV</th><th>F1</th><th>tn fp fn tp</th></tr>");
-    for rule in Rule::PRESETS {
-        let line = match operating_point::choose(&e.labels, &e.scores, rule) {
+    for (rule, point) in &n.operating_points {
+        let line = match point {
             Ok(p) => {
                 let [[tn, fp], [fn_, tp]] = p.confusion;
                 format!(
@@ -386,12 +430,11 @@ pub fn html(e: &Evaluation, cx: &Context) -> Result<String> {
         let _ = write!(h, "<tr><td>{}</td>{line}</tr>", rule.name());
     }
     h.push_str("</table><p class=\"warn\">Every threshold but 0.5 is chosen on the patches it is scored on: its numbers are optimistic; choose it on other data for a claim.</p>");
-    // Subgroups.
-    let cases = if e.groups.is_some() {
-        "nodules"
-    } else {
-        "patches"
-    };
+}
+
+/// The subgroups by size and density.
+fn subgroups(h: &mut String, e: &Evaluation) {
+    let cases = crate::metrics::Unit::of(e.groups.as_deref()).plural();
     let _ = write!(
         h,
         "<h2>Subgroups</h2><p>Cases are {cases}. Size: equivalent diameter of the central region above {:.prec$} {} (pixels: the file carries no spacing). Density: {}. — marks a number withheld: fewer than {} cases stand behind it.</p><table><tr><th>by</th><th>group</th><th>{cases}</th><th>malignant</th><th>errors</th><th>share of errors</th><th>accuracy</th><th>sensitivity</th><th>specificity</th><th>AUC (95 %)</th></tr>",
@@ -414,8 +457,10 @@ pub fn html(e: &Evaluation, cx: &Context) -> Result<String> {
         );
     }
     h.push_str("</table>");
-    let explainer = Explainer::load(&e.checkpoint)?;
-    // The paired comparison.
+}
+
+/// The paired comparison with a second checkpoint and where the two disagree.
+fn against(h: &mut String, e: &Evaluation, cx: &Context, explainer: &Explainer) -> Result<()> {
     if let Some(a) = &e.against {
         let _ = write!(
             h,
@@ -450,7 +495,16 @@ pub fn html(e: &Evaluation, cx: &Context) -> Result<String> {
         }
         h.push_str("</div>");
     }
-    // The gallery of confident errors.
+    Ok(())
+}
+
+/// The gallery of the most confident errors, and the footer.
+fn confident_errors(
+    h: &mut String,
+    e: &Evaluation,
+    cx: &Context,
+    explainer: &Explainer,
+) -> Result<()> {
     let errors = e.misclassified();
     let _ = write!(
         h,
@@ -473,7 +527,7 @@ pub fn html(e: &Evaluation, cx: &Context) -> Result<String> {
         env!("CARGO_PKG_VERSION"),
         crate::files::timestamp()
     );
-    Ok(h)
+    Ok(())
 }
 
 fn label(l: u8) -> &'static str {

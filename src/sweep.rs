@@ -24,7 +24,7 @@ pub struct Axis {
 /// A submission of the sweep to a scheduler.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Job {
-    pub scheduler: String,
+    pub scheduler: Scheduler,
     pub id: String,
     pub script: PathBuf,
     pub submitted: String,
@@ -41,6 +41,13 @@ pub struct Sweep {
     pub created: String,
     #[serde(default)]
     pub jobs: Vec<Job>,
+}
+
+/// The schedulers a sweep can be submitted to (written as `"slurm"` in sweep.json).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scheduler {
+    Slurm,
 }
 
 /// One run of the grid: a value of each axis.
@@ -217,7 +224,7 @@ impl Sweep {
     pub fn slurm_jobs(&self) -> Vec<&str> {
         self.jobs
             .iter()
-            .filter(|j| j.scheduler == "slurm")
+            .filter(|j| j.scheduler == Scheduler::Slurm)
             .map(|j| j.id.as_str())
             .collect()
     }
@@ -227,33 +234,10 @@ impl Sweep {
     }
 }
 
-/// What Slurm says of the sweep's tasks still queued or running, by point: `squeue` asked for
-/// the sweep's jobs. Empty where nothing was submitted, everything has left the queue, or
-/// squeue cannot be asked (not on this machine): then the runs' own files tell.
+/// What Slurm says of the sweep's tasks still queued or running, by point (empty where
+/// nothing was submitted or squeue cannot be asked).
 pub fn queue_states(sweep: &Sweep) -> std::collections::HashMap<usize, String> {
-    let ids = sweep.slurm_jobs();
-    if ids.is_empty() {
-        return Default::default();
-    }
-    let Ok(out) = std::process::Command::new("squeue")
-        .args(["-h", "-r", "-o", "%i %T", "-j", &ids.join(",")])
-        .stderr(std::process::Stdio::null())
-        .output()
-    else {
-        return Default::default();
-    };
-    parse_queue(&String::from_utf8_lossy(&out.stdout))
-}
-
-/// `squeue -h -r -o "%i %T"` lines ("4242_3 PENDING"): task → state in lower case.
-pub fn parse_queue(text: &str) -> std::collections::HashMap<usize, String> {
-    text.lines()
-        .filter_map(|line| {
-            let (id, state) = line.trim().split_once(' ')?;
-            let task = id.rsplit_once('_')?.1.parse::<usize>().ok()?;
-            Some((task, state.trim().to_lowercase()))
-        })
-        .collect()
+    crate::slurm::queue_states(&sweep.slurm_jobs())
 }
 
 /// A sweep's runs as one table: each run's position on each swept setting and its best value
@@ -381,50 +365,6 @@ impl Analysis {
 }
 
 #[cfg(test)]
-mod analysis_tests {
-    use super::*;
-
-    #[test]
-    fn spearman_by_hand_and_ties() {
-        assert!((spearman(&[1.0, 2.0, 3.0, 4.0], &[10.0, 20.0, 30.0, 40.0]) - 1.0).abs() < 1e-12);
-        assert!((spearman(&[1.0, 2.0, 3.0, 4.0], &[4.0, 3.0, 2.0, 1.0]) + 1.0).abs() < 1e-12);
-        // Ranks (1.5, 1.5, 3, 4) against (1, 2, 3, 4): 0.9486833.
-        let r = spearman(&[5.0, 5.0, 6.0, 7.0], &[1.0, 2.0, 3.0, 4.0]);
-        assert!((r - 0.948_683_298_050_513_8).abs() < 1e-12, "{r}");
-        assert!(spearman(&[1.0, 1.0, 1.0], &[1.0, 2.0, 3.0]).is_nan());
-    }
-
-    #[test]
-    fn the_analysis_places_runs_on_their_axes_and_ranks_the_settings() {
-        let axes = vec![
-            parse_axis("lr=1e-3,5e-4,1e-4").unwrap(),
-            parse_axis("seed=0,1").unwrap(),
-        ];
-        let s = Sweep::new("s", "d.h5".into(), Settings::default(), axes, None).unwrap();
-        // The metric falls with lr and ignores the seed; the last point has not run.
-        let best = [
-            Some(0.9),
-            Some(0.91),
-            Some(0.8),
-            Some(0.79),
-            Some(0.7),
-            None,
-        ];
-        let a = Analysis::new(&s, &best, "val_acc");
-        assert_eq!(a.columns, ["lr", "seed", "val_acc"]);
-        assert_eq!(a.metric_range, [0.7, 0.91]);
-        // lr 1e-3 is the largest value: the top of its axis; 1e-4 the bottom.
-        assert_eq!(a.rows[0].positions[0], Some(1.0));
-        assert_eq!(a.rows[4].positions[0], Some(0.0));
-        assert_eq!(a.rows[1].positions[2], Some(1.0));
-        assert_eq!(a.rows[5].positions[2], None);
-        assert_eq!(a.ranking[0].0, "lr");
-        assert!(a.ranking[0].1 > 0.8, "{:?}", a.ranking);
-        assert!(a.ranking[1].1.abs() < 0.5, "{:?}", a.ranking);
-    }
-}
-
-#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -466,15 +406,6 @@ mod tests {
     }
 
     #[test]
-    fn squeue_lines_give_each_task_its_state() {
-        let q = parse_queue("4242_0 RUNNING\n4242_3 PENDING\n  4242_12 COMPLETING \nnoise\n");
-        assert_eq!(q.len(), 3);
-        assert_eq!(q[&0], "running");
-        assert_eq!(q[&3], "pending");
-        assert_eq!(q[&12], "completing");
-    }
-
-    #[test]
     fn the_grid_is_every_combination_with_readable_names() {
         let axes = vec![
             parse_axis("lr=1e-3,5e-4").unwrap(),
@@ -503,5 +434,44 @@ mod tests {
             values: vec![("intensity".into(), "window:-1000;400".into())],
         };
         crate::files::check_run_name(&windows.id()).unwrap();
+    }
+
+    #[test]
+    fn spearman_by_hand_and_ties() {
+        assert!((spearman(&[1.0, 2.0, 3.0, 4.0], &[10.0, 20.0, 30.0, 40.0]) - 1.0).abs() < 1e-12);
+        assert!((spearman(&[1.0, 2.0, 3.0, 4.0], &[4.0, 3.0, 2.0, 1.0]) + 1.0).abs() < 1e-12);
+        // Ranks (1.5, 1.5, 3, 4) against (1, 2, 3, 4): 0.9486833.
+        let r = spearman(&[5.0, 5.0, 6.0, 7.0], &[1.0, 2.0, 3.0, 4.0]);
+        assert!((r - 0.948_683_298_050_513_8).abs() < 1e-12, "{r}");
+        assert!(spearman(&[1.0, 1.0, 1.0], &[1.0, 2.0, 3.0]).is_nan());
+    }
+
+    #[test]
+    fn the_analysis_places_runs_on_their_axes_and_ranks_the_settings() {
+        let axes = vec![
+            parse_axis("lr=1e-3,5e-4,1e-4").unwrap(),
+            parse_axis("seed=0,1").unwrap(),
+        ];
+        let s = Sweep::new("s", "d.h5".into(), Settings::default(), axes, None).unwrap();
+        // The metric falls with lr and ignores the seed; the last point has not run.
+        let best = [
+            Some(0.9),
+            Some(0.91),
+            Some(0.8),
+            Some(0.79),
+            Some(0.7),
+            None,
+        ];
+        let a = Analysis::new(&s, &best, "val_acc");
+        assert_eq!(a.columns, ["lr", "seed", "val_acc"]);
+        assert_eq!(a.metric_range, [0.7, 0.91]);
+        // lr 1e-3 is the largest value: the top of its axis; 1e-4 the bottom.
+        assert_eq!(a.rows[0].positions[0], Some(1.0));
+        assert_eq!(a.rows[4].positions[0], Some(0.0));
+        assert_eq!(a.rows[1].positions[2], Some(1.0));
+        assert_eq!(a.rows[5].positions[2], None);
+        assert_eq!(a.ranking[0].0, "lr");
+        assert!(a.ranking[0].1 > 0.8, "{:?}", a.ranking);
+        assert!(a.ranking[1].1.abs() < 0.5, "{:?}", a.ranking);
     }
 }

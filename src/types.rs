@@ -314,34 +314,94 @@ pub struct EpochRecord {
     pub samples_per_s: f64,
 }
 
-/// A metric column of metrics.csv: its name, and its value in a record (None where it was not
-/// measured).
-pub type Column = (&'static str, fn(&EpochRecord) -> Option<f64>);
+/// A measured column of metrics.csv: what charts, sweeps, exports and cross-validation
+/// summaries take by name. The names are the file's; nothing else spells them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    TrainLoss,
+    TrainAcc,
+    ValLoss,
+    ValAcc,
+    ValF1,
+    ValAuc,
+    ValBalAcc,
+    ValPrAuc,
+    NoduleAcc,
+    NoduleF1,
+    NoduleAuc,
+    Lr,
+    Seconds,
+    SamplesPerS,
+}
 
-impl EpochRecord {
+impl Recorded {
     /// Every measured column, in metrics.csv's order.
-    pub const COLUMNS: [Column; 14] = [
-        ("train_loss", |r| Some(r.train_loss)),
-        ("train_acc", |r| Some(r.train_acc)),
-        ("val_loss", |r| Some(r.val_loss)),
-        ("val_acc", |r| Some(r.val_acc)),
-        ("val_f1", |r| Some(r.val_f1)),
-        ("val_auc", |r| Some(r.val_auc)),
-        ("val_bal_acc", |r| Some(r.val_bal_acc)),
-        ("val_pr_auc", |r| Some(r.val_pr_auc)),
-        ("val_nodule_acc", |r| r.val_nodule_acc),
-        ("val_nodule_f1", |r| r.val_nodule_f1),
-        ("val_nodule_auc", |r| r.val_nodule_auc),
-        ("lr", |r| Some(r.lr)),
-        ("seconds", |r| Some(r.seconds)),
-        ("samples_per_s", |r| Some(r.samples_per_s)),
+    pub const ALL: [Recorded; 14] = [
+        Recorded::TrainLoss,
+        Recorded::TrainAcc,
+        Recorded::ValLoss,
+        Recorded::ValAcc,
+        Recorded::ValF1,
+        Recorded::ValAuc,
+        Recorded::ValBalAcc,
+        Recorded::ValPrAuc,
+        Recorded::NoduleAcc,
+        Recorded::NoduleF1,
+        Recorded::NoduleAuc,
+        Recorded::Lr,
+        Recorded::Seconds,
+        Recorded::SamplesPerS,
     ];
 
-    /// The column called `name`.
-    pub fn column(name: &str) -> Option<Column> {
-        Self::COLUMNS.into_iter().find(|(n, _)| *n == name)
+    pub fn name(self) -> &'static str {
+        match self {
+            Recorded::TrainLoss => "train_loss",
+            Recorded::TrainAcc => "train_acc",
+            Recorded::ValLoss => "val_loss",
+            Recorded::ValAcc => "val_acc",
+            Recorded::ValF1 => "val_f1",
+            Recorded::ValAuc => "val_auc",
+            Recorded::ValBalAcc => "val_bal_acc",
+            Recorded::ValPrAuc => "val_pr_auc",
+            Recorded::NoduleAcc => "val_nodule_acc",
+            Recorded::NoduleF1 => "val_nodule_f1",
+            Recorded::NoduleAuc => "val_nodule_auc",
+            Recorded::Lr => "lr",
+            Recorded::Seconds => "seconds",
+            Recorded::SamplesPerS => "samples_per_s",
+        }
     }
 
+    /// Its value in `r` (None where it was not measured).
+    pub fn of(self, r: &EpochRecord) -> Option<f64> {
+        match self {
+            Recorded::TrainLoss => Some(r.train_loss),
+            Recorded::TrainAcc => Some(r.train_acc),
+            Recorded::ValLoss => Some(r.val_loss),
+            Recorded::ValAcc => Some(r.val_acc),
+            Recorded::ValF1 => Some(r.val_f1),
+            Recorded::ValAuc => Some(r.val_auc),
+            Recorded::ValBalAcc => Some(r.val_bal_acc),
+            Recorded::ValPrAuc => Some(r.val_pr_auc),
+            Recorded::NoduleAcc => r.val_nodule_acc,
+            Recorded::NoduleF1 => r.val_nodule_f1,
+            Recorded::NoduleAuc => r.val_nodule_auc,
+            Recorded::Lr => Some(r.lr),
+            Recorded::Seconds => Some(r.seconds),
+            Recorded::SamplesPerS => Some(r.samples_per_s),
+        }
+    }
+
+    /// Whether a higher value is the better one (a loss and the time taken are lower).
+    pub fn higher_is_better(self) -> bool {
+        !matches!(
+            self,
+            Recorded::TrainLoss | Recorded::ValLoss | Recorded::Seconds
+        )
+    }
+}
+
+impl EpochRecord {
     /// The best epoch of a history: highest validation accuracy, the earliest on a tie. The
     /// one rule behind best.safetensors, the status panel and the Runs table.
     pub fn best(history: &[EpochRecord]) -> Option<&EpochRecord> {

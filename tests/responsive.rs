@@ -94,7 +94,7 @@ fn keys_are_answered_within_100_ms_while_squeue_takes_8_s() {
     let data = dir.path().join("d.h5");
     let mut sweep = Sweep::new("s", data, Settings::default(), axes, None).unwrap();
     sweep.jobs.push(Job {
-        scheduler: "slurm".into(),
+        scheduler: lnmc::sweep::Scheduler::Slurm,
         id: "4242".into(),
         script: runs.join("s/sweep.sbatch"),
         submitted: "now".into(),

@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::run::catalog::RunEntry;
 use crate::run::{self, Status};
 use crate::settings::Settings;
+use crate::slurm;
 use crate::sweep::{self, Job, Sweep};
 use crate::train::{self, Start};
 
@@ -238,51 +239,11 @@ fn submit(sweep: &mut Sweep, dir: &Path, throttle: usize, sbatch_args: Option<&s
     let here = std::env::current_dir().map_err(|e| Error::runtime(e.to_string()))?;
     let n = sweep.points().len();
     let script = dir.join("sweep.sbatch");
-    let text = format!(
-        "#!/bin/bash\n\
-         # lnmc sweep {name}: one array task a run; a requeued or preempted task resumes its run\n\
-         # from its last completed epoch (lnmc stops cleanly on SIGTERM).\n\
-         #SBATCH --job-name=lnmc-{name}\n\
-         #SBATCH --array=0-{last}%{throttle}\n\
-         #SBATCH --output={out}/slurm-%A_%a.out\n\
-         #SBATCH --requeue\n\
-         #SBATCH --open-mode=append\n\
-         cd {here}\n\
-         exec {exe} sweep {name} --task \"$SLURM_ARRAY_TASK_ID\"\n",
-        name = sweep.name,
-        last = n - 1,
-        out = here.join(dir).display(),
-        here = shell_quote(&here.display().to_string()),
-        exe = shell_quote(&exe.display().to_string()),
-    );
+    let text = slurm::script(&sweep.name, n, throttle, &exe, &here, &here.join(dir));
     crate::files::write_atomic(&script, text.as_bytes())?;
-    let mut command = Command::new("sbatch");
-    command.arg("--parsable");
-    if let Some(extra) = sbatch_args {
-        command.args(extra.split_whitespace());
-    }
-    let out = command.arg(&script).output().map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => Error::input(
-            "--on slurm: no sbatch on PATH (run it where Slurm's commands are, e.g. a login node)",
-        ),
-        _ => Error::runtime(format!("cannot run sbatch ({e})")),
-    })?;
-    if !out.status.success() {
-        let why = String::from_utf8_lossy(&out.stderr);
-        return Err(Error::input(format!(
-            "sbatch refused the sweep: {}",
-            why.trim().lines().last().unwrap_or("no message")
-        )));
-    }
-    // --parsable prints "JOBID" or "JOBID;CLUSTER".
-    let id = String::from_utf8_lossy(&out.stdout)
-        .trim()
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .to_string();
+    let id = slurm::submit(&script, sbatch_args)?;
     sweep.jobs.push(Job {
-        scheduler: "slurm".into(),
+        scheduler: sweep::Scheduler::Slurm,
         id: id.clone(),
         script: script.clone(),
         submitted: crate::files::timestamp(),
@@ -297,10 +258,6 @@ fn submit(sweep: &mut Sweep, dir: &Path, throttle: usize, sbatch_args: Option<&s
     Ok(0)
 }
 
-fn shell_quote(text: &str) -> String {
-    format!("'{}'", text.replace('\'', r"'\''"))
-}
-
 /// Cancels the sweep's Slurm jobs.
 fn cancel(sweep: &Sweep) -> Result<u8> {
     let ids = sweep.slurm_jobs();
@@ -310,17 +267,7 @@ fn cancel(sweep: &Sweep) -> Result<u8> {
             sweep.name
         )));
     }
-    let out = Command::new("scancel")
-        .args(&ids)
-        .output()
-        .map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => Error::input("--cancel: no scancel on PATH"),
-            _ => Error::runtime(format!("cannot run scancel ({e})")),
-        })?;
-    if !out.status.success() {
-        let why = String::from_utf8_lossy(&out.stderr);
-        return Err(Error::input(format!("scancel refused: {}", why.trim())));
-    }
+    slurm::cancel(&ids)?;
     println!(
         "cancelled Slurm job {} of sweep {}",
         ids.join(", "),

@@ -53,6 +53,8 @@ pub struct App {
     data: Dataset,
     /// The split of the run shown (before any run: the split a new run would get).
     split: Split,
+    /// Whether each row is on the split's validation side, for a lookup per frame.
+    in_val: Vec<bool>,
     train: TrainTab,
     dataset: DatasetTab,
     evaluate: EvaluateTab,
@@ -107,6 +109,7 @@ impl App {
             runs_root: PathBuf::from(crate::run::RUNS),
             watching_all: false,
             stall_limit: None,
+            in_val: in_val(&split, data.len()),
             data,
             split,
         }
@@ -156,7 +159,12 @@ impl App {
 
     /// What the Dataset tab reads besides its own state.
     pub fn dataset_context(&self) -> Context<'_> {
-        context(&self.data, &self.split, &self.evaluate, &self.train)
+        context(
+            &self.data,
+            (&self.split, &self.in_val),
+            &self.evaluate,
+            &self.train,
+        )
     }
 
     /// The one place the dashboard's state changes.
@@ -259,7 +267,12 @@ impl App {
                 Ok(maps) => {
                     self.dataset.explained(checkpoint, maps);
                     // The user may have paged on while these were computed.
-                    let cx = context(&self.data, &self.split, &self.evaluate, &self.train);
+                    let cx = context(
+                        &self.data,
+                        (&self.split, &self.in_val),
+                        &self.evaluate,
+                        &self.train,
+                    );
                     match self.dataset.explain_missing(&cx) {
                         Reply::Effect(effect) => effect,
                         _ => Effect::None,
@@ -288,7 +301,12 @@ impl App {
             Message::Flags(result) => {
                 match result {
                     Ok(flags) => {
-                        let cx = context(&self.data, &self.split, &self.evaluate, &self.train);
+                        let cx = context(
+                            &self.data,
+                            (&self.split, &self.in_val),
+                            &self.evaluate,
+                            &self.train,
+                        );
                         self.dataset.set_flags(flags, &cx);
                     }
                     Err(e) => {
@@ -328,8 +346,14 @@ impl App {
 
     fn set_split(&mut self, split: Split) {
         if split != self.split {
+            self.in_val = in_val(&split, self.data.len());
             self.split = split;
-            let cx = context(&self.data, &self.split, &self.evaluate, &self.train);
+            let cx = context(
+                &self.data,
+                (&self.split, &self.in_val),
+                &self.evaluate,
+                &self.train,
+            );
             self.dataset.refilter(&cx);
         }
     }
@@ -419,7 +443,12 @@ impl App {
         let reply = match self.tab {
             Tab::Train => self.train.on_key(key, &self.data),
             Tab::Dataset => {
-                let cx = context(&self.data, &self.split, &self.evaluate, &self.train);
+                let cx = context(
+                    &self.data,
+                    (&self.split, &self.in_val),
+                    &self.evaluate,
+                    &self.train,
+                );
                 self.dataset.on_key(key, &cx)
             }
             Tab::Evaluate => self.evaluate.on_key(key.code, &self.data),
@@ -437,7 +466,12 @@ impl App {
                     return Effect::None;
                 };
                 self.tab = Tab::Dataset;
-                let cx = context(&self.data, &self.split, &self.evaluate, &self.train);
+                let cx = context(
+                    &self.data,
+                    (&self.split, &self.in_val),
+                    &self.evaluate,
+                    &self.train,
+                );
                 let shown = match reply {
                     Reply::BrowseMisclassified => self.dataset.show_misclassified(evaluation, &cx),
                     _ => self.dataset.show_disagreements(evaluation, &cx),
@@ -452,15 +486,25 @@ impl App {
 }
 
 /// What the Dataset tab reads besides its own state, from the app's other parts.
+/// Each of `rows` rows: on `split`'s validation side or not.
+fn in_val(split: &Split, rows: usize) -> Vec<bool> {
+    let mut mask = vec![false; rows];
+    for &i in split.val.iter().filter(|&&i| i < rows) {
+        mask[i] = true;
+    }
+    mask
+}
+
 fn context<'a>(
     data: &'a Dataset,
-    split: &'a Split,
+    (split, in_val): (&'a Split, &'a [bool]),
     evaluate: &'a EvaluateTab,
     train: &TrainTab,
 ) -> Context<'a> {
     Context {
         data,
         split,
+        in_val,
         evaluation: evaluate.last(),
         checkpoint: evaluate.checkpoint(),
         context: train.context(),

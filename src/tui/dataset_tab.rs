@@ -35,6 +35,8 @@ const BINS: usize = 11;
 pub struct Context<'a> {
     pub data: &'a Dataset,
     pub split: &'a Split,
+    /// Whether each row is on the split's validation side.
+    pub in_val: &'a [bool],
     /// The last evaluation, with the checkpoint it was made with.
     pub evaluation: Option<&'a (String, Evaluation)>,
     /// The checkpoint the overlay explains: the one last evaluated, else the one selected in
@@ -429,7 +431,7 @@ impl DatasetTab {
         } else {
             Span::styled("benign (0)", Style::new().fg(Color::Green).bold())
         };
-        let side = if cx.split.val.contains(&index) {
+        let side = if cx.in_val.get(index).copied().unwrap_or(false) {
             "val"
         } else {
             "train"

@@ -63,6 +63,27 @@ pub struct EvaluateTab {
     point: Option<std::result::Result<OperatingPoint, String>>,
     /// What the last report key wrote, or why not.
     notice: Option<String>,
+    /// The last evaluation's ROC curves, computed when it arrives (drawing only draws them).
+    roc: Roc,
+}
+
+/// The ROC curve of an evaluation, and of the checkpoint compared with it (with its AUC).
+#[derive(Default)]
+struct Roc {
+    points: Vec<(f64, f64)>,
+    against: Option<(Vec<(f64, f64)>, f64)>,
+}
+
+impl Roc {
+    fn of(e: &Evaluation) -> Roc {
+        Roc {
+            points: roc_curve(&e.labels, &e.scores),
+            against: e.against.as_ref().map(|a| {
+                let auc = metrics::roc_auc(&e.labels, &a.scores);
+                (roc_curve(&e.labels, &a.scores), auc)
+            }),
+        }
+    }
 }
 
 impl Default for EvaluateTab {
@@ -76,6 +97,7 @@ impl Default for EvaluateTab {
             rule: Rule::Fixed(metrics::THRESHOLD),
             point: None,
             notice: None,
+            roc: Roc::default(),
         }
     }
 }
@@ -110,6 +132,7 @@ impl EvaluateTab {
                     "evaluated {checkpoint}: accuracy {:.2} %",
                     100.0 * e.metrics.accuracy
                 );
+                self.roc = Roc::of(&e);
                 self.last = Some((checkpoint, e));
                 self.place_point();
                 line
@@ -342,19 +365,15 @@ impl EvaluateTab {
         );
         let [roc, reliability] =
             Layout::horizontal([Constraint::Percentage(50), Constraint::Min(0)]).areas(curves);
-        draw_roc(frame, roc, e);
+        draw_roc(frame, roc, e, &self.roc);
         draw_reliability(frame, reliability, e);
     }
 }
 
 /// The ROC curve, and the second checkpoint's with the paired tests when one was compared.
-fn draw_roc(frame: &mut Frame, area: Rect, e: &Evaluation) {
-    let points = roc_curve(&e.labels, &e.scores);
+fn draw_roc(frame: &mut Frame, area: Rect, e: &Evaluation, roc: &Roc) {
     let chance = [(0.0, 0.0), (1.0, 1.0)];
-    let second = e
-        .against
-        .as_ref()
-        .map(|a| (a, roc_curve(&e.labels, &a.scores)));
+    let second = e.against.as_ref().zip(roc.against.as_ref());
     let mut datasets = vec![
         Dataset::default()
             .name("chance")
@@ -367,13 +386,13 @@ fn draw_roc(frame: &mut Frame, area: Rect, e: &Evaluation) {
             .marker(Marker::Braille)
             .graph_type(GraphType::Line)
             .style(Style::new().fg(VAL_COLOUR))
-            .data(&points),
+            .data(&roc.points),
     ];
     let mut title = "ROC curve".to_string();
-    if let Some((a, points)) = &second {
+    if let Some((a, (points, auc))) = second {
         datasets.push(
             Dataset::default()
-                .name(format!("vs {:.3}", metrics::roc_auc(&e.labels, &a.scores)))
+                .name(format!("vs {auc:.3}"))
                 .marker(Marker::Braille)
                 .graph_type(GraphType::Line)
                 .style(Style::new().fg(Color::LightBlue))
@@ -527,8 +546,8 @@ fn draw_operating_point(
     if let Some(n) = notice {
         lines.push(Line::from(n.to_string().italic()));
     }
-    let title = match p.rule.as_str() {
-        "0.5" => "at 0.5 (rows: truth)".to_string(),
+    let title = match p.rule {
+        Rule::Fixed(t) if t == crate::metrics::THRESHOLD => format!("at {t} (rows: truth)"),
         rule => format!("at {:.3} ({rule})", p.threshold),
     };
     frame.render_widget(Paragraph::new(lines).block(panel(&title)), area);

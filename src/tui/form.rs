@@ -38,12 +38,6 @@ impl Form {
         TABLE.iter().zip(self.values.iter().map(String::as_str))
     }
 
-    /// The form's value of the setting called `key`.
-    pub fn value(&self, key: &str) -> &str {
-        let at = TABLE.iter().position(|s| s.key == key).expect("a setting");
-        &self.values[at]
-    }
-
     pub fn selected(&self) -> usize {
         self.selected
     }

@@ -66,6 +66,9 @@ pub struct RunsTab {
     stall_limit: Option<Duration>,
     /// The runs found stalled at the last read, by directory.
     stalled: HashSet<PathBuf>,
+    /// The marked runs' chart, computed when the runs, the marks or the options change (drawing
+    /// only draws it); None while nothing is marked.
+    chart: Option<compare::Chart>,
 }
 
 impl Default for RunsTab {
@@ -87,6 +90,7 @@ impl Default for RunsTab {
             sweep_view: None,
             stall_limit: None,
             stalled: HashSet::new(),
+            chart: None,
         }
     }
 }
@@ -152,6 +156,7 @@ impl RunsTab {
             }
         }
         self.stalled = stalled;
+        self.compute_chart();
         news
     }
 
@@ -250,6 +255,19 @@ impl RunsTab {
     ];
 
     pub fn on_key(&mut self, key: KeyEvent) -> Reply {
+        let reply = self.handle_key(key);
+        self.compute_chart();
+        reply
+    }
+
+    /// The chart of the marked runs with the chosen options.
+    fn compute_chart(&mut self) {
+        let runs = self.marked();
+        let chart = (!runs.is_empty()).then(|| compare::chart(&runs, &self.chart_options()));
+        self.chart = chart;
+    }
+
+    fn handle_key(&mut self, key: KeyEvent) -> Reply {
         let code = key.code;
         if let Some(view) = &mut self.sweep_view {
             let entry = self.runs.iter().find(|r| r.path == view.path());
@@ -604,8 +622,7 @@ impl RunsTab {
     }
 
     fn draw_chart(&self, frame: &mut Frame, area: Rect) {
-        let runs = self.marked();
-        if runs.is_empty() {
+        let Some(chart) = &self.chart else {
             frame.render_widget(
                 Paragraph::new(
                     format!(
@@ -619,8 +636,7 @@ impl RunsTab {
                 area,
             );
             return;
-        }
-        let chart = compare::chart(&runs, &self.chart_options());
+        };
         // The terminal chart has no log axis: a log scale is drawn as log10 of the values, and
         // its labels say the values again.
         let scale = |y: f64| if chart.log_y { y.max(1e-12).log10() } else { y };

@@ -19,7 +19,7 @@ use super::keys::{Key, Keys, CANCEL};
 use super::widgets::{panel, ACCENT};
 use crate::run::catalog::{Kind, RunEntry};
 use crate::sweep::Analysis;
-use crate::types::EpochRecord;
+use crate::types::{EpochRecord, Recorded};
 
 /// Opens the view on a sweep's row (the Runs tab's key) and closes it.
 pub const ANALYSE: Key = Key::new(&[KeyCode::Char('p')], "sweep: parallel coordinates");
@@ -43,13 +43,13 @@ const SORT: Key = Key::new(&[KeyCode::Char('s')], "sort by the axis");
 const METRIC: Key = Key::new(&[KeyCode::Char('m')], "metric");
 
 /// The metrics a sweep is judged by, and whether higher is better.
-const METRICS: [(&str, bool); 6] = [
-    ("val_acc", true),
-    ("val_auc", true),
-    ("val_f1", true),
-    ("val_nodule_acc", true),
-    ("val_nodule_auc", true),
-    ("val_loss", false),
+const METRICS: [Recorded; 6] = [
+    Recorded::ValAcc,
+    Recorded::ValAuc,
+    Recorded::ValF1,
+    Recorded::NoduleAcc,
+    Recorded::NoduleAuc,
+    Recorded::ValLoss,
 ];
 /// How far one range key moves a bound, on the axis's [0, 1].
 const RANGE_STEP: f64 = 0.1;
@@ -75,11 +75,13 @@ pub enum SweepKey {
 }
 
 /// A run's best value of `metric` over its epochs; a cross-validation's, the mean over folds.
-fn best(entry: &RunEntry, metric: (&str, bool)) -> Option<f64> {
-    let column = EpochRecord::column(metric.0)?.1;
+fn best(entry: &RunEntry, metric: Recorded) -> Option<f64> {
     let of = |history: &[EpochRecord]| {
-        let values = history.iter().filter_map(column).filter(|v| v.is_finite());
-        match metric.1 {
+        let values = history
+            .iter()
+            .filter_map(|r| metric.of(r))
+            .filter(|v| v.is_finite());
+        match metric.higher_is_better() {
             true => values.fold(None, |b: Option<f64>, v| Some(b.map_or(v, |b| b.max(v)))),
             false => values.fold(None, |b: Option<f64>, v| Some(b.map_or(v, |b| b.min(v)))),
         }
@@ -102,7 +104,7 @@ fn analyse(entry: &RunEntry, metric: usize) -> Option<Analysis> {
         .iter()
         .map(|p| p.run().and_then(|run| best(run, METRICS[metric])))
         .collect();
-    Some(Analysis::new(sweep, &best, METRICS[metric].0))
+    Some(Analysis::new(sweep, &best, METRICS[metric].name()))
 }
 
 impl SweepView {
@@ -204,7 +206,7 @@ impl SweepView {
             Layout::horizontal([Constraint::Percentage(40), Constraint::Min(0)]).areas(main);
         self.draw_table(frame, table);
         self.draw_chart(frame, chart);
-        let metric = METRICS[self.metric].0;
+        let metric = METRICS[self.metric].name();
         let mut spans = vec![Span::raw(format!("rank correlation with {metric}: "))];
         for (k, (key, rho)) in self.analysis.ranking.iter().enumerate() {
             if k > 0 {
@@ -283,7 +285,7 @@ impl SweepView {
         let axes = a.columns.len();
         let x_of = |c: usize| c as f64;
         let [lo, hi] = a.metric_range;
-        let higher = METRICS[self.metric].1;
+        let higher = METRICS[self.metric].higher_is_better();
         // The metric's colour in COLOURS steps: thousands of runs share few distinct segments
         // once each is snapped to the canvas's dots, and each is drawn once.
         let bucket = |m: Option<f64>| match m {
@@ -319,7 +321,7 @@ impl SweepView {
         let canvas = Canvas::default()
             .block(panel(&format!(
                 "parallel coordinates · colour: {} ({lo:.3} … {hi:.3})",
-                METRICS[self.metric].0
+                METRICS[self.metric].name()
             )))
             .marker(Marker::Braille)
             .x_bounds([-0.05, (axes - 1) as f64 + 0.05])
