@@ -8,11 +8,12 @@ use std::time::Duration;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use super::dataset_tab::{Context, DatasetTab};
+use super::dataset_tab::DatasetTab;
 use super::evaluate_tab::EvaluateTab;
 use super::image::PatchImages;
 use super::keys::{Key, Keys};
 use super::message::{Effect, Message, Reply};
+use super::panel::{Context, Panel};
 use super::runs_tab::RunsTab;
 use super::train_tab::TrainTab;
 use crate::data::review::Flag;
@@ -157,8 +158,18 @@ impl App {
         self.runs.set_stall_limit(limit);
     }
 
-    /// What the Dataset tab reads besides its own state.
-    pub fn dataset_context(&self) -> Context<'_> {
+    /// The current tab.
+    pub fn panel(&self) -> &dyn Panel {
+        match self.tab {
+            Tab::Train => &self.train,
+            Tab::Dataset => &self.dataset,
+            Tab::Evaluate => &self.evaluate,
+            Tab::Runs => &self.runs,
+        }
+    }
+
+    /// What the panels read besides their own state.
+    pub fn context(&self) -> Context<'_> {
         context(
             &self.data,
             (&self.split, &self.in_val),
@@ -361,12 +372,7 @@ impl App {
     /// Every key of the current tab and the global ones, in the order help lists them; the
     /// hinted ones make the footer.
     pub fn keys(&self) -> Vec<Key> {
-        let mut keys = match self.tab {
-            Tab::Train => self.train.keys(),
-            Tab::Dataset => self.dataset.keys(),
-            Tab::Evaluate => self.evaluate.keys(),
-            Tab::Runs => self.runs.keys(),
-        };
+        let mut keys = self.panel().keys();
         keys.extend(Self::KEYS.iter().map(|&k| Key {
             hint: k.hint || (k == SWITCH && self.tab == Tab::Train),
             ..k
@@ -395,13 +401,7 @@ impl App {
             Overlay::None => {}
         }
         // Typing into a field or the jump prompt takes every key.
-        let typing = match self.tab {
-            Tab::Train => self.train.captures_input(),
-            Tab::Dataset => self.dataset.captures_input(),
-            Tab::Runs => self.runs.captures_input(),
-            Tab::Evaluate => false,
-        };
-        if typing {
+        if self.panel().captures_input() {
             return self.on_tab_key(key);
         }
         let count = TABS.len();
@@ -440,20 +440,19 @@ impl App {
     }
 
     fn on_tab_key(&mut self, key: KeyEvent) -> Effect {
-        let reply = match self.tab {
-            Tab::Train => self.train.on_key(key, &self.data),
-            Tab::Dataset => {
-                let cx = context(
-                    &self.data,
-                    (&self.split, &self.in_val),
-                    &self.evaluate,
-                    &self.train,
-                );
-                self.dataset.on_key(key, &cx)
-            }
-            Tab::Evaluate => self.evaluate.on_key(key.code, &self.data),
-            Tab::Runs => self.runs.on_key(key),
+        let cx = context(
+            &self.data,
+            (&self.split, &self.in_val),
+            &self.evaluate,
+            &self.train,
+        );
+        let panel: &mut dyn Panel = match self.tab {
+            Tab::Train => &mut self.train,
+            Tab::Dataset => &mut self.dataset,
+            Tab::Evaluate => &mut self.evaluate,
+            Tab::Runs => &mut self.runs,
         };
+        let reply = panel.on_key(key, &cx);
         match reply {
             Reply::Done => Effect::None,
             Reply::Effect(effect) => effect,
@@ -495,18 +494,20 @@ fn in_val(split: &Split, rows: usize) -> Vec<bool> {
     mask
 }
 
+/// What the panels read besides their own state; it borrows no tab, so any tab may change
+/// while it holds it.
 fn context<'a>(
     data: &'a Dataset,
     (split, in_val): (&'a Split, &'a [bool]),
-    evaluate: &'a EvaluateTab,
+    evaluate: &EvaluateTab,
     train: &TrainTab,
 ) -> Context<'a> {
     Context {
         data,
         split,
         in_val,
-        evaluation: evaluate.last(),
-        checkpoint: evaluate.checkpoint(),
+        evaluation: evaluate.shared_last(),
+        checkpoint: evaluate.checkpoint().map(Path::to_path_buf),
         context: train.context(),
     }
 }

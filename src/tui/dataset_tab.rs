@@ -8,7 +8,7 @@ use ratatui::widgets::{Bar, BarChart, BarGroup, Block, Paragraph, Wrap};
 use ratatui::Frame;
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent};
 use tui_input::backend::crossterm::EventHandler;
@@ -21,7 +21,6 @@ use super::message::{Effect, Reply};
 use super::widgets::{panel, ACCENT};
 use crate::data::groups::{group_sizes, Source};
 use crate::data::review::Flag;
-use crate::data::split::Split;
 use crate::data::units::{Scale, Units};
 use crate::data::{Dataset, MALIGNANT};
 use crate::evaluation::Evaluation;
@@ -31,31 +30,7 @@ use crate::metrics::is_correct;
 /// Bars of the intensity histogram.
 const BINS: usize = 11;
 
-/// What the tab draws from besides its own state.
-pub struct Context<'a> {
-    pub data: &'a Dataset,
-    pub split: &'a Split,
-    /// Whether each row is on the split's validation side.
-    pub in_val: &'a [bool],
-    /// The last evaluation, with the checkpoint it was made with.
-    pub evaluation: Option<&'a (String, Evaluation)>,
-    /// The checkpoint the overlay explains: the one last evaluated, else the one selected in
-    /// the Evaluate tab.
-    pub checkpoint: Option<&'a Path>,
-    /// The slices a patch is trained with under the Train form's settings (`--context`).
-    pub context: usize,
-}
-
-impl Context<'_> {
-    /// The second checkpoint the last evaluation was compared with.
-    fn second(&self) -> Option<&Path> {
-        self.evaluation?
-            .1
-            .against
-            .as_ref()
-            .map(|a| a.checkpoint.as_path())
-    }
-}
+pub use super::panel::Context;
 
 pub struct DatasetTab {
     browser: Browser,
@@ -220,7 +195,7 @@ impl DatasetTab {
         if !self.overlay {
             return Reply::Done;
         }
-        let Some(checkpoint) = cx.checkpoint else {
+        let Some(checkpoint) = cx.checkpoint.as_deref() else {
             self.problem = Some("no checkpoint: evaluate one in the Evaluate tab".into());
             return Reply::Done;
         };
@@ -492,7 +467,7 @@ impl DatasetTab {
             };
             lines.push(Line::from(vec!["slices  ".dark_gray(), Span::raw(text)]));
         }
-        if let Some((name, e)) = cx.evaluation {
+        if let Some((name, e)) = cx.evaluation() {
             if let Some(k) = e.position(index) {
                 let verdict = |label: &'static str, p: f64, by: String| {
                     let verdict = match is_correct(e.labels[k], p) {
@@ -718,7 +693,22 @@ fn sets<'a>(cx: &'a Context, flagged: &'a [usize]) -> Sets<'a> {
     Sets {
         data: cx.data,
         split: cx.split,
-        evaluation: cx.evaluation.map(|e| &e.1),
+        evaluation: cx.evaluation().map(|e| &e.1),
         flagged,
+    }
+}
+
+impl super::panel::Panel for DatasetTab {
+    fn keys(&self) -> Vec<Key> {
+        DatasetTab::keys(self)
+    }
+    fn captures_input(&self) -> bool {
+        DatasetTab::captures_input(self)
+    }
+    fn on_key(&mut self, key: KeyEvent, cx: &Context) -> Reply {
+        DatasetTab::on_key(self, key, cx)
+    }
+    fn draw(&self, frame: &mut Frame, area: Rect, cx: &Context) {
+        DatasetTab::draw(self, frame, area, cx)
     }
 }

@@ -56,8 +56,9 @@ pub struct EvaluateTab {
     /// Evaluate on every patch instead of the validation split.
     all: bool,
     evaluating: bool,
-    /// The last evaluation, with the checkpoint it was made with.
-    last: Option<(String, Evaluation)>,
+    /// The last evaluation, with the checkpoint it was made with (shared with the other tabs
+    /// through the panels' context).
+    last: Option<std::rc::Rc<(String, Evaluation)>>,
     /// Where P(malignant) is cut, and the decision there on the last evaluation.
     rule: Rule,
     point: Option<std::result::Result<OperatingPoint, String>>,
@@ -104,12 +105,17 @@ impl Default for EvaluateTab {
 
 impl EvaluateTab {
     pub fn last(&self) -> Option<&(String, Evaluation)> {
-        self.last.as_ref()
+        self.last.as_deref()
+    }
+
+    /// The last evaluation, shared.
+    pub fn shared_last(&self) -> Option<std::rc::Rc<(String, Evaluation)>> {
+        self.last.clone()
     }
 
     /// The checkpoint other tabs explain with: the one evaluated last, else the one selected.
     pub fn checkpoint(&self) -> Option<&Path> {
-        match &self.last {
+        match self.last() {
             Some((_, e)) => Some(&e.checkpoint),
             None => self
                 .checkpoints
@@ -133,7 +139,7 @@ impl EvaluateTab {
                     100.0 * e.metrics.accuracy
                 );
                 self.roc = Roc::of(&e);
-                self.last = Some((checkpoint, e));
+                self.last = Some(std::rc::Rc::new((checkpoint, e)));
                 self.place_point();
                 line
             }
@@ -143,7 +149,7 @@ impl EvaluateTab {
 
     /// The decision at the current rule on the last evaluation.
     fn place_point(&mut self) {
-        self.point = self.last.as_ref().map(|(_, e)| {
+        self.point = self.last.as_deref().map(|(_, e)| {
             operating_point::choose(&e.labels, &e.scores, self.rule).map_err(|e| e.to_string())
         });
     }
@@ -210,7 +216,7 @@ impl EvaluateTab {
             self.place_point();
         } else if AGAINST.matches(code) && !self.evaluating {
             let second = self.checkpoints.get(self.selected).map(|c| c.path.clone());
-            if let (Some((_, e)), Some(second)) = (&self.last, second) {
+            if let (Some((_, e)), Some(second)) = (self.last.as_deref(), second) {
                 self.evaluating = true;
                 let request = evaluation::Request {
                     against: Some(second),
@@ -219,11 +225,14 @@ impl EvaluateTab {
                 return Reply::Effect(Effect::Evaluate(request));
             }
         } else if DISAGREE.matches(code)
-            && self.last.as_ref().is_some_and(|(_, e)| e.against.is_some())
+            && self
+                .last
+                .as_deref()
+                .is_some_and(|(_, e)| e.against.is_some())
         {
             return Reply::BrowseDisagreements;
         } else if REPORT.matches(code) {
-            if let Some((_, e)) = &self.last {
+            if let Some((_, e)) = self.last.as_deref() {
                 let request = evaluation::Request {
                     against: e.against.as_ref().map(|a| a.checkpoint.clone()),
                     ..self.request(e.checkpoint.clone(), data)
@@ -274,7 +283,7 @@ impl EvaluateTab {
             &mut state,
         );
 
-        let Some((name, e)) = &self.last else {
+        let Some((name, e)) = self.last.as_deref() else {
             let text = match self.evaluating {
                 true => "evaluating…".to_string(),
                 false => format!("select a checkpoint and press {}", EVALUATE.label()),
@@ -551,4 +560,16 @@ fn draw_operating_point(
         rule => format!("at {:.3} ({rule})", p.threshold),
     };
     frame.render_widget(Paragraph::new(lines).block(panel(&title)), area);
+}
+
+impl super::panel::Panel for EvaluateTab {
+    fn keys(&self) -> Vec<Key> {
+        EvaluateTab::keys(self)
+    }
+    fn on_key(&mut self, key: crossterm::event::KeyEvent, cx: &super::panel::Context) -> Reply {
+        EvaluateTab::on_key(self, key.code, cx.data)
+    }
+    fn draw(&self, frame: &mut Frame, area: Rect, _: &super::panel::Context) {
+        EvaluateTab::draw(self, frame, area)
+    }
 }

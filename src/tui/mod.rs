@@ -18,6 +18,7 @@ pub mod keys;
 pub mod log_view;
 pub mod machine;
 pub mod message;
+pub mod panel;
 pub mod runs_tab;
 pub mod sweep_view;
 pub mod train_tab;

@@ -762,3 +762,18 @@ impl<'a> Shown<'a> {
         }
     }
 }
+
+impl super::panel::Panel for RunsTab {
+    fn keys(&self) -> Vec<Key> {
+        RunsTab::keys(self)
+    }
+    fn captures_input(&self) -> bool {
+        RunsTab::captures_input(self)
+    }
+    fn on_key(&mut self, key: KeyEvent, _: &super::panel::Context) -> Reply {
+        RunsTab::on_key(self, key)
+    }
+    fn draw(&self, frame: &mut Frame, area: Rect, _: &super::panel::Context) {
+        RunsTab::draw(self, frame, area)
+    }
+}

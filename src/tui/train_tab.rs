@@ -543,3 +543,18 @@ fn newest(values: &[f64], area: Rect) -> &[f64] {
     let fit = area.width.saturating_sub(2) as usize;
     &values[values.len().saturating_sub(fit)..]
 }
+
+impl super::panel::Panel for TrainTab {
+    fn keys(&self) -> Vec<Key> {
+        TrainTab::keys(self)
+    }
+    fn captures_input(&self) -> bool {
+        TrainTab::captures_input(self)
+    }
+    fn on_key(&mut self, key: KeyEvent, cx: &super::panel::Context) -> Reply {
+        TrainTab::on_key(self, key, cx.data)
+    }
+    fn draw(&self, frame: &mut Frame, area: Rect, _: &super::panel::Context) {
+        TrainTab::draw(self, frame, area)
+    }
+}

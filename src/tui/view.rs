@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 use ratatui::Frame;
 
-use super::app::{App, Overlay, Tab, QUIT_ANYWAY, TABS};
+use super::app::{App, Overlay, QUIT_ANYWAY, TABS};
 use super::keys::{help_lines, hint_line};
 use super::widgets::{popup, ACCENT};
 
@@ -31,12 +31,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
     ])
     .areas(area);
     draw_header(frame, header, app);
-    match app.tab() {
-        Tab::Train => app.train().draw(frame, body),
-        Tab::Dataset => app.dataset().draw(frame, body, &app.dataset_context()),
-        Tab::Evaluate => app.evaluate().draw(frame, body),
-        Tab::Runs => app.runs().draw(frame, body),
-    }
+    app.panel().draw(frame, body, &app.context());
     let keys = app.keys();
     frame.render_widget(Paragraph::new(hint_line(&keys)), footer);
     if app.overlay() == Overlay::Help {
