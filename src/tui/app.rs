@@ -454,7 +454,8 @@ impl App {
         };
         let reply = panel.on_key(key, &cx);
         match reply {
-            Reply::Done => Effect::None,
+            // A tab closes its own views; nothing is open over the app itself.
+            Reply::Done | Reply::Close => Effect::None,
             Reply::Effect(effect) => effect,
             Reply::Open(run) => {
                 self.tab = Tab::Train;

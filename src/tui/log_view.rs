@@ -12,6 +12,7 @@ use ratatui::widgets::{Clear, Paragraph};
 use ratatui::Frame;
 
 use super::keys::{Key, Keys, CANCEL};
+use super::message::Reply;
 use super::widgets::panel;
 
 /// Opens and closes the log of the selected run (the Runs tab's key, and this view's).
@@ -32,13 +33,6 @@ pub struct LogView {
     back: usize,
     /// Rows the last frame showed, for a page's step (drawing only reads the state).
     page: Cell<usize>,
-}
-
-/// What a key did to the view.
-#[derive(Debug, PartialEq)]
-pub enum LogKey {
-    Done,
-    Close,
 }
 
 impl LogView {
@@ -77,13 +71,13 @@ impl LogView {
         LOG.doing("close").help(),
     ];
 
-    pub fn on_key(&mut self, code: KeyCode) -> LogKey {
+    pub fn on_key(&mut self, code: KeyCode) -> Reply {
         let last = self.lines.len().saturating_sub(1) as i64;
         let mut scroll = |by: i64| {
             self.back = (self.back as i64 - by).clamp(0, last) as usize;
         };
         if LOG.matches(code) || CANCEL.matches(code) {
-            return LogKey::Close;
+            return Reply::Close;
         } else if let Some(step) = SCROLL.step(code) {
             scroll(step);
         } else if let Some(step) = PAGE.step(code) {
@@ -92,7 +86,7 @@ impl LogView {
         } else if FOLLOW.matches(code) {
             self.back = 0;
         }
-        LogKey::Done
+        Reply::Done
     }
 
     pub fn draw(&self, frame: &mut Frame, area: Rect) {

@@ -113,4 +113,6 @@ pub enum Reply {
     BrowseDisagreements,
     /// Open this run in the Train tab and follow it.
     Open(PathBuf),
+    /// A view open over a tab (a sweep's analysis, a run's log) is done: close it.
+    Close,
 }

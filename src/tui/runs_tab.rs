@@ -17,10 +17,10 @@ use tui_input::backend::crossterm::EventHandler;
 use tui_input::Input as LineEditor;
 
 use super::keys::{Key, Keys, CANCEL, CONFIRM, RESCAN, SELECT};
-use super::log_view::{LogKey, LogView, LOG};
+use super::log_view::{LogView, LOG};
 use super::machine;
 use super::message::{Effect, Reply};
-use super::sweep_view::{SweepKey, SweepView, ANALYSE};
+use super::sweep_view::{SweepView, ANALYSE};
 use super::widgets::{axis_labels, panel, sparkline, ACCENT};
 use crate::compare::{self, ChartOptions, Metric, XAxis};
 use crate::run::catalog::{Kind, Point, RunEntry};
@@ -271,13 +271,13 @@ impl RunsTab {
         let code = key.code;
         if let Some(view) = &mut self.sweep_view {
             let entry = self.runs.iter().find(|r| r.path == view.path());
-            if view.on_key(code, entry) == SweepKey::Close {
+            if view.on_key(code, entry) == Reply::Close {
                 self.sweep_view = None;
             }
             return Reply::Done;
         }
         if let Some(log) = &mut self.log {
-            if log.on_key(code) == LogKey::Close {
+            if log.on_key(code) == Reply::Close {
                 self.log = None;
             }
             return Reply::Done;

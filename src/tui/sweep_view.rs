@@ -16,6 +16,7 @@ use ratatui::widgets::{Clear, Paragraph, Row, Table};
 use ratatui::Frame;
 
 use super::keys::{Key, Keys, CANCEL};
+use super::message::Reply;
 use super::widgets::{panel, ACCENT};
 use crate::run::catalog::{Kind, RunEntry};
 use crate::sweep::Analysis;
@@ -65,13 +66,6 @@ pub struct SweepView {
     ranges: Vec<[f64; 2]>,
     /// Sorted by this column, descending when true.
     sort: Option<(usize, bool)>,
-}
-
-/// What a key did to the view.
-#[derive(Debug, PartialEq)]
-pub enum SweepKey {
-    Done,
-    Close,
 }
 
 /// A run's best value of `metric` over its epochs; a cross-validation's, the mean over folds.
@@ -144,10 +138,10 @@ impl SweepView {
         ANALYSE.doing("close").help(),
     ];
 
-    pub fn on_key(&mut self, code: KeyCode, entry: Option<&RunEntry>) -> SweepKey {
+    pub fn on_key(&mut self, code: KeyCode, entry: Option<&RunEntry>) -> Reply {
         let columns = self.analysis.columns.len();
         if CANCEL.matches(code) || ANALYSE.matches(code) {
-            return SweepKey::Close;
+            return Reply::Close;
         } else if let Some(step) = AXIS.step(code) {
             self.axis = (self.axis as i64 + step).rem_euclid(columns as i64) as usize;
         } else if let Some(step) = LOW.step(code) {
@@ -169,7 +163,7 @@ impl SweepView {
                 self.refresh(entry);
             }
         }
-        SweepKey::Done
+        Reply::Done
     }
 
     /// Whether row `k` lies inside every narrowed range.
