@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use crossterm::event::{Event as CtEvent, KeyCode, KeyEvent, KeyModifiers};
 use lnmc::settings::Settings;
 use lnmc::sweep::{Axis, Job, Sweep};
-use lnmc::tui::{event_loop, Message, Signals};
+use lnmc::tui::Message;
 use ratatui::backend::{Backend, ClearType, TestBackend, WindowSize};
 use ratatui::buffer::Cell;
 use ratatui::layout::{Position, Size};
@@ -160,19 +160,7 @@ fn keys_are_answered_within_100_ms_while_squeue_takes_8_s() {
         press(KeyCode::Char('q'));
         (waits, start.elapsed())
     });
-    runtime
-        .block_on(async {
-            event_loop(
-                &mut terminal,
-                &mut app,
-                key_stream,
-                Signals::new().unwrap(),
-                tx,
-                rx,
-            )
-            .await
-        })
-        .unwrap();
+    runtime.block_on(common::drive(&mut terminal, &mut app, key_stream, (tx, rx)));
     let (waits, took) = answered.join().unwrap();
     assert!(took < SLOW, "the keys took {took:?}, as long as squeue");
     for wait in &waits {

@@ -13,7 +13,7 @@ use lnmc::train::Event;
 use lnmc::tui::app::{App, Overlay, Tab};
 use lnmc::tui::image::{halfblocks, PatchImages};
 use lnmc::tui::message::Reply;
-use lnmc::tui::{event_loop, view, Effect, Message, Signals};
+use lnmc::tui::{view, Effect, Message};
 use lnmc::types::EpochRecord;
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
@@ -200,16 +200,7 @@ async fn event_loop_takes_a_fake_worker_stream_to_finished() {
             KeyModifiers::NONE,
         ))));
     });
-    event_loop(
-        &mut terminal,
-        &mut app,
-        key_stream,
-        Signals::new().unwrap(),
-        tx,
-        rx,
-    )
-    .await
-    .unwrap();
+    common::drive(&mut terminal, &mut app, key_stream, (tx, rx)).await;
     assert_eq!(app.train().progress().status, Some(Status::Finished));
     let screen = format!("{}", terminal.backend());
     assert!(screen.contains("status  finished"), "{screen}");

@@ -280,29 +280,18 @@ mod tests {
         // meta, explicit VR; the data set after it is implicit VR, where a claim past the end
         // must be found at the right offset.
         let off_group = element(0x0008, 0x0016, b"UI", b"1.2\0", 4);
-        let bomb = [
-            0x7FE0u16.to_le_bytes().as_slice(),
-            &0x0010u16.to_le_bytes(),
-            &2_000_000_000u32.to_le_bytes(),
-            &[0; 16],
-        ]
-        .concat();
+        let bomb = implicit_element(0x7FE0, 0x0010, &[0; 16], 2_000_000_000);
         let implicit = b"1.2.840.10008.1.2\0";
         let e = check(&file_in(implicit, &[off_group.clone()], &[bomb])).unwrap_err();
         assert!(e.contains("(7FE0,0010) claims 2.00 GB"), "{e}");
-        let honest = [&bomb_free()[..]].concat();
+        let honest = implicit_element(0x7FE0, 0x0010, &[0; 16], 16);
         assert_eq!(check(&file_in(implicit, &[off_group], &[honest])), Ok(()));
     }
 
-    /// An implicit-VR pixel data element that holds what it claims.
-    fn bomb_free() -> Vec<u8> {
-        [
-            0x7FE0u16.to_le_bytes().as_slice(),
-            &0x0010u16.to_le_bytes(),
-            &16u32.to_le_bytes(),
-            &[0; 16],
-        ]
-        .concat()
+    /// An implicit-VR little-endian element: tag, 4-byte length, value.
+    fn implicit_element(group: u16, element: u16, value: &[u8], claimed: u32) -> Vec<u8> {
+        let tag = [group.to_le_bytes(), element.to_le_bytes()].concat();
+        [&tag[..], &claimed.to_le_bytes(), value].concat()
     }
 
     #[test]
@@ -336,13 +325,7 @@ mod tests {
     fn an_implicit_vr_element_is_read_as_the_dictionary_says() {
         // Rows (0028,0010) is US in the dictionary: 3 claimed bytes are read as one number and
         // the third starts the next header.
-        let rows = [
-            &0x0028u16.to_le_bytes()[..],
-            &0x0010u16.to_le_bytes(),
-            &3u32.to_le_bytes(),
-            &[4, 0],
-        ]
-        .concat();
+        let rows = implicit_element(0x0028, 0x0010, &[4, 0], 3);
         let next = [
             &[0x7Fu8][..],
             &[0xE0, 0x10, 0x00],

@@ -224,3 +224,20 @@ pub fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
     static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
     LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
+
+/// The dashboard's event loop on `terminal`, fed `keys` and the worker channel `(tx, rx)`,
+/// until it ends (a `q` among the keys); panics on an error.
+pub async fn drive<B: ratatui::backend::Backend>(
+    terminal: &mut ratatui::Terminal<B>,
+    app: &mut lnmc::tui::app::App,
+    keys: futures::channel::mpsc::UnboundedReceiver<std::io::Result<crossterm::event::Event>>,
+    (tx, rx): (
+        tokio::sync::mpsc::UnboundedSender<lnmc::tui::Message>,
+        tokio::sync::mpsc::UnboundedReceiver<lnmc::tui::Message>,
+    ),
+) {
+    let signals = lnmc::tui::Signals::new().unwrap();
+    lnmc::tui::event_loop(terminal, app, keys, signals, tx, rx)
+        .await
+        .unwrap();
+}
