@@ -524,7 +524,8 @@ fn cross_validation_runs_folds_and_pools_out_of_fold_predictions() {
     let mut tab = lnmc::tui::runs_tab::RunsTab::default();
     tab.set_runs(runs);
     assert_eq!(tab.rows().len(), 1);
-    tab.on_key(crossterm::event::KeyCode::Enter.into());
+    let app = common::app();
+    tab.on_key(crossterm::event::KeyCode::Enter.into(), &app.context());
     assert_eq!(tab.rows().len(), 4, "the folds open under their row");
 
     let err = input_error(

@@ -432,7 +432,7 @@ fn dataset_filters_and_misclassified_view() {
         .count();
     assert!(wrong > 0);
     evaluated(&mut app, "x");
-    assert!(app.train().log_lines()[0].starts_with("evaluated x: accuracy"));
+    assert!(app.log_lines()[0].starts_with("evaluated x: accuracy"));
     key(&mut app, KeyCode::Char('3'));
     key(&mut app, KeyCode::Char('m'));
     assert_eq!(app.tab(), Tab::Dataset);
@@ -485,12 +485,9 @@ fn watch_shows_complete_rows_only_and_a_dead_writer_as_stopped() {
     assert_eq!(progress.status, Some(Status::Interrupted));
     assert_eq!(progress.followed.as_deref(), Some(run.as_path()));
     assert!(
-        app.train()
-            .log_lines()
-            .iter()
-            .any(|l| l.contains("epoch   1")),
+        app.log_lines().iter().any(|l| l.contains("epoch   1")),
         "run log not shown: {:?}",
-        app.train().log_lines()
+        app.log_lines()
     );
     let screen = format!("{}", render(&app, 80, 24).backend());
     assert!(
@@ -674,6 +671,9 @@ fn runs_tab_compares_any_number_of_runs() {
             },
         )
     };
+    // The context a panel is given: the app's data, split and notices.
+    let app = app();
+    let cx = app.context();
     let mut tab = RunsTab::default();
     tab.set_runs(vec![
         entry("fast", 0.002),
@@ -681,15 +681,15 @@ fn runs_tab_compares_any_number_of_runs() {
         entry("other", 0.001),
     ]);
     for _ in 0..2 {
-        tab.on_key(KeyCode::Char(' ').into());
-        tab.on_key(KeyCode::Down.into());
+        tab.on_key(KeyCode::Char(' ').into(), &cx);
+        tab.on_key(KeyCode::Down.into(), &cx);
     }
-    tab.on_key(KeyCode::Char(' ').into());
+    tab.on_key(KeyCode::Char(' ').into(), &cx);
     assert_eq!(tab.marked().len(), 3);
-    tab.on_key(KeyCode::Char('s').into());
-    tab.on_key(KeyCode::Char('l').into());
+    tab.on_key(KeyCode::Char('s').into(), &cx);
+    tab.on_key(KeyCode::Char('l').into(), &cx);
     let mut terminal = Terminal::new(TestBackend::new(160, 48)).unwrap();
-    terminal.draw(|f| tab.draw(f, f.area())).unwrap();
+    terminal.draw(|f| tab.draw(f, f.area(), &cx)).unwrap();
     let screen = format!("{}", terminal.backend());
     assert!(
         screen.contains("loss · EMA 0.60 · log y · 3 runs"),
@@ -707,18 +707,18 @@ fn runs_tab_compares_any_number_of_runs() {
     let svg = lnmc::compare::svg(&marked, &options);
     assert!(svg.contains("loss · EMA 0.60 · log y · 3 runs"), "{svg}");
     assert!(svg.contains("fast train (lr 0.002)"), "the same legend");
-    tab.on_key(KeyCode::Char('m').into());
-    let Reply::Effect(Effect::Export { runs, chart }) = tab.on_key(KeyCode::Char('e').into())
+    tab.on_key(KeyCode::Char('m').into(), &cx);
+    let Reply::Effect(Effect::Export { runs, chart }) = tab.on_key(KeyCode::Char('e').into(), &cx)
     else {
         panic!("e does not export");
     };
     assert_eq!(runs.len(), 3);
     assert_eq!(chart.metric, lnmc::compare::Metric::ValAcc);
-    tab.on_key(KeyCode::Char('/').into());
+    tab.on_key(KeyCode::Char('/').into(), &cx);
     for c in "sl".chars() {
-        tab.on_key(KeyCode::Char(c).into());
+        tab.on_key(KeyCode::Char(c).into(), &cx);
     }
-    tab.on_key(KeyCode::Enter.into());
+    tab.on_key(KeyCode::Enter.into(), &cx);
     assert_eq!(tab.rows().len(), 1, "filtered by name");
 }
 

@@ -3,6 +3,7 @@
 //! outside (start training, evaluate, read runs from disk) leaves as an `Effect` for the event
 //! loop. No terminal and no I/O here, so all of it is testable.
 
+use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -13,7 +14,7 @@ use super::evaluate_tab::EvaluateTab;
 use super::image::PatchImages;
 use super::keys::{Key, Keys};
 use super::message::{Effect, Message, Reply};
-use super::panel::{Context, Panel};
+use super::panel::{Context, Notices, Panel};
 use super::runs_tab::RunsTab;
 use super::train_tab::TrainTab;
 use crate::data::review::Flag;
@@ -24,20 +25,7 @@ use crate::run::Status;
 use crate::train::Event;
 use crate::types::Hyper;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Tab {
-    Train,
-    Dataset,
-    Evaluate,
-    Runs,
-}
-
-pub const TABS: [(Tab, &str); 4] = [
-    (Tab::Train, "Train"),
-    (Tab::Dataset, "Dataset"),
-    (Tab::Evaluate, "Evaluate"),
-    (Tab::Runs, "Runs"),
-];
+pub use super::panel::{Tab, TABS};
 
 /// What is drawn over the current tab and takes the next key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,11 +39,8 @@ pub enum Overlay {
 pub struct App {
     tab: Tab,
     overlay: Overlay,
-    data: Dataset,
-    /// The split of the run shown (before any run: the split a new run would get).
-    split: Split,
-    /// Whether each row is on the split's validation side, for a lookup per frame.
-    in_val: Vec<bool>,
+    /// What the panels read through their context.
+    shared: Shared,
     train: TrainTab,
     dataset: DatasetTab,
     evaluate: EvaluateTab,
@@ -66,6 +51,17 @@ pub struct App {
     watching_all: bool,
     /// When a running run counts as stalled (None: each run's own limit).
     stall_limit: Option<Duration>,
+}
+
+/// The app's state that every panel reads (through `Context`), apart from the panels so that
+/// one of them can change while the context is held.
+struct Shared {
+    data: Dataset,
+    /// The split of the run shown (before any run: the split a new run would get).
+    split: Split,
+    /// Whether each row is on the split's validation side, for a lookup per frame.
+    in_val: Vec<bool>,
+    notices: RefCell<Notices>,
 }
 
 /// Switching tabs is hinted in the footer of the first tab only, the one a user sees first:
@@ -110,9 +106,12 @@ impl App {
             runs_root: PathBuf::from(crate::run::RUNS),
             watching_all: false,
             stall_limit: None,
-            in_val: in_val(&split, data.len()),
-            data,
-            split,
+            shared: Shared {
+                in_val: in_val(&split, data.len()),
+                data,
+                split,
+                notices: RefCell::default(),
+            },
         }
     }
 
@@ -125,11 +124,11 @@ impl App {
     }
 
     pub fn data(&self) -> &Dataset {
-        &self.data
+        &self.shared.data
     }
 
     pub fn split(&self) -> &Split {
-        &self.split
+        &self.shared.split
     }
 
     pub fn train(&self) -> &TrainTab {
@@ -158,6 +157,11 @@ impl App {
         self.runs.set_stall_limit(limit);
     }
 
+    /// The app's log, oldest first.
+    pub fn log_lines(&self) -> Vec<String> {
+        self.shared.notices.borrow().lines().to_vec()
+    }
+
     /// The current tab.
     pub fn panel(&self) -> &dyn Panel {
         match self.tab {
@@ -170,12 +174,7 @@ impl App {
 
     /// What the panels read besides their own state.
     pub fn context(&self) -> Context<'_> {
-        context(
-            &self.data,
-            (&self.split, &self.in_val),
-            &self.evaluate,
-            &self.train,
-        )
+        context(&self.shared, &self.evaluate, &self.train)
     }
 
     /// The one place the dashboard's state changes.
@@ -187,6 +186,9 @@ impl App {
                 if let Event::Started { split, .. } = &event {
                     self.set_split(split.clone());
                 }
+                if let Some(line) = event.line() {
+                    self.shared.notices.get_mut().log(line);
+                }
                 self.train.on_train_event(event);
                 // A run that ended changed runs/ and checkpoint/, and its user wants to know.
                 match last {
@@ -196,14 +198,14 @@ impl App {
             }
             Message::Evaluated { checkpoint, result } => {
                 let line = self.evaluate.evaluated(checkpoint, result);
-                self.train.log(line);
+                self.shared.notices.get_mut().log(line);
                 Effect::None
             }
             Message::Catalog { runs, checkpoints } => {
                 let stalled = self.runs.set_runs(runs);
                 self.evaluate.set_checkpoints(checkpoints);
                 for line in &stalled {
-                    self.train.log(line.clone());
+                    self.shared.notices.get_mut().log(line.clone());
                 }
                 match stalled.is_empty() {
                     true => Effect::None,
@@ -216,6 +218,9 @@ impl App {
                 }
                 let was_running = self.train.progress().status == Some(Status::Running);
                 let system = followed.entry.system().clone();
+                // The writer's own log, so the panel reads as it would in the writer's dashboard.
+                let log = followed.log.clone();
+                self.shared.notices.get_mut().replace_log(log);
                 self.train.follow(followed);
                 let stalled = self.set_system(system);
                 let ended = self
@@ -278,12 +283,7 @@ impl App {
                 Ok(maps) => {
                     self.dataset.explained(checkpoint, maps);
                     // The user may have paged on while these were computed.
-                    let cx = context(
-                        &self.data,
-                        (&self.split, &self.in_val),
-                        &self.evaluate,
-                        &self.train,
-                    );
+                    let cx = context(&self.shared, &self.evaluate, &self.train);
                     match self.dataset.explain_missing(&cx) {
                         Reply::Effect(effect) => effect,
                         _ => Effect::None,
@@ -291,38 +291,42 @@ impl App {
                 }
                 Err(e) => {
                     self.dataset.set_problem(e.to_string());
-                    self.train.log(format!("overlay: {e}"));
+                    self.shared.notices.get_mut().log(format!("overlay: {e}"));
                     Effect::None
                 }
             },
             Message::Note(line) => {
-                self.train.log(line);
+                self.shared.notices.get_mut().log(line);
                 Effect::None
             }
             Message::Reported(line) => {
-                self.evaluate.set_notice(line.clone());
-                self.train.log(line);
+                self.shared
+                    .notices
+                    .get_mut()
+                    .notify(Tab::Evaluate, line.clone());
+                self.shared.notices.get_mut().log(line);
                 Effect::None
             }
             Message::Exported(line) => {
-                self.runs.set_notice(line.clone());
-                self.train.log(line);
+                self.shared
+                    .notices
+                    .get_mut()
+                    .notify(Tab::Runs, line.clone());
+                self.shared.notices.get_mut().log(line);
                 Effect::None
             }
             Message::Flags(result) => {
                 match result {
                     Ok(flags) => {
-                        let cx = context(
-                            &self.data,
-                            (&self.split, &self.in_val),
-                            &self.evaluate,
-                            &self.train,
-                        );
+                        let cx = context(&self.shared, &self.evaluate, &self.train);
                         self.dataset.set_flags(flags, &cx);
                     }
                     Err(e) => {
                         self.dataset.set_problem(format!("flag not saved: {e}"));
-                        self.train.log(format!("flag not saved: {e}"));
+                        self.shared
+                            .notices
+                            .get_mut()
+                            .log(format!("flag not saved: {e}"));
                     }
                 }
                 Effect::None
@@ -336,7 +340,7 @@ impl App {
         let stall = self.train.set_system(samples, self.stall_limit)?;
         let run = self.train.progress().run.clone().unwrap_or_default();
         let line = format!("lnmc: {run} {}", stall.describe());
-        self.train.log(line.clone());
+        self.shared.notices.get_mut().log(line.clone());
         Some(Effect::Notify(line))
     }
 
@@ -356,15 +360,10 @@ impl App {
     }
 
     fn set_split(&mut self, split: Split) {
-        if split != self.split {
-            self.in_val = in_val(&split, self.data.len());
-            self.split = split;
-            let cx = context(
-                &self.data,
-                (&self.split, &self.in_val),
-                &self.evaluate,
-                &self.train,
-            );
+        if split != self.shared.split {
+            self.shared.in_val = in_val(&split, self.shared.data.len());
+            self.shared.split = split;
+            let cx = context(&self.shared, &self.evaluate, &self.train);
             self.dataset.refilter(&cx);
         }
     }
@@ -440,12 +439,7 @@ impl App {
     }
 
     fn on_tab_key(&mut self, key: KeyEvent) -> Effect {
-        let cx = context(
-            &self.data,
-            (&self.split, &self.in_val),
-            &self.evaluate,
-            &self.train,
-        );
+        let cx = context(&self.shared, &self.evaluate, &self.train);
         let panel: &mut dyn Panel = match self.tab {
             Tab::Train => &mut self.train,
             Tab::Dataset => &mut self.dataset,
@@ -466,12 +460,7 @@ impl App {
                     return Effect::None;
                 };
                 self.tab = Tab::Dataset;
-                let cx = context(
-                    &self.data,
-                    (&self.split, &self.in_val),
-                    &self.evaluate,
-                    &self.train,
-                );
+                let cx = context(&self.shared, &self.evaluate, &self.train);
                 let shown = match reply {
                     Reply::BrowseMisclassified => self.dataset.show_misclassified(evaluation, &cx),
                     _ => self.dataset.show_disagreements(evaluation, &cx),
@@ -497,16 +486,12 @@ fn in_val(split: &Split, rows: usize) -> Vec<bool> {
 
 /// What the panels read besides their own state; it borrows no tab, so any tab may change
 /// while it holds it.
-fn context<'a>(
-    data: &'a Dataset,
-    (split, in_val): (&'a Split, &'a [bool]),
-    evaluate: &EvaluateTab,
-    train: &TrainTab,
-) -> Context<'a> {
+fn context<'a>(shared: &'a Shared, evaluate: &EvaluateTab, train: &TrainTab) -> Context<'a> {
     Context {
-        data,
-        split,
-        in_val,
+        data: &shared.data,
+        split: &shared.split,
+        in_val: &shared.in_val,
+        notices: &shared.notices,
         evaluation: evaluate.shared_last(),
         checkpoint: evaluate.checkpoint().map(Path::to_path_buf),
         context: train.context(),

@@ -14,6 +14,7 @@ use ratatui::Frame;
 
 use super::keys::{Key, Keys, RESCAN, SELECT};
 use super::message::{Effect, Reply};
+use super::panel::{Context, Tab};
 use super::widgets::{axis_labels, panel, ACCENT, VAL_COLOUR};
 use crate::data;
 use crate::error::Result;
@@ -62,8 +63,6 @@ pub struct EvaluateTab {
     /// Where P(malignant) is cut, and the decision there on the last evaluation.
     rule: Rule,
     point: Option<std::result::Result<OperatingPoint, String>>,
-    /// What the last report key wrote, or why not.
-    notice: Option<String>,
     /// The last evaluation's ROC curves, computed when it arrives (drawing only draws them).
     roc: Roc,
 }
@@ -97,7 +96,6 @@ impl Default for EvaluateTab {
             last: None,
             rule: Rule::Fixed(metrics::THRESHOLD),
             point: None,
-            notice: None,
             roc: Roc::default(),
         }
     }
@@ -154,10 +152,6 @@ impl EvaluateTab {
         });
     }
 
-    pub fn set_notice(&mut self, notice: String) {
-        self.notice = Some(notice);
-    }
-
     pub fn keys(&self) -> Vec<Key> {
         Self::KEYS.to_vec()
     }
@@ -185,7 +179,8 @@ impl EvaluateTab {
         }
     }
 
-    pub fn on_key(&mut self, code: KeyCode, data: &data::Dataset) -> Reply {
+    pub fn on_key(&mut self, code: KeyCode, cx: &Context) -> Reply {
+        let data = cx.data;
         let last = self.checkpoints.len().saturating_sub(1) as i64;
         if let Some(step) = SELECT.step(code) {
             self.selected = (self.selected as i64 + step).clamp(0, last) as usize;
@@ -239,14 +234,15 @@ impl EvaluateTab {
                 };
                 let out = Path::new(crate::run::RUNS)
                     .join(format!("report-{}", crate::files::timestamp()));
-                self.notice = Some(format!("writing {}…", out.display()));
+                let notice = format!("writing {}…", out.display());
+                cx.notices.borrow_mut().notify(Tab::Evaluate, notice);
                 return Reply::Effect(Effect::Report { request, out });
             }
         }
         Reply::Done
     }
 
-    pub fn draw(&self, frame: &mut Frame, area: Rect) {
+    pub fn draw(&self, frame: &mut Frame, area: Rect, cx: &Context) {
         let [list, result] =
             Layout::horizontal([Constraint::Percentage(40), Constraint::Min(0)]).areas(area);
         let items: Vec<ListItem> = self
@@ -370,7 +366,7 @@ impl EvaluateTab {
             frame,
             confusion,
             self.point.as_ref(),
-            self.notice.as_deref(),
+            cx.notices.borrow().notice(Tab::Evaluate),
         );
         let [roc, reliability] =
             Layout::horizontal([Constraint::Percentage(50), Constraint::Min(0)]).areas(curves);
@@ -566,10 +562,10 @@ impl super::panel::Panel for EvaluateTab {
     fn keys(&self) -> Vec<Key> {
         EvaluateTab::keys(self)
     }
-    fn on_key(&mut self, key: crossterm::event::KeyEvent, cx: &super::panel::Context) -> Reply {
-        EvaluateTab::on_key(self, key.code, cx.data)
+    fn on_key(&mut self, key: crossterm::event::KeyEvent, cx: &Context) -> Reply {
+        EvaluateTab::on_key(self, key.code, cx)
     }
-    fn draw(&self, frame: &mut Frame, area: Rect, _: &super::panel::Context) {
-        EvaluateTab::draw(self, frame, area)
+    fn draw(&self, frame: &mut Frame, area: Rect, cx: &Context) {
+        EvaluateTab::draw(self, frame, area, cx)
     }
 }

@@ -1,10 +1,10 @@
 //! What every tab is to the app: a `Panel` — its keys, whether it takes every key, what a key
-//! does (one `Reply`), and how it draws — all given one `Context`. Adding a tab is a file
-//! with a struct that implements `Panel`, and its entry in `app::TABS` and `App::panel`.
-//!
-//! A tab's own methods may take less than the context (the Runs tab's `on_key` needs nothing
-//! but the key, and the tests drive it so); its `Panel` impl adapts.
+//! does (one `Reply`), and how it draws — all given one `Context`, which also carries the one
+//! place for the app's log and the tabs' notices. Adding a tab is a file with a struct that
+//! implements `Panel`, its entry in `Tab` and `TABS`, and its arm in `App::panel` and
+//! `App::on_tab_key`.
 
+use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
@@ -17,6 +17,65 @@ use super::message::Reply;
 use crate::data::split::Split;
 use crate::data::Dataset;
 use crate::evaluation::Evaluation;
+
+/// The tabs, in their order on the screen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tab {
+    Train,
+    Dataset,
+    Evaluate,
+    Runs,
+}
+
+pub const TABS: [(Tab, &str); 4] = [
+    (Tab::Train, "Train"),
+    (Tab::Dataset, "Dataset"),
+    (Tab::Evaluate, "Evaluate"),
+    (Tab::Runs, "Runs"),
+];
+
+/// Lines kept in the log.
+const LOG_LINES: usize = 500;
+
+/// The app's log (drawn in the Train tab) and each tab's latest notice, in one place: panels
+/// and the app write to it, panels read what they show from it.
+#[derive(Debug, Default)]
+pub struct Notices {
+    log: Vec<String>,
+    notices: Vec<(Tab, String)>,
+}
+
+impl Notices {
+    pub fn log(&mut self, line: impl Into<String>) {
+        self.log.push(line.into());
+        if self.log.len() > LOG_LINES {
+            self.log.remove(0);
+        }
+    }
+
+    pub fn lines(&self) -> &[String] {
+        &self.log
+    }
+
+    /// A followed run's own log instead, so the panel reads as it would in the writer's
+    /// dashboard.
+    pub fn replace_log(&mut self, lines: Vec<String>) {
+        self.log = lines;
+    }
+
+    /// What `tab` shows as the outcome of its last action (an export, a report).
+    pub fn notify(&mut self, tab: Tab, text: impl Into<String>) {
+        self.notices.retain(|(t, _)| *t != tab);
+        self.notices.push((tab, text.into()));
+    }
+
+    pub fn notice(&self, tab: Tab) -> Option<&str> {
+        self.notices
+            .iter()
+            .find(|(t, _)| *t == tab)
+            .map(|(_, text)| text.as_str())
+    }
+}
 
 pub trait Panel {
     /// Its keys, the footer's and help's.
@@ -43,6 +102,8 @@ pub struct Context<'a> {
     pub checkpoint: Option<PathBuf>,
     /// The slices a patch is trained with under the Train form's settings (`--context`).
     pub context: usize,
+    /// The app's log and the tabs' notices: panels write what they have to say here.
+    pub notices: &'a RefCell<Notices>,
 }
 
 impl Context<'_> {

@@ -20,6 +20,7 @@ use super::keys::{Key, Keys, CANCEL, CONFIRM, RESCAN, SELECT};
 use super::log_view::{LogView, LOG};
 use super::machine;
 use super::message::{Effect, Reply};
+use super::panel::{Context, Tab};
 use super::sweep_view::{SweepView, ANALYSE};
 use super::widgets::{axis_labels, panel, sparkline, ACCENT};
 use crate::compare::{self, ChartOptions, Metric, XAxis};
@@ -56,8 +57,6 @@ pub struct RunsTab {
     typing: bool,
     /// `lnmc watch DIR`: a live table, where Enter follows a run in the Train tab.
     live: bool,
-    /// The outcome of the last export, shown under the table.
-    notice: Option<String>,
     /// The log of a run, open over the chart.
     log: Option<LogView>,
     /// A sweep's table, parallel coordinates and ranking, open over the chart.
@@ -85,7 +84,6 @@ impl Default for RunsTab {
             filter: LineEditor::default(),
             typing: false,
             live: false,
-            notice: None,
             log: None,
             sweep_view: None,
             stall_limit: None,
@@ -214,10 +212,6 @@ impl RunsTab {
             .collect()
     }
 
-    pub fn set_notice(&mut self, notice: String) {
-        self.notice = Some(notice);
-    }
-
     pub fn set_live(&mut self, live: bool) {
         self.live = live;
     }
@@ -254,8 +248,8 @@ impl RunsTab {
         RESCAN,
     ];
 
-    pub fn on_key(&mut self, key: KeyEvent) -> Reply {
-        let reply = self.handle_key(key);
+    pub fn on_key(&mut self, key: KeyEvent, cx: &Context) -> Reply {
+        let reply = self.handle_key(key, cx);
         self.compute_chart();
         reply
     }
@@ -267,7 +261,7 @@ impl RunsTab {
         self.chart = chart;
     }
 
-    fn handle_key(&mut self, key: KeyEvent) -> Reply {
+    fn handle_key(&mut self, key: KeyEvent, cx: &Context) -> Reply {
         let code = key.code;
         if let Some(view) = &mut self.sweep_view {
             let entry = self.runs.iter().find(|r| r.path == view.path());
@@ -303,7 +297,8 @@ impl RunsTab {
                 .and_then(|(r, _)| r.entry())
                 .and_then(SweepView::new);
             if self.sweep_view.is_none() {
-                self.notice = Some(format!("{} opens on a sweep's row", ANALYSE.label()));
+                let notice = format!("{} opens on a sweep's row", ANALYSE.label());
+                cx.notices.borrow_mut().notify(Tab::Runs, notice);
             }
             return Reply::Done;
         }
@@ -387,7 +382,7 @@ impl RunsTab {
         }
     }
 
-    pub fn draw(&self, frame: &mut Frame, area: Rect) {
+    pub fn draw(&self, frame: &mut Frame, area: Rect, cx: &Context) {
         let shown = self.rows();
         let table_height = (shown.len() as u16 + 3).clamp(4, area.height / 2);
         let [table, chart] =
@@ -398,7 +393,7 @@ impl RunsTab {
             (false, false) => format!("runs · filter: {filter}"),
             (false, true) => "runs".to_string(),
         };
-        if let Some(notice) = &self.notice {
+        if let Some(notice) = cx.notices.borrow().notice(Tab::Runs) {
             title = format!("{title} · {notice}");
         }
         if shown
@@ -770,10 +765,10 @@ impl super::panel::Panel for RunsTab {
     fn captures_input(&self) -> bool {
         RunsTab::captures_input(self)
     }
-    fn on_key(&mut self, key: KeyEvent, _: &super::panel::Context) -> Reply {
-        RunsTab::on_key(self, key)
+    fn on_key(&mut self, key: KeyEvent, cx: &Context) -> Reply {
+        RunsTab::on_key(self, key, cx)
     }
-    fn draw(&self, frame: &mut Frame, area: Rect, _: &super::panel::Context) {
-        RunsTab::draw(self, frame, area)
+    fn draw(&self, frame: &mut Frame, area: Rect, cx: &Context) {
+        RunsTab::draw(self, frame, area, cx)
     }
 }

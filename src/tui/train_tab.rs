@@ -15,6 +15,7 @@ use super::form::Form;
 use super::keys::{Key, Keys};
 use super::machine;
 use super::message::{Effect, Reply};
+use super::panel::Context;
 use super::widgets::{loss_chart, panel, ACCENT, TRAIN_COLOUR, VAL_COLOUR};
 use crate::data::Dataset;
 use crate::run::catalog::Followed;
@@ -34,8 +35,6 @@ pub const BATCH_LOSS_WINDOW: usize = 240;
 const STATUS_ROWS: u16 = 7;
 /// The settings and status column: room for the machine's lines beside their labels.
 const LEFT_WIDTH: u16 = 34;
-/// Lines kept in the log panel.
-const LOG_LINES: usize = 500;
 
 /// The live view of one training run, fed by worker events or by a followed run's files.
 #[derive(Debug, Default)]
@@ -188,7 +187,6 @@ impl RunProgress {
 pub struct TrainTab {
     form: Form,
     progress: RunProgress,
-    log: Vec<String>,
 }
 
 impl TrainTab {
@@ -196,23 +194,11 @@ impl TrainTab {
         TrainTab {
             form: Form::new(&Settings::default()),
             progress: RunProgress::default(),
-            log: Vec::new(),
         }
     }
 
     pub fn progress(&self) -> &RunProgress {
         &self.progress
-    }
-
-    pub fn log_lines(&self) -> &[String] {
-        &self.log
-    }
-
-    pub fn log(&mut self, line: impl Into<String>) {
-        self.log.push(line.into());
-        if self.log.len() > LOG_LINES {
-            self.log.remove(0);
-        }
     }
 
     /// Typing into a form field takes every key.
@@ -226,28 +212,29 @@ impl TrainTab {
 
     const KEYS: Keys = &[START, PAUSE, STOP];
 
-    pub fn on_key(&mut self, key: KeyEvent, data: &Dataset) -> Reply {
+    pub fn on_key(&mut self, key: KeyEvent, cx: &Context) -> Reply {
+        let log = |line: String| cx.notices.borrow_mut().log(line);
         let active = self.progress.is_active();
         let code = key.code;
         if self.form.editing() || (!active && !START.matches(code)) {
             self.form.on_key(key);
         } else if START.matches(code) && self.progress.followed.is_some() {
-            self.log(format!(
+            log(format!(
                 "watching another process's run: {} a new one from a plain `lnmc`",
                 START.label()
             ));
         } else if START.matches(code) && !active {
             match self.form.settings() {
-                Ok(settings) => return Reply::Effect(self.start(settings, data)),
-                Err(e) => self.log(format!("cannot start: {e}")),
+                Ok(settings) => return Reply::Effect(self.start(settings, cx.data)),
+                Err(e) => log(format!("cannot start: {e}")),
             }
         } else if PAUSE.matches(code) && active {
             let paused = !self.progress.paused;
             self.progress.paused = paused;
-            self.log(if paused { "paused" } else { "resumed" });
+            log(if paused { "paused" } else { "resumed" }.into());
             return Reply::Effect(Effect::SetPaused(paused));
         } else if STOP.matches(code) && active {
-            self.log("stopping after the current batch…");
+            log("stopping after the current batch…".into());
             return Reply::Effect(Effect::StopTraining);
         }
         Reply::Done
@@ -278,11 +265,8 @@ impl TrainTab {
         self.progress.set_system(system, limit)
     }
 
-    /// Applies one event of the training worker.
+    /// Applies one event of the training worker (its line in the log is the app's).
     pub fn on_train_event(&mut self, event: Event) {
-        if let Some(line) = event.line() {
-            self.log(line);
-        }
         self.progress.on_event(event);
     }
 
@@ -307,11 +291,9 @@ impl TrainTab {
         p.run_dir = Some(entry.path.clone());
         p.since_update = followed.since_update;
         p.system = entry.system().clone();
-        // The writer's own log, so the panel reads as it would in the writer's dashboard.
-        self.log = followed.log;
     }
 
-    pub fn draw(&self, frame: &mut Frame, area: Rect) {
+    pub fn draw(&self, frame: &mut Frame, area: Rect, cx: &Context) {
         let [left, right] =
             Layout::horizontal([Constraint::Length(LEFT_WIDTH), Constraint::Min(0)]).areas(area);
         // The form takes what the status panel leaves, and scrolls when that is short of a row
@@ -336,8 +318,9 @@ impl TrainTab {
         loss_chart(frame, chart, &title, &self.progress.history);
         draw_gauges(frame, gauges, &self.progress);
         draw_sparklines(frame, sparks, &self.progress);
-        let items: Vec<ListItem> = self
-            .log
+        let notices = cx.notices.borrow();
+        let items: Vec<ListItem> = notices
+            .lines()
             .iter()
             .rev()
             .take(log.height as usize)
@@ -551,10 +534,10 @@ impl super::panel::Panel for TrainTab {
     fn captures_input(&self) -> bool {
         TrainTab::captures_input(self)
     }
-    fn on_key(&mut self, key: KeyEvent, cx: &super::panel::Context) -> Reply {
-        TrainTab::on_key(self, key, cx.data)
+    fn on_key(&mut self, key: KeyEvent, cx: &Context) -> Reply {
+        TrainTab::on_key(self, key, cx)
     }
-    fn draw(&self, frame: &mut Frame, area: Rect, _: &super::panel::Context) {
-        TrainTab::draw(self, frame, area)
+    fn draw(&self, frame: &mut Frame, area: Rect, cx: &Context) {
+        TrainTab::draw(self, frame, area, cx)
     }
 }
