@@ -29,9 +29,14 @@ pub fn device(choice: DeviceChoice) -> Result<Device> {
 
 /// "cpu" or "cuda:N", as runs record and screens show it.
 pub fn device_name(device: Device) -> String {
+    run_device(device).to_string()
+}
+
+/// The device as a run records it.
+pub fn run_device(device: Device) -> crate::types::RunDevice {
     match device {
-        Device::Cuda(i) => format!("cuda:{i}"),
-        _ => "cpu".into(),
+        Device::Cuda(i) => crate::types::RunDevice::Cuda(i),
+        _ => crate::types::RunDevice::Cpu,
     }
 }
 
@@ -63,9 +68,14 @@ impl Compute {
 
     /// "fp32" or "bf16", as config.json records it.
     pub fn name(&self) -> &'static str {
+        self.numeric().name()
+    }
+
+    /// What it computes in, as a run records it.
+    pub fn numeric(&self) -> crate::types::Numeric {
         match self.kind {
-            Kind::BFloat16 => "bf16",
-            _ => "fp32",
+            Kind::BFloat16 => crate::types::Numeric::Bf16,
+            _ => crate::types::Numeric::Fp32,
         }
     }
 }

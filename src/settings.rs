@@ -14,7 +14,9 @@ use crate::data::intensity::Intensity;
 use crate::data::split::SplitKind;
 use crate::error::{Error, Result};
 use crate::model::Architecture;
-use crate::types::{Augment, Balance, DeviceChoice, Hyper, Precision, RunConfig, Schedule};
+use crate::types::{
+    Augment, Balance, DeviceChoice, Hyper, Numeric, Precision, RunConfig, RunDevice, Schedule,
+};
 
 /// Everything a user chooses for a new run.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, clap::Args)]
@@ -59,11 +61,14 @@ impl Settings {
     pub fn of_run(c: &RunConfig) -> Settings {
         Settings {
             hyper: c.hyper.clone(),
-            device: match c.device.starts_with("cuda") {
-                true => DeviceChoice::Cuda,
-                false => DeviceChoice::Cpu,
+            device: match c.device {
+                RunDevice::Cuda(_) => DeviceChoice::Cuda,
+                RunDevice::Cpu => DeviceChoice::Cpu,
             },
-            precision: choice(&c.precision).unwrap_or(Precision::Fp32),
+            precision: match c.precision {
+                Numeric::Fp32 => Precision::Fp32,
+                Numeric::Bf16 => Precision::Bf16,
+            },
             intensity: c.intensity,
             split: Some(c.split),
             exclude_flagged: c.excluded_flagged.is_some(),
@@ -396,8 +401,8 @@ mod tests {
                 early_stop: Some(4),
                 ..Hyper::default()
             },
-            device: "cuda:0".into(),
-            precision: "bf16".into(),
+            device: crate::types::RunDevice::Cuda(0),
+            precision: crate::types::Numeric::Bf16,
             threads: 1,
         }
     }

@@ -227,11 +227,77 @@ pub struct RunConfig {
     pub train_samples: usize,
     pub val_samples: usize,
     pub hyper: Hyper,
-    pub device: String,
-    /// "fp32" or "bf16": what convolutions computed in (absent: fp32, lnmc before 0.2).
-    #[serde(default = "fp32")]
-    pub precision: String,
+    /// Where it trained, as resolved ("cpu", "cuda:0" in the file).
+    pub device: RunDevice,
+    /// What convolutions computed in ("fp32" or "bf16"; absent: fp32, lnmc before 0.2).
+    #[serde(default)]
+    pub precision: Numeric,
     pub threads: usize,
+}
+
+/// The device a run trained on, as resolved from the user's choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunDevice {
+    Cpu,
+    Cuda(usize),
+}
+
+impl std::fmt::Display for RunDevice {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        match self {
+            RunDevice::Cpu => write!(f, "cpu"),
+            RunDevice::Cuda(i) => write!(f, "cuda:{i}"),
+        }
+    }
+}
+
+impl std::str::FromStr for RunDevice {
+    type Err = String;
+
+    /// `cpu`, `cuda` or `cuda:N`, as config.json writes it.
+    fn from_str(text: &str) -> std::result::Result<RunDevice, String> {
+        match text.split_once(':') {
+            None if text == "cpu" => Ok(RunDevice::Cpu),
+            None if text == "cuda" => Ok(RunDevice::Cuda(0)),
+            Some(("cuda", i)) => i
+                .parse()
+                .map(RunDevice::Cuda)
+                .map_err(|_| format!("{text}: not a CUDA device number")),
+            _ => Err(format!("{text}: not a device (cpu or cuda:N)")),
+        }
+    }
+}
+
+impl Serialize for RunDevice {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for RunDevice {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<RunDevice, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// What a run's convolutions and matmuls computed in, as resolved.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Numeric {
+    #[default]
+    Fp32,
+    Bf16,
+}
+
+impl Numeric {
+    pub fn name(self) -> &'static str {
+        match self {
+            Numeric::Fp32 => "fp32",
+            Numeric::Bf16 => "bf16",
+        }
+    }
 }
 
 impl RunConfig {
@@ -262,10 +328,6 @@ impl RunConfig {
 
 fn nan() -> f64 {
     f64::NAN
-}
-
-fn fp32() -> String {
-    "fp32".into()
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -444,5 +506,31 @@ mod tests {
         assert_eq!(EpochRecord::best(&history).unwrap().epoch, 2);
         assert!(EpochRecord::best(&[]).is_none());
         assert!(!at(3, 0.8).beats(&at(2, 0.8)));
+    }
+
+    #[test]
+    fn a_run_s_device_and_precision_read_as_written_and_old_files_still_read() {
+        for (text, device) in [
+            ("cpu", RunDevice::Cpu),
+            ("cuda:0", RunDevice::Cuda(0)),
+            ("cuda:3", RunDevice::Cuda(3)),
+        ] {
+            let json = format!("\"{text}\"");
+            assert_eq!(serde_json::from_str::<RunDevice>(&json).unwrap(), device);
+            assert_eq!(serde_json::to_string(&device).unwrap(), json);
+        }
+        assert_eq!("cuda".parse::<RunDevice>(), Ok(RunDevice::Cuda(0)));
+        assert!(serde_json::from_str::<RunDevice>("\"tpu:0\"").is_err());
+        assert!(serde_json::from_str::<RunDevice>("\"cuda:x\"").is_err());
+        assert_eq!(serde_json::to_string(&Numeric::Bf16).unwrap(), "\"bf16\"");
+        // config.json of lnmc before 0.2 has no precision: fp32.
+        let mut config: serde_json::Value =
+            serde_json::from_str(include_str!("../tests/fixtures/config.json")).unwrap();
+        config.as_object_mut().unwrap().remove("precision");
+        let config: RunConfig = serde_json::from_value(config).unwrap();
+        assert_eq!(
+            (config.device, config.precision),
+            (RunDevice::Cpu, Numeric::Fp32)
+        );
     }
 }

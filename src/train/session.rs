@@ -8,7 +8,7 @@ use std::time::Instant;
 use tch::Device;
 
 use crate::checkpoint::{self, Checkpoint};
-use crate::compute::{self, device_name, Compute};
+use crate::compute::{self, Compute};
 use crate::data::split::{Fold, Split, SplitKind};
 use crate::data::units::Units;
 use crate::data::{self, reader, review};
@@ -155,8 +155,8 @@ fn prepare_new(request: Request) -> Result<Session> {
         train_samples: split.train.len(),
         val_samples: split.val.len(),
         hyper: settings.hyper,
-        device: device_name(device),
-        precision: compute.name().into(),
+        device: compute::run_device(device),
+        precision: compute.numeric(),
         threads: tch::get_num_threads() as usize,
     };
     run.write_config(&config)?;
@@ -216,8 +216,8 @@ fn prepare_resume(
         true => Some(checkpoint::load(&run.last())?),
         false => None,
     };
-    config.device = device_name(device);
-    config.precision = compute.name().into();
+    config.device = compute::run_device(device);
+    config.precision = compute.numeric();
     run.write_config(&config)?;
     assemble(
         run,

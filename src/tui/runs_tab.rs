@@ -492,7 +492,7 @@ impl RunsTab {
         };
         let (date, device) = match (&r.kind, r.config()) {
             (Kind::Imported { .. }, _) => ("-".into(), "upstream".into()),
-            (_, Some(c)) => (c.created.clone(), c.device.clone()),
+            (_, Some(c)) => (c.created.clone(), c.device.to_string()),
             (_, None) => ("-".into(), "-".into()),
         };
         let status = match (self.stalled.contains(&r.path), queue) {

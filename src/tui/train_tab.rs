@@ -277,7 +277,7 @@ impl TrainTab {
         if let Some(config) = entry.config() {
             self.form = Form::new(&Settings::of_run(config));
             p.epochs = config.hyper.epochs;
-            p.device = config.device.clone();
+            p.device = config.device.to_string();
             p.caution = config.facts().caution();
         }
         p.status = Some(entry.status.clone());
