@@ -264,15 +264,50 @@ pub struct ChartOptions {
 /// The chart as an SVG document: axes, a legend naming each run and what it differs in, a
 /// title; the raw curve faint behind the smoothed one.
 pub fn svg(runs: &[&RunEntry], options: &ChartOptions) -> String {
+    svg_of(&chart(runs, options), SIZE)
+}
+
+/// Any chart as an SVG document of `size` pixels: what exports and the report draw with.
+pub fn svg_of(chart: &Chart, size: (u32, u32)) -> String {
     use plotters::prelude::*;
     register_font();
     let mut text = String::new();
     {
-        let root = SVGBackend::with_string(&mut text, SIZE).into_drawing_area();
-        draw(&root, &chart(runs, options));
+        let root = SVGBackend::with_string(&mut text, size).into_drawing_area();
+        draw(&root, chart);
     }
     text
 }
+
+/// A chart of `curves` on the unit square with its diagonal (ROC curves, reliability
+/// diagrams); each curve's colour is the palette's `run`.
+pub fn unit_square(
+    title: String,
+    x_label: &'static str,
+    y_label: &'static str,
+    curves: Vec<Curve>,
+) -> Chart {
+    let diagonal = Curve {
+        name: "diagonal".into(),
+        run: GREY,
+        secondary: true,
+        raw: Vec::new(),
+        shown: vec![(0.0, 0.0), (1.0, 1.0)],
+    };
+    Chart {
+        title,
+        x_label,
+        y_label,
+        x: [0.0, 1.0],
+        y: [0.0, 1.0],
+        log_y: false,
+        smoothed: false,
+        curves: [vec![diagonal], curves].concat(),
+    }
+}
+
+/// The palette's grey (see `draw`).
+pub const GREY: usize = 6;
 
 /// The same chart as a PNG image (text in the embedded DejaVu Sans, so no system font is
 /// needed).

@@ -7,6 +7,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
+use crate::compare::{svg_of, unit_square};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::evaluation::Evaluation;
@@ -64,78 +65,19 @@ fn opt(v: Option<f64>) -> String {
     v.map_or("—".into(), |v| format!("{v:.3}"))
 }
 
-/// One line of a chart: (legend, colour, points).
-type Series<'a> = (&'a str, &'a str, Vec<(f64, f64)>);
-
-/// A square chart of `series` in [0, 1]², with the diagonal, as inline SVG.
-fn square_chart(title: &str, x: &str, y: &str, series: &[Series]) -> String {
-    let (size, pad) = (320.0, 40.0);
-    let at = |(px, py): (f64, f64)| (pad + px * size, pad + (1.0 - py) * size);
-    let mut svg = format!(
-        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{w}" viewBox="0 0 {w} {w}" role="img" aria-label="{title}"><rect x="{pad}" y="{pad}" width="{size}" height="{size}" fill="#fff" stroke="#999"/>"##,
-        w = size + 2.0 * pad
-    );
-    for k in 1..5 {
-        let v = k as f64 / 5.0;
-        let (gx, _) = at((v, 0.0));
-        let (_, gy) = at((0.0, v));
-        let _ = write!(
-            svg,
-            r##"<line x1="{gx}" y1="{pad}" x2="{gx}" y2="{e}" stroke="#eee"/><line x1="{pad}" y1="{gy}" x2="{e}" y2="{gy}" stroke="#eee"/><text x="{gx}" y="{t}" font-size="10" text-anchor="middle">{v:.1}</text><text x="{l}" y="{gy}" font-size="10" text-anchor="end">{v:.1}</text>"##,
-            e = pad + size,
-            t = pad + size + 14.0,
-            l = pad - 4.0
-        );
+/// One curve of a report figure: its legend, its colour in the export's palette, its points.
+fn curve(name: &str, run: usize, points: Vec<(f64, f64)>) -> crate::compare::Curve {
+    crate::compare::Curve {
+        name: name.into(),
+        run,
+        secondary: false,
+        raw: Vec::new(),
+        shown: points,
     }
-    let (x0, y0) = at((0.0, 0.0));
-    let (x1, y1) = at((1.0, 1.0));
-    let _ = write!(
-        svg,
-        r##"<line x1="{x0}" y1="{y0}" x2="{x1}" y2="{y1}" stroke="#bbb" stroke-dasharray="4 4"/>"##
-    );
-    for (k, (name, colour, points)) in series.iter().enumerate() {
-        let path: Vec<String> = points
-            .iter()
-            .map(|&p| {
-                let (sx, sy) = at(p);
-                format!("{sx:.1},{sy:.1}")
-            })
-            .collect();
-        let _ = write!(
-            svg,
-            r#"<polyline points="{}" fill="none" stroke="{colour}" stroke-width="2"/>"#,
-            path.join(" ")
-        );
-        for &p in points.iter().filter(|_| points.len() <= 20) {
-            let (sx, sy) = at(p);
-            let _ = write!(
-                svg,
-                r#"<circle cx="{sx:.1}" cy="{sy:.1}" r="3" fill="{colour}"/>"#
-            );
-        }
-        // The legend in the lower right, which ROC curves and calibrated bins leave empty.
-        let _ = write!(
-            svg,
-            r#"<text x="{}" y="{}" font-size="12" text-anchor="end" fill="{colour}">{}</text>"#,
-            pad + size - 8.0,
-            pad + size - 10.0 - 14.0 * (series.len() - 1 - k) as f64,
-            escape(name)
-        );
-    }
-    let _ = write!(
-        svg,
-        r#"<text x="{}" y="{}" font-size="12" text-anchor="middle">{}</text><text x="12" y="{}" font-size="12" text-anchor="middle" transform="rotate(-90 12 {})">{}</text><text x="{}" y="24" font-size="14" text-anchor="middle" font-weight="bold">{}</text></svg>"#,
-        pad + size / 2.0,
-        pad + size + 32.0,
-        escape(x),
-        pad + size / 2.0,
-        pad + size / 2.0,
-        escape(y),
-        pad + size / 2.0,
-        escape(title)
-    );
-    svg
 }
+
+/// The figures' side in pixels.
+const FIGURE: (u32, u32) = (440, 440);
 
 /// A patch and its class-activation map as an inline PNG.
 fn picture(data: &Dataset, index: usize, explainer: &Explainer) -> Result<(String, f64)> {
@@ -368,15 +310,19 @@ fn metrics(h: &mut String, e: &Evaluation) {
 /// The ROC and reliability figures and the calibration table.
 fn figures(h: &mut String, e: &Evaluation, n: &Numbers) {
     let (c, m) = (&e.calibration, &e.metrics);
-    let mut series = vec![("this checkpoint", "#c0392b", n.roc.clone())];
+    // Colours of the export's palette: vermillion, blue, green.
+    let mut series = vec![curve("this checkpoint", 3, n.roc.clone())];
     if let Some(roc) = &n.roc_against {
-        series.push(("second checkpoint", "#2471a3", roc.clone()));
+        series.push(curve("second checkpoint", 4, roc.clone()));
     }
-    let roc_svg = square_chart(
-        &format!("ROC · AUC {:.3}", m.auc),
-        "false positive rate",
-        "true positive rate",
-        &series,
+    let roc_svg = svg_of(
+        &unit_square(
+            format!("ROC · AUC {:.3}", m.auc),
+            "false positive rate",
+            "true positive rate",
+            series,
+        ),
+        FIGURE,
     );
     let bins = |b: &[crate::calibration::Bin]| -> Vec<(f64, f64)> {
         b.iter()
@@ -384,15 +330,18 @@ fn figures(h: &mut String, e: &Evaluation, n: &Numbers) {
             .map(|b| (b.predicted, b.observed))
             .collect()
     };
-    let mut cal = vec![("as scored", "#c0392b", bins(&c.bins))];
+    let mut cal = vec![curve("as scored", 3, bins(&c.bins))];
     if let Some(s) = &c.scaled {
-        cal.push(("with temperature", "#27ae60", bins(&s.bins)));
+        cal.push(curve("with temperature", 2, bins(&s.bins)));
     }
-    let rel_svg = square_chart(
-        &format!("Reliability · ECE {:.3}", c.ece),
-        "mean P(malignant) in bin",
-        "share malignant in bin",
-        &cal,
+    let rel_svg = svg_of(
+        &unit_square(
+            format!("Reliability · ECE {:.3}", c.ece),
+            "mean P(malignant) in bin",
+            "share malignant in bin",
+            cal,
+        ),
+        FIGURE,
     );
     let _ = write!(
         h,
