@@ -76,8 +76,14 @@ fn curve(name: &str, run: usize, points: Vec<(f64, f64)>) -> crate::compare::Cur
     }
 }
 
-/// The figures' side in pixels.
-const FIGURE: (u32, u32) = (440, 440);
+/// A figure of the report: `curves` on the unit square with its diagonal, as inline SVG.
+fn figure(
+    title: String,
+    (x, y): (&'static str, &'static str),
+    curves: Vec<crate::compare::Curve>,
+) -> String {
+    svg_of(&unit_square(title, x, y, curves), (440, 440))
+}
 
 /// A patch and its class-activation map as an inline PNG.
 fn picture(data: &Dataset, index: usize, explainer: &Explainer) -> Result<(String, f64)> {
@@ -315,14 +321,10 @@ fn figures(h: &mut String, e: &Evaluation, n: &Numbers) {
     if let Some(roc) = &n.roc_against {
         series.push(curve("second checkpoint", 4, roc.clone()));
     }
-    let roc_svg = svg_of(
-        &unit_square(
-            format!("ROC · AUC {:.3}", m.auc),
-            "false positive rate",
-            "true positive rate",
-            series,
-        ),
-        FIGURE,
+    let roc_svg = figure(
+        format!("ROC · AUC {:.3}", m.auc),
+        ("false positive rate", "true positive rate"),
+        series,
     );
     let bins = |b: &[crate::calibration::Bin]| -> Vec<(f64, f64)> {
         b.iter()
@@ -334,14 +336,10 @@ fn figures(h: &mut String, e: &Evaluation, n: &Numbers) {
     if let Some(s) = &c.scaled {
         cal.push(curve("with temperature", 2, bins(&s.bins)));
     }
-    let rel_svg = svg_of(
-        &unit_square(
-            format!("Reliability · ECE {:.3}", c.ece),
-            "mean P(malignant) in bin",
-            "share malignant in bin",
-            cal,
-        ),
-        FIGURE,
+    let rel_svg = figure(
+        format!("Reliability · ECE {:.3}", c.ece),
+        ("mean P(malignant) in bin", "share malignant in bin"),
+        cal,
     );
     let _ = write!(
         h,
