@@ -525,6 +525,7 @@ fn cross_validation_runs_folds_and_pools_out_of_fold_predictions() {
     tab.set_runs(runs);
     assert_eq!(tab.rows().len(), 1);
     let app = common::app();
+    use lnmc::tui::panel::Panel;
     tab.on_key(crossterm::event::KeyCode::Enter.into(), &app.context());
     assert_eq!(tab.rows().len(), 4, "the folds open under their row");
 

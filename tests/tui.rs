@@ -13,6 +13,7 @@ use lnmc::train::Event;
 use lnmc::tui::app::{App, Overlay, Tab};
 use lnmc::tui::image::{halfblocks, PatchImages};
 use lnmc::tui::message::Reply;
+use lnmc::tui::panel::Panel;
 use lnmc::tui::{view, Effect, Message};
 use lnmc::types::EpochRecord;
 use ratatui::backend::TestBackend;

@@ -108,52 +108,7 @@ impl DatasetTab {
         self.flags.values()
     }
 
-    /// The `/` prompt and the flag note take every key.
-    pub fn captures_input(&self) -> bool {
-        self.browser.prompting() || self.note.is_some()
-    }
-
-    pub fn keys(&self) -> Vec<Key> {
-        [Browser::KEYS, Self::KEYS].concat()
-    }
-
     const KEYS: Keys = &[CAM, FLAG];
-
-    pub fn on_key(&mut self, key: KeyEvent, cx: &Context) -> Reply {
-        let code = key.code;
-        if let Some(note) = &mut self.note {
-            if CONFIRM.matches(code) {
-                let note = self.note.take().map(|n| n.value().to_string());
-                return match self.browser.current() {
-                    Some(index) => self.flag(cx, index, note),
-                    None => Reply::Done,
-                };
-            } else if CANCEL.matches(code) {
-                self.note = None;
-            } else if note.value().chars().count() < NOTE_LENGTH
-                || !matches!(code, KeyCode::Char(_))
-            {
-                note.handle_event(&TermEvent::Key(key));
-            }
-            return Reply::Done;
-        }
-        if CAM.matches(code) {
-            self.overlay = !self.overlay;
-            self.problem = None;
-        } else if FLAG.matches(code) {
-            match self.browser.current() {
-                Some(index) if self.flags.contains_key(&index) => {
-                    return self.flag(cx, index, None);
-                }
-                Some(_) => self.note = Some(LineEditor::default()),
-                None => {}
-            }
-        } else {
-            let flagged: Vec<usize> = self.flags.keys().copied().collect();
-            self.browser.on_key(code, &sets(cx, &flagged));
-        }
-        self.explain_missing(cx)
-    }
 
     fn flag(&mut self, cx: &Context, index: usize, note: Option<String>) -> Reply {
         Reply::Effect(Effect::Flag {
@@ -288,73 +243,6 @@ impl DatasetTab {
     /// The map drawn over `index`, when the overlay is on and it is known.
     fn map_of(&self, index: usize) -> Option<&Explanation> {
         self.overlay.then(|| self.explained.get(&index)).flatten()
-    }
-
-    pub fn draw(&self, frame: &mut Frame, area: Rect, cx: &Context) {
-        let thumbs_height = if area.height >= 34 { 8 } else { 0 };
-        let [top, thumbs] =
-            Layout::vertical([Constraint::Min(0), Constraint::Length(thumbs_height)]).areas(area);
-        // Half blocks give two pixel rows per cell: a square image is twice as wide as tall.
-        // Where two checkpoints disagree, the second's map beside the first's.
-        let second = self
-            .browser
-            .current()
-            .filter(|_| self.overlay && self.browser.class == ClassFilter::Disagreements)
-            .and_then(|i| self.second.get(&i));
-        let pictures = if second.is_some() { 2 } else { 1 };
-        let side = top
-            .height
-            .saturating_sub(2)
-            .min(top.width.saturating_sub(40) / (2 * pictures));
-        let [image, facts] = Layout::horizontal([
-            Constraint::Length(side * 2 * pictures + 2),
-            Constraint::Min(0),
-        ])
-        .areas(top);
-        let Some(index) = self.browser.current() else {
-            frame.render_widget(
-                Paragraph::new("no patch matches the filters (f, v change them)")
-                    .block(panel("patch")),
-                top,
-            );
-            return;
-        };
-        let title = match second {
-            Some(_) => format!(
-                "patch {index} · left: evaluated, right: compared · {}",
-                self.images.protocol_name()
-            ),
-            None => format!("patch {index} · {}", self.images.protocol_name()),
-        };
-        let block = panel(&title);
-        let inner = block.inner(image);
-        frame.render_widget(block, image);
-        let halves = Layout::horizontal(vec![
-            Constraint::Ratio(1, pictures as u32);
-            pictures as usize
-        ])
-        .split(inner);
-        let window = self.browser.window;
-        self.images
-            .render(frame, halves[0], cx.data, index, window, self.map_of(index));
-        if let Some(map) = second {
-            self.images
-                .render(frame, halves[1], cx.data, index, window, Some(map));
-        }
-        let info_lines = self.info_lines(cx, index);
-        let info_height = (info_lines.len() as u16 + 2).max(9);
-        let [info, summary, histogram] = Layout::vertical([
-            Constraint::Length(info_height),
-            Constraint::Length(7),
-            Constraint::Min(0),
-        ])
-        .areas(facts);
-        frame.render_widget(Paragraph::new(info_lines).block(panel("patch facts")), info);
-        draw_summary(frame, summary, cx, self.classes, &self.nodules);
-        draw_histogram(frame, histogram, &self.histogram, cx.data.scale);
-        if thumbs_height > 0 {
-            self.draw_thumbnails(frame, thumbs, cx.data);
-        }
     }
 
     fn draw_thumbnails(&self, frame: &mut Frame, area: Rect, data: &Dataset) {
@@ -700,15 +588,114 @@ fn sets<'a>(cx: &'a Context, flagged: &'a [usize]) -> Sets<'a> {
 
 impl super::panel::Panel for DatasetTab {
     fn keys(&self) -> Vec<Key> {
-        DatasetTab::keys(self)
+        [Browser::KEYS, Self::KEYS].concat()
     }
+
+    /// The `/` prompt and the flag note take every key.
     fn captures_input(&self) -> bool {
-        DatasetTab::captures_input(self)
+        self.browser.prompting() || self.note.is_some()
     }
+
     fn on_key(&mut self, key: KeyEvent, cx: &Context) -> Reply {
-        DatasetTab::on_key(self, key, cx)
+        let code = key.code;
+        if let Some(note) = &mut self.note {
+            if CONFIRM.matches(code) {
+                let note = self.note.take().map(|n| n.value().to_string());
+                return match self.browser.current() {
+                    Some(index) => self.flag(cx, index, note),
+                    None => Reply::Done,
+                };
+            } else if CANCEL.matches(code) {
+                self.note = None;
+            } else if note.value().chars().count() < NOTE_LENGTH
+                || !matches!(code, KeyCode::Char(_))
+            {
+                note.handle_event(&TermEvent::Key(key));
+            }
+            return Reply::Done;
+        }
+        if CAM.matches(code) {
+            self.overlay = !self.overlay;
+            self.problem = None;
+        } else if FLAG.matches(code) {
+            match self.browser.current() {
+                Some(index) if self.flags.contains_key(&index) => {
+                    return self.flag(cx, index, None);
+                }
+                Some(_) => self.note = Some(LineEditor::default()),
+                None => {}
+            }
+        } else {
+            let flagged: Vec<usize> = self.flags.keys().copied().collect();
+            self.browser.on_key(code, &sets(cx, &flagged));
+        }
+        self.explain_missing(cx)
     }
+
     fn draw(&self, frame: &mut Frame, area: Rect, cx: &Context) {
-        DatasetTab::draw(self, frame, area, cx)
+        let thumbs_height = if area.height >= 34 { 8 } else { 0 };
+        let [top, thumbs] =
+            Layout::vertical([Constraint::Min(0), Constraint::Length(thumbs_height)]).areas(area);
+        // Half blocks give two pixel rows per cell: a square image is twice as wide as tall.
+        // Where two checkpoints disagree, the second's map beside the first's.
+        let second = self
+            .browser
+            .current()
+            .filter(|_| self.overlay && self.browser.class == ClassFilter::Disagreements)
+            .and_then(|i| self.second.get(&i));
+        let pictures = if second.is_some() { 2 } else { 1 };
+        let side = top
+            .height
+            .saturating_sub(2)
+            .min(top.width.saturating_sub(40) / (2 * pictures));
+        let [image, facts] = Layout::horizontal([
+            Constraint::Length(side * 2 * pictures + 2),
+            Constraint::Min(0),
+        ])
+        .areas(top);
+        let Some(index) = self.browser.current() else {
+            frame.render_widget(
+                Paragraph::new("no patch matches the filters (f, v change them)")
+                    .block(panel("patch")),
+                top,
+            );
+            return;
+        };
+        let title = match second {
+            Some(_) => format!(
+                "patch {index} · left: evaluated, right: compared · {}",
+                self.images.protocol_name()
+            ),
+            None => format!("patch {index} · {}", self.images.protocol_name()),
+        };
+        let block = panel(&title);
+        let inner = block.inner(image);
+        frame.render_widget(block, image);
+        let halves = Layout::horizontal(vec![
+            Constraint::Ratio(1, pictures as u32);
+            pictures as usize
+        ])
+        .split(inner);
+        let window = self.browser.window;
+        self.images
+            .render(frame, halves[0], cx.data, index, window, self.map_of(index));
+        if let Some(map) = second {
+            self.images
+                .render(frame, halves[1], cx.data, index, window, Some(map));
+        }
+        let info_lines = self.info_lines(cx, index);
+        let info_height = (info_lines.len() as u16 + 2).max(9);
+        let [info, summary, histogram] = Layout::vertical([
+            Constraint::Length(info_height),
+            Constraint::Length(7),
+            Constraint::Min(0),
+        ])
+        .areas(facts);
+        frame.render_widget(Paragraph::new(info_lines).block(panel("patch facts")), info);
+        draw_summary(frame, summary, cx, self.classes, &self.nodules);
+        draw_histogram(frame, histogram, &self.histogram, cx.data.scale);
+        if thumbs_height > 0 {
+            self.draw_thumbnails(frame, thumbs, cx.data);
+        }
     }
 }

@@ -152,10 +152,6 @@ impl EvaluateTab {
         });
     }
 
-    pub fn keys(&self) -> Vec<Key> {
-        Self::KEYS.to_vec()
-    }
-
     const KEYS: Keys = &[
         SELECT.doing("select checkpoint"),
         EVALUATE,
@@ -177,201 +173,6 @@ impl EvaluateTab {
             threshold: self.rule,
             ..evaluation::Request::new(checkpoint)
         }
-    }
-
-    pub fn on_key(&mut self, code: KeyCode, cx: &Context) -> Reply {
-        let data = cx.data;
-        let last = self.checkpoints.len().saturating_sub(1) as i64;
-        if let Some(step) = SELECT.step(code) {
-            self.selected = (self.selected as i64 + step).clamp(0, last) as usize;
-        } else if SCOPE.matches(code) {
-            self.all = !self.all;
-        } else if RESCAN.matches(code) {
-            return Reply::Effect(Effect::Rescan);
-        } else if EVALUATE.matches(code) && !self.evaluating {
-            if let Some(entry) = self.checkpoints.get(self.selected) {
-                self.evaluating = true;
-                let request = self.request(entry.path.clone(), data);
-                return Reply::Effect(Effect::Evaluate(request));
-            }
-        } else if BROWSE_ERRORS.matches(code) && self.last.is_some() {
-            return Reply::BrowseMisclassified;
-        } else if let Some(step) = THRESHOLD.step(code) {
-            let now = match &self.point {
-                Some(Ok(p)) => p.threshold,
-                _ => metrics::THRESHOLD,
-            };
-            let t =
-                (now + step as f64 * THRESHOLD_STEP).clamp(THRESHOLD_STEP, 1.0 - THRESHOLD_STEP);
-            self.rule = Rule::Fixed((t / THRESHOLD_STEP).round() * THRESHOLD_STEP);
-            self.place_point();
-        } else if PRESET.matches(code) {
-            let at = Rule::PRESETS.iter().position(|&r| r == self.rule);
-            self.rule = Rule::PRESETS[at.map_or(0, |k| (k + 1) % Rule::PRESETS.len())];
-            self.place_point();
-        } else if AGAINST.matches(code) && !self.evaluating {
-            let second = self.checkpoints.get(self.selected).map(|c| c.path.clone());
-            if let (Some((_, e)), Some(second)) = (self.last.as_deref(), second) {
-                self.evaluating = true;
-                let request = evaluation::Request {
-                    against: Some(second),
-                    ..self.request(e.checkpoint.clone(), data)
-                };
-                return Reply::Effect(Effect::Evaluate(request));
-            }
-        } else if DISAGREE.matches(code)
-            && self
-                .last
-                .as_deref()
-                .is_some_and(|(_, e)| e.against.is_some())
-        {
-            return Reply::BrowseDisagreements;
-        } else if REPORT.matches(code) {
-            if let Some((_, e)) = self.last.as_deref() {
-                let request = evaluation::Request {
-                    against: e.against.as_ref().map(|a| a.checkpoint.clone()),
-                    ..self.request(e.checkpoint.clone(), data)
-                };
-                let out = Path::new(crate::run::RUNS)
-                    .join(format!("report-{}", crate::files::timestamp()));
-                let notice = format!("writing {}…", out.display());
-                cx.notices.borrow_mut().notify(Tab::Evaluate, notice);
-                return Reply::Effect(Effect::Report { request, out });
-            }
-        }
-        Reply::Done
-    }
-
-    pub fn draw(&self, frame: &mut Frame, area: Rect, cx: &Context) {
-        let [list, result] =
-            Layout::horizontal([Constraint::Percentage(40), Constraint::Min(0)]).areas(area);
-        let items: Vec<ListItem> = self
-            .checkpoints
-            .iter()
-            .map(|c| {
-                let acc = c
-                    .val_accuracy
-                    .map_or("      ".into(), |a| format!("{:5.1}%", 100.0 * a));
-                ListItem::new(Line::from(vec![
-                    Span::styled(acc, Style::new().fg(Color::Green)),
-                    Span::raw(format!(" {}", c.label)),
-                ]))
-            })
-            .collect();
-        let scope = if self.all { "all patches" } else { "val split" };
-        let title = format!(
-            "checkpoints · {} evaluates on the {scope}",
-            EVALUATE.label()
-        );
-        let list_widget = if items.is_empty() {
-            List::new(vec![ListItem::new(
-                "none yet: train a run, or copy a .pth into checkpoint/",
-            )])
-        } else {
-            List::new(items)
-        };
-        let mut state = ListState::default().with_selected(Some(self.selected));
-        frame.render_stateful_widget(
-            list_widget
-                .block(panel(&title))
-                .highlight_style(Style::new().fg(Color::Black).bg(ACCENT)),
-            list,
-            &mut state,
-        );
-
-        let Some((name, e)) = self.last.as_deref() else {
-            let text = match self.evaluating {
-                true => "evaluating…".to_string(),
-                false => format!("select a checkpoint and press {}", EVALUATE.label()),
-            };
-            frame.render_widget(Paragraph::new(text).block(panel("result")), result);
-            return;
-        };
-        let [numbers, curves] =
-            Layout::vertical([Constraint::Length(13), Constraint::Min(0)]).areas(result);
-        // Wide screens give the metrics room for their intervals; narrow ones keep the
-        // confusion matrix whole.
-        let share = if result.width >= 100 { 60 } else { 50 };
-        let [metrics, confusion] =
-            Layout::horizontal([Constraint::Percentage(share), Constraint::Min(0)]).areas(numbers);
-        let m = &e.metrics;
-        // The network is named where it is not upstream's.
-        let network = match e.model == crate::model::Spec::UPSTREAM {
-            true => String::new(),
-            false => format!(" · {}", e.model.describe()),
-        };
-        let mut lines: Vec<Line> = vec![
-            Line::from(name.as_str().bold()),
-            Line::from(
-                format!(
-                    "{} · n {} · {}{network}",
-                    e.split_name,
-                    m.n,
-                    e.precision_short()
-                )
-                .dark_gray(),
-            ),
-        ];
-        for row in m.rows(e.ci.as_ref()) {
-            let mut spans = vec![
-                Span::raw(format!("{:<12}", row.name)),
-                format!("{:.4}", row.value).bold(),
-            ];
-            // The intervals where there is room for them: 80 columns show the values alone.
-            if let (Some([lo, hi]), true) = (row.interval, metrics.width >= 36) {
-                spans.push(format!(" [{lo:.3}, {hi:.3}]").dark_gray());
-            }
-            lines.push(Line::from(spans));
-        }
-        lines.push(Line::from(vec![
-            Span::raw(format!("{:<12}", "bal. acc")),
-            format!("{:.4}", m.balanced_accuracy).bold(),
-            format!(" · PR AUC {:.3}", m.pr_auc).dark_gray(),
-        ]));
-        if let Some(n) = &e.nodule {
-            lines.push(Line::from(vec![
-                Span::raw(format!("{:<12}", format!("{} nodules", n.n))),
-                format!("acc {:.3} F1 {:.3} AUC {:.3}", n.accuracy, n.f1, n.auc).bold(),
-            ]));
-        }
-        if let Ok(b) = &e.baseline {
-            lines.push(Line::from(vec![
-                Span::raw(format!("{:<12}", "size alone")),
-                format!("AUC {:.3}", b.diameter_auc()).bold(),
-                format!(
-                    " vs {:.3} per {} · DeLong p {:.1e}",
-                    b.network_auc(),
-                    b.unit,
-                    b.delong.p
-                )
-                .dark_gray(),
-            ]));
-        }
-        if let Some(warning) = e.split.warning() {
-            lines.push(Line::from(warning.yellow()));
-        }
-        if self.evaluating {
-            lines.push(Line::from("evaluating…".italic()));
-        }
-        frame.render_widget(
-            Paragraph::new(lines).block(panel(match (metrics.width >= 36, &e.ci) {
-                (true, Some(_)) => "metrics (95 % CI)",
-                // Withheld, not missing: say so where there is room.
-                (true, None) => "metrics (too few for a CI)",
-                (false, _) => "metrics",
-            })),
-            metrics,
-        );
-        draw_operating_point(
-            frame,
-            confusion,
-            self.point.as_ref(),
-            cx.notices.borrow().notice(Tab::Evaluate),
-        );
-        let [roc, reliability] =
-            Layout::horizontal([Constraint::Percentage(50), Constraint::Min(0)]).areas(curves);
-        draw_roc(frame, roc, e, &self.roc);
-        draw_reliability(frame, reliability, e);
     }
 }
 
@@ -560,12 +361,201 @@ fn draw_operating_point(
 
 impl super::panel::Panel for EvaluateTab {
     fn keys(&self) -> Vec<Key> {
-        EvaluateTab::keys(self)
+        Self::KEYS.to_vec()
     }
+
     fn on_key(&mut self, key: crossterm::event::KeyEvent, cx: &Context) -> Reply {
-        EvaluateTab::on_key(self, key.code, cx)
+        let (code, data) = (key.code, cx.data);
+        let last = self.checkpoints.len().saturating_sub(1) as i64;
+        if let Some(step) = SELECT.step(code) {
+            self.selected = (self.selected as i64 + step).clamp(0, last) as usize;
+        } else if SCOPE.matches(code) {
+            self.all = !self.all;
+        } else if RESCAN.matches(code) {
+            return Reply::Effect(Effect::Rescan);
+        } else if EVALUATE.matches(code) && !self.evaluating {
+            if let Some(entry) = self.checkpoints.get(self.selected) {
+                self.evaluating = true;
+                let request = self.request(entry.path.clone(), data);
+                return Reply::Effect(Effect::Evaluate(request));
+            }
+        } else if BROWSE_ERRORS.matches(code) && self.last.is_some() {
+            return Reply::BrowseMisclassified;
+        } else if let Some(step) = THRESHOLD.step(code) {
+            let now = match &self.point {
+                Some(Ok(p)) => p.threshold,
+                _ => metrics::THRESHOLD,
+            };
+            let t =
+                (now + step as f64 * THRESHOLD_STEP).clamp(THRESHOLD_STEP, 1.0 - THRESHOLD_STEP);
+            self.rule = Rule::Fixed((t / THRESHOLD_STEP).round() * THRESHOLD_STEP);
+            self.place_point();
+        } else if PRESET.matches(code) {
+            let at = Rule::PRESETS.iter().position(|&r| r == self.rule);
+            self.rule = Rule::PRESETS[at.map_or(0, |k| (k + 1) % Rule::PRESETS.len())];
+            self.place_point();
+        } else if AGAINST.matches(code) && !self.evaluating {
+            let second = self.checkpoints.get(self.selected).map(|c| c.path.clone());
+            if let (Some((_, e)), Some(second)) = (self.last.as_deref(), second) {
+                self.evaluating = true;
+                let request = evaluation::Request {
+                    against: Some(second),
+                    ..self.request(e.checkpoint.clone(), data)
+                };
+                return Reply::Effect(Effect::Evaluate(request));
+            }
+        } else if DISAGREE.matches(code)
+            && self
+                .last
+                .as_deref()
+                .is_some_and(|(_, e)| e.against.is_some())
+        {
+            return Reply::BrowseDisagreements;
+        } else if REPORT.matches(code) {
+            if let Some((_, e)) = self.last.as_deref() {
+                let request = evaluation::Request {
+                    against: e.against.as_ref().map(|a| a.checkpoint.clone()),
+                    ..self.request(e.checkpoint.clone(), data)
+                };
+                let out = Path::new(crate::run::RUNS)
+                    .join(format!("report-{}", crate::files::timestamp()));
+                let notice = format!("writing {}…", out.display());
+                cx.notices.borrow_mut().notify(Tab::Evaluate, notice);
+                return Reply::Effect(Effect::Report { request, out });
+            }
+        }
+        Reply::Done
     }
+
     fn draw(&self, frame: &mut Frame, area: Rect, cx: &Context) {
-        EvaluateTab::draw(self, frame, area, cx)
+        let [list, result] =
+            Layout::horizontal([Constraint::Percentage(40), Constraint::Min(0)]).areas(area);
+        let items: Vec<ListItem> = self
+            .checkpoints
+            .iter()
+            .map(|c| {
+                let acc = c
+                    .val_accuracy
+                    .map_or("      ".into(), |a| format!("{:5.1}%", 100.0 * a));
+                ListItem::new(Line::from(vec![
+                    Span::styled(acc, Style::new().fg(Color::Green)),
+                    Span::raw(format!(" {}", c.label)),
+                ]))
+            })
+            .collect();
+        let scope = if self.all { "all patches" } else { "val split" };
+        let title = format!(
+            "checkpoints · {} evaluates on the {scope}",
+            EVALUATE.label()
+        );
+        let list_widget = if items.is_empty() {
+            List::new(vec![ListItem::new(
+                "none yet: train a run, or copy a .pth into checkpoint/",
+            )])
+        } else {
+            List::new(items)
+        };
+        let mut state = ListState::default().with_selected(Some(self.selected));
+        frame.render_stateful_widget(
+            list_widget
+                .block(panel(&title))
+                .highlight_style(Style::new().fg(Color::Black).bg(ACCENT)),
+            list,
+            &mut state,
+        );
+
+        let Some((name, e)) = self.last.as_deref() else {
+            let text = match self.evaluating {
+                true => "evaluating…".to_string(),
+                false => format!("select a checkpoint and press {}", EVALUATE.label()),
+            };
+            frame.render_widget(Paragraph::new(text).block(panel("result")), result);
+            return;
+        };
+        let [numbers, curves] =
+            Layout::vertical([Constraint::Length(13), Constraint::Min(0)]).areas(result);
+        // Wide screens give the metrics room for their intervals; narrow ones keep the
+        // confusion matrix whole.
+        let share = if result.width >= 100 { 60 } else { 50 };
+        let [metrics, confusion] =
+            Layout::horizontal([Constraint::Percentage(share), Constraint::Min(0)]).areas(numbers);
+        let m = &e.metrics;
+        // The network is named where it is not upstream's.
+        let network = match e.model == crate::model::Spec::UPSTREAM {
+            true => String::new(),
+            false => format!(" · {}", e.model.describe()),
+        };
+        let mut lines: Vec<Line> = vec![
+            Line::from(name.as_str().bold()),
+            Line::from(
+                format!(
+                    "{} · n {} · {}{network}",
+                    e.split_name,
+                    m.n,
+                    e.precision_short()
+                )
+                .dark_gray(),
+            ),
+        ];
+        for row in m.rows(e.ci.as_ref()) {
+            let mut spans = vec![
+                Span::raw(format!("{:<12}", row.name)),
+                format!("{:.4}", row.value).bold(),
+            ];
+            // The intervals where there is room for them: 80 columns show the values alone.
+            if let (Some([lo, hi]), true) = (row.interval, metrics.width >= 36) {
+                spans.push(format!(" [{lo:.3}, {hi:.3}]").dark_gray());
+            }
+            lines.push(Line::from(spans));
+        }
+        lines.push(Line::from(vec![
+            Span::raw(format!("{:<12}", "bal. acc")),
+            format!("{:.4}", m.balanced_accuracy).bold(),
+            format!(" · PR AUC {:.3}", m.pr_auc).dark_gray(),
+        ]));
+        if let Some(n) = &e.nodule {
+            lines.push(Line::from(vec![
+                Span::raw(format!("{:<12}", format!("{} nodules", n.n))),
+                format!("acc {:.3} F1 {:.3} AUC {:.3}", n.accuracy, n.f1, n.auc).bold(),
+            ]));
+        }
+        if let Ok(b) = &e.baseline {
+            lines.push(Line::from(vec![
+                Span::raw(format!("{:<12}", "size alone")),
+                format!("AUC {:.3}", b.diameter_auc()).bold(),
+                format!(
+                    " vs {:.3} per {} · DeLong p {:.1e}",
+                    b.network_auc(),
+                    b.unit,
+                    b.delong.p
+                )
+                .dark_gray(),
+            ]));
+        }
+        if let Some(warning) = e.split.warning() {
+            lines.push(Line::from(warning.yellow()));
+        }
+        if self.evaluating {
+            lines.push(Line::from("evaluating…".italic()));
+        }
+        frame.render_widget(
+            Paragraph::new(lines).block(panel(match (metrics.width >= 36, &e.ci) {
+                (true, Some(_)) => "metrics (95 % CI)",
+                // Withheld, not missing: say so where there is room.
+                (true, None) => "metrics (too few for a CI)",
+                (false, _) => "metrics",
+            })),
+            metrics,
+        );
+        draw_operating_point(
+            frame,
+            confusion,
+            self.point.as_ref(),
+            cx.notices.borrow().notice(Tab::Evaluate),
+        );
+        let [roc, reliability] =
+            Layout::horizontal([Constraint::Percentage(50), Constraint::Min(0)]).areas(curves);
+        draw_roc(frame, roc, e, &self.roc);
+        draw_reliability(frame, reliability, e);
     }
 }

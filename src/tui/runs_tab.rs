@@ -216,20 +216,6 @@ impl RunsTab {
         self.live = live;
     }
 
-    /// The name filter takes every key while it is typed. (An open log takes the keys the
-    /// app leaves to the tab; quitting, help and tabs still work.)
-    pub fn captures_input(&self) -> bool {
-        self.typing
-    }
-
-    pub fn keys(&self) -> Vec<Key> {
-        match (&self.sweep_view, &self.log) {
-            (Some(_), _) => SweepView::KEYS.to_vec(),
-            (None, Some(_)) => LogView::KEYS.to_vec(),
-            (None, None) => Self::KEYS.to_vec(),
-        }
-    }
-
     const KEYS: Keys = &[
         SELECT.doing("select run"),
         SHOW,
@@ -247,12 +233,6 @@ impl RunsTab {
         ANALYSE.help(),
         RESCAN,
     ];
-
-    pub fn on_key(&mut self, key: KeyEvent, cx: &Context) -> Reply {
-        let reply = self.handle_key(key, cx);
-        self.compute_chart();
-        reply
-    }
 
     /// The chart of the marked runs with the chosen options.
     fn compute_chart(&mut self) {
@@ -379,92 +359,6 @@ impl RunsTab {
             smoothing: self.smoothing,
             log_y: self.log_y,
             x: self.x,
-        }
-    }
-
-    pub fn draw(&self, frame: &mut Frame, area: Rect, cx: &Context) {
-        let shown = self.rows();
-        let table_height = (shown.len() as u16 + 3).clamp(4, area.height / 2);
-        let [table, chart] =
-            Layout::vertical([Constraint::Length(table_height), Constraint::Min(0)]).areas(area);
-        let filter = self.filter.value();
-        let mut title = match (self.typing, filter.is_empty()) {
-            (true, _) => format!("runs · filter: {filter}▏"),
-            (false, false) => format!("runs · filter: {filter}"),
-            (false, true) => "runs".to_string(),
-        };
-        if let Some(notice) = cx.notices.borrow().notice(Tab::Runs) {
-            title = format!("{title} · {notice}");
-        }
-        if shown
-            .iter()
-            .any(|(r, _)| r.entry().is_some_and(possibly_optimistic))
-        {
-            title = format!("{title} · {OPTIMISTIC_MARK} possibly optimistic split");
-        }
-        let rows: Vec<Row> = shown
-            .iter()
-            .map(|(r, depth)| match r {
-                Shown::Entry(entry) => self.entry_row(entry, *depth, None),
-                Shown::Point(point) => match point.run() {
-                    Some(run) => self.entry_row(run, *depth, point.queue()),
-                    None => self.point_row(point, *depth),
-                },
-            })
-            .collect();
-        let (widths, header) = match self.live {
-            true => (
-                [
-                    Constraint::Min(14),
-                    Constraint::Length(15),
-                    Constraint::Length(7),
-                    Constraint::Length(8),
-                    Constraint::Length(4),
-                    Constraint::Length(4),
-                    Constraint::Length(9),
-                    Constraint::Length(8),
-                ],
-                [
-                    "run",
-                    "recent val loss",
-                    "epochs",
-                    "best acc",
-                    "cpu",
-                    "gpu",
-                    "memory",
-                    "status",
-                ],
-            ),
-            false => (
-                [
-                    Constraint::Min(14),
-                    Constraint::Length(16),
-                    Constraint::Length(6),
-                    Constraint::Length(8),
-                    Constraint::Length(7),
-                    Constraint::Length(8),
-                    Constraint::Length(9),
-                    Constraint::Length(9),
-                ],
-                [
-                    "run", "date", "epochs", "best acc", "F1", "device", "duration", "status",
-                ],
-            ),
-        };
-        let header = Row::new(header.to_vec()).style(Style::new().fg(ACCENT).bold());
-        let mut state = TableState::default().with_selected(Some(self.selected));
-        frame.render_stateful_widget(
-            Table::new(rows, widths)
-                .header(header)
-                .block(panel(&title))
-                .row_highlight_style(Style::new().fg(Color::Black).bg(ACCENT)),
-            table,
-            &mut state,
-        );
-        match (&self.sweep_view, &self.log) {
-            (Some(view), _) => view.draw(frame, chart),
-            (None, Some(log)) => log.draw(frame, chart),
-            (None, None) => self.draw_chart(frame, chart),
         }
     }
 
@@ -760,15 +654,108 @@ impl<'a> Shown<'a> {
 
 impl super::panel::Panel for RunsTab {
     fn keys(&self) -> Vec<Key> {
-        RunsTab::keys(self)
+        match (&self.sweep_view, &self.log) {
+            (Some(_), _) => SweepView::KEYS.to_vec(),
+            (None, Some(_)) => LogView::KEYS.to_vec(),
+            (None, None) => Self::KEYS.to_vec(),
+        }
     }
+
+    /// The name filter takes every key while it is typed. (An open log takes the keys the
+    /// app leaves to the tab; quitting, help and tabs still work.)
     fn captures_input(&self) -> bool {
-        RunsTab::captures_input(self)
+        self.typing
     }
+
     fn on_key(&mut self, key: KeyEvent, cx: &Context) -> Reply {
-        RunsTab::on_key(self, key, cx)
+        let reply = self.handle_key(key, cx);
+        self.compute_chart();
+        reply
     }
+
     fn draw(&self, frame: &mut Frame, area: Rect, cx: &Context) {
-        RunsTab::draw(self, frame, area, cx)
+        let shown = self.rows();
+        let table_height = (shown.len() as u16 + 3).clamp(4, area.height / 2);
+        let [table, chart] =
+            Layout::vertical([Constraint::Length(table_height), Constraint::Min(0)]).areas(area);
+        let filter = self.filter.value();
+        let mut title = match (self.typing, filter.is_empty()) {
+            (true, _) => format!("runs · filter: {filter}▏"),
+            (false, false) => format!("runs · filter: {filter}"),
+            (false, true) => "runs".to_string(),
+        };
+        if let Some(notice) = cx.notices.borrow().notice(Tab::Runs) {
+            title = format!("{title} · {notice}");
+        }
+        if shown
+            .iter()
+            .any(|(r, _)| r.entry().is_some_and(possibly_optimistic))
+        {
+            title = format!("{title} · {OPTIMISTIC_MARK} possibly optimistic split");
+        }
+        let rows: Vec<Row> = shown
+            .iter()
+            .map(|(r, depth)| match r {
+                Shown::Entry(entry) => self.entry_row(entry, *depth, None),
+                Shown::Point(point) => match point.run() {
+                    Some(run) => self.entry_row(run, *depth, point.queue()),
+                    None => self.point_row(point, *depth),
+                },
+            })
+            .collect();
+        let (widths, header) = match self.live {
+            true => (
+                [
+                    Constraint::Min(14),
+                    Constraint::Length(15),
+                    Constraint::Length(7),
+                    Constraint::Length(8),
+                    Constraint::Length(4),
+                    Constraint::Length(4),
+                    Constraint::Length(9),
+                    Constraint::Length(8),
+                ],
+                [
+                    "run",
+                    "recent val loss",
+                    "epochs",
+                    "best acc",
+                    "cpu",
+                    "gpu",
+                    "memory",
+                    "status",
+                ],
+            ),
+            false => (
+                [
+                    Constraint::Min(14),
+                    Constraint::Length(16),
+                    Constraint::Length(6),
+                    Constraint::Length(8),
+                    Constraint::Length(7),
+                    Constraint::Length(8),
+                    Constraint::Length(9),
+                    Constraint::Length(9),
+                ],
+                [
+                    "run", "date", "epochs", "best acc", "F1", "device", "duration", "status",
+                ],
+            ),
+        };
+        let header = Row::new(header.to_vec()).style(Style::new().fg(ACCENT).bold());
+        let mut state = TableState::default().with_selected(Some(self.selected));
+        frame.render_stateful_widget(
+            Table::new(rows, widths)
+                .header(header)
+                .block(panel(&title))
+                .row_highlight_style(Style::new().fg(Color::Black).bg(ACCENT)),
+            table,
+            &mut state,
+        );
+        match (&self.sweep_view, &self.log) {
+            (Some(view), _) => view.draw(frame, chart),
+            (None, Some(log)) => log.draw(frame, chart),
+            (None, None) => self.draw_chart(frame, chart),
+        }
     }
 }

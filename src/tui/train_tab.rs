@@ -201,44 +201,7 @@ impl TrainTab {
         &self.progress
     }
 
-    /// Typing into a form field takes every key.
-    pub fn captures_input(&self) -> bool {
-        self.form.editing()
-    }
-
-    pub fn keys(&self) -> Vec<Key> {
-        [Self::KEYS, Form::KEYS].concat()
-    }
-
     const KEYS: Keys = &[START, PAUSE, STOP];
-
-    pub fn on_key(&mut self, key: KeyEvent, cx: &Context) -> Reply {
-        let log = |line: String| cx.notices.borrow_mut().log(line);
-        let active = self.progress.is_active();
-        let code = key.code;
-        if self.form.editing() || (!active && !START.matches(code)) {
-            self.form.on_key(key);
-        } else if START.matches(code) && self.progress.followed.is_some() {
-            log(format!(
-                "watching another process's run: {} a new one from a plain `lnmc`",
-                START.label()
-            ));
-        } else if START.matches(code) && !active {
-            match self.form.settings() {
-                Ok(settings) => return Reply::Effect(self.start(settings, cx.data)),
-                Err(e) => log(format!("cannot start: {e}")),
-            }
-        } else if PAUSE.matches(code) && active {
-            let paused = !self.progress.paused;
-            self.progress.paused = paused;
-            log(if paused { "paused" } else { "resumed" }.into());
-            return Reply::Effect(Effect::SetPaused(paused));
-        } else if STOP.matches(code) && active {
-            log("stopping after the current batch…".into());
-            return Reply::Effect(Effect::StopTraining);
-        }
-        Reply::Done
-    }
 
     /// The context slices the form is set to (1 while its text is not a valid setting).
     pub fn context(&self) -> usize {
@@ -291,43 +254,6 @@ impl TrainTab {
         p.run_dir = Some(entry.path.clone());
         p.since_update = followed.since_update;
         p.system = entry.system().clone();
-    }
-
-    pub fn draw(&self, frame: &mut Frame, area: Rect, cx: &Context) {
-        let [left, right] =
-            Layout::horizontal([Constraint::Length(LEFT_WIDTH), Constraint::Min(0)]).areas(area);
-        // The form takes what the status panel leaves, and scrolls when that is short of a row
-        // a setting.
-        let form_rows = (TABLE.len() as u16 + 3).min(left.height.saturating_sub(STATUS_ROWS));
-        let [form, status] =
-            Layout::vertical([Constraint::Length(form_rows), Constraint::Min(0)]).areas(left);
-        self.draw_form(frame, form);
-        draw_status(frame, status, &self.progress);
-        let log_height = if area.height >= 36 { 8 } else { 5 };
-        let [chart, gauges, sparks, log] = Layout::vertical([
-            Constraint::Min(6),
-            Constraint::Length(2),
-            Constraint::Length(4),
-            Constraint::Length(log_height),
-        ])
-        .areas(right);
-        let title = match &self.progress.run {
-            Some(run) => format!("loss per epoch · run {run}"),
-            None => "loss per epoch".to_string(),
-        };
-        loss_chart(frame, chart, &title, &self.progress.history);
-        draw_gauges(frame, gauges, &self.progress);
-        draw_sparklines(frame, sparks, &self.progress);
-        let notices = cx.notices.borrow();
-        let items: Vec<ListItem> = notices
-            .lines()
-            .iter()
-            .rev()
-            .take(log.height as usize)
-            .rev()
-            .map(|l| ListItem::new(l.as_str()))
-            .collect();
-        frame.render_widget(List::new(items).block(panel("log")), log);
     }
 
     fn draw_form(&self, frame: &mut Frame, area: Rect) {
@@ -529,15 +455,76 @@ fn newest(values: &[f64], area: Rect) -> &[f64] {
 
 impl super::panel::Panel for TrainTab {
     fn keys(&self) -> Vec<Key> {
-        TrainTab::keys(self)
+        [Self::KEYS, Form::KEYS].concat()
     }
+
+    /// Typing into a form field takes every key.
     fn captures_input(&self) -> bool {
-        TrainTab::captures_input(self)
+        self.form.editing()
     }
+
     fn on_key(&mut self, key: KeyEvent, cx: &Context) -> Reply {
-        TrainTab::on_key(self, key, cx)
+        let log = |line: String| cx.notices.borrow_mut().log(line);
+        let active = self.progress.is_active();
+        let code = key.code;
+        if self.form.editing() || (!active && !START.matches(code)) {
+            self.form.on_key(key);
+        } else if START.matches(code) && self.progress.followed.is_some() {
+            log(format!(
+                "watching another process's run: {} a new one from a plain `lnmc`",
+                START.label()
+            ));
+        } else if START.matches(code) && !active {
+            match self.form.settings() {
+                Ok(settings) => return Reply::Effect(self.start(settings, cx.data)),
+                Err(e) => log(format!("cannot start: {e}")),
+            }
+        } else if PAUSE.matches(code) && active {
+            let paused = !self.progress.paused;
+            self.progress.paused = paused;
+            log(if paused { "paused" } else { "resumed" }.into());
+            return Reply::Effect(Effect::SetPaused(paused));
+        } else if STOP.matches(code) && active {
+            log("stopping after the current batch…".into());
+            return Reply::Effect(Effect::StopTraining);
+        }
+        Reply::Done
     }
+
     fn draw(&self, frame: &mut Frame, area: Rect, cx: &Context) {
-        TrainTab::draw(self, frame, area, cx)
+        let [left, right] =
+            Layout::horizontal([Constraint::Length(LEFT_WIDTH), Constraint::Min(0)]).areas(area);
+        // The form takes what the status panel leaves, and scrolls when that is short of a row
+        // a setting.
+        let form_rows = (TABLE.len() as u16 + 3).min(left.height.saturating_sub(STATUS_ROWS));
+        let [form, status] =
+            Layout::vertical([Constraint::Length(form_rows), Constraint::Min(0)]).areas(left);
+        self.draw_form(frame, form);
+        draw_status(frame, status, &self.progress);
+        let log_height = if area.height >= 36 { 8 } else { 5 };
+        let [chart, gauges, sparks, log] = Layout::vertical([
+            Constraint::Min(6),
+            Constraint::Length(2),
+            Constraint::Length(4),
+            Constraint::Length(log_height),
+        ])
+        .areas(right);
+        let title = match &self.progress.run {
+            Some(run) => format!("loss per epoch · run {run}"),
+            None => "loss per epoch".to_string(),
+        };
+        loss_chart(frame, chart, &title, &self.progress.history);
+        draw_gauges(frame, gauges, &self.progress);
+        draw_sparklines(frame, sparks, &self.progress);
+        let notices = cx.notices.borrow();
+        let items: Vec<ListItem> = notices
+            .lines()
+            .iter()
+            .rev()
+            .take(log.height as usize)
+            .rev()
+            .map(|l| ListItem::new(l.as_str()))
+            .collect();
+        frame.render_widget(List::new(items).block(panel("log")), log);
     }
 }
