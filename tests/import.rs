@@ -74,14 +74,7 @@ fn the_lidc_tree_imports_to_the_pixels_labels_and_ids_of_its_hdf5() {
             .unwrap()
     );
     for name in ["nodule_id", "patient_id"] {
-        let truth: Vec<i64> = theirs
-            .dataset(name)
-            .unwrap()
-            .read_raw::<i32>()
-            .unwrap()
-            .into_iter()
-            .map(i64::from)
-            .collect();
+        let truth = common::i64_dataset(&theirs, name);
         assert!(
             same_partition(&read_i64(&ours, name), &truth),
             "{name} partitions otherwise"
@@ -296,19 +289,12 @@ fn pixel_types_are_kept_slices_sort_by_number_and_bad_trees_are_refused() {
 
 /// Runs tests/volumes_reference.py into `dir`: the volumes, coords.csv and SimpleITK's patches.
 fn reference_volumes(dir: &Path, size: usize, spacing: f64) -> Vec<f32> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/volumes_reference.py");
-    let out = std::process::Command::new(common::venv_python())
-        .arg(&script)
-        .arg(dir)
-        .arg(size.to_string())
-        .arg(spacing.to_string())
-        .output()
-        .expect("run .venv/bin/python (scripts/setup installs it)");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let args = [
+        dir.into(),
+        size.to_string().into(),
+        spacing.to_string().into(),
+    ];
+    let _: Vec<u8> = common::python::<std::ffi::OsString>("volumes_reference.py", &args);
     common::read_npy(&dir.join("reference.npy"))
 }
 

@@ -28,14 +28,7 @@ fn without_ids(source: &Path, dir: &Path, name: &str) -> (Vec<i64>, Vec<u8>) {
         .unwrap()
         .read_raw::<u8>()
         .unwrap();
-    let ids: Vec<i64> = file
-        .dataset("nodule_id")
-        .unwrap()
-        .read_raw::<i32>()
-        .unwrap()
-        .into_iter()
-        .map(i64::from)
-        .collect();
+    let ids = common::i64_dataset(&file, "nodule_id");
     let n = labels.len();
     H5::create(dir, name)
         .add("ct_slices", &[n, 64, 64], &slices)
@@ -74,21 +67,7 @@ fn uncertain_groups_are_said_optimistic_and_the_users_ids_make_the_split_honest(
         "{written}"
     );
 
-    let text = ok(
-        d,
-        &[
-            "train",
-            "--headless",
-            "--device",
-            "cpu",
-            "--data",
-            "lidc.h5",
-            "--epochs",
-            "1",
-            "--run",
-            "inferred",
-        ],
-    );
+    let text = train_one_epoch(d, "inferred");
     assert!(text.contains("possibly optimistic: whole groups on one side, but the groups were inferred and are uncertain"), "{text}");
     let config: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(d.join("runs/inferred/config.json")).unwrap(),
@@ -148,21 +127,7 @@ fn uncertain_groups_are_said_optimistic_and_the_users_ids_make_the_split_honest(
         .map(|l| l.split(',').nth(1).unwrap().parse().unwrap())
         .collect();
     assert_eq!(ids, truth);
-    let text = ok(
-        d,
-        &[
-            "train",
-            "--headless",
-            "--device",
-            "cpu",
-            "--data",
-            "lidc.h5",
-            "--epochs",
-            "1",
-            "--run",
-            "user",
-        ],
-    );
+    let text = train_one_epoch(d, "user");
     assert!(!text.contains("optimistic"), "{text}");
     let m = eval_json(d, "user");
     assert_eq!(m["split"]["groups"], "user");
@@ -290,4 +255,17 @@ fn context_neighbours_on_real_slices_stay_in_their_nodule() {
         repeated > 0,
         "nodules of fewer than 5 slices repeat their ends"
     );
+}
+
+/// One epoch on lidc.h5 in `d` as run `name`; what it printed.
+fn train_one_epoch(d: &std::path::Path, name: &str) -> String {
+    let args = [
+        "train",
+        "--headless",
+        "--device",
+        "cpu",
+        "--data",
+        "lidc.h5",
+    ];
+    ok(d, &[&args[..], &["--epochs", "1", "--run", name]].concat())
 }

@@ -4,9 +4,7 @@
 
 mod common;
 
-use std::process::Command;
-
-use common::{fixture, read_npy, venv_python, write_npy};
+use common::{fixture, python, read_npy, write_npy};
 use lnmc::data::intensity::Intensity;
 use lnmc::data::{synth, Dataset, Pixels};
 use lnmc::{checkpoint, inference, model};
@@ -40,24 +38,6 @@ fn reference(raw: &[f32], n: usize, checkpoint: &std::path::Path) -> (Vec<f32>, 
         &[&raw_path, &norm, checkpoint, &logits],
     );
     (read_npy(&norm), read_npy(&logits))
-}
-
-/// Runs tests/SCRIPT with the project's .venv python, asserting success; its standard output.
-fn python(script: &str, args: &[&std::path::Path]) -> Vec<u8> {
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests")
-        .join(script);
-    let out = Command::new(venv_python())
-        .arg(&script)
-        .args(args)
-        .output()
-        .expect("run .venv/bin/python (scripts/setup installs it)");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
 }
 
 #[test]

@@ -4,7 +4,6 @@
 mod common;
 
 use crossterm::event::{Event as CtEvent, KeyCode, KeyEvent, KeyModifiers};
-use lnmc::data::split::Split;
 use lnmc::data::synth;
 use lnmc::evaluation::Evaluation;
 use lnmc::run::catalog::{runs, Followed, Run};
@@ -29,18 +28,6 @@ fn render(app: &App, width: u16, height: u16) -> Terminal<TestBackend> {
     let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
     terminal.draw(|f| view::draw(f, app)).unwrap();
     terminal
-}
-
-/// The 30-patch split the fake run trains on.
-fn demo_split() -> Split {
-    Split {
-        kind: lnmc::data::split::SplitKind::Stratified,
-        seed: 0,
-        fold: None,
-        about: None,
-        train: (0..24).collect(),
-        val: (24..30).collect(),
-    }
 }
 
 fn record(epoch: usize, loss: f64, acc: f64) -> EpochRecord {
@@ -73,7 +60,7 @@ fn run_events() -> Vec<Event> {
             precision: "fp32 (asked for)".into(),
             synthetic: true,
             units: lnmc::data::units::Units::Hu,
-            split: demo_split(),
+            split: common::demo_split(),
             first_epoch: 1,
             epochs: 3,
             prepare_seconds: 0.5,
@@ -175,7 +162,7 @@ fn fake_event_stream_drives_the_train_tab_to_finished() {
     assert_eq!(progress.best().unwrap().epoch, 2);
     assert_eq!(
         app.split(),
-        &demo_split(),
+        &common::demo_split(),
         "the run's split is the one shown"
     );
     let screen = format!("{}", render(&app, 160, 48).backend());
@@ -210,11 +197,7 @@ async fn event_loop_takes_a_fake_worker_stream_to_finished() {
 
 #[test]
 fn train_tab() {
-    for (w, h) in [(80, 24), (160, 48)] {
-        let mut app = app();
-        feed_run(&mut app);
-        insta::assert_snapshot!(format!("train_{w}x{h}"), render(&app, w, h).backend());
-    }
+    snapshots("train", feed_run);
 }
 
 #[test]
@@ -265,23 +248,28 @@ fn a_lazily_opened_file_draws_as_the_same_set_in_memory() {
     assert_eq!(screens[0], screens[1]);
 }
 
-#[test]
-fn evaluate_tab() {
+/// The snapshot `name_WxH` of an app that `prepare` has set up, at 80×24 and 160×48.
+fn snapshots(name: &str, prepare: impl Fn(&mut App)) {
     for (w, h) in [(80, 24), (160, 48)] {
         let mut app = app();
-        key(&mut app, KeyCode::Char('3'));
-        evaluated(&mut app, "checkpoint/demo/best.safetensors");
-        insta::assert_snapshot!(format!("evaluate_{w}x{h}"), render(&app, w, h).backend());
+        prepare(&mut app);
+        insta::assert_snapshot!(format!("{name}_{w}x{h}"), render(&app, w, h).backend());
     }
 }
 
 #[test]
+fn evaluate_tab() {
+    snapshots("evaluate", |app| {
+        key(app, KeyCode::Char('3'));
+        evaluated(app, "checkpoint/demo/best.safetensors");
+    });
+}
+
+#[test]
 fn runs_tab() {
-    for (w, h) in [(80, 24), (160, 48)] {
-        let mut app = app();
-        key(&mut app, KeyCode::Char('4'));
-        insta::assert_snapshot!(format!("runs_{w}x{h}"), render(&app, w, h).backend());
-    }
+    snapshots("runs", |app| {
+        key(app, KeyCode::Char('4'));
+    });
 }
 
 #[test]
@@ -340,7 +328,7 @@ fn keys_switch_tabs_open_help_and_ask_before_quitting_a_run() {
         precision: "fp32 (asked for)".into(),
         synthetic: true,
         units: lnmc::data::units::Units::Hu,
-        split: demo_split(),
+        split: common::demo_split(),
         first_epoch: 1,
         epochs: 1,
         prepare_seconds: 0.5,

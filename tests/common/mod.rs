@@ -241,3 +241,40 @@ pub async fn drive<B: ratatui::backend::Backend>(
         .await
         .unwrap();
 }
+
+/// The 30-patch split of `app()`'s data that fake runs train on: 24 train, 6 val.
+pub fn demo_split() -> lnmc::data::split::Split {
+    lnmc::data::split::Split {
+        kind: lnmc::data::split::SplitKind::Stratified,
+        seed: 0,
+        fold: None,
+        about: None,
+        train: (0..24).collect(),
+        val: (24..30).collect(),
+    }
+}
+
+/// Runs tests/SCRIPT with the project's .venv python and `args`, asserting success; its
+/// standard output.
+pub fn python<A: AsRef<std::ffi::OsStr>>(script: &str, args: &[A]) -> Vec<u8> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join(script);
+    let out = std::process::Command::new(venv_python())
+        .arg(&script)
+        .args(args)
+        .output()
+        .expect("run .venv/bin/python (scripts/setup installs it)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// An integer dataset of an HDF5 file (ids are int32 in the files lnmc reads) as i64.
+pub fn i64_dataset(file: &hdf5::File, name: &str) -> Vec<i64> {
+    let values = file.dataset(name).unwrap().read_raw::<i32>().unwrap();
+    values.into_iter().map(i64::from).collect()
+}
