@@ -636,13 +636,6 @@ impl<'a> Shown<'a> {
         }
     }
 
-    pub fn name(&self) -> &'a str {
-        match self {
-            Shown::Entry(r) => &r.name,
-            Shown::Point(p) => &p.name,
-        }
-    }
-
     /// The entry behind it (none for a sweep's point not started).
     pub fn entry(&self) -> Option<&'a RunEntry> {
         match self {
