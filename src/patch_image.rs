@@ -48,15 +48,14 @@ impl Window {
 }
 
 pub fn image(data: &Dataset, index: usize, window: Window) -> Result<image::GrayImage> {
-    let pixels = data
-        .patch(index)?
-        .iter()
-        .map(|&hu| window.grey(hu))
-        .collect();
-    Ok(
-        image::GrayImage::from_raw(data.width as u32, data.height as u32, pixels)
-            .expect("patch has width × height pixels"),
-    )
+    Ok(grey(&data.patch(index)?, data.height, data.width, window))
+}
+
+/// Raw pixels (height × width) as greys through `window`.
+pub fn grey(raw: &[f32], height: usize, width: usize, window: Window) -> image::GrayImage {
+    let pixels = raw.iter().map(|&hu| window.grey(hu)).collect();
+    image::GrayImage::from_raw(width as u32, height as u32, pixels)
+        .expect("patch has width × height pixels")
 }
 
 /// "patch 12 of 6691 · malignant (1) · synthetic data · HU -903…212, mean -640"; other units

@@ -218,6 +218,47 @@ fn dataset_tab_draws_the_patch_in_halfblocks() {
     }
 }
 
+/// In the running dashboard the patches of a file left on disk are read by a worker and drawn
+/// once they are in: the same screen as the set held in memory gives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_reads_a_files_patches_on_a_worker() {
+    let dir = tempfile::tempdir().unwrap();
+    #[rustfmt::skip]
+    common::ok(dir.path(), &["synth", "--n", "30", "--seed", "2", "--out", "synthetic.hdf5"]);
+    let path = dir.path().join("synthetic.hdf5");
+    let options = synth::Options {
+        n: 30,
+        seed: 2,
+        ..Default::default()
+    };
+    let mut memory = App::new(
+        synth::in_memory(&options, &path),
+        PatchImages::new(halfblocks()),
+        Vec::new(),
+    );
+    key(&mut memory, KeyCode::Char('2'));
+    key(&mut memory, KeyCode::Right);
+    let expected = format!("{}", render(&memory, 160, 48).backend());
+
+    let lazy = lnmc::data::reader::open(&path).unwrap();
+    let mut app = App::new(lazy, PatchImages::new(halfblocks()), Vec::new());
+    let mut terminal = Terminal::new(TestBackend::new(160, 48)).unwrap();
+    let (keys, key_stream) = futures::channel::mpsc::unbounded();
+    let press = |code| Ok(CtEvent::Key(KeyEvent::new(code, KeyModifiers::NONE)));
+    keys.unbounded_send(press(KeyCode::Char('2'))).unwrap();
+    keys.unbounded_send(press(KeyCode::Right)).unwrap();
+    // Quit once the worker's patches have been taken in and drawn.
+    tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+        let _ = keys.unbounded_send(press(KeyCode::Char('q')));
+    });
+    let channel = tokio::sync::mpsc::unbounded_channel();
+    common::drive(&mut terminal, &mut app, key_stream, channel).await;
+    let screen = format!("{}", terminal.backend());
+    assert!(!screen.contains("reading…"), "{screen}");
+    assert_eq!(screen, expected);
+}
+
 #[test]
 fn a_lazily_opened_file_draws_as_the_same_set_in_memory() {
     // The dashboard reads patches from the file as it shows them: the screen must be the one
@@ -238,9 +279,25 @@ fn a_lazily_opened_file_draws_as_the_same_set_in_memory() {
     let screens: Vec<String> = [lazy, synth::in_memory(&options, &path)]
         .into_iter()
         .map(|data| {
+            let from_file = !data.in_memory();
             let mut app = App::new(data, PatchImages::new(halfblocks()), Vec::new());
-            key(&mut app, KeyCode::Char('2'));
-            key(&mut app, KeyCode::Right);
+            let mut reads = vec![key(&mut app, KeyCode::Char('2'))];
+            reads.push(key(&mut app, KeyCode::Right));
+            let reads: Vec<Vec<usize>> = reads
+                .into_iter()
+                .filter_map(|e| match e {
+                    Effect::LoadPatches(indices) => Some(indices),
+                    _ => None,
+                })
+                .collect();
+            // Drawing never reads the file: until the worker's answer the panel says so.
+            let before = format!("{}", render(&app, 160, 48).backend());
+            assert_eq!(before.contains("reading…"), from_file, "{before}");
+            assert_eq!(reads.is_empty(), !from_file, "{reads:?}");
+            for indices in reads {
+                let patches = lnmc::tui::patches::load(app.data(), &indices);
+                assert_eq!(app.update(Message::Patches(patches)), Effect::None);
+            }
             format!("{}", render(&app, 160, 48).backend())
         })
         .collect();
@@ -570,21 +627,16 @@ fn the_overlay_explains_with_the_evaluated_checkpoint() {
     let screen = format!("{}", render(&app, 160, 48).backend());
     assert!(screen.contains("no checkpoint: evaluate one"), "{screen}");
     evaluated(&mut app, "checkpoint/demo/best.safetensors");
-    let Effect::Explain {
-        checkpoint,
-        patches,
-        height,
-        ..
-    } = key(&mut app, KeyCode::Right)
-    else {
+    let Effect::Explain { checkpoint, rows } = key(&mut app, KeyCode::Right) else {
         panic!("no maps asked for");
     };
     assert_eq!(
         checkpoint,
         std::path::PathBuf::from("checkpoint/demo/best.safetensors")
     );
-    assert!(patches.iter().any(|(i, p)| *i == 1 && p.len() == 64 * 64) && height == 64);
-    let maps = patches
+    // One slice a patch: the demo checkpoint's network takes no neighbours.
+    assert!(rows.iter().any(|(i, r)| *i == 1 && r == &[1]), "{rows:?}");
+    let maps = rows
         .iter()
         .map(|(i, _)| {
             (

@@ -95,12 +95,12 @@ impl Dataset {
 
     /// Raw intensity (min, max, mean) of one patch.
     pub fn patch_stats(&self, index: usize) -> Result<(f32, f32, f64)> {
-        let patch = self.patch(index)?;
-        let (min, max) = patch
-            .iter()
-            .fold((f32::MAX, f32::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
-        let mean = patch.iter().map(|&v| v as f64).sum::<f64>() / patch.len() as f64;
-        Ok((min, max, mean))
+        Ok(stats(&self.patch(index)?))
+    }
+
+    /// Whether the pixels are held in memory (else each patch is read from the file).
+    pub fn in_memory(&self) -> bool {
+        !matches!(self.pixels, Pixels::Lazy(_))
     }
 
     /// The pixels of at most `max_patches` patches spread evenly over the file (every patch
@@ -165,6 +165,15 @@ impl Pixels {
             Pixels::Lazy(_) => 0,
         }
     }
+}
+
+/// (min, max, mean) of raw intensities.
+pub fn stats(values: &[f32]) -> (f32, f32, f64) {
+    let (min, max) = values
+        .iter()
+        .fold((f32::MAX, f32::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+    let mean = values.iter().map(|&v| v as f64).sum::<f64>() / values.len() as f64;
+    (min, max, mean)
 }
 
 /// The data file used when the user names none: the real upstream file if it has been dropped

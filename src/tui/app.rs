@@ -5,6 +5,7 @@
 
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -56,7 +57,8 @@ pub struct App {
 /// The app's state that every panel reads (through `Context`), apart from the panels so that
 /// one of them can change while the context is held.
 struct Shared {
-    data: Dataset,
+    /// Shared with the workers that read its patches.
+    data: Arc<Dataset>,
     /// The split of the run shown (before any run: the split a new run would get).
     split: Split,
     /// Whether each row is on the split's validation side, for a lookup per frame.
@@ -108,7 +110,7 @@ impl App {
             stall_limit: None,
             shared: Shared {
                 in_val: in_val(&split, data.len()),
-                data,
+                data: Arc::new(data),
                 split,
                 notices: RefCell::default(),
             },
@@ -125,6 +127,11 @@ impl App {
 
     pub fn data(&self) -> &Dataset {
         &self.shared.data
+    }
+
+    /// The data file, for a worker to read from.
+    pub fn shared_data(&self) -> Arc<Dataset> {
+        Arc::clone(&self.shared.data)
     }
 
     pub fn split(&self) -> &Split {
@@ -179,6 +186,21 @@ impl App {
 
     /// The one place the dashboard's state changes.
     pub fn update(&mut self, message: Message) -> Effect {
+        let effect = self.handle(message);
+        // Whatever moved the Dataset tab's cursor (a key, a filter, a new split), the patches
+        // it shows next are read now, before a frame needs them.
+        if self.tab != Tab::Dataset || effect == Effect::Quit {
+            return effect;
+        }
+        let cx = context(&self.shared, &self.evaluate, &self.train);
+        match (effect, self.dataset.read_ahead(&cx)) {
+            (effect, Effect::None) => effect,
+            (Effect::None, read) => read,
+            (effect, read) => Effect::All(vec![effect, read]),
+        }
+    }
+
+    fn handle(&mut self, message: Message) -> Effect {
         match message {
             Message::Key(key) => self.on_key(key),
             Message::Train(event) => {
@@ -313,6 +335,10 @@ impl App {
                     .get_mut()
                     .notify(Tab::Runs, line.clone());
                 self.shared.notices.get_mut().log(line);
+                Effect::None
+            }
+            Message::Patches(patches) => {
+                self.dataset.loaded(patches);
                 Effect::None
             }
             Message::Flags(result) => {

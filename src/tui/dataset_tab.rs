@@ -18,6 +18,7 @@ use super::browser::{Browser, ClassFilter, Sets, SplitFilter};
 use super::image::PatchImages;
 use super::keys::{Key, Keys, CANCEL, CONFIRM};
 use super::message::{Effect, Reply};
+use super::patches::{Loaded, PatchCache, Shown};
 use super::widgets::{panel, ACCENT};
 use crate::data::groups::{group_sizes, Source};
 use crate::data::review::Flag;
@@ -35,6 +36,8 @@ pub use super::panel::Context;
 pub struct DatasetTab {
     browser: Browser,
     images: PatchImages,
+    /// The pixels of the shown patch and its neighbours, read ahead of drawing.
+    patches: PatchCache,
     /// Pixel counts per HU bin over the sampled patches.
     histogram: Vec<u64>,
     /// The set's facts that never change, counted once: (benign, malignant) and the line on
@@ -67,6 +70,8 @@ pub struct DatasetTab {
 
 /// How many patches around the shown one (the thumbnails) are explained ahead.
 const EXPLAIN_AHEAD: usize = 12;
+/// How many are read ahead: more than the widest thumbnail strip shows.
+const READ_AHEAD: usize = 32;
 
 const CAM: Key = Key::new(&[KeyCode::Char('c')], "CAM overlay");
 const FLAG: Key = Key::new(&[KeyCode::Char('x')], "flag label");
@@ -78,6 +83,7 @@ impl DatasetTab {
         DatasetTab {
             browser: Browser::new(data),
             images,
+            patches: PatchCache::default(),
             histogram: histogram(data),
             classes: data.class_counts(),
             nodules: nodules_line(data),
@@ -129,6 +135,27 @@ impl DatasetTab {
 
     pub fn set_problem(&mut self, problem: String) {
         self.problem = Some(problem);
+    }
+
+    /// The patches around the shown one not yet read: an effect for the worker (none for a
+    /// set in memory, copied here).
+    pub fn read_ahead(&mut self, cx: &Context) -> Effect {
+        let b = &self.browser;
+        let near = b
+            .visible
+            .iter()
+            .skip(b.cursor.saturating_sub(READ_AHEAD / 2))
+            .take(READ_AHEAD + 1)
+            .copied();
+        match self.patches.ask(cx.data, near) {
+            wanted if wanted.is_empty() => Effect::None,
+            wanted => Effect::LoadPatches(wanted),
+        }
+    }
+
+    /// Takes in patches the worker read.
+    pub fn loaded(&mut self, patches: Vec<(usize, Loaded)>) {
+        self.patches.take(patches);
     }
 
     /// Takes in maps computed for `checkpoint`.
@@ -194,30 +221,18 @@ impl DatasetTab {
         let k = *self.contexts.entry(checkpoint.clone()).or_insert_with(|| {
             crate::checkpoint::read_info(&checkpoint).map_or(1, |i| i.config.hyper.context)
         });
-        let mut patches = Vec::new();
+        let mut rows = Vec::new();
         for i in wanted {
-            let rows = match (k, &self.context_rows) {
-                (1, _) => vec![i],
-                (_, Ok(nodules)) => nodules.rows_of(i, k),
+            rows.push(match (k, &self.context_rows) {
+                (1, _) => (i, vec![i]),
+                (_, Ok(nodules)) => (i, nodules.rows_of(i, k)),
                 (_, Err(why)) => {
                     self.problem = Some(format!("a network of {k} slices: the file {why}"));
                     return Reply::Done;
                 }
-            };
-            match crate::data::context::stack(cx.data, &rows) {
-                Ok(stack) => patches.push((i, stack)),
-                Err(e) => {
-                    self.problem = Some(e.to_string());
-                    return Reply::Done;
-                }
-            }
+            });
         }
-        Reply::Effect(Effect::Explain {
-            checkpoint,
-            patches,
-            height: cx.data.height,
-            width: cx.data.width,
-        })
+        Reply::Effect(Effect::Explain { checkpoint, rows })
     }
 
     /// The filters again, after the split or the evaluation changed.
@@ -246,6 +261,7 @@ impl DatasetTab {
     }
 
     fn draw_thumbnails(&self, frame: &mut Frame, area: Rect, data: &Dataset) {
+        let size = |index| (index, data.height, data.width);
         let b = &self.browser;
         let count = (area.width / 14).max(1) as usize;
         let start = b
@@ -271,8 +287,9 @@ impl DatasetTab {
                 .title(format!("{index}{flag}"));
             let inner = block.inner(cell);
             frame.render_widget(block, cell);
+            let patch = self.patches.get(index);
             self.images
-                .render(frame, inner, data, index, window, self.map_of(index));
+                .render(frame, inner, patch, size(index), window, self.map_of(index));
         }
     }
 
@@ -283,11 +300,13 @@ impl DatasetTab {
         let data = cx.data;
         let units = data.scale.units;
         let digits = units.decimals();
-        let intensities = match data.patch_stats(index) {
-            Ok((min, max, mean)) => {
-                format!("{min:.digits$} … {max:.digits$}, mean {mean:.digits$}")
-            }
-            Err(e) => e.to_string(),
+        let intensities = match self.patches.get(index) {
+            Shown::Pixels(p) => format!(
+                "{:.digits$} … {:.digits$}, mean {:.digits$}",
+                p.min, p.max, p.mean
+            ),
+            Shown::Reading => "reading…".to_string(),
+            Shown::Unreadable(why) => why.to_string(),
         };
         let label = if data.labels[index] == MALIGNANT {
             Span::styled("malignant (1)", Style::new().fg(Color::Red).bold())
@@ -677,11 +696,13 @@ impl super::panel::Panel for DatasetTab {
         ])
         .split(inner);
         let window = self.browser.window;
+        let size = (index, cx.data.height, cx.data.width);
+        let patch = || self.patches.get(index);
         self.images
-            .render(frame, halves[0], cx.data, index, window, self.map_of(index));
+            .render(frame, halves[0], patch(), size, window, self.map_of(index));
         if let Some(map) = second {
             self.images
-                .render(frame, halves[1], cx.data, index, window, Some(map));
+                .render(frame, halves[1], patch(), size, window, Some(map));
         }
         let info_lines = self.info_lines(cx, index);
         let info_height = (info_lines.len() as u16 + 2).max(9);

@@ -12,7 +12,7 @@ use ratatui_image::picker::{Capability, Picker, ProtocolType};
 use ratatui_image::protocol::StatefulProtocol;
 use ratatui_image::{FontSize, Resize, StatefulImage};
 
-use crate::data::Dataset;
+use super::patches::Shown;
 use crate::explain::Explanation;
 use crate::patch_image::{self, Window};
 
@@ -199,15 +199,22 @@ impl PatchImages {
         name(self.picker.protocol_type())
     }
 
+    /// Draws `patch` (patch `index` of a set of `height` × `width` pixels) into `area`; a
+    /// patch still being read, or unreadable, as a line saying so.
     pub fn render(
         &self,
         frame: &mut Frame,
         area: Rect,
-        data: &Dataset,
-        index: usize,
+        patch: Shown,
+        (index, height, width): (usize, usize, usize),
         window: Window,
         map: Option<&Explanation>,
     ) {
+        let pixels = match patch {
+            Shown::Pixels(p) => &p.pixels,
+            Shown::Reading => return say(frame, area, "reading…"),
+            Shown::Unreadable(why) => return say(frame, area, why),
+        };
         let mut cache = self.cache.borrow_mut();
         if cache.len() > 64 {
             cache.clear();
@@ -221,17 +228,8 @@ impl PatchImages {
             // Which map: two checkpoints' maps of one patch differ in their logits.
             map.map(|e| (e.logits[0].to_bits(), e.logits[1].to_bits())),
         );
-        if !cache.contains_key(&key) {
-            // Read from the file when the set was opened lazily: it may have become unreadable.
-            let grey = match patch_image::image(data, index, window) {
-                Ok(grey) => grey,
-                Err(e) => {
-                    let text = ratatui::widgets::Paragraph::new(e.to_string())
-                        .wrap(ratatui::widgets::Wrap { trim: true });
-                    frame.render_widget(text, area);
-                    return;
-                }
-            };
+        let protocol = cache.entry(key).or_insert_with(|| {
+            let grey = patch_image::grey(pixels, height, width, window);
             let image = match map {
                 Some(e) => image::DynamicImage::ImageRgb8(patch_image::overlay(
                     &grey,
@@ -242,15 +240,20 @@ impl PatchImages {
                 )),
                 None => image::DynamicImage::ImageLuma8(grey),
             };
-            cache.insert(key, self.picker.new_resize_protocol(image));
-        }
-        let protocol = cache.get_mut(&key).expect("inserted above");
+            self.picker.new_resize_protocol(image)
+        });
         frame.render_stateful_widget(
             StatefulImage::default().resize(Resize::Scale(Some(FilterType::Nearest))),
             area,
             protocol,
         );
     }
+}
+
+fn say(frame: &mut Frame, area: Rect, text: &str) {
+    let text = ratatui::widgets::Paragraph::new(text.to_string())
+        .wrap(ratatui::widgets::Wrap { trim: true });
+    frame.render_widget(text, area);
 }
 
 #[cfg(test)]

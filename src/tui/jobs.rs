@@ -21,6 +21,9 @@ pub enum Lane {
     System,
     /// Reading the tail of a run's log.txt.
     Log,
+    /// Patches of the data file the Dataset tab is about to show: each request, in order
+    /// (each asks only for what no earlier one did).
+    Patches,
     /// Files the user asked to be written (flags, exports): each one, in order.
     Write,
 }
@@ -29,7 +32,7 @@ impl Lane {
     /// A read asked for again while one waits keeps only the newest: reading twice what
     /// changed once is waste, and a slow `squeue` would otherwise pile a read up every second.
     fn newest_only(self) -> bool {
-        self != Lane::Write
+        !matches!(self, Lane::Write | Lane::Patches)
     }
 }
 

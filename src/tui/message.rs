@@ -37,6 +37,8 @@ pub enum Message {
         checkpoint: PathBuf,
         result: Result<Vec<(usize, Explanation)>>,
     },
+    /// The result of `Effect::LoadPatches`.
+    Patches(Vec<(usize, super::patches::Loaded)>),
     /// The result of `Effect::Flag`: every flag as the file now holds them.
     Flags(Result<Vec<Flag>>),
     /// A line for the log (how images are drawn, say).
@@ -74,13 +76,14 @@ pub enum Effect {
     ReadSystem(PathBuf),
     /// Read the tail of the log.txt of the run in this directory.
     ReadLog(PathBuf),
-    /// Class-activation maps of these raw patches (index, its slices' pixels) by `checkpoint`.
+    /// Class-activation maps by `checkpoint` of these patches, each given with its rows (the
+    /// patch and the neighbouring slices its network takes).
     Explain {
         checkpoint: PathBuf,
-        patches: Vec<(usize, Vec<f32>)>,
-        height: usize,
-        width: usize,
+        rows: Vec<(usize, Vec<usize>)>,
     },
+    /// Read these patches of the data file (the Dataset tab shows them next).
+    LoadPatches(Vec<usize>),
     /// Write the marked runs' epochs (runs.csv) and their chart (METRIC.svg) into a new
     /// `runs/export-TIME/`.
     Export {

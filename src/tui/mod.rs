@@ -19,6 +19,7 @@ pub mod log_view;
 pub mod machine;
 pub mod message;
 pub mod panel;
+pub mod patches;
 pub mod runs_tab;
 pub mod sweep_view;
 pub mod train_tab;
@@ -38,7 +39,7 @@ use ratatui::Terminal;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
-use crate::data::{self, reader, review};
+use crate::data::{self, reader, review, Dataset};
 use crate::error::{Error, Result};
 use crate::evaluation;
 use crate::explain::Explainer;
@@ -323,17 +324,19 @@ impl Effects {
                     c.stop.store(true, Ordering::SeqCst);
                 }
             }
-            Effect::Explain {
-                checkpoint,
-                patches,
-                height,
-                width,
-            } => {
+            Effect::Explain { checkpoint, rows } => {
                 let (tx, explainer) = (self.tx.clone(), Arc::clone(&self.explainer));
+                let data = app.shared_data();
                 tokio::task::spawn_blocking(move || {
-                    let result = explain(&explainer, &checkpoint, &patches, height, width);
+                    let result = explain(&explainer, &checkpoint, &data, &rows);
                     let _ = tx.send(Message::Explained { checkpoint, result });
                 });
+            }
+            Effect::LoadPatches(indices) => {
+                let data = app.shared_data();
+                self.jobs.submit(Lane::Patches, move || {
+                    Message::Patches(patches::load(&data, &indices))
+                })
             }
             Effect::Export { runs, chart } => {
                 let root = app.runs_root().to_path_buf();
@@ -437,20 +440,24 @@ pub fn notification(text: &str, tmux: bool) -> String {
     }
 }
 
-/// Maps of `patches` by `checkpoint`, loading it unless it is the one loaded already.
+/// Maps by `checkpoint` of the patches of `data` in `rows` (each patch's index and the rows it
+/// is given with), loading the checkpoint unless it is the one loaded already.
 fn explain(
     loaded: &std::sync::Mutex<Option<Explainer>>,
     checkpoint: &Path,
-    patches: &[(usize, Vec<f32>)],
-    height: usize,
-    width: usize,
+    data: &Dataset,
+    rows: &[(usize, Vec<usize>)],
 ) -> Result<Vec<(usize, crate::explain::Explanation)>> {
+    let stacks = rows
+        .iter()
+        .map(|(_, rows)| crate::data::context::stack(data, rows))
+        .collect::<Result<Vec<_>>>()?;
     let mut loaded = loaded.lock().unwrap_or_else(|e| e.into_inner());
     if loaded.as_ref().is_none_or(|e| e.checkpoint != checkpoint) {
         *loaded = Some(Explainer::load(checkpoint)?);
     }
     let explainer = loaded.as_ref().expect("loaded above");
-    let raw: Vec<&[f32]> = patches.iter().map(|(_, p)| p.as_slice()).collect();
-    let maps = explainer.explain(&raw, height, width)?;
-    Ok(patches.iter().map(|(i, _)| *i).zip(maps).collect())
+    let raw: Vec<&[f32]> = stacks.iter().map(Vec::as_slice).collect();
+    let maps = explainer.explain(&raw, data.height, data.width)?;
+    Ok(rows.iter().map(|(i, _)| *i).zip(maps).collect())
 }
