@@ -296,6 +296,26 @@ impl DatasetTab {
     /// The facts of patch `index`: label, split, intensities, window, filters, the model's
     /// verdict, its flag, the overlay's legend and whatever prompt is open.
     fn info_lines(&self, cx: &Context, index: usize) -> Vec<Line<'static>> {
+        let mut lines = self.patch_lines(cx, index);
+        if cx.context > 1 {
+            lines.push(self.context_line(cx, index));
+        }
+        if let Some((name, e)) = cx.evaluation() {
+            lines.extend(verdict_lines(name, e, index));
+        }
+        if let Some(flag) = self.flags.get(&index) {
+            lines.push(Line::from(vec![
+                "flagged ".fg(Color::Yellow),
+                Span::raw(format!("{} · {}", flag.note, flag.time)),
+            ]));
+        }
+        lines.extend(self.overlay_lines(index));
+        lines.extend(self.prompt_lines());
+        lines
+    }
+
+    /// Label, split, intensities, units, origin, window and what is being shown.
+    fn patch_lines(&self, cx: &Context, index: usize) -> Vec<Line<'static>> {
         let b = &self.browser;
         let data = cx.data;
         let units = data.scale.units;
@@ -352,63 +372,48 @@ impl DatasetTab {
                 )),
             ]),
         ]);
-        if cx.context > 1 {
-            let text = match &self.context_rows {
-                Ok(nodules) => {
-                    let rows = nodules.rows_of(index, cx.context);
-                    let rows: Vec<String> = rows
-                        .iter()
-                        .enumerate()
-                        .map(|(k, r)| match k == cx.context / 2 {
-                            true => format!("[{r}]"),
-                            false => r.to_string(),
-                        })
-                        .collect();
-                    format!(
-                        "trained as rows {} (context {})",
-                        rows.join(" "),
-                        cx.context
-                    )
-                }
-                Err(why) => format!("context {}: the file {why}", cx.context),
-            };
-            lines.push(Line::from(vec!["slices  ".dark_gray(), Span::raw(text)]));
-        }
-        if let Some((name, e)) = cx.evaluation() {
-            if let Some(k) = e.position(index) {
-                let verdict = |label: &'static str, p: f64, by: String| {
-                    let verdict = match is_correct(e.labels[k], p) {
-                        true => "correct".green(),
-                        false => "wrong".red().bold(),
-                    };
-                    [
-                        Line::from(vec![
-                            label.dark_gray(),
-                            Span::raw(format!("P(malignant) {p:.3} ")),
-                            verdict,
-                        ]),
-                        Line::from(format!("        by {by}").dark_gray()),
-                    ]
-                };
-                lines.extend(verdict("model   ", e.scores[k], name.clone()));
-                if let Some(a) = &e.against {
-                    let by = a.checkpoint.display().to_string();
-                    lines.extend(verdict("vs      ", a.scores[k], by));
-                }
+        lines
+    }
+
+    /// The rows patch `index` is trained with under the form's context.
+    fn context_line(&self, cx: &Context, index: usize) -> Line<'static> {
+        let text = match &self.context_rows {
+            Ok(nodules) => {
+                let rows = nodules.rows_of(index, cx.context);
+                let rows: Vec<String> = rows
+                    .iter()
+                    .enumerate()
+                    .map(|(k, r)| match k == cx.context / 2 {
+                        true => format!("[{r}]"),
+                        false => r.to_string(),
+                    })
+                    .collect();
+                format!(
+                    "trained as rows {} (context {})",
+                    rows.join(" "),
+                    cx.context
+                )
             }
-        }
-        if let Some(flag) = self.flags.get(&index) {
-            lines.push(Line::from(vec![
-                "flagged ".fg(Color::Yellow),
-                Span::raw(format!("{} · {}", flag.note, flag.time)),
-            ]));
-        }
-        if let Some(e) = self.map_of(index) {
-            let by = self
-                .explained_by
-                .as_ref()
-                .map_or(String::new(), |p| p.display().to_string());
-            lines.push(Line::from(vec![
+            Err(why) => format!("context {}: the file {why}", cx.context),
+        };
+        Line::from(vec!["slices  ".dark_gray(), Span::raw(text)])
+    }
+
+    /// The class-activation map's numbers and legend, or why it is missing.
+    fn overlay_lines(&self, index: usize) -> Vec<Line<'static>> {
+        let Some(e) = self.map_of(index) else {
+            if !self.overlay {
+                return Vec::new();
+            }
+            let why = self.problem.clone().unwrap_or_else(|| "computing…".into());
+            return vec![Line::from(vec!["CAM     ".dark_gray(), Span::raw(why)])];
+        };
+        let by = self
+            .explained_by
+            .as_ref()
+            .map_or(String::new(), |p| p.display().to_string());
+        vec![
+            Line::from(vec![
                 "CAM     ".dark_gray(),
                 Span::raw(format!(
                     "P(malignant) {:.3} · logits {:.2} / {:.2}",
@@ -416,20 +421,22 @@ impl DatasetTab {
                     e.logits[0],
                     e.logits[1]
                 )),
-            ]));
-            lines.push(Line::from(vec![
+            ]),
+            Line::from(vec![
                 "        ".into(),
                 "■ malignant".fg(Color::Rgb(255, 48, 32)),
                 " ".into(),
                 "■ benign".fg(Color::Rgb(32, 120, 255)),
                 Span::raw(format!(" ±{:.2} log-odds", e.scale())),
-            ]));
-            lines.push(Line::from(format!("        by {by}").dark_gray()));
-        } else if self.overlay {
-            let why = self.problem.clone().unwrap_or_else(|| "computing…".into());
-            lines.push(Line::from(vec!["CAM     ".dark_gray(), Span::raw(why)]));
-        }
-        if let Some(text) = &b.jump {
+            ]),
+            Line::from(format!("        by {by}").dark_gray()),
+        ]
+    }
+
+    /// The jump prompt, the flag note being typed, and the last problem.
+    fn prompt_lines(&self) -> Vec<Line<'static>> {
+        let mut lines = Vec::new();
+        if let Some(text) = &self.browser.jump {
             lines.push(Line::from(vec![
                 "jump to ".fg(ACCENT),
                 Span::raw(format!("{text}▏")),
@@ -449,6 +456,33 @@ impl DatasetTab {
         }
         lines
     }
+}
+
+/// The evaluated network's verdict on patch `index` (and the compared one's), if it was scored.
+fn verdict_lines(name: &str, e: &Evaluation, index: usize) -> Vec<Line<'static>> {
+    let Some(k) = e.position(index) else {
+        return Vec::new();
+    };
+    let verdict = |label: &'static str, p: f64, by: String| {
+        let verdict = match is_correct(e.labels[k], p) {
+            true => "correct".green(),
+            false => "wrong".red().bold(),
+        };
+        [
+            Line::from(vec![
+                label.dark_gray(),
+                Span::raw(format!("P(malignant) {p:.3} ")),
+                verdict,
+            ]),
+            Line::from(format!("        by {by}").dark_gray()),
+        ]
+    };
+    let mut lines = verdict("model   ", e.scores[k], name.to_string()).to_vec();
+    if let Some(a) = &e.against {
+        let by = a.checkpoint.display().to_string();
+        lines.extend(verdict("vs      ", a.scores[k], by));
+    }
+    lines
 }
 
 fn class_name(c: ClassFilter) -> &'static str {

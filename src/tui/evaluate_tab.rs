@@ -430,6 +430,53 @@ impl super::panel::Panel for EvaluateTab {
     fn draw(&self, frame: &mut Frame, area: Rect, cx: &Context) {
         let [list, result] =
             Layout::horizontal([Constraint::Percentage(40), Constraint::Min(0)]).areas(area);
+        self.draw_checkpoints(frame, list);
+        let Some((name, e)) = self.last.as_deref() else {
+            let text = match self.evaluating {
+                true => "evaluating…".to_string(),
+                false => format!("select a checkpoint and press {}", EVALUATE.label()),
+            };
+            frame.render_widget(Paragraph::new(text).block(panel("result")), result);
+            return;
+        };
+        let [numbers, curves] =
+            Layout::vertical([Constraint::Length(13), Constraint::Min(0)]).areas(result);
+        // Wide screens give the metrics room for their intervals; narrow ones keep the
+        // confusion matrix whole.
+        let share = if result.width >= 100 { 60 } else { 50 };
+        let [metrics, confusion] =
+            Layout::horizontal([Constraint::Percentage(share), Constraint::Min(0)]).areas(numbers);
+        // The intervals where there is room for them: 80 columns show the values alone.
+        let intervals = metrics.width >= 36;
+        let mut lines = metric_lines(name, e, intervals);
+        if self.evaluating {
+            lines.push(Line::from("evaluating…".italic()));
+        }
+        frame.render_widget(
+            Paragraph::new(lines).block(panel(match (intervals, &e.ci) {
+                (true, Some(_)) => "metrics (95 % CI)",
+                // Withheld, not missing: say so where there is room.
+                (true, None) => "metrics (too few for a CI)",
+                (false, _) => "metrics",
+            })),
+            metrics,
+        );
+        draw_operating_point(
+            frame,
+            confusion,
+            self.point.as_ref(),
+            cx.notices.borrow().notice(Tab::Evaluate),
+        );
+        let [roc, reliability] =
+            Layout::horizontal([Constraint::Percentage(50), Constraint::Min(0)]).areas(curves);
+        draw_roc(frame, roc, e, &self.roc);
+        draw_reliability(frame, reliability, e);
+    }
+}
+
+impl EvaluateTab {
+    /// The checkpoints found, each with its validation accuracy, the selected one marked.
+    fn draw_checkpoints(&self, frame: &mut Frame, area: Rect) {
         let items: Vec<ListItem> = self
             .checkpoints
             .iter()
@@ -460,102 +507,69 @@ impl super::panel::Panel for EvaluateTab {
             list_widget
                 .block(panel(&title))
                 .highlight_style(Style::new().fg(Color::Black).bg(ACCENT)),
-            list,
+            area,
             &mut state,
         );
-
-        let Some((name, e)) = self.last.as_deref() else {
-            let text = match self.evaluating {
-                true => "evaluating…".to_string(),
-                false => format!("select a checkpoint and press {}", EVALUATE.label()),
-            };
-            frame.render_widget(Paragraph::new(text).block(panel("result")), result);
-            return;
-        };
-        let [numbers, curves] =
-            Layout::vertical([Constraint::Length(13), Constraint::Min(0)]).areas(result);
-        // Wide screens give the metrics room for their intervals; narrow ones keep the
-        // confusion matrix whole.
-        let share = if result.width >= 100 { 60 } else { 50 };
-        let [metrics, confusion] =
-            Layout::horizontal([Constraint::Percentage(share), Constraint::Min(0)]).areas(numbers);
-        let m = &e.metrics;
-        // The network is named where it is not upstream's.
-        let network = match e.model == crate::model::Spec::UPSTREAM {
-            true => String::new(),
-            false => format!(" · {}", e.model.describe()),
-        };
-        let mut lines: Vec<Line> = vec![
-            Line::from(name.as_str().bold()),
-            Line::from(
-                format!(
-                    "{} · n {} · {}{network}",
-                    e.split_name,
-                    m.n,
-                    e.precision_short()
-                )
-                .dark_gray(),
-            ),
-        ];
-        for row in m.rows(e.ci.as_ref()) {
-            let mut spans = vec![
-                Span::raw(format!("{:<12}", row.name)),
-                format!("{:.4}", row.value).bold(),
-            ];
-            // The intervals where there is room for them: 80 columns show the values alone.
-            if let (Some([lo, hi]), true) = (row.interval, metrics.width >= 36) {
-                spans.push(format!(" [{lo:.3}, {hi:.3}]").dark_gray());
-            }
-            lines.push(Line::from(spans));
-        }
-        lines.push(Line::from(vec![
-            Span::raw(format!("{:<12}", "bal. acc")),
-            format!("{:.4}", m.balanced_accuracy).bold(),
-            format!(" · PR AUC {:.3}", m.pr_auc).dark_gray(),
-        ]));
-        if let Some(n) = &e.nodule {
-            lines.push(Line::from(vec![
-                Span::raw(format!("{:<12}", format!("{} nodules", n.n))),
-                format!("acc {:.3} F1 {:.3} AUC {:.3}", n.accuracy, n.f1, n.auc).bold(),
-            ]));
-        }
-        if let Ok(b) = &e.baseline {
-            lines.push(Line::from(vec![
-                Span::raw(format!("{:<12}", "size alone")),
-                format!("AUC {:.3}", b.diameter_auc()).bold(),
-                format!(
-                    " vs {:.3} per {} · DeLong p {:.1e}",
-                    b.network_auc(),
-                    b.unit,
-                    b.delong.p
-                )
-                .dark_gray(),
-            ]));
-        }
-        if let Some(warning) = e.split.warning() {
-            lines.push(Line::from(warning.yellow()));
-        }
-        if self.evaluating {
-            lines.push(Line::from("evaluating…".italic()));
-        }
-        frame.render_widget(
-            Paragraph::new(lines).block(panel(match (metrics.width >= 36, &e.ci) {
-                (true, Some(_)) => "metrics (95 % CI)",
-                // Withheld, not missing: say so where there is room.
-                (true, None) => "metrics (too few for a CI)",
-                (false, _) => "metrics",
-            })),
-            metrics,
-        );
-        draw_operating_point(
-            frame,
-            confusion,
-            self.point.as_ref(),
-            cx.notices.borrow().notice(Tab::Evaluate),
-        );
-        let [roc, reliability] =
-            Layout::horizontal([Constraint::Percentage(50), Constraint::Min(0)]).areas(curves);
-        draw_roc(frame, roc, e, &self.roc);
-        draw_reliability(frame, reliability, e);
     }
+}
+
+/// The evaluation's numbers: what was scored, each metric (with its interval where there is
+/// room), per nodule, the diameter baseline and the split's warning.
+fn metric_lines<'a>(name: &'a str, e: &Evaluation, intervals: bool) -> Vec<Line<'a>> {
+    let m = &e.metrics;
+    // The network is named where it is not upstream's.
+    let network = match e.model == crate::model::Spec::UPSTREAM {
+        true => String::new(),
+        false => format!(" · {}", e.model.describe()),
+    };
+    let mut lines: Vec<Line> = vec![
+        Line::from(name.bold()),
+        Line::from(
+            format!(
+                "{} · n {} · {}{network}",
+                e.split_name,
+                m.n,
+                e.precision_short()
+            )
+            .dark_gray(),
+        ),
+    ];
+    for row in m.rows(e.ci.as_ref()) {
+        let mut spans = vec![
+            Span::raw(format!("{:<12}", row.name)),
+            format!("{:.4}", row.value).bold(),
+        ];
+        if let (Some([lo, hi]), true) = (row.interval, intervals) {
+            spans.push(format!(" [{lo:.3}, {hi:.3}]").dark_gray());
+        }
+        lines.push(Line::from(spans));
+    }
+    lines.push(Line::from(vec![
+        Span::raw(format!("{:<12}", "bal. acc")),
+        format!("{:.4}", m.balanced_accuracy).bold(),
+        format!(" · PR AUC {:.3}", m.pr_auc).dark_gray(),
+    ]));
+    if let Some(n) = &e.nodule {
+        lines.push(Line::from(vec![
+            Span::raw(format!("{:<12}", format!("{} nodules", n.n))),
+            format!("acc {:.3} F1 {:.3} AUC {:.3}", n.accuracy, n.f1, n.auc).bold(),
+        ]));
+    }
+    if let Ok(b) = &e.baseline {
+        lines.push(Line::from(vec![
+            Span::raw(format!("{:<12}", "size alone")),
+            format!("AUC {:.3}", b.diameter_auc()).bold(),
+            format!(
+                " vs {:.3} per {} · DeLong p {:.1e}",
+                b.network_auc(),
+                b.unit,
+                b.delong.p
+            )
+            .dark_gray(),
+        ]));
+    }
+    if let Some(warning) = e.split.warning() {
+        lines.push(Line::from(warning.yellow()));
+    }
+    lines
 }

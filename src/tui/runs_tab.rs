@@ -287,37 +287,47 @@ impl RunsTab {
             self.selected = (self.selected as i64 + step).clamp(0, last) as usize;
             return Reply::Done;
         }
-        match selected {
-            Some((path, true)) if FOLDS.matches(code) => {
+        if let Some((path, opens)) = selected {
+            if let Some(reply) = self.on_row_key(code, path, opens) {
+                return reply;
+            }
+        }
+        self.on_chart_key(code)
+    }
+
+    /// A key acting on the selected row (`opens`: a cross-validation or a sweep); None when
+    /// the key is not one of these.
+    fn on_row_key(&mut self, code: KeyCode, path: PathBuf, opens: bool) -> Option<Reply> {
+        match opens {
+            true if FOLDS.matches(code) => {
                 if !self.expanded.remove(&path) {
                     self.expanded.insert(path);
                 }
-                return Reply::Done;
             }
-            Some((path, false)) if SHOW.matches(code) && self.live => return Reply::Open(path),
-            Some((path, false)) if FOLLOW.matches(code) => return Reply::Open(path),
-            Some((path, false)) if SHOW.matches(code) => {
-                self.marked = vec![path];
-                return Reply::Done;
-            }
-            Some((path, false)) if LOG.matches(code) => {
+            true => return None,
+            false if SHOW.matches(code) && self.live => return Some(Reply::Open(path)),
+            false if FOLLOW.matches(code) => return Some(Reply::Open(path)),
+            false if SHOW.matches(code) => self.marked = vec![path],
+            false if LOG.matches(code) => {
                 let name = path
                     .file_name()
                     .map_or(String::new(), |n| n.to_string_lossy().into_owned());
                 self.log = Some(LogView::new(path.clone(), name));
-                return Reply::Effect(Effect::ReadLog(path));
+                return Some(Reply::Effect(Effect::ReadLog(path)));
             }
-            Some((path, false)) if MARK.matches(code) => {
-                match self.marked.iter().position(|m| *m == path) {
-                    Some(pos) => {
-                        self.marked.remove(pos);
-                    }
-                    None => self.marked.push(path),
+            false if MARK.matches(code) => match self.marked.iter().position(|m| *m == path) {
+                Some(pos) => {
+                    self.marked.remove(pos);
                 }
-                return Reply::Done;
-            }
-            _ => {}
+                None => self.marked.push(path),
+            },
+            false => return None,
         }
+        Some(Reply::Done)
+    }
+
+    /// The chart's keys (metric, smoothing, axes), the filter, export and rescan.
+    fn on_chart_key(&mut self, code: KeyCode) -> Reply {
         if METRIC.matches(code) {
             let at = Metric::ALL
                 .iter()
@@ -365,25 +375,6 @@ impl RunsTab {
     /// The row of a run, a cross-validation or a sweep; `queue`: what the scheduler says of it
     /// (a sweep's point it still holds).
     fn entry_row(&self, r: &RunEntry, depth: usize, queue: Option<&str>) -> Row<'static> {
-        let mark = if self.marked.contains(&r.path) {
-            "●"
-        } else {
-            " "
-        };
-        let best = r.best();
-        let mark_optimistic = match possibly_optimistic(r) {
-            true => OPTIMISTIC_MARK,
-            false => "",
-        };
-        let pct = |v: Option<f64>| {
-            v.filter(|v| v.is_finite()).map_or("-".into(), |v| {
-                format!("{:.2}%{mark_optimistic}", 100.0 * v)
-            })
-        };
-        let f1 = |v: Option<f64>| {
-            v.filter(|v| v.is_finite())
-                .map_or("-".into(), |v| format!("{v:.4}"))
-        };
         let (date, device) = match (&r.kind, r.config()) {
             (Kind::Imported { .. }, _) => ("-".into(), "upstream".into()),
             (_, Some(c)) => (c.created.clone(), c.device.to_string()),
@@ -396,48 +387,7 @@ impl RunsTab {
             (false, _) => r.status.label().to_string(),
         };
         let minutes = r.duration().as_secs_f64() / 60.0;
-        // A sweep shows its best run, and opens into its runs; a cross-validation
-        // shows its folds' mean, and opens into them.
-        let open = if self.expanded.contains(&r.path) {
-            "▾"
-        } else {
-            "▸"
-        };
-        let (name, epochs, acc, f1) = match &r.kind {
-            Kind::Sweep { points, .. } => {
-                let started = r.members();
-                let best = started
-                    .iter()
-                    .filter_map(|m| m.best())
-                    .max_by(|a, b| a.val_acc.total_cmp(&b.val_acc));
-                (
-                    format!(
-                        "{open} {} · sweep, {}/{} runs",
-                        r.name,
-                        started.len(),
-                        points.len()
-                    ),
-                    format!("{} r", points.len()),
-                    pct(best.map(|b| b.val_acc)),
-                    f1(best.map(|b| b.val_f1)),
-                )
-            }
-            Kind::CrossValidation { folds } => {
-                let means = r.fold_means();
-                (
-                    format!("{open} {} · {}-fold CV", r.name, folds.len()),
-                    format!("{} f", folds.len()),
-                    pct(means.map(|m| m.0)),
-                    f1(means.map(|m| m.1)),
-                )
-            }
-            Kind::Run(_) | Kind::Imported { .. } => (
-                format!("{}{mark} {}", "  ".repeat(depth), r.name),
-                r.history().len().to_string(),
-                pct(best.map(|b| b.val_acc)),
-                f1(best.map(|b| b.val_f1)),
-            ),
-        };
+        let [name, epochs, acc, f1] = self.summary_cells(r, depth);
         // Live, a run's recent validation loss and its progress matter more than its date.
         // A sweep or a cross-validation has no curve of its own: its column stays empty
         // rather than holding a date under "recent val loss".
@@ -474,6 +424,72 @@ impl RunsTab {
         match self.stalled.contains(&r.path) {
             true => row.style(Style::new().fg(Color::Red)),
             false => row,
+        }
+    }
+
+    /// Name, epochs, best val accuracy and F1 of an entry: a sweep shows its best run and opens
+    /// into its runs; a cross-validation shows its folds' mean and opens into them.
+    fn summary_cells(&self, r: &RunEntry, depth: usize) -> [String; 4] {
+        let mark = if self.marked.contains(&r.path) {
+            "●"
+        } else {
+            " "
+        };
+        let mark_optimistic = match possibly_optimistic(r) {
+            true => OPTIMISTIC_MARK,
+            false => "",
+        };
+        let pct = |v: Option<f64>| {
+            v.filter(|v| v.is_finite()).map_or("-".into(), |v| {
+                format!("{:.2}%{mark_optimistic}", 100.0 * v)
+            })
+        };
+        let f1 = |v: Option<f64>| {
+            v.filter(|v| v.is_finite())
+                .map_or("-".into(), |v| format!("{v:.4}"))
+        };
+        let open = if self.expanded.contains(&r.path) {
+            "▾"
+        } else {
+            "▸"
+        };
+        match &r.kind {
+            Kind::Sweep { points, .. } => {
+                let started = r.members();
+                let best = started
+                    .iter()
+                    .filter_map(|m| m.best())
+                    .max_by(|a, b| a.val_acc.total_cmp(&b.val_acc));
+                [
+                    format!(
+                        "{open} {} · sweep, {}/{} runs",
+                        r.name,
+                        started.len(),
+                        points.len()
+                    ),
+                    format!("{} r", points.len()),
+                    pct(best.map(|b| b.val_acc)),
+                    f1(best.map(|b| b.val_f1)),
+                ]
+            }
+            Kind::CrossValidation { folds } => {
+                let means = r.fold_means();
+                [
+                    format!("{open} {} · {}-fold CV", r.name, folds.len()),
+                    format!("{} f", folds.len()),
+                    pct(means.map(|m| m.0)),
+                    f1(means.map(|m| m.1)),
+                ]
+            }
+            Kind::Run(_) | Kind::Imported { .. } => {
+                let best = r.best();
+                [
+                    format!("{}{mark} {}", "  ".repeat(depth), r.name),
+                    r.history().len().to_string(),
+                    pct(best.map(|b| b.val_acc)),
+                    f1(best.map(|b| b.val_f1)),
+                ]
+            }
         }
     }
 
@@ -696,45 +712,7 @@ impl super::panel::Panel for RunsTab {
                 },
             })
             .collect();
-        let (widths, header) = match self.live {
-            true => (
-                [
-                    Constraint::Min(14),
-                    Constraint::Length(15),
-                    Constraint::Length(7),
-                    Constraint::Length(8),
-                    Constraint::Length(4),
-                    Constraint::Length(4),
-                    Constraint::Length(9),
-                    Constraint::Length(8),
-                ],
-                [
-                    "run",
-                    "recent val loss",
-                    "epochs",
-                    "best acc",
-                    "cpu",
-                    "gpu",
-                    "memory",
-                    "status",
-                ],
-            ),
-            false => (
-                [
-                    Constraint::Min(14),
-                    Constraint::Length(16),
-                    Constraint::Length(6),
-                    Constraint::Length(8),
-                    Constraint::Length(7),
-                    Constraint::Length(8),
-                    Constraint::Length(9),
-                    Constraint::Length(9),
-                ],
-                [
-                    "run", "date", "epochs", "best acc", "F1", "device", "duration", "status",
-                ],
-            ),
-        };
+        let (widths, header) = columns(self.live);
         let header = Row::new(header.to_vec()).style(Style::new().fg(ACCENT).bold());
         let mut state = TableState::default().with_selected(Some(self.selected));
         frame.render_stateful_widget(
@@ -750,5 +728,49 @@ impl super::panel::Panel for RunsTab {
             (None, Some(log)) => log.draw(frame, chart),
             (None, None) => self.draw_chart(frame, chart),
         }
+    }
+}
+
+/// The table's column widths and headers: live (`lnmc watch DIR`), what a running run does;
+/// else where and how long each ran.
+fn columns(live: bool) -> ([Constraint; 8], [&'static str; 8]) {
+    match live {
+        true => (
+            [
+                Constraint::Min(14),
+                Constraint::Length(15),
+                Constraint::Length(7),
+                Constraint::Length(8),
+                Constraint::Length(4),
+                Constraint::Length(4),
+                Constraint::Length(9),
+                Constraint::Length(8),
+            ],
+            [
+                "run",
+                "recent val loss",
+                "epochs",
+                "best acc",
+                "cpu",
+                "gpu",
+                "memory",
+                "status",
+            ],
+        ),
+        false => (
+            [
+                Constraint::Min(14),
+                Constraint::Length(16),
+                Constraint::Length(6),
+                Constraint::Length(8),
+                Constraint::Length(7),
+                Constraint::Length(8),
+                Constraint::Length(9),
+                Constraint::Length(9),
+            ],
+            [
+                "run", "date", "epochs", "best acc", "F1", "device", "duration", "status",
+            ],
+        ),
     }
 }
