@@ -122,99 +122,16 @@ fn read_with(path: &Path, use_sidecar: bool, load: Load, need: Labels) -> Result
     let names = file
         .member_names()
         .map_err(|e| fail(format!("cannot list datasets ({e})")))?;
-    let open = |name: &str| {
-        if !names.iter().any(|n| n == name) {
-            let found = if names.is_empty() {
-                "none".to_string()
-            } else {
-                names.join(", ")
-            };
-            return Err(fail(format!("dataset '{name}' missing (found: {found})")));
-        }
-        file.dataset(name)
-            .map_err(|e| fail(format!("dataset '{name}' unreadable ({e})")))
+    let members = Members {
+        file: &file,
+        names: &names,
+        path,
     };
-
-    let images = open(IMAGES)?;
-    let shape = images.shape();
-    let [n, height, width] = shape[..] else {
-        return Err(fail(format!(
-            "dataset '{IMAGES}' has shape {shape:?}, expected rank 3 (N, H, W)"
-        )));
-    };
-    if n == 0 {
-        return Err(fail(format!("dataset '{IMAGES}' is empty")));
-    }
-    if height < MIN_SIDE || width < MIN_SIDE {
-        return Err(fail(format!(
-            "dataset '{IMAGES}' has {height}x{width} patches, need at least {MIN_SIDE}x{MIN_SIDE}"
-        )));
-    }
-    let stored = dtype_of(&images, path, IMAGES)?;
-    let int16 = match stored {
-        TypeDescriptor::Integer(IntSize::U2) => true,
-        TypeDescriptor::Integer(_) | TypeDescriptor::Unsigned(_) | TypeDescriptor::Float(_) => {
-            false
-        }
-        other => {
-            return Err(fail(format!(
-                "dataset '{IMAGES}' has type {other}, expected numbers"
-            )))
-        }
-    };
-
-    let labelled = names.iter().any(|name| name == LABELS);
-    let label_values = match (labelled, need) {
-        (false, Labels::Optional) => vec![0; n],
-        _ => read_ids(&open(LABELS)?, path, LABELS, n)?,
-    };
-    if let Some(i) = label_values.iter().position(|&l| l != 0 && l != 1) {
-        return Err(fail(format!(
-            "dataset '{LABELS}' has label {} at index {i}, expected 0 (benign) or 1 (malignant)",
-            label_values[i]
-        )));
-    }
-    let labels: Vec<u8> = label_values.iter().map(|&l| l as u8).collect();
-    let malignant = labels.iter().filter(|&&l| l == 1).count();
-    if need == Labels::Required && (malignant == 0 || malignant == n) {
-        let only = if malignant == 0 {
-            "benign (0)"
-        } else {
-            "malignant (1)"
-        };
-        return Err(fail(format!(
-            "dataset '{LABELS}' has only one class: all {n} patches are {only}"
-        )));
-    }
-
-    // Patients as well, where the file has both: the split keeps them whole.
-    let patients = match names.iter().any(|n| n == GROUP_DATASETS[0])
-        && names.iter().any(|n| n == GROUP_DATASETS[1])
-    {
-        true => {
-            let ids = read_ids(&open(GROUP_DATASETS[1])?, path, GROUP_DATASETS[1], n)?;
-            groups::check_ids(path, GROUP_DATASETS[1], &ids)?;
-            Some(ids)
-        }
-        false => None,
-    };
-    let groups_are_nodules = !names.iter().any(|n| n == GROUP_DATASETS[1])
-        || names.iter().any(|n| n == GROUP_DATASETS[0]);
-    let (groups, group_source, group_doubt) = match GROUP_DATASETS
-        .iter()
-        .find(|g| names.iter().any(|n| n == *g))
-    {
-        Some(name) => {
-            let ids = read_ids(&open(name)?, path, name, n)?;
-            groups::check_ids(path, name, &ids)?;
-            (Some(ids), groups::Source::File, None)
-        }
-        None if !use_sidecar => (None, groups::Source::None, None),
-        None => match groups::read_sidecar(path, n, || super::sha256(path))? {
-            Some(side) => (Some(side.ids), side.source, side.doubt),
-            None => (None, groups::Source::None, None),
-        },
-    };
+    let (images, [n, height, width], stored, int16) = images_of(&members)?;
+    let labelled = members.has(LABELS);
+    let labels = labels_of(&members, n, need)?;
+    let (groups, group_source, group_doubt, patients) = groups_of(&members, n, use_sidecar)?;
+    let groups_are_nodules = !members.has(GROUP_DATASETS[1]) || members.has(GROUP_DATASETS[0]);
     let synthetic = file
         .attr_names()
         .map(|a| a.iter().any(|a| a == SYNTHETIC_ATTR))
@@ -236,7 +153,6 @@ fn read_with(path: &Path, use_sidecar: bool, load: Load, need: Labels) -> Result
             load_pixels(&images, int16, path, [n, height, width])?
         }
     };
-
     Dataset {
         path: path.to_path_buf(),
         synthetic,
@@ -253,6 +169,133 @@ fn read_with(path: &Path, use_sidecar: bool, load: Load, need: Labels) -> Result
     }
     .with_scale()
     .map(|d| (d, labelled))
+}
+
+/// A file's top-level datasets, opened by name with the file named in every refusal.
+struct Members<'a> {
+    file: &'a hdf5::File,
+    names: &'a [String],
+    path: &'a Path,
+}
+
+impl Members<'_> {
+    fn has(&self, name: &str) -> bool {
+        self.names.iter().any(|n| n == name)
+    }
+
+    fn fail(&self, msg: String) -> Error {
+        Error::file(self.path, msg)
+    }
+
+    fn open(&self, name: &str) -> Result<hdf5::Dataset> {
+        if !self.has(name) {
+            let found = if self.names.is_empty() {
+                "none".to_string()
+            } else {
+                self.names.join(", ")
+            };
+            return Err(self.fail(format!("dataset '{name}' missing (found: {found})")));
+        }
+        self.file
+            .dataset(name)
+            .map_err(|e| self.fail(format!("dataset '{name}' unreadable ({e})")))
+    }
+}
+
+/// The images dataset, its (N, H, W), its stored type and whether it is int16, checked.
+fn images_of(m: &Members) -> Result<(hdf5::Dataset, [usize; 3], TypeDescriptor, bool)> {
+    let images = m.open(IMAGES)?;
+    let shape = images.shape();
+    let [n, height, width] = shape[..] else {
+        return Err(m.fail(format!(
+            "dataset '{IMAGES}' has shape {shape:?}, expected rank 3 (N, H, W)"
+        )));
+    };
+    if n == 0 {
+        return Err(m.fail(format!("dataset '{IMAGES}' is empty")));
+    }
+    if height < MIN_SIDE || width < MIN_SIDE {
+        return Err(m.fail(format!(
+            "dataset '{IMAGES}' has {height}x{width} patches, need at least {MIN_SIDE}x{MIN_SIDE}"
+        )));
+    }
+    let stored = dtype_of(&images, m.path, IMAGES)?;
+    let int16 = match stored {
+        TypeDescriptor::Integer(IntSize::U2) => true,
+        TypeDescriptor::Integer(_) | TypeDescriptor::Unsigned(_) | TypeDescriptor::Float(_) => {
+            false
+        }
+        other => {
+            return Err(m.fail(format!(
+                "dataset '{IMAGES}' has type {other}, expected numbers"
+            )))
+        }
+    };
+    Ok((images, [n, height, width], stored, int16))
+}
+
+/// The n labels, each 0 or 1, both classes present where they are `Required`; all 0 for a
+/// file without labels where they are `Optional`.
+fn labels_of(m: &Members, n: usize, need: Labels) -> Result<Vec<u8>> {
+    let label_values = match (m.has(LABELS), need) {
+        (false, Labels::Optional) => vec![0; n],
+        _ => read_ids(&m.open(LABELS)?, m.path, LABELS, n)?,
+    };
+    if let Some(i) = label_values.iter().position(|&l| l != 0 && l != 1) {
+        return Err(m.fail(format!(
+            "dataset '{LABELS}' has label {} at index {i}, expected 0 (benign) or 1 (malignant)",
+            label_values[i]
+        )));
+    }
+    let labels: Vec<u8> = label_values.iter().map(|&l| l as u8).collect();
+    let malignant = labels.iter().filter(|&&l| l == 1).count();
+    if need == Labels::Required && (malignant == 0 || malignant == n) {
+        let only = if malignant == 0 {
+            "benign (0)"
+        } else {
+            "malignant (1)"
+        };
+        return Err(m.fail(format!(
+            "dataset '{LABELS}' has only one class: all {n} patches are {only}"
+        )));
+    }
+    Ok(labels)
+}
+
+/// What `groups_of` finds: the groups, where they came from, the doubt about inferred ones,
+/// and the patients where the file has nodules too.
+type Groups = (
+    Option<Vec<i64>>,
+    groups::Source,
+    Option<String>,
+    Option<Vec<i64>>,
+);
+
+/// The file's own nodule (else patient) ids, else the sidecar's (with `use_sidecar`); and the
+/// patients as well where the file has both, so that the split keeps them whole.
+fn groups_of(m: &Members, n: usize, use_sidecar: bool) -> Result<Groups> {
+    // Patients as well, where the file has both: the split keeps them whole.
+    let patients = match m.has(GROUP_DATASETS[0]) && m.has(GROUP_DATASETS[1]) {
+        true => {
+            let ids = read_ids(&m.open(GROUP_DATASETS[1])?, m.path, GROUP_DATASETS[1], n)?;
+            groups::check_ids(m.path, GROUP_DATASETS[1], &ids)?;
+            Some(ids)
+        }
+        false => None,
+    };
+    let (groups, source, doubt) = match GROUP_DATASETS.iter().find(|g| m.has(g)) {
+        Some(name) => {
+            let ids = read_ids(&m.open(name)?, m.path, name, n)?;
+            groups::check_ids(m.path, name, &ids)?;
+            (Some(ids), groups::Source::File, None)
+        }
+        None if !use_sidecar => (None, groups::Source::None, None),
+        None => match groups::read_sidecar(m.path, n, || super::sha256(m.path))? {
+            Some(side) => (Some(side.ids), side.source, side.doubt),
+            None => (None, groups::Source::None, None),
+        },
+    };
+    Ok((groups, source, doubt, patients))
 }
 
 /// All pixels in memory: int16 as stored; anything else converted block by block, to int16
