@@ -107,44 +107,62 @@ pub fn run(args: EvalArgs) -> Result<u8> {
     if let Some(path) = &args.predictions {
         crate::predictions::write(path, &e.predictions(None))?;
     }
-    let m = &e.metrics;
-    let rate = m.n as f64 / e.inference_seconds.max(1e-9);
-    if args.json {
-        let mut json = serde_json::to_value(m).expect("json");
-        json["inference_seconds"] = e.inference_seconds.into();
-        json["samples_per_second"] = rate.into();
-        json["split"] = serde_json::to_value(&e.split).expect("json");
-        json["scored_on"] = e.split_name.clone().into();
-        json["numeric_precision"] = e.precision.clone().into();
-        json["units"] = serde_json::to_value(e.units).expect("json");
-        json["model"] = serde_json::json!({
-            "architecture": e.model.architecture,
-            "context": e.model.context,
-        });
-        json["baseline"] = serde_json::json!({
-            "diameter": e.baseline.as_ref().ok(),
-            "withheld": e.baseline.as_ref().err(),
-        });
-        json["nodule"] = serde_json::to_value(&e.nodule).expect("json");
-        json["ci"] = serde_json::to_value(&e.ci).expect("json");
-        json["calibration"] = serde_json::to_value(&e.calibration).expect("json");
-        json["operating_point"] = serde_json::to_value(&e.operating_point).expect("json");
-        json["subgroups"] = serde_json::json!({
-            "binning": e.binning,
-            "cases": if e.groups.is_some() { "nodules" } else { "patches" },
-            "groups": e.subgroups,
-        });
-        if let Some(a) = &e.against {
-            json["against"] = serde_json::json!({
-                "checkpoint": a.checkpoint,
-                "origin": a.origin,
-                "comparison": a.comparison.as_ref().ok(),
-                "withheld": a.comparison.as_ref().err(),
-            });
-        }
-        println!("{json}");
-        return Ok(0);
+    match args.json {
+        true => println!("{}", json(&e)),
+        false => print_text(&e, &request),
     }
+    Ok(0)
+}
+
+/// Patches scored a second.
+fn rate(e: &evaluation::Evaluation) -> f64 {
+    e.metrics.n as f64 / e.inference_seconds.max(1e-9)
+}
+
+/// `eval --json`: the metrics and every section of the text, as one object.
+fn json(e: &evaluation::Evaluation) -> serde_json::Value {
+    let m = &e.metrics;
+    let rate = rate(e);
+    let mut json = serde_json::to_value(m).expect("json");
+    json["inference_seconds"] = e.inference_seconds.into();
+    json["samples_per_second"] = rate.into();
+    json["split"] = serde_json::to_value(&e.split).expect("json");
+    json["scored_on"] = e.split_name.clone().into();
+    json["numeric_precision"] = e.precision.clone().into();
+    json["units"] = serde_json::to_value(e.units).expect("json");
+    json["model"] = serde_json::json!({
+        "architecture": e.model.architecture,
+        "context": e.model.context,
+    });
+    json["baseline"] = serde_json::json!({
+        "diameter": e.baseline.as_ref().ok(),
+        "withheld": e.baseline.as_ref().err(),
+    });
+    json["nodule"] = serde_json::to_value(&e.nodule).expect("json");
+    json["ci"] = serde_json::to_value(&e.ci).expect("json");
+    json["calibration"] = serde_json::to_value(&e.calibration).expect("json");
+    json["operating_point"] = serde_json::to_value(&e.operating_point).expect("json");
+    json["subgroups"] = serde_json::json!({
+        "binning": e.binning,
+        "cases": if e.groups.is_some() { "nodules" } else { "patches" },
+        "groups": e.subgroups,
+    });
+    if let Some(a) = &e.against {
+        json["against"] = serde_json::json!({
+            "checkpoint": a.checkpoint,
+            "origin": a.origin,
+            "comparison": a.comparison.as_ref().ok(),
+            "withheld": a.comparison.as_ref().err(),
+        });
+    }
+    json
+}
+
+/// `eval`'s text: what was scored, each metric with its interval, per nodule, the confusion
+/// matrix, then the baseline, calibration, operating point, subgroups and any comparison.
+fn print_text(e: &evaluation::Evaluation, request: &evaluation::Request) {
+    let m = &e.metrics;
+    let rate = rate(e);
     println!(
         "checkpoint {} ({}) · {}",
         request.checkpoint.display(),
@@ -203,11 +221,10 @@ pub fn run(args: EvalArgs) -> Result<u8> {
     print_baseline(&e.baseline);
     print_calibration(&e.calibration);
     print_operating_point(&e.operating_point);
-    print_subgroups(&e);
+    print_subgroups(e);
     if let Some(a) = &e.against {
-        print_against(&e, a);
+        print_against(e, a);
     }
-    Ok(0)
 }
 
 /// A p-value as a reader wants it: small ones in powers of ten, not as 0.0000.
