@@ -281,11 +281,7 @@ pub fn evaluate(request: &Request) -> Result<Evaluation> {
 fn evaluate_one(request: &Request) -> Result<Evaluation> {
     let ckpt = checkpoint::load(&request.checkpoint)?;
     let info = ckpt.info.as_ref();
-    let data_path = match (&request.data, info) {
-        (Some(path), _) => path.clone(),
-        (None, Some(i)) if i.config.data.path.exists() => i.config.data.path.clone(),
-        (None, _) => data::default_path()?,
-    };
+    let data_path = data_path(request, info)?;
     let mut data = reader::read(&data_path)?;
     let intensity = request
         .intensity
@@ -296,20 +292,7 @@ fn evaluate_one(request: &Request) -> Result<Evaluation> {
     let (_vs, mut net, model) = ckpt.network(&request.checkpoint, device)?;
     let compute = crate::compute::Compute::resolve(request.precision, device);
     net.set_precision(compute.kind);
-    let (indices, split_name, split_facts) = match request.all {
-        true => {
-            let trained_here = match info {
-                Some(i) => Some(data::sha256(&data_path)? == i.config.data.sha256),
-                None => None,
-            };
-            (
-                (0..data.len()).collect(),
-                "all patches".to_string(),
-                split::Facts::all(&data, trained_here),
-            )
-        }
-        false => validation_indices(info, &data, &data_path)?,
-    };
+    let (indices, split_name, split_facts) = scope(request.all, info, &data, &data_path)?;
     let features = patch_features(&data, &indices)?;
     // The set as stored, rescaled batch by batch: no normalised copy of it.
     let patches = Patches::new(&mut data, &intensity, device, model.context)?;
@@ -317,14 +300,9 @@ fn evaluate_one(request: &Request) -> Result<Evaluation> {
     let scores = score(&net, &patches, &indices, request.tta);
     let inference_seconds = started.elapsed().as_secs_f64();
     let truth: Vec<u8> = indices.iter().map(|&i| data.labels[i]).collect();
-    let groups: Option<Vec<i64>> = data
-        .groups
-        .as_ref()
-        .map(|ids| indices.iter().map(|&i| ids[i]).collect());
-    let patients: Option<Vec<i64>> = data
-        .patients
-        .as_ref()
-        .map(|ids| indices.iter().map(|&i| ids[i]).collect());
+    let picked = |ids: &Vec<i64>| indices.iter().map(|&i| ids[i]).collect::<Vec<i64>>();
+    let groups = data.groups.as_ref().map(picked);
+    let patients = data.patients.as_ref().map(picked);
     let nodule = groups
         .as_ref()
         .and_then(|ids| metrics::nodule_metrics(&truth, &scores, ids));
@@ -345,17 +323,7 @@ fn evaluate_one(request: &Request) -> Result<Evaluation> {
         BOOTSTRAP_SEED,
     );
     let rule = Rule::Fixed(metrics::THRESHOLD);
-    let densities: Vec<f64> = features.iter().map(|f| f.density).collect();
-    let binning = Binning::new(&request.size_edges, &data.scale, &densities);
-    let subgroups = subgroups::table(
-        &truth,
-        &scores,
-        groups.as_deref(),
-        &features,
-        &binning,
-        RESAMPLES,
-        BOOTSTRAP_SEED,
-    );
+    let (binning, subgroups) = subgroup_table(request, &data, &truth, &scores, &groups, &features);
     let diameters: Vec<f64> = features.iter().map(|f| f.diameter).collect();
     Ok(Evaluation {
         baseline: baseline::diameter(&truth, &scores, &diameters, groups.as_deref()),
@@ -383,13 +351,72 @@ fn evaluate_one(request: &Request) -> Result<Evaluation> {
             true => format!("{split_name} · TTA ×8"),
             false => split_name,
         },
-        origin: match info {
-            Some(i) => format!("run {}, epoch {}", i.config.name, i.epoch),
-            None => "PyTorch state_dict".into(),
-        },
+        origin: origin(info),
         inference_seconds,
         precision: scored_in(request.precision, compute),
     })
+}
+
+/// The data asked for, else the file the checkpoint's run trained on, else the default set.
+fn data_path(request: &Request, info: Option<&checkpoint::Info>) -> Result<PathBuf> {
+    Ok(match (&request.data, info) {
+        (Some(path), _) => path.clone(),
+        (None, Some(i)) if i.config.data.path.exists() => i.config.data.path.clone(),
+        (None, _) => data::default_path()?,
+    })
+}
+
+/// Where a checkpoint comes from, as the outputs say it.
+fn origin(info: Option<&checkpoint::Info>) -> String {
+    match info {
+        Some(i) => format!("run {}, epoch {}", i.config.name, i.epoch),
+        None => "PyTorch state_dict".into(),
+    }
+}
+
+/// The patches scored (all, or the validation side of the split the checkpoint was trained
+/// with), what to call them, and what is known of how honest that split is.
+fn scope(
+    all: bool,
+    info: Option<&checkpoint::Info>,
+    data: &Dataset,
+    data_path: &Path,
+) -> Result<(Vec<usize>, String, split::Facts)> {
+    if !all {
+        return validation_indices(info, data, data_path);
+    }
+    let trained_here = match info {
+        Some(i) => Some(data::sha256(data_path)? == i.config.data.sha256),
+        None => None,
+    };
+    Ok((
+        (0..data.len()).collect(),
+        "all patches".to_string(),
+        split::Facts::all(data, trained_here),
+    ))
+}
+
+/// Metrics by size and density (the bins the request asks for, or the data's own).
+fn subgroup_table(
+    request: &Request,
+    data: &Dataset,
+    truth: &[u8],
+    scores: &[f64],
+    groups: &Option<Vec<i64>>,
+    features: &[Features],
+) -> (Binning, Vec<Subgroup>) {
+    let densities: Vec<f64> = features.iter().map(|f| f.density).collect();
+    let binning = Binning::new(&request.size_edges, &data.scale, &densities);
+    let table = subgroups::table(
+        truth,
+        scores,
+        groups.as_deref(),
+        features,
+        &binning,
+        RESAMPLES,
+        BOOTSTRAP_SEED,
+    );
+    (binning, table)
 }
 
 /// What the network computed in, and why, as the outputs say it.
