@@ -619,6 +619,41 @@ pub fn write_sidecar(
     Ok(path)
 }
 
+/// Where the ids CSV keeps the nodule ids (the `column` named, else a column called nodule),
+/// and its index, patient and label columns where it has them.
+fn csv_columns(
+    reader: &mut csv::Reader<std::fs::File>,
+    column: Option<&str>,
+) -> std::result::Result<(usize, Option<usize>, Option<usize>, Option<usize>), String> {
+    let header: Vec<String> = reader
+        .headers()
+        .map_err(|e| format!("has no readable header: {}", csv_reason(&e)))?
+        .iter()
+        .map(str::to_string)
+        .collect();
+    let find = |names: &[&str]| header.iter().position(|h| names.contains(&h.as_str()));
+    let nodule = match column {
+        Some(name) => find(&[name]).ok_or_else(|| {
+            format!(
+                "has no column {name:?} (its columns: {})",
+                header.join(", ")
+            )
+        })?,
+        None => find(&NODULE_COLUMNS).ok_or_else(|| {
+            format!(
+                "has no 'nodule' column (its columns: {}); name the one with --column",
+                header.join(", ")
+            )
+        })?,
+    };
+    Ok((
+        nodule,
+        find(&["index"]),
+        find(&PATIENT_COLUMNS),
+        find(&LABEL_COLUMNS),
+    ))
+}
+
 /// The groups in the sidecar of `data_path`, if there is one, checked against the data: its
 /// hash (computed only when a sidecar exists) and one row per patch, in order, ids ≥ 0.
 pub fn read_sidecar(
@@ -656,40 +691,7 @@ pub fn read_sidecar(
             "not an lnmc groups file (expected the header index,nodule)".into(),
         ));
     }
-    let first_row = skipped + 2;
-    let mut ids = Vec::with_capacity(rows);
-    for (k, line) in lines.enumerate() {
-        let parsed = line.split_once(',').and_then(|(i, id)| {
-            Some((
-                i.trim().parse::<usize>().ok()?,
-                id.trim().parse::<i64>().ok()?,
-            ))
-        });
-        match parsed {
-            Some((i, id)) if i == k && id >= 0 => ids.push(id),
-            Some((i, _)) if i != k => {
-                return Err(fail(format!(
-                    "line {} has index {i}, expected {k}",
-                    k + first_row
-                )))
-            }
-            _ => {
-                return Err(fail(format!(
-                    "line {} is not 'index,nodule' with an id ≥ 0: {line:?}",
-                    k + first_row
-                )))
-            }
-        }
-        if ids.len() > rows {
-            break;
-        }
-    }
-    if ids.len() != rows {
-        return Err(fail(format!(
-            "has {} rows but the data has {rows} patches: it was made for another file; run `lnmc groups` again",
-            if ids.len() > rows { format!("more than {rows}") } else { ids.len().to_string() }
-        )));
-    }
+    let ids = sidecar_rows(lines, rows, skipped + 2).map_err(fail)?;
     if sha256()? != recorded.trim() {
         return Err(fail(
             "was made for other data (SHA-256 differs): run `lnmc groups` again".into(),
@@ -710,6 +712,49 @@ pub fn read_sidecar(
         doubt,
         about,
     }))
+}
+
+/// The `index,nodule` rows of a sidecar (the first on line `first_row`): one a patch, in
+/// order, ids ≥ 0, exactly `rows` of them; what is wrong, in words, otherwise.
+fn sidecar_rows<'a>(
+    lines: impl Iterator<Item = &'a str>,
+    rows: usize,
+    first_row: usize,
+) -> std::result::Result<Vec<i64>, String> {
+    let mut ids = Vec::with_capacity(rows);
+    for (k, line) in lines.enumerate() {
+        let parsed = line.split_once(',').and_then(|(i, id)| {
+            Some((
+                i.trim().parse::<usize>().ok()?,
+                id.trim().parse::<i64>().ok()?,
+            ))
+        });
+        match parsed {
+            Some((i, id)) if i == k && id >= 0 => ids.push(id),
+            Some((i, _)) if i != k => {
+                return Err(format!(
+                    "line {} has index {i}, expected {k}",
+                    k + first_row
+                ))
+            }
+            _ => {
+                return Err(format!(
+                    "line {} is not 'index,nodule' with an id ≥ 0: {line:?}",
+                    k + first_row
+                ))
+            }
+        }
+        if ids.len() > rows {
+            break;
+        }
+    }
+    if ids.len() != rows {
+        return Err(format!(
+            "has {} rows but the data has {rows} patches: it was made for another file; run `lnmc groups` again",
+            if ids.len() > rows { format!("more than {rows}") } else { ids.len().to_string() }
+        ));
+    }
+    Ok(ids)
 }
 
 /// Checks a group column read from the data file itself.
@@ -743,32 +788,7 @@ pub fn from_csv(csv_path: &Path, labels: &[u8], column: Option<&str>) -> Result<
         .trim(csv::Trim::All)
         .from_path(csv_path)
         .map_err(|e| fail(format!("cannot be read: {}", csv_reason(&e))))?;
-    let header: Vec<String> = reader
-        .headers()
-        .map_err(|e| fail(format!("has no readable header: {}", csv_reason(&e))))?
-        .iter()
-        .map(str::to_string)
-        .collect();
-    let find = |names: &[&str]| header.iter().position(|h| names.contains(&h.as_str()));
-    let nodule = match column {
-        Some(name) => find(&[name]).ok_or_else(|| {
-            fail(format!(
-                "has no column {name:?} (its columns: {})",
-                header.join(", ")
-            ))
-        })?,
-        None => find(&NODULE_COLUMNS).ok_or_else(|| {
-            fail(format!(
-                "has no 'nodule' column (its columns: {}); name the one with --column",
-                header.join(", ")
-            ))
-        })?,
-    };
-    let (index, patient, label) = (
-        find(&["index"]),
-        find(&PATIENT_COLUMNS),
-        find(&LABEL_COLUMNS),
-    );
+    let (nodule, index, patient, label) = csv_columns(&mut reader, column).map_err(fail)?;
     let n = labels.len();
     let mut ids: Vec<Option<(i64, usize)>> = vec![None; n];
     let mut patient_of: std::collections::HashMap<i64, (i64, usize)> = Default::default();
