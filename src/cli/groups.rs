@@ -41,25 +41,41 @@ pub fn run(
         );
         return Ok(0);
     }
-    if let Some(csv) = from {
-        let ids = groups::from_csv(csv, &data.labels, column)?;
-        let about = format!(
-            "from {} (column {})",
-            csv.display(),
-            column.unwrap_or("nodule")
-        );
-        println!("{}", groups::describe(&ids));
-        let sidecar = groups::write_sidecar(
-            &path,
-            &data::sha256(&path)?,
-            &ids,
-            groups::Source::User,
-            &about,
-        )?;
-        println!("wrote {}", sidecar.display());
-        return Ok(0);
+    match from {
+        Some(csv) => from_csv(&path, &data, csv, column),
+        None => inferred(&path, &data, max_difference, force),
     }
-    let found = groups::infer(&data, max_difference)?;
+}
+
+/// The user's ids, checked against the data, as the sidecar.
+fn from_csv(path: &Path, data: &data::Dataset, csv: &Path, column: Option<&str>) -> Result<u8> {
+    let ids = groups::from_csv(csv, &data.labels, column)?;
+    let about = format!(
+        "from {} (column {})",
+        csv.display(),
+        column.unwrap_or("nodule")
+    );
+    println!("{}", groups::describe(&ids));
+    let sidecar = groups::write_sidecar(
+        path,
+        &data::sha256(path)?,
+        &ids,
+        groups::Source::User,
+        &about,
+    )?;
+    println!("wrote {}", sidecar.display());
+    Ok(0)
+}
+
+/// Groups inferred from neighbouring rows, with the threshold, the verdict and what to do when
+/// they are uncertain; implausible ones written only with `force`.
+fn inferred(
+    path: &Path,
+    data: &data::Dataset,
+    max_difference: Option<f64>,
+    force: bool,
+) -> Result<u8> {
+    let found = groups::infer(data, max_difference)?;
     let ids = &found.ids;
     let units = match found.measure {
         groups::Measure::Absolute => " in the file's units",
@@ -86,13 +102,13 @@ pub fn run(
     }
     if let (Some(why), false) = (groups::implausible(ids), force) {
         return Err(Error::file(
-            &path,
+            path,
             format!("groups not written: {why}; pass --force to write them anyway"),
         ));
     }
     let sidecar = groups::write_sidecar(
-        &path,
-        &data::sha256(&path)?,
+        path,
+        &data::sha256(path)?,
         ids,
         groups::Source::Inferred,
         &found.trust.why,
