@@ -169,25 +169,7 @@ fn head(h: &mut String, e: &Evaluation) {
 
 /// The data, the split and the training configuration.
 fn data_and_split(h: &mut String, e: &Evaluation, cx: &Context) {
-    let groups = match (&cx.data.groups, cx.data.group_source) {
-        (Some(ids), source) => {
-            let n: std::collections::HashSet<_> = ids.iter().collect();
-            let from = match source {
-                crate::data::groups::Source::Inferred => match &cx.data.group_doubt {
-                    Some(doubt) => {
-                        format!("inferred from neighbouring rows (lnmc groups), uncertain: {doubt}")
-                    }
-                    None => "inferred from neighbouring rows (lnmc groups), judged reliable".into(),
-                },
-                crate::data::groups::Source::User => {
-                    "from the user's CSV (lnmc groups --from)".into()
-                }
-                _ => "from the file's ids".into(),
-            };
-            format!("{} nodules, {from}", n.len())
-        }
-        (None, _) => "none known: slices of one nodule may sit on both sides of the split".into(),
-    };
+    let groups = nodule_groups(cx);
     let rows = [
         ("checkpoint", e.checkpoint.display().to_string()),
         ("data file", e.data_path.display().to_string()),
@@ -235,26 +217,55 @@ fn data_and_split(h: &mut String, e: &Evaluation, cx: &Context) {
     if let Some(warning) = e.split.warning() {
         let _ = write!(h, "<p class=\"warn\">{}</p>", escape(&warning));
     }
-    if let Some(c) = &cx.config {
-        h.push_str("<h2>Training configuration</h2><table>");
-        let split = format!(
-            "{} (seed {}): {} train / {} val",
-            crate::choice::name(c.split),
-            c.split_seed,
-            c.train_samples,
-            c.val_samples
-        );
-        let _ = write!(
-            h,
-            "<tr><th>run</th><td>{}</td></tr><tr><th>split</th><td>{}</td></tr>",
-            escape(&c.name),
-            escape(&split)
-        );
-        for (k, v) in crate::compare::settings(c) {
-            let _ = write!(h, "<tr><th>{k}</th><td>{}</td></tr>", escape(&v));
+    training_configuration(h, cx);
+}
+
+/// How the nodules are known, for the "nodule groups" row.
+fn nodule_groups(cx: &Context) -> String {
+    match (&cx.data.groups, cx.data.group_source) {
+        (Some(ids), source) => {
+            let n: std::collections::HashSet<_> = ids.iter().collect();
+            let from = match source {
+                crate::data::groups::Source::Inferred => match &cx.data.group_doubt {
+                    Some(doubt) => {
+                        format!("inferred from neighbouring rows (lnmc groups), uncertain: {doubt}")
+                    }
+                    None => "inferred from neighbouring rows (lnmc groups), judged reliable".into(),
+                },
+                crate::data::groups::Source::User => {
+                    "from the user's CSV (lnmc groups --from)".into()
+                }
+                _ => "from the file's ids".into(),
+            };
+            format!("{} nodules, {from}", n.len())
         }
-        h.push_str("</table>");
+        (None, _) => "none known: slices of one nodule may sit on both sides of the split".into(),
     }
+}
+
+/// The run's settings, where the checkpoint came from an lnmc run.
+fn training_configuration(h: &mut String, cx: &Context) {
+    let Some(c) = &cx.config else {
+        return;
+    };
+    h.push_str("<h2>Training configuration</h2><table>");
+    let split = format!(
+        "{} (seed {}): {} train / {} val",
+        crate::choice::name(c.split),
+        c.split_seed,
+        c.train_samples,
+        c.val_samples
+    );
+    let _ = write!(
+        h,
+        "<tr><th>run</th><td>{}</td></tr><tr><th>split</th><td>{}</td></tr>",
+        escape(&c.name),
+        escape(&split)
+    );
+    for (k, v) in crate::compare::settings(c) {
+        let _ = write!(h, "<tr><th>{k}</th><td>{}</td></tr>", escape(&v));
+    }
+    h.push_str("</table>");
 }
 
 /// The metrics at 0.5 with their intervals, per nodule, and the diameter baseline.
