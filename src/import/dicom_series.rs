@@ -78,74 +78,30 @@ pub fn read(dir: &Path) -> Result<Volume> {
         return Err(Error::file(dir, "holds no .dcm file"));
     }
     let mut slices = Vec::with_capacity(files.len());
-    let mut geometry: Option<([f64; 6], [f64; 2], u32, u32)> = None;
+    let mut geometry: Option<Grid> = None;
     for file in files {
-        let fail = |msg: String| Error::file(&file, msg);
         // Headers first: the slices are ordered before any pixel is decoded.
-        let object = open(&file, Some(tags::PIXEL_DATA))?;
-        let numbers = |tag, what: &str, count: usize| -> Result<Vec<f64>> {
-            let values = object
-                .element(tag)
-                .map_err(|_| fail(format!("has no {what}")))?
-                .to_multi_float64()
-                .map_err(|_| fail(format!("has a {what} that is not numbers")))?;
-            match values.len() == count && values.iter().all(|v| v.is_finite()) {
-                true => Ok(values),
-                false => Err(fail(format!(
-                    "has a {what} of {} values, not {count} numbers",
-                    values.len()
-                ))),
-            }
-        };
-        let orientation = numbers(
-            tags::IMAGE_ORIENTATION_PATIENT,
-            "ImageOrientationPatient",
-            6,
-        )?;
-        let position = numbers(tags::IMAGE_POSITION_PATIENT, "ImagePositionPatient", 3)?;
-        let spacing = numbers(tags::PIXEL_SPACING, "PixelSpacing", 2)?;
-        let size = |tag, what: &str| -> Result<u32> {
-            object
-                .element(tag)
-                .ok()
-                .and_then(|e| e.to_int::<u32>().ok())
-                .filter(|&n| n > 0)
-                .ok_or_else(|| fail(format!("has no {what}")))
-        };
-        let (rows, columns) = (size(tags::ROWS, "Rows")?, size(tags::COLUMNS, "Columns")?);
-        let this = (
-            [
-                orientation[0],
-                orientation[1],
-                orientation[2],
-                orientation[3],
-                orientation[4],
-                orientation[5],
-            ],
-            [spacing[0], spacing[1]],
-            rows,
-            columns,
-        );
+        let (grid, position) = header(&file)?;
+        let normal = cross(&grid.orientation);
         match &geometry {
-            None => geometry = Some(this),
-            Some(g) => {
-                let same = g.2 == this.2
-                    && g.3 == this.3
-                    && g.0.iter().zip(&this.0).all(|(a, b)| (a - b).abs() < 1e-4)
-                    && g.1.iter().zip(&this.1).all(|(a, b)| (a - b).abs() < 1e-4);
-                if !same {
-                    return Err(fail("differs from the series' first slice in size, orientation or pixel spacing: one series, one grid".into()));
-                }
+            None => geometry = Some(grid),
+            Some(first) if !first.same(&grid) => {
+                return Err(Error::file(&file, "differs from the series' first slice in size, orientation or pixel spacing: one series, one grid"));
             }
+            Some(_) => {}
         }
-        let normal = cross(&this.0);
         slices.push(Slice {
             along: position[0] * normal[0] + position[1] * normal[1] + position[2] * normal[2],
-            position: [position[0], position[1], position[2]],
-            file: file.clone(),
+            position,
+            file,
         });
     }
-    let (orientation, pixel_spacing, rows, columns) = geometry.expect("one slice at least");
+    let Grid {
+        orientation,
+        pixel_spacing,
+        rows,
+        columns,
+    } = geometry.expect("one slice at least");
     slices.sort_by(|a, b| a.along.total_cmp(&b.along));
     let gaps: Vec<f64> = slices.windows(2).map(|w| w[1].along - w[0].along).collect();
     if let Some(k) = gaps.iter().position(|&g| g.abs() < 1e-4) {
@@ -192,6 +148,66 @@ pub fn read(dir: &Path) -> Result<Volume> {
         direction,
         voxels: voxels.done(),
     })
+}
+
+/// What every slice of one series shares: its orientation (row and column directions),
+/// pixel spacing and size.
+struct Grid {
+    orientation: [f64; 6],
+    pixel_spacing: [f64; 2],
+    rows: u32,
+    columns: u32,
+}
+
+impl Grid {
+    fn same(&self, other: &Grid) -> bool {
+        let close = |a: &[f64], b: &[f64]| a.iter().zip(b).all(|(a, b)| (a - b).abs() < 1e-4);
+        (self.rows, self.columns) == (other.rows, other.columns)
+            && close(&self.orientation, &other.orientation)
+            && close(&self.pixel_spacing, &other.pixel_spacing)
+    }
+}
+
+/// A slice's grid and position, from its header (the pixels are not read).
+fn header(file: &Path) -> Result<(Grid, [f64; 3])> {
+    let fail = |msg: String| Error::file(file, msg);
+    let object = open(file, Some(tags::PIXEL_DATA))?;
+    let numbers = |tag, what: &str, count: usize| -> Result<Vec<f64>> {
+        let values = object
+            .element(tag)
+            .map_err(|_| fail(format!("has no {what}")))?
+            .to_multi_float64()
+            .map_err(|_| fail(format!("has a {what} that is not numbers")))?;
+        match values.len() == count && values.iter().all(|v| v.is_finite()) {
+            true => Ok(values),
+            false => Err(fail(format!(
+                "has a {what} of {} values, not {count} numbers",
+                values.len()
+            ))),
+        }
+    };
+    let orientation = numbers(
+        tags::IMAGE_ORIENTATION_PATIENT,
+        "ImageOrientationPatient",
+        6,
+    )?;
+    let position = numbers(tags::IMAGE_POSITION_PATIENT, "ImagePositionPatient", 3)?;
+    let spacing = numbers(tags::PIXEL_SPACING, "PixelSpacing", 2)?;
+    let size = |tag, what: &str| -> Result<u32> {
+        object
+            .element(tag)
+            .ok()
+            .and_then(|e| e.to_int::<u32>().ok())
+            .filter(|&n| n > 0)
+            .ok_or_else(|| fail(format!("has no {what}")))
+    };
+    let grid = Grid {
+        orientation: std::array::from_fn(|k| orientation[k]),
+        pixel_spacing: [spacing[0], spacing[1]],
+        rows: size(tags::ROWS, "Rows")?,
+        columns: size(tags::COLUMNS, "Columns")?,
+    };
+    Ok((grid, [position[0], position[1], position[2]]))
 }
 
 /// The slice normal: row direction × column direction.
