@@ -619,12 +619,15 @@ pub fn write_sidecar(
     Ok(path)
 }
 
+/// Columns of an ids CSV: nodule, then index, patient and label where it has them.
+type Columns = (usize, Option<usize>, Option<usize>, Option<usize>);
+
 /// Where the ids CSV keeps the nodule ids (the `column` named, else a column called nodule),
 /// and its index, patient and label columns where it has them.
 fn csv_columns(
     reader: &mut csv::Reader<std::fs::File>,
     column: Option<&str>,
-) -> std::result::Result<(usize, Option<usize>, Option<usize>, Option<usize>), String> {
+) -> std::result::Result<Columns, String> {
     let header: Vec<String> = reader
         .headers()
         .map_err(|e| format!("has no readable header: {}", csv_reason(&e)))?

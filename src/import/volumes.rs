@@ -365,8 +365,6 @@ fn assemble(
     what: &str,
 ) -> Result<(usize, bool)> {
     let n = rows.len();
-    let (size, context) = (plan.size, plan.context);
-    let per_row = context * size * size;
     // The heads first (small): all integer volumes make an int16 file.
     let mut heads = Vec::with_capacity(count);
     for s in 0..count {
@@ -386,83 +384,8 @@ fn assemble(
     let tmp = output::temporary(out);
     let result = (|| -> hdf5::Result<()> {
         let file = hdf5::File::create(&tmp)?;
-        let chunk = [1, size, size];
-        let images = match integer {
-            true => file
-                .new_dataset::<i16>()
-                .chunk(chunk)
-                .shape([n, size, size])
-                .create(IMAGES)?,
-            false => file
-                .new_dataset::<f32>()
-                .chunk(chunk)
-                .shape([n, size, size])
-                .create(IMAGES)?,
-        };
-        let around = (context > 1)
-            .then(|| match integer {
-                true => file
-                    .new_dataset::<i16>()
-                    .chunk([1, context, size, size])
-                    .shape([n, context, size, size])
-                    .create(CONTEXT),
-                false => file
-                    .new_dataset::<f32>()
-                    .chunk([1, context, size, size])
-                    .shape([n, context, size, size])
-                    .create(CONTEXT),
-            })
-            .transpose()?;
-        for s in 0..count {
-            let (head, values) = read_part(&parts.join(format!("{s:06}.part")))
-                .map_err(|e| hdf5::Error::from(e.to_string().as_str()))?;
-            for (k, &r) in head.rows.iter().enumerate() {
-                let patch = &values[k * per_row..(k + 1) * per_row];
-                let centre = &patch[(context / 2) * size * size..][..size * size];
-                write_row(&images, r, centre, &[size, size], integer)?;
-                if let Some(around) = &around {
-                    write_row(around, r, patch, &[context, size, size], integer)?;
-                }
-            }
-        }
-        let labels: Vec<u8> = rows.iter().map(|r| r.label).collect();
-        output::dataset(&file, LABELS, &[n, 1], &labels)?;
-        let uid_index: HashMap<&str, i64> = order
-            .iter()
-            .enumerate()
-            .map(|(k, &u)| (u, k as i64))
-            .collect();
-        let patients: Vec<i64> = rows.iter().map(|r| uid_index[r.series.as_str()]).collect();
-        let nodules: Vec<i64> = match rows.iter().all(|r| r.nodule.is_some()) {
-            true => rows.iter().map(|r| r.nodule.unwrap_or(0)).collect(),
-            false => (0..n as i64).collect(),
-        };
-        output::dataset(&file, GROUP_DATASETS[0], &[n], &nodules)?;
-        output::dataset(&file, GROUP_DATASETS[1], &[n], &patients)?;
-        let world: Vec<f64> = rows.iter().flat_map(|r| r.world).collect();
-        output::dataset(&file, WORLD_MM, &[n, 3], &world)?;
-        output::dataset(&file, VOXEL_MM, &[n, 3], &voxel_mm)?;
-        output::dataset(&file, PIXEL_MM, &[n], &vec![plan.spacing; n])?;
-        output::dataset(&file, OUTSIDE, &[n], &outside)?;
-        output::strings(
-            &file,
-            SERIES_UID,
-            &rows.iter().map(|r| r.series.clone()).collect::<Vec<_>>(),
-        )?;
-        let source: Vec<String> = rows
-            .iter()
-            .map(|r| {
-                format!(
-                    "{} at ({:.1}, {:.1}, {:.1}) mm, {} mm a pixel",
-                    r.series, r.world[0], r.world[1], r.world[2], plan.spacing
-                )
-            })
-            .collect();
-        output::strings(&file, SOURCE, &source)?;
-        let attr: hdf5::types::VarLenUnicode = what.parse().unwrap_or_default();
-        file.new_attr::<hdf5::types::VarLenUnicode>()
-            .create(IMPORT_ATTR)?
-            .write_scalar(&attr)?;
+        write_pixels(&file, parts, count, n, plan, integer)?;
+        write_ids(&file, rows, order, plan, (&voxel_mm, &outside), what)?;
         Ok(())
     })();
     if let Err(e) = result {
@@ -474,6 +397,112 @@ fn assemble(
     }
     std::fs::rename(&tmp, out).at(out, "write")?;
     Ok((outside.iter().filter(|&&o| o > 0).count(), integer))
+}
+
+/// The patches of every part, in the rows' order: the centre slice as `ct_slices`, and with
+/// a context of K the K slices as `context_slices`.
+fn write_pixels(
+    file: &hdf5::File,
+    parts: &Path,
+    count: usize,
+    n: usize,
+    plan: &Plan,
+    integer: bool,
+) -> hdf5::Result<()> {
+    let (size, context) = (plan.size, plan.context);
+    let per_row = context * size * size;
+    let chunk = [1, size, size];
+    let images = match integer {
+        true => file
+            .new_dataset::<i16>()
+            .chunk(chunk)
+            .shape([n, size, size])
+            .create(IMAGES)?,
+        false => file
+            .new_dataset::<f32>()
+            .chunk(chunk)
+            .shape([n, size, size])
+            .create(IMAGES)?,
+    };
+    let around = (context > 1)
+        .then(|| match integer {
+            true => file
+                .new_dataset::<i16>()
+                .chunk([1, context, size, size])
+                .shape([n, context, size, size])
+                .create(CONTEXT),
+            false => file
+                .new_dataset::<f32>()
+                .chunk([1, context, size, size])
+                .shape([n, context, size, size])
+                .create(CONTEXT),
+        })
+        .transpose()?;
+    for s in 0..count {
+        let (head, values) = read_part(&parts.join(format!("{s:06}.part")))
+            .map_err(|e| hdf5::Error::from(e.to_string().as_str()))?;
+        for (k, &r) in head.rows.iter().enumerate() {
+            let patch = &values[k * per_row..(k + 1) * per_row];
+            let centre = &patch[(context / 2) * size * size..][..size * size];
+            write_row(&images, r, centre, &[size, size], integer)?;
+            if let Some(around) = &around {
+                write_row(around, r, patch, &[context, size, size], integer)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Labels, nodule and patient ids, where each patch came from (world, voxel and pixel mm, the
+/// share outside the volume, the series), and what the import was.
+fn write_ids(
+    file: &hdf5::File,
+    rows: &[Row],
+    order: &[&str],
+    plan: &Plan,
+    (voxel_mm, outside): (&[f64], &[i64]),
+    what: &str,
+) -> hdf5::Result<()> {
+    let n = rows.len();
+    let labels: Vec<u8> = rows.iter().map(|r| r.label).collect();
+    output::dataset(file, LABELS, &[n, 1], &labels)?;
+    let uid_index: HashMap<&str, i64> = order
+        .iter()
+        .enumerate()
+        .map(|(k, &u)| (u, k as i64))
+        .collect();
+    let patients: Vec<i64> = rows.iter().map(|r| uid_index[r.series.as_str()]).collect();
+    let nodules: Vec<i64> = match rows.iter().all(|r| r.nodule.is_some()) {
+        true => rows.iter().map(|r| r.nodule.unwrap_or(0)).collect(),
+        false => (0..n as i64).collect(),
+    };
+    output::dataset(file, GROUP_DATASETS[0], &[n], &nodules)?;
+    output::dataset(file, GROUP_DATASETS[1], &[n], &patients)?;
+    let world: Vec<f64> = rows.iter().flat_map(|r| r.world).collect();
+    output::dataset(file, WORLD_MM, &[n, 3], &world)?;
+    output::dataset(file, VOXEL_MM, &[n, 3], voxel_mm)?;
+    output::dataset(file, PIXEL_MM, &[n], &vec![plan.spacing; n])?;
+    output::dataset(file, OUTSIDE, &[n], outside)?;
+    output::strings(
+        file,
+        SERIES_UID,
+        &rows.iter().map(|r| r.series.clone()).collect::<Vec<_>>(),
+    )?;
+    let source: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            format!(
+                "{} at ({:.1}, {:.1}, {:.1}) mm, {} mm a pixel",
+                r.series, r.world[0], r.world[1], r.world[2], plan.spacing
+            )
+        })
+        .collect();
+    output::strings(file, SOURCE, &source)?;
+    let attr: hdf5::types::VarLenUnicode = what.parse().unwrap_or_default();
+    file.new_attr::<hdf5::types::VarLenUnicode>()
+        .create(IMPORT_ATTR)?
+        .write_scalar(&attr)?;
+    Ok(())
 }
 
 /// Row `r` of `ds` from `values`, rounded to int16 where the file is integer.
