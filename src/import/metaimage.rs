@@ -100,27 +100,7 @@ pub fn read(header_path: &Path) -> Result<Volume> {
         .map_err(|e| Error::file(&data_path, format!("cannot be read: {e}")))?;
     std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(offset as u64))
         .map_err(|e| Error::file(&data_path, format!("cannot be read: {e}")))?;
-    if header.compressed && expected as u64 > (stored as u64).saturating_mul(MAX_DEFLATE_RATIO) {
-        return Err(Error::file(
-            &data_path,
-            format!(
-                "{} of compressed data cannot hold the {} the header's {:?} {:?} need (deflate expands at most {MAX_DEFLATE_RATIO}:1)",
-                crate::data::memory::size(stored as u64),
-                crate::data::memory::size(expected as u64),
-                header.size,
-                header.element
-            ),
-        ));
-    }
-    if !header.compressed && stored < expected {
-        return Err(Error::file(
-            &data_path,
-            format!(
-                "holds {stored} bytes of voxels where the header's {:?} {:?} need {expected}",
-                header.size, header.element
-            ),
-        ));
-    }
+    check_stored(&header, &data_path, stored, expected)?;
     let mut stream: Box<dyn Read> = match header.compressed {
         false => Box::new(std::io::BufReader::new(file)),
         true => Box::new(flate2::read::ZlibDecoder::new(std::io::BufReader::new(
@@ -155,6 +135,33 @@ pub fn read(header_path: &Path) -> Result<Volume> {
         direction: header.direction,
         voxels,
     })
+}
+
+/// Refuses data that cannot hold the `expected` bytes of voxels the header claims: fewer bytes
+/// stored, or compressed data that would have to expand past any real deflate ratio.
+fn check_stored(header: &Header, data_path: &Path, stored: usize, expected: usize) -> Result<()> {
+    if header.compressed && expected as u64 > (stored as u64).saturating_mul(MAX_DEFLATE_RATIO) {
+        return Err(Error::file(
+            data_path,
+            format!(
+                "{} of compressed data cannot hold the {} the header's {:?} {:?} need (deflate expands at most {MAX_DEFLATE_RATIO}:1)",
+                crate::data::memory::size(stored as u64),
+                crate::data::memory::size(expected as u64),
+                header.size,
+                header.element
+            ),
+        ));
+    }
+    if !header.compressed && stored < expected {
+        return Err(Error::file(
+            data_path,
+            format!(
+                "holds {stored} bytes of voxels where the header's {:?} {:?} need {expected}",
+                header.size, header.element
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// `count` voxels from `stream`. int16 and 8-bit data go straight into int16, a block at a
@@ -212,53 +219,9 @@ fn inside_folder(header_path: &Path, name: &Path) -> Result<PathBuf> {
 
 /// The header's text: `Key = value` lines up to `ElementDataFile`, the last.
 fn parse(head: &[u8]) -> std::result::Result<Header, String> {
-    let mut fields: std::collections::HashMap<String, String> = Default::default();
-    let mut header_bytes = None;
-    let mut at = 0;
-    for line in head.split_inclusive(|&b| b == b'\n') {
-        at += line.len();
-        let text = std::str::from_utf8(line)
-            .map_err(|_| "is not a MetaImage header (not text)".to_string())?;
-        let Some((key, value)) = text.split_once('=') else {
-            if text.trim().is_empty() {
-                continue;
-            }
-            return Err(format!(
-                "is not a MetaImage header: {:?} is not `Key = value`",
-                text.trim()
-            ));
-        };
-        let key = key.trim().to_string();
-        let value = value.trim().to_string();
-        let last = key == "ElementDataFile";
-        fields.insert(key, value);
-        if last {
-            header_bytes = Some(at);
-            break;
-        }
-    }
-    let header_bytes = header_bytes.ok_or("is not a MetaImage header: no ElementDataFile line")?;
+    let (fields, header_bytes) = fields(head)?;
     let get = |keys: &[&str]| keys.iter().find_map(|k| fields.get(*k)).cloned();
-    let numbers = |keys: &[&str], count: usize| -> std::result::Result<Option<Vec<f64>>, String> {
-        let Some(text) = get(keys) else {
-            return Ok(None);
-        };
-        let values: Vec<f64> = text
-            .split_whitespace()
-            .map(|v| {
-                v.parse::<f64>()
-                    .map_err(|_| format!("{}: {v:?} is not a number", keys[0]))
-            })
-            .collect::<std::result::Result<_, _>>()?;
-        if values.len() != count {
-            return Err(format!(
-                "{} has {} values where {count} are needed",
-                keys[0],
-                values.len()
-            ));
-        }
-        Ok(Some(values))
-    };
+    let numbers = |keys: &[&str], count| numbers(get(keys), keys[0], count);
     let dims = get(&["NDims"]).ok_or("is not a MetaImage header: no NDims")?;
     if dims != "3" {
         return Err(format!("NDims = {dims}: lnmc imports 3-D volumes"));
@@ -319,6 +282,66 @@ fn parse(head: &[u8]) -> std::result::Result<Header, String> {
         data_file: (data != "LOCAL").then(|| PathBuf::from(data)),
         header_bytes,
     })
+}
+
+/// A header's values by key.
+type Fields = std::collections::HashMap<String, String>;
+
+/// The header's `Key = value` fields up to `ElementDataFile` (the last), and where that line
+/// ends.
+fn fields(head: &[u8]) -> std::result::Result<(Fields, usize), String> {
+    let mut fields = Fields::default();
+    let mut header_bytes = None;
+    let mut at = 0;
+    for line in head.split_inclusive(|&b| b == b'\n') {
+        at += line.len();
+        let text = std::str::from_utf8(line)
+            .map_err(|_| "is not a MetaImage header (not text)".to_string())?;
+        let Some((key, value)) = text.split_once('=') else {
+            if text.trim().is_empty() {
+                continue;
+            }
+            return Err(format!(
+                "is not a MetaImage header: {:?} is not `Key = value`",
+                text.trim()
+            ));
+        };
+        let key = key.trim().to_string();
+        let value = value.trim().to_string();
+        let last = key == "ElementDataFile";
+        fields.insert(key, value);
+        if last {
+            header_bytes = Some(at);
+            break;
+        }
+    }
+    let header_bytes = header_bytes.ok_or("is not a MetaImage header: no ElementDataFile line")?;
+    Ok((fields, header_bytes))
+}
+
+/// The field `text` (its first key `key`, for messages) as `count` numbers, if it is there.
+fn numbers(
+    text: Option<String>,
+    key: &str,
+    count: usize,
+) -> std::result::Result<Option<Vec<f64>>, String> {
+    let Some(text) = text else {
+        return Ok(None);
+    };
+    let values: Vec<f64> = text
+        .split_whitespace()
+        .map(|v| {
+            v.parse::<f64>()
+                .map_err(|_| format!("{key}: {v:?} is not a number"))
+        })
+        .collect::<std::result::Result<_, _>>()?;
+    if values.len() != count {
+        return Err(format!(
+            "{key} has {} values where {count} are needed",
+            values.len()
+        ));
+    }
+    Ok(Some(values))
 }
 
 /// The voxels as int16 where every value is a whole number that fits, else f32.
