@@ -48,38 +48,7 @@ pub fn read(path: &Path) -> Result<Volume> {
         .read_to_end(&mut head)
         .map_err(|e| fail(format!("cannot be read as NIfTI: {e}")))?;
     let h = header(&head).map_err(&fail)?;
-    let ndim = h.dim[0];
-    if !(3..=7).contains(&ndim) || h.dim[4..=ndim as usize].iter().any(|&d| d > 1) {
-        return Err(fail(format!(
-            "has {ndim} dimensions ({:?}): lnmc imports one 3-D volume",
-            &h.dim[1..]
-        )));
-    }
-    let size = [h.dim[1], h.dim[2], h.dim[3]];
-    if size.iter().any(|&s| s < 1) {
-        return Err(fail(format!("has sizes {size:?}: each must be at least 1")));
-    }
-    let size = [size[0] as usize, size[1] as usize, size[2] as usize];
-    let voxels = size
-        .iter()
-        .try_fold(1usize, |n, &s| n.checked_mul(s))
-        .filter(|&n| n <= MAX_VOXELS)
-        .ok_or_else(|| {
-            fail(format!(
-                "claims {size:?} voxels, more than any CT series ({MAX_VOXELS})"
-            ))
-        })?;
-    let bytes_per = match h.datatype {
-        2 | 256 => 1,
-        4 | 512 => 2,
-        8 | 16 | 768 => 4,
-        64 => 8,
-        other => {
-            return Err(fail(format!(
-                "datatype {other}: lnmc reads (u)int8, (u)int16, (u)int32, float32, float64"
-            )))
-        }
-    };
+    let (size, voxels, bytes_per) = extent(&h).map_err(&fail)?;
     let expected = voxels * bytes_per;
     let gz = path.extension().is_some_and(|e| e == "gz");
     let on_disk = std::fs::metadata(path)
@@ -125,6 +94,40 @@ pub fn read(path: &Path) -> Result<Volume> {
         direction,
         voxels: values(&bytes, &h),
     })
+}
+
+/// The volume's size, voxel count and bytes a voxel, checked: one 3-D volume, each size ≥ 1,
+/// no more voxels than a CT series has, a type lnmc reads.
+fn extent(h: &Header) -> std::result::Result<([usize; 3], usize, usize), String> {
+    let ndim = h.dim[0];
+    if !(3..=7).contains(&ndim) || h.dim[4..=ndim as usize].iter().any(|&d| d > 1) {
+        return Err(format!(
+            "has {ndim} dimensions ({:?}): lnmc imports one 3-D volume",
+            &h.dim[1..]
+        ));
+    }
+    let size = [h.dim[1], h.dim[2], h.dim[3]];
+    if size.iter().any(|&s| s < 1) {
+        return Err(format!("has sizes {size:?}: each must be at least 1"));
+    }
+    let size = [size[0] as usize, size[1] as usize, size[2] as usize];
+    let voxels = size
+        .iter()
+        .try_fold(1usize, |n, &s| n.checked_mul(s))
+        .filter(|&n| n <= MAX_VOXELS)
+        .ok_or_else(|| format!("claims {size:?} voxels, more than any CT series ({MAX_VOXELS})"))?;
+    let bytes_per = match h.datatype {
+        2 | 256 => 1,
+        4 | 512 => 2,
+        8 | 16 | 768 => 4,
+        64 => 8,
+        other => {
+            return Err(format!(
+                "datatype {other}: lnmc reads (u)int8, (u)int16, (u)int32, float32, float64"
+            ))
+        }
+    };
+    Ok((size, voxels, bytes_per))
 }
 
 /// Either header version from its first bytes.
