@@ -162,28 +162,8 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => e.exit(),
     };
-    // CUDA only for what may train or evaluate, and before any tensor work (see cuda.rs):
-    // `--version`, `watch`, `synth`, `groups` and `show` never map the CUDA libraries.
-    match &cli.command {
-        None => crate::cuda::prepare(false),
-        Some(Command::Train(args)) => {
-            crate::cuda::prepare(args.settings.device == DeviceChoice::Cpu)
-        }
-        Some(Command::Eval(args)) => crate::cuda::prepare(args.device == DeviceChoice::Cpu),
-        Some(Command::Predict(args)) => crate::cuda::prepare(args.device == DeviceChoice::Cpu),
-        Some(Command::Sweep(args)) => crate::cuda::prepare(args.cpu_only()),
-        Some(Command::Calibrate(args)) => crate::cuda::prepare(args.device == DeviceChoice::Cpu),
-        Some(_) => {}
-    }
-    // Every core it may use, unless a sweep run here divided them among its tasks.
-    let threads = std::env::var(THREADS_VARIABLE)
-        .ok()
-        .and_then(|t| t.parse::<usize>().ok())
-        .filter(|&t| t > 0)
-        .or_else(|| std::thread::available_parallelism().ok().map(|n| n.get()));
-    if let Some(threads) = threads {
-        tch::set_num_threads(threads as i32);
-    }
+    prepare_cuda(cli.command.as_ref());
+    use_every_core();
     let dashboard = |watch, stall: StallArgs| {
         crate::tui::dashboard(crate::tui::Options {
             data: cli.data.clone(),
@@ -240,5 +220,33 @@ pub fn main() -> ExitCode {
             eprintln!("lnmc: {e}");
             ExitCode::from(e.exit_code() as u8)
         }
+    }
+}
+
+/// CUDA only for what may train or evaluate, and before any tensor work (see cuda.rs):
+/// `--version`, `watch`, `synth`, `groups` and `show` never map the CUDA libraries.
+fn prepare_cuda(command: Option<&Command>) {
+    match command {
+        None => crate::cuda::prepare(false),
+        Some(Command::Train(args)) => {
+            crate::cuda::prepare(args.settings.device == DeviceChoice::Cpu)
+        }
+        Some(Command::Eval(args)) => crate::cuda::prepare(args.device == DeviceChoice::Cpu),
+        Some(Command::Predict(args)) => crate::cuda::prepare(args.device == DeviceChoice::Cpu),
+        Some(Command::Sweep(args)) => crate::cuda::prepare(args.cpu_only()),
+        Some(Command::Calibrate(args)) => crate::cuda::prepare(args.device == DeviceChoice::Cpu),
+        Some(_) => {}
+    }
+}
+
+/// Every core it may use, unless a sweep run here divided them among its tasks.
+fn use_every_core() {
+    let threads = std::env::var(THREADS_VARIABLE)
+        .ok()
+        .and_then(|t| t.parse::<usize>().ok())
+        .filter(|&t| t > 0)
+        .or_else(|| std::thread::available_parallelism().ok().map(|n| n.get()));
+    if let Some(threads) = threads {
+        tch::set_num_threads(threads as i32);
     }
 }

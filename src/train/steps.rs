@@ -133,12 +133,7 @@ impl Model {
         });
         for batch in 0..batches {
             let hang = self.hang && epoch == 2 && batch == READBACK.min(batches - 1).max(1);
-            while (hang || control.pause.load(Ordering::Relaxed))
-                && !control.stop.load(Ordering::Relaxed)
-            {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            if control.stop.load(Ordering::Relaxed) {
+            if stopped(control, hang) {
                 return Ok(None);
             }
             let len = bs.min(n_train - batch * bs);
@@ -149,17 +144,7 @@ impl Model {
                 xs = symmetry::random(&xs);
             }
             let logits = self.net.forward_t(&xs, true);
-            let loss = match (hyper.label_smoothing, &class_weights) {
-                // Upstream's loss, kept as it was so that its runs reproduce bit for bit.
-                (0.0, None) => logits.cross_entropy_for_logits(&ys),
-                (eps, weights) => logits.cross_entropy_loss(
-                    &ys,
-                    weights.as_ref(),
-                    tch::Reduction::Mean,
-                    -100,
-                    eps,
-                ),
-            };
+            let loss = loss(&logits, &ys, hyper.label_smoothing, class_weights.as_ref());
             self.adam.lr = scheduled_lr(
                 hyper.schedule,
                 hyper.lr,
@@ -175,46 +160,9 @@ impl Model {
             correct += logits.argmax(-1, false).eq_tensor(&ys).sum(Kind::Int64);
             pending.push(loss);
             if pending.len() == READBACK || batch + 1 == batches {
-                let losses =
-                    Vec::<f32>::try_from(Tensor::stack(&pending, 0).to_device(Device::Cpu))
-                        .expect("float losses");
-                let first = batch + 1 - losses.len();
-                s.run.heartbeat();
-                s.activity.batches_done(
-                    losses.len(),
-                    Doing::Training {
-                        epoch,
-                        batch: batch + 1,
-                        batches,
-                    },
-                );
-                if let Some(k) = losses.iter().position(|l| !l.is_finite()) {
-                    let what = if losses[k].is_nan() {
-                        "NaN"
-                    } else {
-                        "infinite"
-                    };
-                    let last_good = match s.completed {
-                        0 => "none (no epoch completed)".to_string(),
-                        n => format!("{} (epoch {n})", s.run.last().display()),
-                    };
-                    return Err(Error::input(format!(
-                        "loss became {what} at epoch {epoch} batch {}; last good checkpoint: {last_good} (a smaller --lr may help)",
-                        first + k + 1
-                    )));
-                }
-                let seen = (batch * bs + len) as f64;
-                let rate = seen / started.elapsed().as_secs_f64();
-                for (k, loss) in losses.into_iter().enumerate() {
-                    emit(Event::Batch {
-                        epoch,
-                        batch: first + k + 1,
-                        batches,
-                        loss: loss as f64,
-                        samples_per_second: rate,
-                    });
-                }
-                pending.clear();
+                let seen = batch * bs + len;
+                let at = (epoch, batch + 1, batches);
+                read_back(&mut pending, s, at, (seen, started), emit)?;
             }
         }
         Ok(Some(Fit {
@@ -280,6 +228,84 @@ impl Model {
         weights.extend(self.adam.state());
         checkpoint::save(&s.run.last(), &weights, &info)
     }
+}
+
+/// Waits while the run is paused (or, in the fault tests, made to hang); true once it is to
+/// stop.
+fn stopped(control: &Control, hang: bool) -> bool {
+    while (hang || control.pause.load(Ordering::Relaxed)) && !control.stop.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    control.stop.load(Ordering::Relaxed)
+}
+
+/// The batch's cross-entropy, with label smoothing and class weights where asked for.
+fn loss(logits: &Tensor, ys: &Tensor, smoothing: f64, weights: Option<&Tensor>) -> Tensor {
+    match (smoothing, weights) {
+        // Upstream's loss, kept as it was so that its runs reproduce bit for bit.
+        (0.0, None) => logits.cross_entropy_for_logits(ys),
+        (eps, weights) => logits.cross_entropy_loss(ys, weights, tch::Reduction::Mean, -100, eps),
+    }
+}
+
+/// The losses of the batches since the last read-back, brought to the host: the run's
+/// heartbeat and activity, a stop if one is not a number, then a `Batch` event each.
+/// `(epoch, done, batches)`: where the epoch stands after them; `(seen, started)`: the
+/// samples trained on since the epoch started, for its rate.
+fn read_back(
+    pending: &mut Vec<Tensor>,
+    s: &Session,
+    (epoch, done, batches): (usize, usize, usize),
+    (seen, started): (usize, Instant),
+    emit: &mut dyn FnMut(Event),
+) -> Result<()> {
+    let losses = Vec::<f32>::try_from(Tensor::stack(pending, 0).to_device(Device::Cpu))
+        .expect("float losses");
+    pending.clear();
+    let first = done - losses.len();
+    s.run.heartbeat();
+    s.activity.batches_done(
+        losses.len(),
+        Doing::Training {
+            epoch,
+            batch: done,
+            batches,
+        },
+    );
+    check_finite(&losses, s, epoch, first)?;
+    // Measured after the read-back, which waits for the device's queue of kernels.
+    let rate = seen as f64 / started.elapsed().as_secs_f64();
+    for (k, loss) in losses.into_iter().enumerate() {
+        emit(Event::Batch {
+            epoch,
+            batch: first + k + 1,
+            batches,
+            loss: loss as f64,
+            samples_per_second: rate,
+        });
+    }
+    Ok(())
+}
+
+/// Refuses to go on once a loss (batches `first + 1`… of the epoch) is not a number, naming
+/// the last good checkpoint.
+fn check_finite(losses: &[f32], s: &Session, epoch: usize, first: usize) -> Result<()> {
+    let Some(k) = losses.iter().position(|l| !l.is_finite()) else {
+        return Ok(());
+    };
+    let what = if losses[k].is_nan() {
+        "NaN"
+    } else {
+        "infinite"
+    };
+    let last_good = match s.completed {
+        0 => "none (no epoch completed)".to_string(),
+        n => format!("{} (epoch {n})", s.run.last().display()),
+    };
+    Err(Error::input(format!(
+        "loss became {what} at epoch {epoch} batch {}; last good checkpoint: {last_good} (a smaller --lr may help)",
+        first + k + 1
+    )))
 }
 
 #[cfg(test)]

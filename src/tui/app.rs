@@ -234,29 +234,7 @@ impl App {
                     false => Effect::All(stalled.into_iter().map(Effect::Notify).collect()),
                 }
             }
-            Message::Followed(Some(followed)) => {
-                if let Some(split) = &followed.split {
-                    self.set_split(split.clone());
-                }
-                let was_running = self.train.progress().status == Some(Status::Running);
-                let system = followed.entry.system().clone();
-                // The writer's own log, so the panel reads as it would in the writer's dashboard.
-                let log = followed.log.clone();
-                self.shared.notices.get_mut().replace_log(log);
-                self.train.follow(followed);
-                let stalled = self.set_system(system);
-                let ended = self
-                    .train
-                    .progress()
-                    .status
-                    .as_ref()
-                    .is_some_and(Status::has_ended);
-                match (was_running && ended, stalled) {
-                    (true, _) => self.ended_notice(),
-                    (false, Some(stalled)) => stalled,
-                    (false, None) => Effect::None,
-                }
-            }
+            Message::Followed(Some(followed)) => self.on_followed(followed),
             Message::Followed(None) => Effect::None,
             Message::System(dir, samples) => {
                 match self.train.progress().run_dir.as_deref() == Some(dir.as_path()) {
@@ -268,32 +246,7 @@ impl App {
                 self.runs.set_log(&dir, lines);
                 Effect::None
             }
-            Message::FollowTick => {
-                let progress = self.train.progress();
-                // A followed run is read whole again; the one trained here is drawn from its
-                // events, and only its system.csv is read.
-                let own = progress
-                    .run_dir
-                    .clone()
-                    .filter(|_| progress.is_active())
-                    .map(Effect::ReadSystem);
-                let effects: Vec<Effect> = [
-                    progress.followed.clone().map(Effect::Follow),
-                    own,
-                    self.watching_all.then_some(Effect::Rescan),
-                    self.runs
-                        .log_dir()
-                        .map(|d| Effect::ReadLog(d.to_path_buf())),
-                ]
-                .into_iter()
-                .flatten()
-                .collect();
-                match effects.len() {
-                    0 => Effect::None,
-                    1 => effects.into_iter().next().expect("one"),
-                    _ => Effect::All(effects),
-                }
-            }
+            Message::FollowTick => self.on_follow_tick(),
             Message::WatchAll(dir) => {
                 self.runs_root = dir;
                 self.watching_all = true;
@@ -357,6 +310,61 @@ impl App {
                 }
                 Effect::None
             }
+        }
+    }
+
+    /// A run followed from disk, read again: its split, log, curves and machine; the bell when
+    /// it has just ended or stalled.
+    fn on_followed(&mut self, followed: crate::run::catalog::Followed) -> Effect {
+        if let Some(split) = &followed.split {
+            self.set_split(split.clone());
+        }
+        let was_running = self.train.progress().status == Some(Status::Running);
+        let system = followed.entry.system().clone();
+        // The writer's own log, so the panel reads as it would in the writer's dashboard.
+        let log = followed.log.clone();
+        self.shared.notices.get_mut().replace_log(log);
+        self.train.follow(followed);
+        let stalled = self.set_system(system);
+        let ended = self
+            .train
+            .progress()
+            .status
+            .as_ref()
+            .is_some_and(Status::has_ended);
+        match (was_running && ended, stalled) {
+            (true, _) => self.ended_notice(),
+            (false, Some(stalled)) => stalled,
+            (false, None) => Effect::None,
+        }
+    }
+
+    /// Every second: read again what is followed (a run written elsewhere, the system.csv
+    /// of the one trained here, the directory watched, the log open in the Runs tab).
+    fn on_follow_tick(&self) -> Effect {
+        let progress = self.train.progress();
+        // A followed run is read whole again; the one trained here is drawn from its
+        // events, and only its system.csv is read.
+        let own = progress
+            .run_dir
+            .clone()
+            .filter(|_| progress.is_active())
+            .map(Effect::ReadSystem);
+        let effects: Vec<Effect> = [
+            progress.followed.clone().map(Effect::Follow),
+            own,
+            self.watching_all.then_some(Effect::Rescan),
+            self.runs
+                .log_dir()
+                .map(|d| Effect::ReadLog(d.to_path_buf())),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        match effects.len() {
+            0 => Effect::None,
+            1 => effects.into_iter().next().expect("one"),
+            _ => Effect::All(effects),
         }
     }
 
