@@ -1,8 +1,8 @@
 //! The dashboard on a big file: time from nothing to the first patch drawn (open the file
-//! lazily, build the app, read the shown patches, draw the Dataset tab), time per frame while
-//! paging (each frame a patch not seen before: the key, the read the worker does, the encoding
-//! and drawing), the screen thread's part of it (the key and the frame), and this process's peak
-//! memory.
+//! lazily, build the app, count the histogram and read the shown patches as the workers do,
+//! draw the Dataset tab), time per frame while paging (each frame a patch not seen before: the
+//! key, the read the worker does, the encoding and drawing), the screen thread's part of it (the
+//! key and the frame), and this process's peak memory.
 //! Training and evaluation at scale are measured with the binary itself: bench/scale.
 //!
 //! cargo bench --bench scale -- FILE.h5 [FILE.h5 …]
@@ -38,6 +38,9 @@ fn main() {
         let flags = review::read(file.as_ref(), data.len()).expect("review flags");
         let n = data.len();
         let mut app = App::new(data, PatchImages::new(halfblocks()), flags);
+        // What the dashboard's workers do first: the histogram, then the patches shown.
+        let counts = lnmc::tui::dataset_tab::histogram(app.data());
+        app.update(Message::Histogram(counts));
         let effect = app.update(key(KeyCode::Char('2')));
         read(&mut app, effect);
         let mut terminal = Terminal::new(TestBackend::new(160, 48)).expect("test backend");

@@ -281,6 +281,13 @@ fn a_lazily_opened_file_draws_as_the_same_set_in_memory() {
         .map(|data| {
             let from_file = !data.in_memory();
             let mut app = App::new(data, PatchImages::new(halfblocks()), Vec::new());
+            // The histogram of a file is counted on a worker when the dashboard starts.
+            let start = app.start();
+            assert_eq!(
+                start != Effect::Rescan,
+                from_file,
+                "{start:?}: counted at once from a file, or asked for in memory"
+            );
             let mut reads = vec![key(&mut app, KeyCode::Char('2'))];
             reads.push(key(&mut app, KeyCode::Right));
             let reads: Vec<Vec<usize>> = reads
@@ -293,6 +300,11 @@ fn a_lazily_opened_file_draws_as_the_same_set_in_memory() {
             // Drawing never reads the file: until the worker's answer the panel says so.
             let before = format!("{}", render(&app, 160, 48).backend());
             assert_eq!(before.contains("reading…"), from_file, "{before}");
+            assert_eq!(before.contains("counting…"), from_file, "{before}");
+            if from_file {
+                let counts = lnmc::tui::dataset_tab::histogram(app.data());
+                assert_eq!(app.update(Message::Histogram(counts)), Effect::None);
+            }
             assert_eq!(reads.is_empty(), !from_file, "{reads:?}");
             for indices in reads {
                 let patches = lnmc::tui::patches::load(app.data(), &indices);

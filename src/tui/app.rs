@@ -184,6 +184,15 @@ impl App {
         context(&self.shared, &self.evaluate, &self.train)
     }
 
+    /// What the dashboard does first: read the runs, and count the histogram of a file left
+    /// on disk.
+    pub fn start(&self) -> Effect {
+        match self.dataset.start() {
+            Effect::None => Effect::Rescan,
+            count => Effect::All(vec![Effect::Rescan, count]),
+        }
+    }
+
     /// The one place the dashboard's state changes.
     pub fn update(&mut self, message: Message) -> Effect {
         let effect = self.handle(message);
@@ -288,6 +297,10 @@ impl App {
                     .get_mut()
                     .notify(Tab::Runs, line.clone());
                 self.shared.notices.get_mut().log(line);
+                Effect::None
+            }
+            Message::Histogram(counts) => {
+                self.dataset.counted(counts);
                 Effect::None
             }
             Message::Patches(patches) => {

@@ -38,8 +38,9 @@ pub struct DatasetTab {
     images: PatchImages,
     /// The pixels of the shown patch and its neighbours, read ahead of drawing.
     patches: PatchCache,
-    /// Pixel counts per HU bin over the sampled patches.
-    histogram: Vec<u64>,
+    /// Pixel counts per HU bin over the sampled patches; None until a worker has counted
+    /// them from a file left on disk.
+    histogram: Option<Vec<u64>>,
     /// The set's facts that never change, counted once: (benign, malignant) and the line on
     /// its nodules (counting them each frame cost 10 ms on a 100k-patch file).
     classes: (usize, usize),
@@ -84,7 +85,8 @@ impl DatasetTab {
             browser: Browser::new(data),
             images,
             patches: PatchCache::default(),
-            histogram: histogram(data),
+            // A set in memory is counted at once (no read); a file, by `Effect::CountHistogram`.
+            histogram: data.in_memory().then(|| histogram(data)),
             classes: data.class_counts(),
             nodules: nodules_line(data),
             context_rows: crate::data::context::nodule_ids(data)
@@ -151,6 +153,19 @@ impl DatasetTab {
             wanted if wanted.is_empty() => Effect::None,
             wanted => Effect::LoadPatches(wanted),
         }
+    }
+
+    /// What the app asks for when it starts: the histogram of a file left on disk.
+    pub fn start(&self) -> Effect {
+        match self.histogram {
+            Some(_) => Effect::None,
+            None => Effect::CountHistogram,
+        }
+    }
+
+    /// Takes in the histogram a worker counted.
+    pub fn counted(&mut self, histogram: Vec<u64>) {
+        self.histogram = Some(histogram);
     }
 
     /// Takes in patches the worker read.
@@ -581,7 +596,7 @@ fn bins(scale: Scale) -> (f64, f64) {
 
 /// Histogram of every pixel of the sampled patches, counted once when the tab is made (empty
 /// when the file cannot be read: the patch panel then says why).
-fn histogram(data: &crate::data::Dataset) -> Vec<u64> {
+pub fn histogram(data: &crate::data::Dataset) -> Vec<u64> {
     let (start, width) = bins(data.scale);
     let mut bins = vec![0u64; BINS];
     for v in data.pixel_sample(HISTOGRAM_PATCHES).unwrap_or_default() {
@@ -748,7 +763,13 @@ impl super::panel::Panel for DatasetTab {
         .areas(facts);
         frame.render_widget(Paragraph::new(info_lines).block(panel("patch facts")), info);
         draw_summary(frame, summary, cx, self.classes, &self.nodules);
-        draw_histogram(frame, histogram, &self.histogram, cx.data.scale);
+        match &self.histogram {
+            Some(counts) => draw_histogram(frame, histogram, counts, cx.data.scale),
+            None => frame.render_widget(
+                Paragraph::new("counting…").block(panel("histogram")),
+                histogram,
+            ),
+        }
         if thumbs_height > 0 {
             self.draw_thumbnails(frame, thumbs, cx.data);
         }

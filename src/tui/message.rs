@@ -37,6 +37,8 @@ pub enum Message {
         checkpoint: PathBuf,
         result: Result<Vec<(usize, Explanation)>>,
     },
+    /// The result of `Effect::CountHistogram`.
+    Histogram(Vec<u64>),
     /// The result of `Effect::LoadPatches`.
     Patches(Vec<(usize, super::patches::Loaded)>),
     /// The result of `Effect::Flag`: every flag as the file now holds them.
@@ -82,6 +84,8 @@ pub enum Effect {
         checkpoint: PathBuf,
         rows: Vec<(usize, Vec<usize>)>,
     },
+    /// Count the data file's intensity histogram (the Dataset tab's, from an even sample).
+    CountHistogram,
     /// Read these patches of the data file (the Dataset tab shows them next).
     LoadPatches(Vec<usize>),
     /// Write the marked runs' epochs (runs.csv) and their chart (METRIC.svg) into a new

@@ -190,7 +190,7 @@ pub async fn event_loop<B: Backend>(
     let mut follow_tick = tokio::time::interval(FOLLOW);
     let mut effects = Effects::new(tx);
     let mut dirty = true;
-    effects.perform(Effect::Rescan, app);
+    effects.perform(app.start(), app);
     loop {
         let mut draw_now = false;
         let message = tokio::select! {
@@ -331,6 +331,12 @@ impl Effects {
                     let result = explain(&explainer, &checkpoint, &data, &rows);
                     let _ = tx.send(Message::Explained { checkpoint, result });
                 });
+            }
+            Effect::CountHistogram => {
+                let data = app.shared_data();
+                self.jobs.submit(Lane::Patches, move || {
+                    Message::Histogram(dataset_tab::histogram(&data))
+                })
             }
             Effect::LoadPatches(indices) => {
                 let data = app.shared_data();
