@@ -70,7 +70,7 @@ pub fn diameter(
         ]
     };
     Ok(Baseline {
-        unit: unit.into(),
+        unit,
         counts,
         intervals: [interval(0), interval(1)],
         delong,
