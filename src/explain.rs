@@ -71,7 +71,14 @@ impl Explainer {
     /// Maps of the patches `indices` of `data`, each with the neighbouring slices its network
     /// takes.
     pub fn explain_at(&self, data: &Dataset, indices: &[usize]) -> Result<Vec<Explanation>> {
-        let stacks = context::rows_for(data, indices, self.model.context)?
+        let rows = context::rows_for(data, indices, self.model.context)?;
+        self.explain_rows(data, &rows)
+    }
+
+    /// Maps of patches of `data` given as their rows (each patch and its neighbouring slices,
+    /// as `context::rows_for` gives them).
+    pub fn explain_rows(&self, data: &Dataset, rows: &[Vec<usize>]) -> Result<Vec<Explanation>> {
+        let stacks = rows
             .iter()
             .map(|rows| context::stack(data, rows))
             .collect::<Result<Vec<_>>>()?;

@@ -454,16 +454,12 @@ fn explain(
     data: &Dataset,
     rows: &[(usize, Vec<usize>)],
 ) -> Result<Vec<(usize, crate::explain::Explanation)>> {
-    let stacks = rows
-        .iter()
-        .map(|(_, rows)| crate::data::context::stack(data, rows))
-        .collect::<Result<Vec<_>>>()?;
     let mut loaded = loaded.lock().unwrap_or_else(|e| e.into_inner());
     if loaded.as_ref().is_none_or(|e| e.checkpoint != checkpoint) {
         *loaded = Some(Explainer::load(checkpoint)?);
     }
     let explainer = loaded.as_ref().expect("loaded above");
-    let raw: Vec<&[f32]> = stacks.iter().map(Vec::as_slice).collect();
-    let maps = explainer.explain(&raw, data.height, data.width)?;
+    let lists: Vec<Vec<usize>> = rows.iter().map(|(_, rows)| rows.clone()).collect();
+    let maps = explainer.explain_rows(data, &lists)?;
     Ok(rows.iter().map(|(i, _)| *i).zip(maps).collect())
 }
