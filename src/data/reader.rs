@@ -59,8 +59,9 @@ pub struct Lazy {
     images: hdf5::Dataset,
     /// Stored as int16: read as such (HDF5's own conversion to float is slower).
     int16: bool,
-    /// The last patches read: a frame asks for the shown patch several times (picture,
-    /// thumbnail, intensities).
+    /// The last patches read: `lnmc show` and the report read a patch twice (its facts, its
+    /// picture), and the overlay's maps read again the patches the dashboard has just read
+    /// for drawing (which keeps its own copies, `tui::patches`).
     recent: std::sync::Mutex<std::collections::VecDeque<(usize, Vec<f32>)>>,
 }
 
