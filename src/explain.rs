@@ -75,9 +75,21 @@ impl Explainer {
         self.explain_rows(data, &rows)
     }
 
+    /// `explain_at` with each nodule's rows looked up already (the dashboard's worker, asked
+    /// again at every page, builds the lookup once a file).
+    pub fn explain_in(
+        &self,
+        lookup: &context::Lookup,
+        data: &Dataset,
+        indices: &[usize],
+    ) -> Result<Vec<Explanation>> {
+        let rows = context::rows_in(lookup, data, indices, self.model.context)?;
+        self.explain_rows(data, &rows)
+    }
+
     /// Maps of patches of `data` given as their rows (each patch and its neighbouring slices,
     /// as `context::rows_for` gives them).
-    pub fn explain_rows(&self, data: &Dataset, rows: &[Vec<usize>]) -> Result<Vec<Explanation>> {
+    fn explain_rows(&self, data: &Dataset, rows: &[Vec<usize>]) -> Result<Vec<Explanation>> {
         let stacks = rows
             .iter()
             .map(|rows| context::stack(data, rows))

@@ -174,6 +174,26 @@ fn a_resnet_on_three_slices_trains_and_every_reader_loads_it_untold() {
         ],
     );
     assert!(shown.contains("P(malignant)"), "{shown}");
+    // The dashboard's worker looks neighbours up in the lookup the app built once: the same
+    // map as show's; a file that cannot tell neighbours is refused naming it.
+    let data = lnmc::data::reader::open(&dir.join("d.h5")).unwrap();
+    let explainer =
+        lnmc::explain::Explainer::load(&dir.join("checkpoint/res/best.safetensors")).unwrap();
+    let lookup = lnmc::data::context::lookup(&data);
+    let (dashboard, alone) = (
+        explainer.explain_in(&lookup, &data, &[7, 8]).unwrap(),
+        explainer.explain_at(&data, &[7, 8]).unwrap(),
+    );
+    assert_eq!(dashboard[1].map, alone[1].map);
+    assert_eq!(dashboard[0].logits, alone[0].logits);
+    let refused = explainer
+        .explain_in(&Err("has no nodule ids".into()), &data, &[7])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.contains("d.h5") && refused.contains("a network of 3 slices: the file has no"),
+        "{refused}"
+    );
 
     // TorchScript: PyTorch alone reproduces lnmc's probabilities on every patch.
     ok(

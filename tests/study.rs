@@ -287,7 +287,11 @@ mod dashboard {
 
         // d: where they disagree, largest difference first, in the Dataset tab with the
         // overlay; the first checkpoint's maps are asked for, then the second's.
-        let Effect::Explain { checkpoint, rows } = key(&mut app, KeyCode::Char('d')) else {
+        let Effect::Explain {
+            checkpoint,
+            indices,
+        } = key(&mut app, KeyCode::Char('d'))
+        else {
             panic!("no maps asked for");
         };
         assert_eq!(app.tab(), Tab::Dataset);
@@ -308,7 +312,7 @@ mod dashboard {
             logits: [0.0, p],
             bias_difference: 0.0,
         };
-        let maps = |p: f32| rows.iter().map(|(i, _)| (*i, map(p))).collect::<Vec<_>>();
+        let maps = |p: f32| indices.iter().map(|i| (*i, map(p))).collect::<Vec<_>>();
         let Effect::Explain {
             checkpoint: next, ..
         } = app.update(Message::Explained {

@@ -639,18 +639,22 @@ fn the_overlay_explains_with_the_evaluated_checkpoint() {
     let screen = format!("{}", render(&app, 160, 48).backend());
     assert!(screen.contains("no checkpoint: evaluate one"), "{screen}");
     evaluated(&mut app, "checkpoint/demo/best.safetensors");
-    let Effect::Explain { checkpoint, rows } = key(&mut app, KeyCode::Right) else {
+    let Effect::Explain {
+        checkpoint,
+        indices,
+    } = key(&mut app, KeyCode::Right)
+    else {
         panic!("no maps asked for");
     };
     assert_eq!(
         checkpoint,
         std::path::PathBuf::from("checkpoint/demo/best.safetensors")
     );
-    // One slice a patch: the demo checkpoint's network takes no neighbours.
-    assert!(rows.iter().any(|(i, r)| *i == 1 && r == &[1]), "{rows:?}");
-    let maps = rows
+    // The shown patch and the thumbnails around it (the worker finds each one's neighbours).
+    assert!(indices.contains(&1) && indices.contains(&0), "{indices:?}");
+    let maps = indices
         .iter()
-        .map(|(i, _)| {
+        .map(|i| {
             (
                 *i,
                 lnmc::explain::Explanation {
@@ -682,6 +686,27 @@ fn the_overlay_explains_with_the_evaluated_checkpoint() {
         reddish > 500,
         "the patch is not tinted towards malignant: {reddish} cells"
     );
+
+    // Maps that cannot be computed turn the overlay off with the reason, so that paging on
+    // does not ask the worker again for what fails again; `c` tries again.
+    let Effect::Explain { checkpoint, .. } = key(&mut app, KeyCode::End) else {
+        panic!("no maps asked for at the last patch");
+    };
+    app.update(Message::Explained {
+        checkpoint,
+        result: Err(lnmc::error::Error::file(
+            std::path::Path::new("synthetic.hdf5"),
+            "a network of 3 slices: the file has no nodule ids",
+        )),
+    });
+    let screen = format!("{}", render(&app, 160, 48).backend());
+    assert!(screen.contains("network of 3 slices"), "{screen}");
+    assert!(!screen.contains("CAM     "), "{screen}");
+    assert_eq!(key(&mut app, KeyCode::Left), Effect::None);
+    assert!(matches!(
+        key(&mut app, KeyCode::Char('c')),
+        Effect::Explain { .. }
+    ));
 }
 
 #[test]

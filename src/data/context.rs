@@ -37,7 +37,7 @@ pub fn nodule_ids(data: &Dataset) -> std::result::Result<&[i64], String> {
 
 /// Each nodule's rows in order, and each row's place among them: the one lookup behind the
 /// network's input (`neighbours`), the dashboard's and the explainer's, built once.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Nodules {
     members: Vec<Vec<usize>>,
     /// (nodule, position among its rows) of each row.
@@ -89,6 +89,14 @@ pub fn stack(data: &Dataset, rows: &[usize]) -> crate::error::Result<Vec<f32>> {
     Ok(out)
 }
 
+/// Each nodule's rows in order, or why the file cannot tell them (`nodule_ids`): built once a
+/// file by whoever asks for rows more than once (the dashboard).
+pub type Lookup = std::result::Result<Nodules, String>;
+
+pub fn lookup(data: &Dataset) -> Lookup {
+    nodule_ids(data).map(Nodules::of)
+}
+
 /// The rows each of `indices` is given with by a network of context `k` (each patch alone for
 /// one slice); the file named with the reason when it cannot tell neighbours.
 pub fn rows_for(
@@ -96,17 +104,28 @@ pub fn rows_for(
     indices: &[usize],
     k: usize,
 ) -> crate::error::Result<Vec<Vec<usize>>> {
-    if k == 1 {
-        return Ok(indices.iter().map(|&i| vec![i]).collect());
+    match k {
+        // One slice needs no lookup of neighbours, so no nodule ids.
+        1 => Ok(indices.iter().map(|&i| vec![i]).collect()),
+        _ => rows_in(&lookup(data), data, indices, k),
     }
-    let ids = nodule_ids(data).map_err(|why| {
-        crate::error::Error::file(
+}
+
+/// `rows_for` from a lookup built already.
+pub fn rows_in(
+    lookup: &Lookup,
+    data: &Dataset,
+    indices: &[usize],
+    k: usize,
+) -> crate::error::Result<Vec<Vec<usize>>> {
+    match (k, lookup) {
+        (1, _) => Ok(indices.iter().map(|&i| vec![i]).collect()),
+        (_, Ok(nodules)) => Ok(indices.iter().map(|&i| nodules.rows_of(i, k)).collect()),
+        (_, Err(why)) => Err(crate::error::Error::file(
             &data.path,
             format!("a network of {k} slices: the file {why}"),
-        )
-    })?;
-    let nodules = Nodules::of(ids);
-    Ok(indices.iter().map(|&i| nodules.rows_of(i, k)).collect())
+        )),
+    }
 }
 
 #[cfg(test)]

@@ -59,6 +59,9 @@ pub struct App {
 struct Shared {
     /// Shared with the workers that read its patches.
     data: Arc<Dataset>,
+    /// Each nodule's rows (or why the file cannot tell them), built once: the Dataset tab's
+    /// "trained as rows" line and the overlay's worker look neighbours up in it.
+    nodules: Arc<crate::data::context::Lookup>,
     /// The split of the run shown (before any run: the split a new run would get).
     split: Split,
     /// Whether each row is on the split's validation side, for a lookup per frame.
@@ -110,6 +113,7 @@ impl App {
             stall_limit: None,
             shared: Shared {
                 in_val: in_val(&split, data.len()),
+                nodules: Arc::new(crate::data::context::lookup(&data)),
                 data: Arc::new(data),
                 split,
                 notices: RefCell::default(),
@@ -132,6 +136,11 @@ impl App {
     /// The data file, for a worker to read from.
     pub fn shared_data(&self) -> Arc<Dataset> {
         Arc::clone(&self.shared.data)
+    }
+
+    /// Each nodule's rows, for a worker to find neighbouring slices in.
+    pub fn shared_nodules(&self) -> Arc<crate::data::context::Lookup> {
+        Arc::clone(&self.shared.nodules)
     }
 
     pub fn split(&self) -> &Split {
@@ -274,7 +283,7 @@ impl App {
                     }
                 }
                 Err(e) => {
-                    self.dataset.set_problem(e.to_string());
+                    self.dataset.explain_failed(e.to_string());
                     self.shared.notices.get_mut().log(format!("overlay: {e}"));
                     Effect::None
                 }
@@ -538,6 +547,7 @@ fn context<'a>(shared: &'a Shared, evaluate: &EvaluateTab, train: &TrainTab) -> 
         data: &shared.data,
         split: &shared.split,
         in_val: &shared.in_val,
+        nodules: &shared.nodules,
         notices: &shared.notices,
         evaluation: evaluate.shared_last(),
         checkpoint: evaluate.checkpoint().map(Path::to_path_buf),

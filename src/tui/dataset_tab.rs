@@ -45,11 +45,6 @@ pub struct DatasetTab {
     /// its nodules (counting them each frame cost 10 ms on a 100k-patch file).
     classes: (usize, usize),
     nodules: String,
-    /// Each nodule's rows, for the slices a patch is trained with; why not where the file
-    /// cannot tell them.
-    context_rows: std::result::Result<crate::data::context::Nodules, String>,
-    /// The context slices of each checkpoint explained so far, from its header.
-    contexts: HashMap<PathBuf, usize>,
     /// Where each patch came from, for files written by `lnmc import`.
     sources: Option<Vec<String>>,
     /// `c`: the class-activation overlay on the patch and the thumbnails.
@@ -89,12 +84,9 @@ impl DatasetTab {
             histogram: data.in_memory().then(|| histogram(data)),
             classes: data.class_counts(),
             nodules: nodules_line(data),
-            context_rows: crate::data::context::nodule_ids(data)
-                .map(crate::data::context::Nodules::of),
             sources: crate::import::output::read_sources(&data.path),
             overlay: false,
             explained: HashMap::new(),
-            contexts: HashMap::new(),
             explained_by: None,
             second: HashMap::new(),
             second_by: None,
@@ -136,6 +128,14 @@ impl DatasetTab {
     }
 
     pub fn set_problem(&mut self, problem: String) {
+        self.problem = Some(problem);
+    }
+
+    /// The overlay's maps could not be computed (a checkpoint that does not load, a network
+    /// of several slices on a file without nodule ids): the overlay goes off with the reason
+    /// shown, so that paging on does not ask the worker again for what fails again.
+    pub fn explain_failed(&mut self, problem: String) {
+        self.overlay = false;
         self.problem = Some(problem);
     }
 
@@ -229,25 +229,13 @@ impl DatasetTab {
                 .filter(|i| !self.second.contains_key(i))
                 .collect();
         }
-        if wanted.is_empty() {
-            return Reply::Done;
+        match wanted.is_empty() {
+            true => Reply::Done,
+            false => Reply::Effect(Effect::Explain {
+                checkpoint,
+                indices: wanted,
+            }),
         }
-        // The slices its network takes a patch with: the header's record, read once a file.
-        let k = *self.contexts.entry(checkpoint.clone()).or_insert_with(|| {
-            crate::checkpoint::read_info(&checkpoint).map_or(1, |i| i.config.hyper.context)
-        });
-        let mut rows = Vec::new();
-        for i in wanted {
-            rows.push(match (k, &self.context_rows) {
-                (1, _) => (i, vec![i]),
-                (_, Ok(nodules)) => (i, nodules.rows_of(i, k)),
-                (_, Err(why)) => {
-                    self.problem = Some(format!("a network of {k} slices: the file {why}"));
-                    return Reply::Done;
-                }
-            });
-        }
-        Reply::Effect(Effect::Explain { checkpoint, rows })
     }
 
     /// The filters again, after the split or the evaluation changed.
@@ -392,7 +380,7 @@ impl DatasetTab {
 
     /// The rows patch `index` is trained with under the form's context.
     fn context_line(&self, cx: &Context, index: usize) -> Line<'static> {
-        let text = match &self.context_rows {
+        let text = match cx.nodules {
             Ok(nodules) => {
                 let rows = nodules.rows_of(index, cx.context);
                 let rows: Vec<String> = rows

@@ -78,11 +78,11 @@ pub enum Effect {
     ReadSystem(PathBuf),
     /// Read the tail of the log.txt of the run in this directory.
     ReadLog(PathBuf),
-    /// Class-activation maps by `checkpoint` of these patches, each given with its rows (the
-    /// patch and the neighbouring slices its network takes).
+    /// Class-activation maps by `checkpoint` of these patches, each given with the
+    /// neighbouring slices its network takes (the worker reads how many from the checkpoint).
     Explain {
         checkpoint: PathBuf,
-        rows: Vec<(usize, Vec<usize>)>,
+        indices: Vec<usize>,
     },
     /// Count the data file's intensity histogram (the Dataset tab's, from an even sample).
     CountHistogram,

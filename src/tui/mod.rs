@@ -324,11 +324,14 @@ impl Effects {
                     c.stop.store(true, Ordering::SeqCst);
                 }
             }
-            Effect::Explain { checkpoint, rows } => {
+            Effect::Explain {
+                checkpoint,
+                indices,
+            } => {
                 let (tx, explainer) = (self.tx.clone(), Arc::clone(&self.explainer));
-                let data = app.shared_data();
+                let (data, nodules) = (app.shared_data(), app.shared_nodules());
                 tokio::task::spawn_blocking(move || {
-                    let result = explain(&explainer, &checkpoint, &data, &rows);
+                    let result = explain(&explainer, &checkpoint, &data, &nodules, &indices);
                     let _ = tx.send(Message::Explained { checkpoint, result });
                 });
             }
@@ -446,20 +449,22 @@ pub fn notification(text: &str, tmux: bool) -> String {
     }
 }
 
-/// Maps by `checkpoint` of the patches of `data` in `rows` (each patch's index and the rows it
-/// is given with), loading the checkpoint unless it is the one loaded already.
+/// Maps by `checkpoint` of the patches `indices` of `data`, each given with the rows its
+/// network takes (from `nodules`), loading the checkpoint unless it is the one loaded already:
+/// its header says how many slices the network takes, read here rather than on the screen's
+/// thread.
 fn explain(
     loaded: &std::sync::Mutex<Option<Explainer>>,
     checkpoint: &Path,
     data: &Dataset,
-    rows: &[(usize, Vec<usize>)],
+    nodules: &crate::data::context::Lookup,
+    indices: &[usize],
 ) -> Result<Vec<(usize, crate::explain::Explanation)>> {
     let mut loaded = loaded.lock().unwrap_or_else(|e| e.into_inner());
     if loaded.as_ref().is_none_or(|e| e.checkpoint != checkpoint) {
         *loaded = Some(Explainer::load(checkpoint)?);
     }
     let explainer = loaded.as_ref().expect("loaded above");
-    let lists: Vec<Vec<usize>> = rows.iter().map(|(_, rows)| rows.clone()).collect();
-    let maps = explainer.explain_rows(data, &lists)?;
-    Ok(rows.iter().map(|(i, _)| *i).zip(maps).collect())
+    let maps = explainer.explain_in(nodules, data, indices)?;
+    Ok(indices.iter().copied().zip(maps).collect())
 }

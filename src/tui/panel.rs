@@ -95,6 +95,8 @@ pub struct Context<'a> {
     pub split: &'a Split,
     /// Whether each row is on the split's validation side.
     pub in_val: &'a [bool],
+    /// Each nodule's rows in order, or why the file cannot tell them.
+    pub nodules: &'a crate::data::context::Lookup,
     /// The last evaluation, with the checkpoint it was made with.
     pub evaluation: Option<Rc<(String, Evaluation)>>,
     /// The checkpoint the overlay explains: the one last evaluated, else the one selected in
