@@ -175,23 +175,23 @@ impl RunsTab {
 
     /// The rows shown: every entry the filter lets through, and under each opened
     /// cross-validation its folds, under each opened sweep its points (depth 1).
-    pub fn rows(&self) -> Vec<(Shown<'_>, usize)> {
+    pub fn rows(&self) -> Vec<(Listed<'_>, usize)> {
         let mut rows = Vec::new();
         for run in self
             .runs
             .iter()
             .filter(|r| r.name.contains(self.filter.value()))
         {
-            rows.push((Shown::Entry(run), 0));
+            rows.push((Listed::Entry(run), 0));
             if !self.expanded.contains(&run.path) {
                 continue;
             }
             match &run.kind {
                 Kind::CrossValidation { folds } => {
-                    rows.extend(folds.iter().map(|f| (Shown::Entry(f), 1)))
+                    rows.extend(folds.iter().map(|f| (Listed::Entry(f), 1)))
                 }
                 Kind::Sweep { points, .. } => {
-                    rows.extend(points.iter().map(|p| (Shown::Point(p), 1)))
+                    rows.extend(points.iter().map(|p| (Listed::Point(p), 1)))
                 }
                 Kind::Run(_) | Kind::Imported { .. } => {}
             }
@@ -639,24 +639,24 @@ fn opens(r: &RunEntry) -> bool {
 
 /// A row of the table: a catalog entry, or one point of an opened sweep.
 #[derive(Debug, Clone, Copy)]
-pub enum Shown<'a> {
+pub enum Listed<'a> {
     Entry(&'a RunEntry),
     Point(&'a Point),
 }
 
-impl<'a> Shown<'a> {
+impl<'a> Listed<'a> {
     pub fn path(&self) -> &'a Path {
         match self {
-            Shown::Entry(r) => &r.path,
-            Shown::Point(p) => &p.path,
+            Listed::Entry(r) => &r.path,
+            Listed::Point(p) => &p.path,
         }
     }
 
     /// The entry behind it (none for a sweep's point not started).
     pub fn entry(&self) -> Option<&'a RunEntry> {
         match self {
-            Shown::Entry(r) => Some(r),
-            Shown::Point(p) => p.run(),
+            Listed::Entry(r) => Some(r),
+            Listed::Point(p) => p.run(),
         }
     }
 }
@@ -705,8 +705,8 @@ impl super::panel::Panel for RunsTab {
         let rows: Vec<Row> = shown
             .iter()
             .map(|(r, depth)| match r {
-                Shown::Entry(entry) => self.entry_row(entry, *depth, None),
-                Shown::Point(point) => match point.run() {
+                Listed::Entry(entry) => self.entry_row(entry, *depth, None),
+                Listed::Point(point) => match point.run() {
                     Some(run) => self.entry_row(run, *depth, point.queue()),
                     None => self.point_row(point, *depth),
                 },
