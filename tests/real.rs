@@ -211,6 +211,14 @@ fn uncertain_groups_are_said_optimistic_and_the_users_ids_make_the_split_honest(
         "has slices of both labels",
     );
     bad(
+        "patients.csv",
+        &format!(
+            "index,nodule,patient\n{}",
+            rows(&|i| format!("{i},{},{i}\n", truth[i]))
+        ),
+        "belongs to patients",
+    );
+    bad(
         "no_column.csv",
         "index,lesion\n0,1\n",
         "has no 'nodule' column",

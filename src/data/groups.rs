@@ -794,8 +794,7 @@ pub fn from_csv(csv_path: &Path, labels: &[u8], column: Option<&str>) -> Result<
     let (nodule, index, patient, label) = csv_columns(&mut reader, column).map_err(fail)?;
     let n = labels.len();
     let mut ids: Vec<Option<(i64, usize)>> = vec![None; n];
-    let mut patient_of: std::collections::HashMap<i64, (i64, usize)> = Default::default();
-    let mut label_of: std::collections::HashMap<i64, (u8, usize)> = Default::default();
+    let mut seen = Seen::default();
     let whole = |text: &str, what: &str, line: usize| {
         text.parse::<i64>().ok().filter(|&v| v >= 0).ok_or_else(|| {
             fail(format!(
@@ -839,21 +838,11 @@ pub fn from_csv(csv_path: &Path, labels: &[u8], column: Option<&str>) -> Result<
                 )));
             }
         }
-        let (seen, first) = *label_of.entry(id).or_insert((labels[i], line));
-        if seen != labels[i] {
-            return Err(fail(format!(
-                "nodule {id} has slices of both labels in the data (lines {first} and {line}): a CSV for another file, or rows out of order?"
-            )));
-        }
-        if let Some(c) = patient {
-            let p = whole(field(c), "patient id", line)?;
-            let (seen, first) = *patient_of.entry(id).or_insert((p, line));
-            if seen != p {
-                return Err(fail(format!(
-                    "nodule {id} belongs to patients {seen} (line {first}) and {p} (line {line})"
-                )));
-            }
-        }
+        let patient = match patient {
+            Some(c) => Some(whole(field(c), "patient id", line)?),
+            None => None,
+        };
+        seen.nodule(id, labels[i], patient, line).map_err(fail)?;
     }
     if let Some(missing) = ids.iter().position(Option::is_none) {
         return Err(fail(match index {
@@ -864,6 +853,41 @@ pub fn from_csv(csv_path: &Path, labels: &[u8], column: Option<&str>) -> Result<
         }));
     }
     Ok(ids.into_iter().map(|v| v.map_or(0, |(id, _)| id)).collect())
+}
+
+/// What a groups CSV's rows have said so far of each nodule, with the line each thing was
+/// first said on: its label (from the data) and its patient.
+#[derive(Default)]
+struct Seen {
+    label: std::collections::HashMap<i64, (u8, usize)>,
+    patient: std::collections::HashMap<i64, (i64, usize)>,
+}
+
+impl Seen {
+    /// A row of nodule `id` on `line`: refused where it contradicts an earlier row.
+    fn nodule(
+        &mut self,
+        id: i64,
+        label: u8,
+        patient: Option<i64>,
+        line: usize,
+    ) -> std::result::Result<(), String> {
+        let (seen, first) = *self.label.entry(id).or_insert((label, line));
+        if seen != label {
+            return Err(format!(
+                "nodule {id} has slices of both labels in the data (lines {first} and {line}): a CSV for another file, or rows out of order?"
+            ));
+        }
+        if let Some(p) = patient {
+            let (seen, first) = *self.patient.entry(id).or_insert((p, line));
+            if seen != p {
+                return Err(format!(
+                    "nodule {id} belongs to patients {seen} (line {first}) and {p} (line {line})"
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// What went wrong in a CSV, in a user's words, not the library's.
