@@ -153,7 +153,7 @@ mod tests {
     fn adam_steps_as_written() {
         let vs = nn::VarStore::new(tch::Device::Cpu);
         let w = vs.root().zeros("w", &[3]);
-        let _ = tch::no_grad(|| {
+        tch::no_grad(|| {
             w.shallow_clone()
                 .copy_(&Tensor::from_slice(&[0.5f32, -1.0, 2.0]))
         });

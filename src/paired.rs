@@ -224,7 +224,7 @@ pub fn compare(
         }
     }
     Ok(Comparison {
-        unit: unit.into(),
+        unit,
         counts,
         delta_auc: delong.auc[0] - delong.auc[1],
         delta_interval: metrics::percentile_interval(&mut deltas),

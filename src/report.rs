@@ -443,7 +443,7 @@ fn against(h: &mut String, e: &Evaluation, cx: &Context, explainer: &Explainer) 
         let _ = write!(h, "<h3>Where they disagree ({} patches; largest difference in P(malignant) first)</h3><div class=\"gallery\">", disagree.len());
         for &index in disagree.iter().take(GALLERY) {
             let k = e.position(index).expect("an evaluated patch");
-            let (ours, p) = picture(cx.data, index, &explainer)?;
+            let (ours, p) = picture(cx.data, index, explainer)?;
             let (theirs, q) = picture(cx.data, index, &second)?;
             let _ = write!(
                 h,
@@ -471,7 +471,7 @@ fn confident_errors(
         errors.len()
     );
     for &index in errors.iter().take(GALLERY) {
-        let (img, p) = picture(cx.data, index, &explainer)?;
+        let (img, p) = picture(cx.data, index, explainer)?;
         let k = e.position(index).expect("an evaluated patch");
         let _ = write!(
             h,
@@ -547,7 +547,7 @@ pub fn write(dir: &Path, page: &str) -> Result<()> {
 pub fn check_out(dir: &Path) -> Result<()> {
     // `.`, `..` or `/` would make the report replace the folder it stands in.
     if !matches!(
-        dir.components().last(),
+        dir.components().next_back(),
         Some(std::path::Component::Normal(_))
     ) {
         return Err(Error::file(

@@ -69,12 +69,12 @@ fn whole_number_floats_are_held_in_two_bytes_unless_a_later_block_has_fractions(
     let mut pixels: Vec<f64> = (0..n * 256).map(|i| (i % 2000) as f64 - 1000.0).collect();
     let whole = H5::create(dir.path(), "whole.h5")
         .add("ct_slices", &[n, 16, 16], &pixels)
-        .add("slice_class", &[n], &vec![0u8, 1].repeat(n / 2))
+        .add("slice_class", &[n], &[0u8, 1].repeat(n / 2))
         .done();
     *pixels.last_mut().unwrap() = 0.25;
     let mixed = H5::create(dir.path(), "mixed.h5")
         .add("ct_slices", &[n, 16, 16], &pixels)
-        .add("slice_class", &[n], &vec![0u8, 1].repeat(n / 2))
+        .add("slice_class", &[n], &[0u8, 1].repeat(n / 2))
         .done();
     let whole = read(&whole).unwrap();
     assert!(matches!(whole.pixels, Pixels::I16(_)));

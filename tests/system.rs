@@ -272,7 +272,7 @@ fn the_log_at_hand_in_the_runs_tab() {
         run.clone(),
         Status::Running,
         Run {
-            config: config,
+            config,
             history: Default::default(),
             system: gpu_samples(5),
         },

@@ -223,23 +223,20 @@ fn a_copied_run_writes_only_into_its_own_folders() {
     std::fs::write(run.join("config.json"), "").unwrap();
     let run = copied_run(tmp.path(), &elsewhere);
     let e = lnmc::run::RunDir::open(&run)
-        .err()
-        .expect("refused")
+        .expect_err("refused")
         .to_string();
     assert!(e.contains("which is not this run's (…/fold-1)"), "{e}");
     // A run folder that is a link to somewhere else.
     let link = tmp.path().join("runs/cv/fold-2");
     std::os::unix::fs::symlink(tmp.path().join("home"), &link).unwrap();
     let e = lnmc::run::RunDir::open(&link)
-        .err()
-        .expect("refused")
+        .expect_err("refused")
         .to_string();
     assert!(e.contains("is a run folder that is a symbolic link"), "{e}");
     // A report folder must be a new or earlier report, by name: not `..`, not a link.
     for out in [tmp.path().join("runs/.."), PathBuf::from(".")] {
         let e = lnmc::report::check_out(&out)
-            .err()
-            .expect("refused")
+            .expect_err("refused")
             .to_string();
         assert!(
             e.contains("is not a folder name to write a report into"),
@@ -247,8 +244,7 @@ fn a_copied_run_writes_only_into_its_own_folders() {
         );
     }
     let e = lnmc::report::check_out(&link)
-        .err()
-        .expect("refused")
+        .expect_err("refused")
         .to_string();
     assert!(
         e.contains("is a report folder that is a symbolic link"),

@@ -111,7 +111,7 @@ fn run_volumes(args: &ImportArgs, csv: &std::path::Path) -> Result<u8> {
             args.size
         )));
     }
-    if args.context % 2 == 0 || args.context > 63 {
+    if args.context.is_multiple_of(2) || args.context > 63 {
         return Err(Error::input(format!(
             "--context {}: an odd number of slices (1, 3, 5, …)",
             args.context
