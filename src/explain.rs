@@ -71,8 +71,12 @@ impl Explainer {
     /// Maps of the patches `indices` of `data`, each with the neighbouring slices its network
     /// takes.
     pub fn explain_at(&self, data: &Dataset, indices: &[usize]) -> Result<Vec<Explanation>> {
-        let rows = context::rows_for(data, indices, self.model.context)?;
-        self.explain_rows(data, &rows)
+        // A network of one slice takes no neighbours: no nodule lookup to build, nor to lack.
+        let lookup = match self.model.context {
+            1 => Ok(context::Nodules::default()),
+            _ => context::lookup(data),
+        };
+        self.explain_in(&lookup, data, indices)
     }
 
     /// `explain_at` with each nodule's rows looked up already (the dashboard's worker, asked
@@ -83,7 +87,7 @@ impl Explainer {
         data: &Dataset,
         indices: &[usize],
     ) -> Result<Vec<Explanation>> {
-        let rows = context::rows_in(lookup, data, indices, self.model.context)?;
+        let rows = context::rows_for(lookup, data, indices, self.model.context)?;
         self.explain_rows(data, &rows)
     }
 

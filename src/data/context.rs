@@ -37,7 +37,7 @@ pub fn nodule_ids(data: &Dataset) -> std::result::Result<&[i64], String> {
 
 /// Each nodule's rows in order, and each row's place among them: the one lookup behind the
 /// network's input (`neighbours`), the dashboard's and the explainer's, built once.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default)]
 pub struct Nodules {
     members: Vec<Vec<usize>>,
     /// (nodule, position among its rows) of each row.
@@ -98,21 +98,9 @@ pub fn lookup(data: &Dataset) -> Lookup {
 }
 
 /// The rows each of `indices` is given with by a network of context `k` (each patch alone for
-/// one slice); the file named with the reason when it cannot tell neighbours.
+/// one slice, whatever the lookup holds); the file named with the reason when it cannot tell
+/// neighbours.
 pub fn rows_for(
-    data: &Dataset,
-    indices: &[usize],
-    k: usize,
-) -> crate::error::Result<Vec<Vec<usize>>> {
-    match k {
-        // One slice needs no lookup of neighbours, so no nodule ids.
-        1 => Ok(indices.iter().map(|&i| vec![i]).collect()),
-        _ => rows_in(&lookup(data), data, indices, k),
-    }
-}
-
-/// `rows_for` from a lookup built already.
-pub fn rows_in(
     lookup: &Lookup,
     data: &Dataset,
     indices: &[usize],
